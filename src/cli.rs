@@ -1,0 +1,177 @@
+//! The command line: `generate`, `bench`, `devices` and `validate`. Parses flags with clap and
+//! calls the library; errors come back as `anyhow` chains for `main` to print.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ConfigError};
+use crate::generate::{self, Options};
+use crate::render::{self, RenderContext};
+
+/// Exit code for bad input: a config, flag or file the user must fix.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "rendergan", version, about = "Labeled image datasets from parametric 3D models rendered with WGSL (RenderGAN).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Render a dataset from a config (COCO, YOLO, masks, depth, manifest, preview).
+    Generate(GenerateArgs),
+    /// Measure throughput on a config; prints one JSON line.
+    Bench(BenchArgs),
+    /// List the graphics adapters wgpu can see, best first.
+    Devices,
+    /// Check a config and its model files without rendering anything.
+    Validate {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The YAML config.
+    #[arg(short, long)]
+    pub config: PathBuf,
+    /// Output folder (default: output.dir in the config, else output/<config name>).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Number of images (overrides count in the config).
+    #[arg(short = 'n', long)]
+    pub count: Option<u64>,
+    /// Run seed (overrides seed in the config).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads for labels and encoding (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Replace an existing non-empty output folder (swapped only after the run completes).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The YAML config (configs/bench.yaml is the reference).
+    #[arg(short, long, default_value = "configs/bench.yaml")]
+    pub config: PathBuf,
+    /// Number of images (overrides count in the config).
+    #[arg(short = 'n', long)]
+    pub count: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn load(path: &PathBuf) -> Result<config::Config> {
+    config::load(path).map_err(anyhow::Error::new)
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Devices => {
+            let list = render::adapters();
+            if list.is_empty() {
+                println!("no adapters found: {}", render::DeviceError::NoAdapter);
+                return Ok(ExitCode::from(1));
+            }
+            for (i, a) in list.iter().enumerate() {
+                println!("{}{}  backend={}  type={}  driver={}", if i == 0 { "* " } else { "  " }, a.name, a.backend, a.kind, a.driver);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { config } => {
+            let cfg = load(&config)?;
+            println!(
+                "{}: ok — {} images of {}×{}, {} classes ({})",
+                config.display(),
+                cfg.count,
+                cfg.width,
+                cfg.height,
+                cfg.classes.len(),
+                cfg.classes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(a) => {
+            let mut cfg = load(&a.config)?;
+            let opts = Options { out: a.out, count: a.count, seed: a.seed, threads: a.threads, overwrite: a.overwrite, progress: !a.quiet };
+            generate::apply(&mut cfg, &opts);
+            generate::check_output(&cfg.output.dir, opts.overwrite)?;
+            let ctx = RenderContext::new()?;
+            let s = generate::run(&cfg, &ctx, &opts)?;
+            println!(
+                "rendergan: wrote {} images, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {})",
+                s.images,
+                s.annotations,
+                s.dir.display(),
+                s.elapsed.as_secs_f64(),
+                s.images_per_second(),
+                s.threads,
+                s.adapter
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(a) => {
+            let mut cfg = load(&a.config)?;
+            let dir = tempfile_dir()?;
+            let opts = Options { out: Some(dir.join("bench")), count: a.count, seed: None, threads: a.threads, overwrite: true, progress: false };
+            generate::apply(&mut cfg, &opts);
+            let ctx = RenderContext::new()?;
+            // warm-up: pipeline compilation and first allocations are not throughput
+            let mut warm = cfg.clone();
+            warm.count = (cfg.batch as u64).min(cfg.count);
+            generate::run(&warm, &ctx, &opts)?;
+            let s = generate::run(&cfg, &ctx, &opts)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            let ms = |d: std::time::Duration| (d.as_secs_f64() * 1000.0 / s.images.max(1) as f64 * 1000.0).round() / 1000.0;
+            let line = serde_json::json!({
+                "config": a.config,
+                "images": s.images,
+                "width": cfg.width,
+                "height": cfg.height,
+                "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+                "images_per_s": (s.images_per_second() * 10.0).round() / 10.0,
+                "threads": s.threads,
+                "adapter": s.adapter,
+                "ms_per_image": {
+                    "render": ms(s.render),
+                    "readback": ms(s.readback),
+                    "labels": ms(s.stages.labels),
+                    "encode": ms(s.stages.encode),
+                    "write": ms(s.stages.write),
+                },
+                "note": "render and readback are wall time on the render thread; labels, encode and write are CPU time summed over worker threads",
+            });
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("rendergan-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    Ok(d)
+}
+
+/// Maps an error to the exit code: 2 for bad input, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<ConfigError>().is_some() {
+        EXIT_BAD_INPUT
+    } else {
+        1
+    }
+}

@@ -1,0 +1,270 @@
+//! Arithmetic expressions over a model's parameters, so every dimension in a model file can be a
+//! number or a formula like `"shaft_length + head_height / 2"`. Owns parsing (with a message that
+//! points at the bad character) and evaluation; it does not know where parameter values come from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Num(f64),
+    Var(String),
+    Neg(Box<Expr>),
+    Bin(Op, Box<Expr>, Box<Expr>),
+    Call(Func, Box<Expr>),
+}
+
+/// Binary operators, in the usual precedence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+/// One-argument functions an expression may call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Func {
+    Sqrt,
+    Sin,
+    Cos,
+    Tan,
+    Abs,
+    Rad,
+}
+
+impl fmt::Display for Func {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Func::Sqrt => "sqrt",
+            Func::Sin => "sin",
+            Func::Cos => "cos",
+            Func::Tan => "tan",
+            Func::Abs => "abs",
+            Func::Rad => "rad",
+        };
+        f.write_str(s)
+    }
+}
+
+impl Expr {
+    /// Parses `src`; the error says what was expected and at which character.
+    pub fn parse(src: &str) -> Result<Expr, String> {
+        let mut p = Parser { s: src.as_bytes(), i: 0 };
+        let e = p.sum()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(p.err("an operator or the end"));
+        }
+        Ok(e)
+    }
+
+    /// Every variable name used, for checking them against the model's parameters.
+    pub fn vars(&self, out: &mut Vec<String>) {
+        match self {
+            Expr::Num(_) => {}
+            Expr::Var(v) => out.push(v.clone()),
+            Expr::Neg(a) | Expr::Call(_, a) => a.vars(out),
+            Expr::Bin(_, a, b) => {
+                a.vars(out);
+                b.vars(out);
+            }
+        }
+    }
+
+    /// Evaluates with the given parameter values; unknown names were rejected at validation, so
+    /// they evaluate to NaN here rather than panicking.
+    pub fn eval(&self, env: &BTreeMap<String, f64>) -> f64 {
+        match self {
+            Expr::Num(x) => *x,
+            Expr::Var(v) => env.get(v).copied().unwrap_or(f64::NAN),
+            Expr::Neg(a) => -a.eval(env),
+            Expr::Bin(op, a, b) => {
+                let (a, b) = (a.eval(env), b.eval(env));
+                match op {
+                    Op::Add => a + b,
+                    Op::Sub => a - b,
+                    Op::Mul => a * b,
+                    Op::Div => a / b,
+                    Op::Pow => a.powf(b),
+                }
+            }
+            Expr::Call(f, a) => {
+                let a = a.eval(env);
+                match f {
+                    Func::Sqrt => a.sqrt(),
+                    Func::Sin => a.sin(),
+                    Func::Cos => a.cos(),
+                    Func::Tan => a.tan(),
+                    Func::Abs => a.abs(),
+                    Func::Rad => a.to_radians(),
+                }
+            }
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+
+    fn err(&self, expected: &str) -> String {
+        let found = match self.s.get(self.i) {
+            Some(c) => format!("`{}` at character {}", *c as char, self.i + 1),
+            None => "the end".into(),
+        };
+        format!("in expression {:?}: expected {expected}, found {found}", String::from_utf8_lossy(self.s))
+    }
+
+    fn sum(&mut self) -> Result<Expr, String> {
+        let mut e = self.product()?;
+        while let Some(c @ (b'+' | b'-')) = self.peek() {
+            self.i += 1;
+            let r = self.product()?;
+            let op = if c == b'+' { Op::Add } else { Op::Sub };
+            e = Expr::Bin(op, Box::new(e), Box::new(r));
+        }
+        Ok(e)
+    }
+
+    fn product(&mut self) -> Result<Expr, String> {
+        let mut e = self.power()?;
+        while let Some(c @ (b'*' | b'/')) = self.peek() {
+            self.i += 1;
+            let r = self.power()?;
+            let op = if c == b'*' { Op::Mul } else { Op::Div };
+            e = Expr::Bin(op, Box::new(e), Box::new(r));
+        }
+        Ok(e)
+    }
+
+    fn power(&mut self) -> Result<Expr, String> {
+        let base = self.unary()?;
+        if self.peek() == Some(b'^') {
+            self.i += 1;
+            let exp = self.power()?;
+            return Ok(Expr::Bin(Op::Pow, Box::new(base), Box::new(exp)));
+        }
+        Ok(base)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        }
+        self.atom()
+    }
+
+    fn atom(&mut self) -> Result<Expr, String> {
+        match self.peek() {
+            Some(b'(') => {
+                self.i += 1;
+                let e = self.sum()?;
+                if self.peek() != Some(b')') {
+                    return Err(self.err("`)`"));
+                }
+                self.i += 1;
+                Ok(e)
+            }
+            Some(c) if c.is_ascii_digit() || c == b'.' => {
+                let start = self.i;
+                while self.i < self.s.len()
+                    && (self.s[self.i].is_ascii_digit()
+                        || self.s[self.i] == b'.'
+                        || (self.s[self.i] | 0x20) == b'e'
+                        || ((self.s[self.i] == b'-' || self.s[self.i] == b'+')
+                            && (self.s[self.i - 1] | 0x20) == b'e'))
+                {
+                    self.i += 1;
+                }
+                let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
+                text.parse().map(Expr::Num).map_err(|_| {
+                    self.i = start;
+                    self.err("a number")
+                })
+            }
+            Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = self.i;
+                while self.i < self.s.len()
+                    && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+                {
+                    self.i += 1;
+                }
+                let name = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+                if name == "pi" {
+                    return Ok(Expr::Num(std::f64::consts::PI));
+                }
+                if self.peek() == Some(b'(') {
+                    let f = match name.as_str() {
+                        "sqrt" => Func::Sqrt,
+                        "sin" => Func::Sin,
+                        "cos" => Func::Cos,
+                        "tan" => Func::Tan,
+                        "abs" => Func::Abs,
+                        "rad" => Func::Rad,
+                        _ => {
+                            self.i = start;
+                            return Err(self.err("a function among sqrt, sin, cos, tan, abs, rad"));
+                        }
+                    };
+                    self.i += 1;
+                    let a = self.sum()?;
+                    if self.peek() != Some(b')') {
+                        return Err(self.err("`)`"));
+                    }
+                    self.i += 1;
+                    return Ok(Expr::Call(f, Box::new(a)));
+                }
+                Ok(Expr::Var(name))
+            }
+            _ => Err(self.err("a number, a parameter name or `(`")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evaluates_with_precedence_and_params() {
+        let env: BTreeMap<String, f64> = [("a".to_string(), 2.0), ("b_2".to_string(), 3.0)].into();
+        let cases = [
+            ("1 + 2 * 3", 7.0),
+            ("(1 + 2) * 3", 9.0),
+            ("-a ^ 2", -4.0),
+            ("a * b_2 / 2", 3.0),
+            ("sqrt(16) + 1e1", 14.0),
+            ("2 - 1 - 1", 0.0),
+            ("cos(rad(180))", -1.0),
+        ];
+        for (src, want) in cases {
+            let got = Expr::parse(src).unwrap().eval(&env);
+            assert!((got - want).abs() < 1e-12, "{src} = {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        assert!(Expr::parse("1 +").unwrap_err().contains("found the end"));
+        assert!(Expr::parse("2 $ 3").unwrap_err().contains("character 3"));
+        assert!(Expr::parse("foo(2)").unwrap_err().contains("sqrt"));
+    }
+}

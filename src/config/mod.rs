@@ -1,0 +1,492 @@
+//! The YAML config, in two layers: `Raw*` serde structs that mirror the file, and [`Config`], the
+//! checked, typed form every later stage uses. [`load`] reads, parses and validates; every problem
+//! becomes a [`ConfigError`] naming the file, YAML path and line. Nothing here renders or writes.
+
+pub mod dist;
+pub mod error;
+pub mod expr;
+pub mod locate;
+mod raw;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use dist::Dist;
+pub use error::{ConfigError, Source};
+use raw::*;
+use serde_yaml::Value;
+
+use crate::scene::model::Model;
+
+/// A colour source: three channel distributions in [0, 1], a weighted choice of colours, or HSV.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColorDist {
+    Rgb([Dist; 3]),
+    Choice { colors: Vec<[f64; 3]>, weights: Vec<f64> },
+    Hsv([Dist; 3]),
+}
+
+/// The checked config of one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file (for messages and the manifest).
+    pub file: PathBuf,
+    pub seed: u64,
+    pub count: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Fraction of images that go to the `val` split.
+    pub val_fraction: f64,
+    pub output: OutputSpec,
+    pub camera: CameraSpec,
+    pub lights: LightSpec,
+    pub background: Background,
+    pub objects: Vec<ObjectSpec>,
+    /// Classes in id order (COCO category id = index + 1, YOLO class = index).
+    pub classes: Vec<ClassSpec>,
+    pub labels: LabelSpec,
+    /// Images rendered per GPU submit.
+    pub batch: usize,
+    /// Colour samples per pixel: 1 (off) or 4 (multisampled edges; labels stay exact).
+    pub antialias: u32,
+}
+
+/// Which files a run writes, and where.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    pub dir: PathBuf,
+    pub coco: bool,
+    pub yolo: Option<YoloTask>,
+    pub masks: bool,
+    pub depth: bool,
+    /// Depth PNG value = camera-frame z (scene units) × this scale.
+    pub depth_scale: f64,
+    /// Images in preview.png (0 = none).
+    pub preview: usize,
+}
+
+/// The YOLO label flavour written to `labels/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YoloTask {
+    Detect,
+    Segment,
+    Pose,
+}
+
+/// Camera sampling; angles in degrees.
+#[derive(Debug, Clone)]
+pub struct CameraSpec {
+    pub distance: Dist,
+    pub elevation: Dist,
+    pub azimuth: Dist,
+    /// Vertical field of view.
+    pub fov: Dist,
+    pub roll: Dist,
+    pub look_at: [f64; 3],
+    pub look_at_jitter: Dist,
+    pub near: f64,
+    pub far: f64,
+}
+
+/// Directional lights plus ambient.
+#[derive(Debug, Clone)]
+pub struct LightSpec {
+    pub count: Dist,
+    pub elevation: Dist,
+    pub azimuth: Dist,
+    pub intensity: Dist,
+    pub color: ColorDist,
+    pub ambient: Dist,
+}
+
+/// What fills pixels no object covers.
+#[derive(Debug, Clone)]
+pub enum Background {
+    Color(ColorDist),
+    Gradient { top: ColorDist, bottom: ColorDist, angle: Dist },
+    /// Random crops of these images; `scale` is the crop side as a fraction of the shorter side.
+    Images { dir: PathBuf, files: Vec<PathBuf>, scale: Dist },
+}
+
+/// One entry of `objects:`.
+#[derive(Debug, Clone)]
+pub struct ObjectSpec {
+    pub model: Arc<Model>,
+    /// Index into [`Config::classes`].
+    pub class: usize,
+    pub count: Dist,
+    pub placement: Placement,
+}
+
+/// How instances are posed in the world (z up, ground plane z = 0); angles in degrees.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// On the ground: the rotated model is lifted so its lowest point touches z = 0 (+ `z`).
+    pub on_ground: bool,
+    pub x: Dist,
+    pub y: Dist,
+    pub z: Dist,
+    pub yaw: Dist,
+    pub pitch: Dist,
+    pub roll: Dist,
+    pub scale: Dist,
+    /// Reject positions whose bounding circle (sphere in a volume) meets an earlier instance's.
+    pub no_overlap: bool,
+}
+
+/// One class of the dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassSpec {
+    pub name: String,
+    /// Keypoint names, in the order COCO and YOLO pose list them.
+    pub keypoints: Vec<String>,
+}
+
+/// Which rendered objects become labels.
+#[derive(Debug, Clone)]
+pub struct LabelSpec {
+    pub min_visible_pixels: u32,
+    pub min_visibility: f64,
+}
+
+/// Reads, parses and validates a config file.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let src = Source::read(file)?;
+    let raw: RawConfig = src.parse()?;
+    validate(&src, raw)
+}
+
+fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
+    let base = src.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let check = |path: &str, d: &Dist, lo: f64, hi: f64, what: &str| -> Result<(), ConfigError> {
+        let (a, b) = d.range();
+        if a < lo || b > hi {
+            return Err(src.err(path, format!("{what} must lie in [{lo}, {hi}], but {d:?} can give [{a}, {b}]")));
+        }
+        Ok(())
+    };
+    if raw.count == 0 {
+        return Err(src.err("count", "expected at least 1 image, found 0"));
+    }
+    for (p, v) in [("image.width", raw.image.width), ("image.height", raw.image.height)] {
+        if !(8..=8192).contains(&v) {
+            return Err(src.err(p, format!("expected a size in 8..=8192 pixels, found {v}")));
+        }
+    }
+    let val_fraction = raw.split.as_ref().map_or(0.2, |s| s.val);
+    if !(0.0..=1.0).contains(&val_fraction) {
+        return Err(src.err("split.val", format!("expected a fraction in [0, 1], found {val_fraction}")));
+    }
+
+    let out = raw.output.unwrap_or_default();
+    let stem = src.file.file_stem().and_then(|s| s.to_str()).unwrap_or("run").to_string();
+    let mut output = OutputSpec {
+        dir: out.dir.map(PathBuf::from).unwrap_or_else(|| PathBuf::from("output").join(&stem)),
+        coco: true,
+        yolo: Some(YoloTask::Detect),
+        masks: true,
+        depth: false,
+        depth_scale: out.depth_scale.unwrap_or(1000.0),
+        preview: out.preview.unwrap_or(16),
+    };
+    if let Some(formats) = out.formats {
+        output.coco = false;
+        output.yolo = None;
+        output.masks = false;
+        for (i, f) in formats.iter().enumerate() {
+            match f.as_str() {
+                "coco" => output.coco = true,
+                "yolo" => output.yolo = Some(YoloTask::Detect),
+                "masks" => output.masks = true,
+                "depth" => output.depth = true,
+                other => {
+                    return Err(src.err(
+                        format!("output.formats[{i}]"),
+                        format!("unknown format {other:?}; expected coco, yolo, masks or depth"),
+                    ))
+                }
+            }
+        }
+    }
+    if let Some(task) = out.yolo_task {
+        let t = match task.as_str() {
+            "detect" => YoloTask::Detect,
+            "segment" => YoloTask::Segment,
+            "pose" => YoloTask::Pose,
+            other => {
+                return Err(src.err(
+                    "output.yolo_task",
+                    format!("expected detect, segment or pose, found {other:?}"),
+                ))
+            }
+        };
+        if output.yolo.is_some() {
+            output.yolo = Some(t);
+        }
+    }
+    if !(output.depth_scale > 0.0) {
+        return Err(src.err("output.depth_scale", "expected a positive number (1000 = millimetres for scenes in metres)"));
+    }
+
+    let c = raw.camera;
+    check("camera.distance", &c.distance, 1e-6, 1e9, "distance")?;
+    check("camera.fov", &c.fov, 1.0, 170.0, "fov (degrees)")?;
+    check("camera.elevation", &c.elevation, -90.0, 90.0, "elevation (degrees)")?;
+    let near = c.near.unwrap_or(0.05);
+    let far = c.far.unwrap_or(1000.0);
+    if !(near > 0.0 && far > near) {
+        return Err(src.err("camera.near", format!("expected 0 < near < far, found near {near}, far {far}")));
+    }
+    let camera = CameraSpec {
+        distance: c.distance,
+        elevation: c.elevation,
+        azimuth: c.azimuth.unwrap_or(Dist::Uniform(0.0, 360.0)),
+        fov: c.fov,
+        roll: c.roll.unwrap_or(Dist::Const(0.0)),
+        look_at: c.look_at.unwrap_or([0.0; 3]),
+        look_at_jitter: c.look_at_jitter.unwrap_or(Dist::Const(0.0)),
+        near,
+        far,
+    };
+    check("camera.look_at_jitter", &camera.look_at_jitter, 0.0, 1e9, "look_at_jitter")?;
+
+    let l = raw.lights.unwrap_or_default();
+    let lights = LightSpec {
+        count: l.count.unwrap_or(Dist::Const(1.0)),
+        elevation: l.elevation.unwrap_or(Dist::Uniform(30.0, 80.0)),
+        azimuth: l.azimuth.unwrap_or(Dist::Uniform(0.0, 360.0)),
+        intensity: l.intensity.unwrap_or(Dist::Uniform(0.6, 1.0)),
+        color: color(src, "lights.color", l.color.as_ref(), [1.0; 3])?,
+        ambient: l.ambient.unwrap_or(Dist::Uniform(0.15, 0.35)),
+    };
+    check("lights.count", &lights.count, 0.0, 8.0, "the number of lights")?;
+    check("lights.intensity", &lights.intensity, 0.0, 100.0, "intensity")?;
+    check("lights.ambient", &lights.ambient, 0.0, 10.0, "ambient")?;
+
+    let background = background(src, &base, raw.background)?;
+
+    if raw.objects.is_empty() {
+        return Err(src.err("objects", "expected at least one object entry"));
+    }
+    let mut classes: Vec<ClassSpec> = Vec::new();
+    let mut objects = Vec::new();
+    for (i, o) in raw.objects.into_iter().enumerate() {
+        let p = format!("objects[{i}]");
+        let mut model = crate::scene::model::resolve(&o.model, &base)
+            .map_err(|m| src.err(format!("{p}.model"), m))??;
+        for (k, v) in o.params.iter().flatten() {
+            let key = k.as_str().unwrap_or("");
+            model
+                .override_param(key, v)
+                .map_err(|m| src.err(format!("{p}.params.{key}"), m))?;
+        }
+        let class_name = o.class.unwrap_or_else(|| model.name.clone());
+        let keypoints = model.keypoint_names();
+        let class = match classes.iter().position(|c| c.name == class_name) {
+            Some(ci) if classes[ci].keypoints != keypoints => {
+                return Err(src.err(
+                    format!("{p}.class"),
+                    format!(
+                        "class {class_name:?} is used by models with different keypoints ({:?} vs {:?}); give the entries different class names",
+                        classes[ci].keypoints, keypoints
+                    ),
+                ))
+            }
+            Some(ci) => ci,
+            None => {
+                classes.push(ClassSpec { name: class_name, keypoints });
+                classes.len() - 1
+            }
+        };
+        let count = o.count.unwrap_or(Dist::Const(1.0));
+        check(&format!("{p}.count"), &count, 0.0, 10_000.0, "count")?;
+        if !matches!(count, Dist::Const(_) | Dist::Int(..) | Dist::Choice { .. }) || count.range().0.fract() != 0.0 {
+            return Err(src.err(
+                format!("{p}.count"),
+                format!("expected an integer or an integer range like {{int: [1, 5]}}, found {count:?}"),
+            ));
+        }
+        let placement = placement(src, &p, o.placement.unwrap_or_default())?;
+        objects.push(ObjectSpec { model: Arc::new(model), class, count, placement });
+    }
+
+    if output.yolo == Some(YoloTask::Pose) && classes.iter().all(|c| c.keypoints.is_empty()) {
+        return Err(src.err("output.yolo_task", "pose labels need keypoints, but no model in objects: has any; use detect or segment"));
+    }
+    let lab = raw.labels.unwrap_or_default();
+    let labels = LabelSpec {
+        min_visible_pixels: lab.min_visible_pixels.unwrap_or(16),
+        min_visibility: lab.min_visibility.unwrap_or(0.0),
+    };
+    if !(0.0..=1.0).contains(&labels.min_visibility) {
+        return Err(src.err("labels.min_visibility", "expected a fraction in [0, 1]"));
+    }
+    let render = raw.render.unwrap_or_default();
+    let batch = render.batch.unwrap_or(8);
+    if !(1..=256).contains(&batch) {
+        return Err(src.err("render.batch", format!("expected 1..=256 images per submit, found {batch}")));
+    }
+    let antialias = render.antialias.unwrap_or(1);
+    if antialias != 1 && antialias != 4 {
+        return Err(src.err("render.antialias", format!("expected 1 (off) or 4 (4× multisampled colour), found {antialias}")));
+    }
+    Ok(Config {
+        file: src.file.clone(),
+        seed: raw.seed.unwrap_or(0),
+        count: raw.count,
+        width: raw.image.width,
+        height: raw.image.height,
+        val_fraction,
+        output,
+        camera,
+        lights,
+        background,
+        objects,
+        classes,
+        labels,
+        batch,
+        antialias,
+    })
+}
+
+fn placement(src: &Source, p: &str, r: RawPlacement) -> Result<Placement, ConfigError> {
+    let on_ground = match r.on.as_deref().unwrap_or("ground") {
+        "ground" => true,
+        "volume" => false,
+        other => {
+            return Err(src.err(
+                format!("{p}.placement.on"),
+                format!("expected ground or volume, found {other:?}"),
+            ))
+        }
+    };
+    let spin = Dist::Uniform(0.0, 360.0);
+    let pl = Placement {
+        on_ground,
+        x: r.x.unwrap_or(Dist::Uniform(-1.0, 1.0)),
+        y: r.y.unwrap_or(Dist::Uniform(-1.0, 1.0)),
+        z: r.z.unwrap_or(if on_ground { Dist::Const(0.0) } else { Dist::Uniform(0.0, 1.0) }),
+        yaw: r.yaw.unwrap_or(spin.clone()),
+        pitch: r.pitch.unwrap_or(if on_ground { Dist::Const(0.0) } else { spin.clone() }),
+        roll: r.roll.unwrap_or(if on_ground { Dist::Const(0.0) } else { spin }),
+        scale: r.scale.unwrap_or(Dist::Const(1.0)),
+        no_overlap: r.no_overlap.unwrap_or(false),
+    };
+    let (lo, _) = pl.scale.range();
+    if lo <= 0.0 {
+        return Err(src.err(format!("{p}.placement.scale"), "expected a scale > 0"));
+    }
+    Ok(pl)
+}
+
+fn background(src: &Source, base: &Path, r: Option<RawBackground>) -> Result<Background, ConfigError> {
+    let Some(r) = r else {
+        return Ok(Background::Color(ColorDist::Rgb([Dist::Uniform(0.2, 0.8), Dist::Uniform(0.2, 0.8), Dist::Uniform(0.2, 0.8)])));
+    };
+    let set = [r.color.is_some(), r.gradient.is_some(), r.images.is_some()];
+    if set.iter().filter(|x| **x).count() != 1 {
+        return Err(src.err("background", "expected exactly one of color, gradient or images"));
+    }
+    if let Some(c) = r.color {
+        return Ok(Background::Color(color(src, "background.color", Some(&c), [0.5; 3])?));
+    }
+    if let Some(g) = r.gradient {
+        return Ok(Background::Gradient {
+            top: color(src, "background.gradient.top", g.top.as_ref(), [0.8; 3])?,
+            bottom: color(src, "background.gradient.bottom", g.bottom.as_ref(), [0.3; 3])?,
+            angle: g.angle.unwrap_or(Dist::Uniform(-30.0, 30.0)),
+        });
+    }
+    let im = r.images.expect("one background kind is set; checked above");
+    let dir = base.join(&im.dir);
+    if !dir.is_dir() {
+        return Err(src.err(
+            "background.images.dir",
+            format!("folder {} does not exist (paths are relative to the config file)", dir.display()),
+        ));
+    }
+    let files = crate::util::image_files(&dir);
+    if files.is_empty() {
+        return Err(src.err(
+            "background.images.dir",
+            format!("folder {} holds no png/jpg/bmp/tiff/webp images", dir.display()),
+        ));
+    }
+    let scale = im.scale.unwrap_or(Dist::Uniform(0.5, 1.0));
+    let (lo, hi) = scale.range();
+    if lo <= 0.0 || hi > 1.0 {
+        return Err(src.err("background.images.scale", "expected a crop fraction in (0, 1]"));
+    }
+    Ok(Background::Images { dir, files, scale })
+}
+
+/// Parses a colour field; `None` gives the constant default.
+fn color(src: &Source, path: &str, v: Option<&Value>, default: [f64; 3]) -> Result<ColorDist, ConfigError> {
+    let Some(v) = v else {
+        return Ok(ColorDist::Rgb(default.map(Dist::Const)));
+    };
+    parse_color(v).map_err(|m| src.err(path, m))
+}
+
+/// Parses `[r, g, b]` (each a number or distribution in [0, 1]), `{choice: [[r,g,b], ...],
+/// weights}` or `{hsv: [h, s, v]}` (h in degrees).
+pub fn parse_color(v: &Value) -> Result<ColorDist, String> {
+    let form = "a colour like [0.8, 0.2, 0.2], [{uniform: [0, 1]}, 0.5, 0.5], {hsv: [h, s, v]} or {choice: [[r, g, b], ...]}";
+    let three = |s: &Value| -> Result<[Dist; 3], String> {
+        let Value::Sequence(items) = s else {
+            return Err(format!("expected {form}, found {}", dist::describe(s)));
+        };
+        if items.len() != 3 {
+            return Err(format!("expected 3 channels, found {}", items.len()));
+        }
+        let d: Vec<Dist> = items.iter().map(Dist::from_value).collect::<Result<_, _>>()?;
+        Ok([d[0].clone(), d[1].clone(), d[2].clone()])
+    };
+    match v {
+        Value::Sequence(_) => {
+            let d = three(v)?;
+            for c in &d {
+                let (lo, hi) = c.range();
+                if lo < 0.0 || hi > 1.0 {
+                    return Err(format!("colour channels must lie in [0, 1], found {c:?}"));
+                }
+            }
+            Ok(ColorDist::Rgb(d))
+        }
+        Value::Mapping(m) => {
+            if let Some(h) = m.get(Value::String("hsv".into())) {
+                return Ok(ColorDist::Hsv(three(h)?));
+            }
+            if let Some(Value::Sequence(cs)) = m.get(Value::String("choice".into())) {
+                let colors = cs
+                    .iter()
+                    .map(|c| match c {
+                        Value::Sequence(x) if x.len() == 3 => {
+                            let v: Option<Vec<f64>> = x.iter().map(dist::as_f64).collect();
+                            v.filter(|v| v.iter().all(|c| (0.0..=1.0).contains(c)))
+                                .map(|v| [v[0], v[1], v[2]])
+                                .ok_or_else(|| "choice colours need 3 numbers in [0, 1]".to_string())
+                        }
+                        _ => Err(format!("expected {form}, found {}", dist::describe(c))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if colors.is_empty() {
+                    return Err("choice: the list of colours is empty".into());
+                }
+                let weights = match m.get(Value::String("weights".into())) {
+                    None => vec![1.0; colors.len()],
+                    Some(w) => match Dist::from_value(&serde_yaml::to_value(serde_yaml::Mapping::from_iter([
+                        (Value::String("choice".into()), Value::Sequence(vec![0.into(); colors.len()])),
+                        (Value::String("weights".into()), w.clone()),
+                    ])).unwrap_or(Value::Null))? {
+                        Dist::Choice { weights, .. } => weights,
+                        _ => unreachable!("a choice mapping parses as a choice"),
+                    },
+                };
+                return Ok(ColorDist::Choice { colors, weights });
+            }
+            Err(format!("expected {form}, found {}", dist::describe(v)))
+        }
+        _ => Err(format!("expected {form}, found {}", dist::describe(v))),
+    }
+}

@@ -1,0 +1,261 @@
+//! Dataset writers: everything on disk. Per image (in parallel): composite the background,
+//! encode image / mask / depth PNGs, YOLO text, COCO and manifest entries. Then, in image order
+//! (so files never depend on thread timing): COCO fragments, `manifest.jsonl`, and at the end
+//! `instances_<split>.json`, `data.yaml` and `preview.png`. A run writes into a hidden sibling
+//! folder and renames it into place only when complete, so an interrupted run loses nothing that
+//! was there before. No wgpu here.
+
+pub mod coco;
+pub mod image_io;
+pub mod preview;
+pub mod yolo;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::labels::{self, InstanceLabel};
+use crate::render::Frame;
+use crate::scene::Scene;
+use image_io::Backgrounds;
+
+/// CPU time spent per stage on one image.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    pub labels: Duration,
+    pub encode: Duration,
+    pub write: Duration,
+}
+
+/// What a worker hands back for one image.
+pub struct Processed {
+    pub index: u64,
+    pub val: bool,
+    coco_image: String,
+    coco_annotations: Vec<String>,
+    manifest_line: String,
+    preview: Option<preview::Tile>,
+    pub times: StageTimes,
+}
+
+/// Split folder name.
+pub fn split_name(val: bool) -> &'static str {
+    if val {
+        "val"
+    } else {
+        "train"
+    }
+}
+
+/// The file stem of image `index` ("000042").
+pub fn stem(index: u64) -> String {
+    format!("{index:06}")
+}
+
+/// Creates the folder tree of a dataset under `root`.
+pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
+    let mut dirs = vec!["images"];
+    if cfg.output.yolo.is_some() {
+        dirs.push("labels");
+    }
+    if cfg.output.masks {
+        dirs.push("masks");
+    }
+    if cfg.output.depth {
+        dirs.push("depth");
+    }
+    for d in dirs {
+        for s in ["train", "val"] {
+            let p = root.join(d).join(s);
+            std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        }
+    }
+    if cfg.output.coco {
+        std::fs::create_dir_all(root.join("annotations"))?;
+    }
+    Ok(())
+}
+
+/// Labels, encodes and writes one image's files; returns what the in-order writer needs.
+pub fn process(cfg: &Config, scene: &Scene, frame: &Frame, bgs: Option<&Backgrounds>, root: &Path, want_preview: bool) -> Result<Processed> {
+    let t0 = Instant::now();
+    let labels = labels::extract(scene, frame, &cfg.labels);
+    let (w, h) = (frame.width, frame.height);
+    let split = split_name(scene.val);
+    let name = stem(scene.index);
+    let yolo = cfg.output.yolo.map(|task| {
+        let k = cfg.classes.iter().map(|c| c.keypoints.len()).max().unwrap_or(0);
+        yolo::label_text(task, &labels, &frame.ids, w, h, k)
+    });
+    let coco_image = coco::image_entry(scene.index, &format!("{name}.png"), w, h);
+    let coco_annotations: Vec<String> = if cfg.output.coco {
+        labels.iter().filter(|l| l.labeled).map(|l| coco::annotation_body(scene.index, l, &cfg.classes[l.class])).collect()
+    } else {
+        Vec::new()
+    };
+    let manifest_line = manifest_entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
+    let t1 = Instant::now();
+
+    let mut rgb = image_io::background(&scene.background, bgs, w, h);
+    image_io::composite(&frame.color, &mut rgb);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = vec![(root.join("images").join(split).join(format!("{name}.png")), image_io::png_rgb(&rgb, w, h))];
+    if cfg.output.masks {
+        let ids = frame.ids.iter().map(|&v| if v == crate::render::SCENERY_ID { 0 } else { v as u16 });
+        files.push((root.join("masks").join(split).join(format!("{name}.png")), image_io::png_u16(ids, w, h)));
+    }
+    if cfg.output.depth {
+        let s = cfg.output.depth_scale;
+        let d = frame.depth.iter().map(|&z| (z as f64 * s).round().clamp(0.0, 65535.0) as u16);
+        files.push((root.join("depth").join(split).join(format!("{name}.png")), image_io::png_u16(d, w, h)));
+    }
+    if let Some(text) = yolo {
+        files.push((root.join("labels").join(split).join(format!("{name}.txt")), text.into_bytes()));
+    }
+    let t2 = Instant::now();
+    for (path, bytes) in &files {
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let t3 = Instant::now();
+    let preview = want_preview.then(|| preview::Tile::new(rgb, w, h, &labels, &frame.ids));
+    Ok(Processed {
+        index: scene.index,
+        val: scene.val,
+        coco_image,
+        coco_annotations,
+        manifest_line,
+        preview,
+        times: StageTimes { labels: t1 - t0, encode: t2 - t1, write: t3 - t2 },
+    })
+}
+
+fn manifest_entry(cfg: &Config, scene: &Scene, labels: &[InstanceLabel], file: &str) -> serde_json::Value {
+    let objects: Vec<serde_json::Value> = scene
+        .instances
+        .iter()
+        .zip(labels)
+        .map(|(inst, l)| {
+            json!({
+                "id": inst.id,
+                "class": cfg.classes[inst.class].name,
+                "class_index": inst.class,
+                "model": inst.model,
+                "params": inst.params,
+                "pose": l.pose,
+                "bbox": l.bbox,
+                "bbox_full": l.bbox_full,
+                "visible_pixels": l.visible_pixels,
+                "visibility": l.visibility,
+                "keypoints": l.keypoints,
+                "labeled": l.labeled,
+            })
+        })
+        .collect();
+    json!({
+        "index": scene.index,
+        "seed": scene.seed,
+        "split": split_name(scene.val),
+        "file": file,
+        "width": cfg.width,
+        "height": cfg.height,
+        "camera": {"K": scene.camera.k(), "params": scene.camera},
+        "lights": scene.lights,
+        "ambient": scene.ambient,
+        "background": scene.background,
+        "objects": objects,
+        "skipped_for_overlap": scene.skipped_for_overlap,
+    })
+}
+
+/// Writes the parts of a dataset that must come in image order.
+pub struct DatasetWriter {
+    root: PathBuf,
+    coco: Option<(coco::CocoWriter, coco::CocoWriter)>,
+    manifest: BufWriter<File>,
+    pending: BTreeMap<u64, Processed>,
+    next: u64,
+    pub tiles: Vec<preview::Tile>,
+    pub images: u64,
+    pub annotations: u64,
+    has_val: bool,
+}
+
+impl DatasetWriter {
+    /// Starts the in-order files under `root` (layout already created).
+    pub fn new(root: &Path, cfg: &Config) -> Result<DatasetWriter> {
+        let coco = if cfg.output.coco {
+            let a = root.join("annotations");
+            Some((coco::CocoWriter::create(&a.join("instances_train.json"))?, coco::CocoWriter::create(&a.join("instances_val.json"))?))
+        } else {
+            None
+        };
+        Ok(DatasetWriter {
+            root: root.to_path_buf(),
+            coco,
+            manifest: BufWriter::new(File::create(root.join("manifest.jsonl"))?),
+            pending: BTreeMap::new(),
+            next: 0,
+            tiles: Vec::new(),
+            images: 0,
+            annotations: 0,
+            has_val: false,
+        })
+    }
+
+    /// Takes one processed image; writes it and any that were waiting for it, in order.
+    pub fn accept(&mut self, p: Processed) -> Result<()> {
+        self.pending.insert(p.index, p);
+        while let Some(p) = self.pending.remove(&self.next) {
+            if let Some((train, val)) = &mut self.coco {
+                let w = if p.val { val } else { train };
+                w.add(&p.coco_image, &p.coco_annotations)?;
+            }
+            writeln!(self.manifest, "{}", p.manifest_line)?;
+            self.annotations += p.coco_annotations.len() as u64;
+            self.has_val |= p.val;
+            if let Some(t) = p.preview {
+                self.tiles.push(t);
+            }
+            self.images += 1;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Images accepted but still waiting for an earlier index.
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Writes COCO, data.yaml and preview.png.
+    pub fn finish(mut self, cfg: &Config, final_dir: &Path) -> Result<()> {
+        if !self.pending.is_empty() {
+            bail!("internal: {} images never got written (a worker failed)", self.pending.len());
+        }
+        self.manifest.flush()?;
+        if let Some((train, val)) = self.coco.take() {
+            let info = json!({
+                "description": format!("rendergan dataset from {}", cfg.file.display()),
+                "version": env!("CARGO_PKG_VERSION"),
+                "seed": cfg.seed,
+            });
+            train.finish(&cfg.classes, info.clone())?;
+            val.finish(&cfg.classes, info)?;
+        }
+        if let Some(task) = cfg.output.yolo {
+            let abs = std::path::absolute(final_dir).unwrap_or_else(|_| final_dir.to_path_buf());
+            let text = yolo::data_yaml(&abs.to_string_lossy(), self.has_val, &cfg.classes, task);
+            std::fs::write(self.root.join("data.yaml"), text)?;
+        }
+        if !self.tiles.is_empty() {
+            let sheet = preview::contact_sheet(&self.tiles);
+            sheet.save(self.root.join("preview.png")).context("cannot write preview.png")?;
+        }
+        Ok(())
+    }
+}

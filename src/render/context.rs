@@ -1,0 +1,110 @@
+//! The one place a wgpu device is made: picks a GPU when there is one, else Mesa's lavapipe
+//! (software Vulkan), else GL; says which package to install when there is none. Everything else
+//! takes `&Device, &Queue` from here.
+
+use thiserror::Error;
+
+/// Why no device could be made.
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    #[error(
+        "no graphics adapter found (neither a GPU nor a software renderer). On Debian/Ubuntu install \
+         Mesa's software Vulkan driver: `sudo apt-get install -y mesa-vulkan-drivers`; check with \
+         `rendergan devices`"
+    )]
+    NoAdapter,
+    #[error("the adapter {name} refused to open a device: {source}")]
+    Device {
+        name: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
+}
+
+/// An adapter as `rendergan devices` lists it.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub kind: String,
+    pub driver: String,
+}
+
+/// A device and queue plus what adapter they came from.
+pub struct RenderContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+}
+
+fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::GL | wgpu::Backends::METAL | wgpu::Backends::DX12;
+    }
+    desc.flags = wgpu::InstanceFlags::empty();
+    wgpu::Instance::new(desc)
+}
+
+fn rank(info: &wgpu::AdapterInfo) -> u32 {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    // prefer Vulkan (lavapipe) over GL for the same kind of device
+    let backend = if info.backend == wgpu::Backend::Vulkan { 0 } else { 1 };
+    kind * 2 + backend
+}
+
+/// Every adapter wgpu can see, best first.
+pub fn adapters() -> Vec<AdapterSummary> {
+    let inst = instance();
+    let mut list = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+    list.sort_by_key(|a| rank(&a.get_info()));
+    list.iter()
+        .map(|a| {
+            let i = a.get_info();
+            AdapterSummary {
+                name: i.name.clone(),
+                backend: format!("{:?}", i.backend),
+                kind: format!("{:?}", i.device_type),
+                driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+            }
+        })
+        .collect()
+}
+
+impl RenderContext {
+    /// Opens the best adapter: GPU, then lavapipe, then GL.
+    pub fn new() -> Result<RenderContext, DeviceError> {
+        let inst = instance();
+        let mut list = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        list.sort_by_key(|a| rank(&a.get_info()));
+        let adapter = list.into_iter().next().ok_or(DeviceError::NoAdapter)?;
+        let info = adapter.get_info();
+        let limits = wgpu::Limits {
+            max_texture_dimension_2d: adapter.limits().max_texture_dimension_2d.min(8192),
+            max_storage_buffer_binding_size: adapter.limits().max_storage_buffer_binding_size,
+            max_buffer_size: adapter.limits().max_buffer_size,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("rendergan device"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits,
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|source| DeviceError::Device { name: info.name.clone(), source })?;
+        Ok(RenderContext { device, queue, info })
+    }
+
+    /// "llvmpipe (Vulkan, Cpu)"-style description for logs.
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+}

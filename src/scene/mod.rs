@@ -1,0 +1,395 @@
+//! One scene per image index: camera, lights, background and posed object instances, drawn from
+//! the config with an RNG seeded from (run seed, index) alone, so image i never depends on other
+//! images, thread counts or batch sizes. Owns sampling and the camera model; rendering is `render`.
+
+pub mod mesh;
+pub mod model;
+
+use std::collections::BTreeMap;
+
+use glam::{EulerRot, Mat3, Mat4, Quat, Vec3};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::{Background, ColorDist, Config};
+use model::PartMesh;
+
+/// Mixes two 64-bit numbers into a well-spread seed (splitmix64 finaliser).
+pub fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The seed of image `index` of a run.
+pub fn image_seed(run_seed: u64, index: u64) -> u64 {
+    mix(run_seed, index)
+}
+
+/// Which split image `index` belongs to: a pure function of (seed, index, fraction).
+pub fn is_val(run_seed: u64, index: u64, val_fraction: f64) -> bool {
+    let u = (mix(run_seed ^ 0x5EED_5EED_5EED_5EED, index) >> 11) as f64 / (1u64 << 53) as f64;
+    u < val_fraction
+}
+
+/// A pinhole camera. The camera frame is OpenCV's: x right, y down, z forward.
+#[derive(Debug, Clone, Serialize)]
+pub struct Camera {
+    /// World → camera rotation (rows: right, down, forward).
+    #[serde(skip)]
+    pub rot: Mat3,
+    /// Camera centre in the world.
+    #[serde(skip)]
+    pub pos: Vec3,
+    pub fx: f64,
+    pub fy: f64,
+    pub cx: f64,
+    pub cy: f64,
+    pub near: f64,
+    pub far: f64,
+    /// The sampled parameters (degrees, scene units), for the manifest.
+    pub distance: f64,
+    pub elevation: f64,
+    pub azimuth: f64,
+    pub fov: f64,
+    pub roll: f64,
+    pub look_at: [f64; 3],
+}
+
+impl Camera {
+    /// Builds a camera that looks from (distance, elevation, azimuth) around `target`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn orbit(
+        target: Vec3,
+        distance: f64,
+        elevation: f64,
+        azimuth: f64,
+        roll: f64,
+        fov: f64,
+        width: u32,
+        height: u32,
+        near: f64,
+        far: f64,
+    ) -> Camera {
+        let (el, az) = (elevation.to_radians() as f32, azimuth.to_radians() as f32);
+        let dir = Vec3::new(el.cos() * az.cos(), el.cos() * az.sin(), el.sin());
+        let pos = target + dir * distance as f32;
+        let forward = -dir;
+        // defined from the azimuth alone, so looking straight down is not degenerate
+        let right0 = Vec3::new(-az.sin(), az.cos(), 0.0);
+        let down0 = forward.cross(right0);
+        let r = (roll as f32).to_radians();
+        let right = right0 * r.cos() + down0 * r.sin();
+        let down = forward.cross(right);
+        let rot = Mat3::from_cols(right, down, forward).transpose();
+        let fy = height as f64 / 2.0 / (fov.to_radians() / 2.0).tan();
+        Camera {
+            rot,
+            pos,
+            fx: fy,
+            fy,
+            cx: width as f64 / 2.0,
+            cy: height as f64 / 2.0,
+            near,
+            far,
+            distance,
+            elevation,
+            azimuth,
+            fov,
+            roll,
+            look_at: target.as_dvec3().to_array(),
+        }
+    }
+
+    /// World point → camera frame.
+    pub fn to_camera(&self, p: Vec3) -> Vec3 {
+        self.rot * (p - self.pos)
+    }
+
+    /// Camera-frame point → pixel coordinates (pixel centres at .5); `None` behind the camera.
+    pub fn project(&self, c: Vec3) -> Option<(f64, f64)> {
+        if c.z <= 0.0 {
+            return None;
+        }
+        let (x, y, z) = (c.x as f64, c.y as f64, c.z as f64);
+        Some((self.fx * x / z + self.cx, self.fy * y / z + self.cy))
+    }
+
+    /// The intrinsics matrix K, row-major.
+    pub fn k(&self) -> [[f64; 3]; 3] {
+        [[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]]
+    }
+
+    /// World → wgpu clip space for an image of `width` × `height`, built from K so rendering and
+    /// label projection agree to the last bit of the model.
+    pub fn clip_from_world(&self, width: u32, height: u32) -> Mat4 {
+        let (w, h) = (width as f32, height as f32);
+        let (n, f) = (self.near as f32, self.far as f32);
+        let (fx, fy, cx, cy) = (self.fx as f32, self.fy as f32, self.cx as f32, self.cy as f32);
+        // camera frame (x right, y down, z forward) → clip; NDC y is up, depth in [0, 1]
+        let proj = Mat4::from_cols_array_2d(&[
+            [2.0 * fx / w, 0.0, 0.0, 0.0],
+            [0.0, -2.0 * fy / h, 0.0, 0.0],
+            [2.0 * cx / w - 1.0, 1.0 - 2.0 * cy / h, f / (f - n), 1.0],
+            [0.0, 0.0, -f * n / (f - n), 0.0],
+        ]);
+        let view = Mat4::from_mat3(self.rot) * Mat4::from_translation(-self.pos);
+        proj * view
+    }
+}
+
+/// A directional light: unit vector towards the light, and colour × intensity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Light {
+    pub direction: [f32; 3],
+    pub color: [f32; 3],
+    pub elevation: f64,
+    pub azimuth: f64,
+    pub intensity: f64,
+}
+
+/// The drawn background.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackgroundSample {
+    Color { color: [f32; 3] },
+    Gradient { top: [f32; 3], bottom: [f32; 3], angle: f64 },
+    Image { file: usize, crop: [f64; 3] },
+}
+
+/// One posed object.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// 1-based id within the image (the value in the instance mask).
+    pub id: u32,
+    pub class: usize,
+    pub model: String,
+    pub params: BTreeMap<String, f64>,
+    /// Model frame → world.
+    pub world_from_model: Mat4,
+    pub parts: Vec<PartMesh>,
+    pub keypoints: Vec<Vec3>,
+}
+
+/// Everything rendered into one image.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    pub index: u64,
+    pub seed: u64,
+    pub val: bool,
+    pub camera: Camera,
+    pub lights: Vec<Light>,
+    pub ambient: f32,
+    pub background: BackgroundSample,
+    pub instances: Vec<Instance>,
+    /// Instances left out because no position kept them apart from earlier ones.
+    pub skipped_for_overlap: u32,
+}
+
+fn sample_color(c: &ColorDist, rng: &mut ChaCha8Rng) -> [f32; 3] {
+    match c {
+        ColorDist::Rgb(d) => d.clone().map(|d| d.sample(rng).clamp(0.0, 1.0) as f32),
+        ColorDist::Choice { colors, weights } => {
+            let total: f64 = weights.iter().sum();
+            let mut t = rng.gen_range(0.0..1.0) * total;
+            for (c, w) in colors.iter().zip(weights) {
+                if t < *w {
+                    return c.map(|x| x as f32);
+                }
+                t -= w;
+            }
+            colors[colors.len() - 1].map(|x| x as f32)
+        }
+        ColorDist::Hsv(d) => {
+            let [h, s, v] = d.clone().map(|d| d.sample(rng));
+            hsv_to_rgb(h, s.clamp(0.0, 1.0), v.clamp(0.0, 1.0))
+        }
+    }
+}
+
+fn hsv_to_rgb(h: f64, s: f64, v: f64) -> [f32; 3] {
+    let h = h.rem_euclid(360.0) / 60.0;
+    let c = v * s;
+    let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+    let (r, g, b) = match h as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = v - c;
+    [(r + m) as f32, (g + m) as f32, (b + m) as f32]
+}
+
+/// Draws the scene of image `index`.
+pub fn sample(cfg: &Config, index: u64) -> Scene {
+    let seed = image_seed(cfg.seed, index);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let c = &cfg.camera;
+    let jitter = c.look_at_jitter.sample(&mut rng) as f32;
+    let offset = Vec3::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)) * jitter;
+    let target = Vec3::from_array(c.look_at.map(|x| x as f32)) + offset;
+    let camera = Camera::orbit(
+        target,
+        c.distance.sample(&mut rng),
+        c.elevation.sample(&mut rng).clamp(-90.0, 90.0),
+        c.azimuth.sample(&mut rng),
+        c.roll.sample(&mut rng),
+        c.fov.sample(&mut rng).clamp(1.0, 170.0),
+        cfg.width,
+        cfg.height,
+        c.near,
+        c.far,
+    );
+    let l = &cfg.lights;
+    let n_lights = (l.count.sample(&mut rng).round().max(0.0) as usize).min(4);
+    let lights = (0..n_lights)
+        .map(|_| {
+            let (el, az) = (l.elevation.sample(&mut rng), l.azimuth.sample(&mut rng));
+            let intensity = l.intensity.sample(&mut rng).max(0.0);
+            let col = sample_color(&l.color, &mut rng);
+            let (e, a) = (el.to_radians() as f32, az.to_radians() as f32);
+            Light {
+                direction: [e.cos() * a.cos(), e.cos() * a.sin(), e.sin()],
+                color: col.map(|x| x * intensity as f32),
+                elevation: el,
+                azimuth: az,
+                intensity,
+            }
+        })
+        .collect();
+    let ambient = l.ambient.sample(&mut rng).max(0.0) as f32;
+    let background = match &cfg.background {
+        Background::Color(c) => BackgroundSample::Color { color: sample_color(c, &mut rng) },
+        Background::Gradient { top, bottom, angle } => BackgroundSample::Gradient {
+            top: sample_color(top, &mut rng),
+            bottom: sample_color(bottom, &mut rng),
+            angle: angle.sample(&mut rng),
+        },
+        Background::Images { files, scale, .. } => BackgroundSample::Image {
+            file: rng.gen_range(0..files.len()),
+            crop: [scale.sample(&mut rng), rng.gen_range(0.0..1.0), rng.gen_range(0.0..1.0)],
+        },
+    };
+    let mut instances: Vec<Instance> = Vec::new();
+    // (centre, radius, volume?) of placed instances, for no_overlap
+    let mut placed: Vec<(Vec3, f32)> = Vec::new();
+    let mut skipped = 0;
+    for spec in &cfg.objects {
+        let n = spec.count.sample(&mut rng).round().max(0.0) as usize;
+        for _ in 0..n {
+            let s = spec.model.sample(&mut rng);
+            let p = &spec.placement;
+            let mut chosen = None;
+            for _attempt in 0..if p.no_overlap { 50 } else { 1 } {
+                let rot = Quat::from_euler(
+                    EulerRot::ZYX,
+                    (p.yaw.sample(&mut rng) as f32).to_radians(),
+                    (p.pitch.sample(&mut rng) as f32).to_radians(),
+                    (p.roll.sample(&mut rng) as f32).to_radians(),
+                );
+                let scale = p.scale.sample(&mut rng) as f32;
+                let (x, y, z) = (p.x.sample(&mut rng) as f32, p.y.sample(&mut rng) as f32, p.z.sample(&mut rng) as f32);
+                let m = Mat4::from_scale_rotation_translation(Vec3::splat(scale), rot, Vec3::ZERO);
+                let (lo, hi) = bounds(&s.parts, &m);
+                let lift = if p.on_ground { -lo.z } else { 0.0 };
+                let t = Vec3::new(x, y, z + lift);
+                let centre = t + (lo + hi) * 0.5;
+                let radius = if p.on_ground {
+                    ((hi - lo) * Vec3::new(0.5, 0.5, 0.0)).length()
+                } else {
+                    ((hi - lo) * 0.5).length()
+                };
+                let flat = |v: Vec3| if p.on_ground { v * Vec3::new(1.0, 1.0, 0.0) } else { v };
+                let clear = !p.no_overlap
+                    || placed.iter().all(|(c, r)| flat(*c - centre).length() >= r + radius);
+                if clear {
+                    chosen = Some((Mat4::from_translation(t) * m, centre, radius));
+                    break;
+                }
+            }
+            let Some((world_from_model, centre, radius)) = chosen else {
+                skipped += 1;
+                continue;
+            };
+            placed.push((centre, radius));
+            instances.push(Instance {
+                id: instances.len() as u32 + 1,
+                class: spec.class,
+                model: spec.model.name.clone(),
+                params: s.params,
+                world_from_model,
+                parts: s.parts,
+                keypoints: s.keypoints,
+            });
+        }
+    }
+    Scene {
+        index,
+        seed,
+        val: is_val(cfg.seed, index, cfg.val_fraction),
+        camera,
+        lights,
+        ambient,
+        background,
+        instances,
+        skipped_for_overlap: skipped,
+    }
+}
+
+fn bounds(parts: &[PartMesh], m: &Mat4) -> (Vec3, Vec3) {
+    let mut lo = Vec3::splat(f32::MAX);
+    let mut hi = Vec3::splat(f32::MIN);
+    for p in parts {
+        for v in &p.mesh.positions {
+            let w = m.transform_point3(*v);
+            lo = lo.min(w);
+            hi = hi.max(w);
+        }
+    }
+    if lo.x > hi.x {
+        return (Vec3::ZERO, Vec3::ZERO);
+    }
+    (lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_projection_matches_clip_matrix() {
+        let cam = Camera::orbit(Vec3::new(0.1, -0.2, 0.3), 5.0, 35.0, 120.0, 10.0, 50.0, 320, 240, 0.1, 100.0);
+        let m = cam.clip_from_world(320, 240);
+        for p in [Vec3::ZERO, Vec3::new(1.0, 0.5, -0.3), Vec3::new(-0.7, 0.2, 0.9)] {
+            let (u, v) = cam.project(cam.to_camera(p)).unwrap();
+            let c = m * p.extend(1.0);
+            let ndc = c.truncate() / c.w;
+            let (u2, v2) = ((ndc.x as f64 + 1.0) * 160.0, (1.0 - ndc.y as f64) * 120.0);
+            assert!((u - u2).abs() < 1e-3 && (v - v2).abs() < 1e-3, "{u},{v} vs {u2},{v2}");
+            assert!(ndc.z > 0.0 && ndc.z < 1.0);
+        }
+        // the target projects to the principal point
+        let (u, v) = cam.project(cam.to_camera(Vec3::new(0.1, -0.2, 0.3))).unwrap();
+        assert!((u - 160.0).abs() < 1e-3 && (v - 120.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn looking_straight_down_is_well_defined() {
+        let cam = Camera::orbit(Vec3::ZERO, 5.0, 90.0, 0.0, 0.0, 90.0, 64, 64, 0.1, 100.0);
+        let c = cam.to_camera(Vec3::new(0.0, 0.0, 1.0));
+        assert!((c.z - 4.0).abs() < 1e-5 && c.x.abs() < 1e-5 && c.y.abs() < 1e-5);
+        assert!(cam.rot.determinant() > 0.99);
+    }
+
+    #[test]
+    fn split_is_a_pure_function_of_seed_and_index() {
+        let n = (0..10_000).filter(|i| is_val(7, *i, 0.2)).count();
+        assert!((1800..2200).contains(&n), "{n} of 10000 in val");
+        assert_eq!(is_val(7, 123, 0.2), is_val(7, 123, 0.2));
+    }
+}

@@ -1,0 +1,529 @@
+//! Parametric object models (`scenes/*.yaml`): named parameters with distributions, parts made of
+//! primitives with transforms and materials, and named 3D keypoints. Every dimension is a number
+//! or an expression over the parameters. Owns parsing and checking a model file and turning one
+//! draw of its parameters into meshes; placing instances in a scene lives in `scene`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use glam::{EulerRot, Mat4, Quat, Vec2, Vec3};
+use rand::Rng;
+use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
+
+use super::mesh::{self, Mesh};
+use crate::config::dist::{describe, Dist};
+use crate::config::expr::Expr;
+use crate::config::{ConfigError, Source};
+
+/// Models shipped inside the binary; a config names them without a path.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("box", include_str!("../../scenes/box.yaml")),
+    ("sphere", include_str!("../../scenes/sphere.yaml")),
+    ("cylinder", include_str!("../../scenes/cylinder.yaml")),
+    ("cone", include_str!("../../scenes/cone.yaml")),
+    ("torus", include_str!("../../scenes/torus.yaml")),
+    ("capsule", include_str!("../../scenes/capsule.yaml")),
+    ("hex_bolt", include_str!("../../scenes/hex_bolt.yaml")),
+    ("hex_nut", include_str!("../../scenes/hex_nut.yaml")),
+    ("bottle", include_str!("../../scenes/bottle.yaml")),
+    ("bracket", include_str!("../../scenes/bracket.yaml")),
+];
+
+/// A checked model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub file: PathBuf,
+    /// Parameters in file order; a later one may use earlier ones.
+    pub params: Vec<(String, Param)>,
+    pub parts: Vec<Part>,
+    pub keypoints: Vec<(String, [Expr; 3])>,
+}
+
+/// A parameter: drawn from a distribution or computed from earlier parameters.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Dist(Dist),
+    Expr(Expr),
+}
+
+/// One primitive of a model.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub name: String,
+    pub shape: Shape,
+    pub position: [Expr; 3],
+    /// Degrees about x, then y, then z.
+    pub rotation: [Expr; 3],
+    pub material: MaterialSpec,
+}
+
+/// The primitive kinds and their dimensions.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    Box { size: [Expr; 3] },
+    Sphere { radius: Expr, segments: Expr },
+    Ellipsoid { radii: [Expr; 3], segments: Expr },
+    Cylinder { radius: Expr, height: Expr, segments: Expr },
+    Cone { radius: Expr, top_radius: Expr, height: Expr, segments: Expr },
+    Torus { major: Expr, minor: Expr, segments: Expr, sides: Expr },
+    Capsule { radius: Expr, length: Expr, segments: Expr },
+    Plane { size: [Expr; 2] },
+    Extrusion { polygon: Vec<[Expr; 2]>, depth: Expr },
+    Lathe { profile: Vec<[Expr; 2]>, segments: Expr },
+}
+
+/// Surface pattern, computed in the shader from part-local coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    Solid = 0,
+    Stripes = 1,
+    Checker = 2,
+    Noise = 3,
+}
+
+/// A material with expressions for every number.
+#[derive(Debug, Clone)]
+pub struct MaterialSpec {
+    pub color: [Expr; 3],
+    pub color2: [Expr; 3],
+    pub pattern: Pattern,
+    /// Pattern period in part units.
+    pub scale: Expr,
+    pub specular: Expr,
+    pub shininess: Expr,
+}
+
+/// A material with its numbers drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Material {
+    pub color: [f32; 3],
+    pub color2: [f32; 3],
+    pub pattern: Pattern,
+    pub scale: f32,
+    pub specular: f32,
+    pub shininess: f32,
+}
+
+/// One part's geometry in the model frame, plus what the shader needs.
+#[derive(Debug, Clone)]
+pub struct PartMesh {
+    pub mesh: Mesh,
+    /// Model-frame position → part-local position (for patterns that stick to the part).
+    pub local_from_model: Mat4,
+    pub material: Material,
+}
+
+/// One draw of a model: its parameter values, meshes and keypoints in the model frame.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub params: BTreeMap<String, f64>,
+    pub parts: Vec<PartMesh>,
+    pub keypoints: Vec<Vec3>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    name: String,
+    #[serde(default)]
+    params: Mapping,
+    #[serde(default)]
+    materials: Mapping,
+    parts: Vec<RawPart>,
+    #[serde(default)]
+    keypoints: Mapping,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPart {
+    name: Option<String>,
+    shape: String,
+    size: Option<Vec<Value>>,
+    radius: Option<Value>,
+    radii: Option<Vec<Value>>,
+    top_radius: Option<Value>,
+    height: Option<Value>,
+    length: Option<Value>,
+    major: Option<Value>,
+    minor: Option<Value>,
+    segments: Option<Value>,
+    sides: Option<Value>,
+    polygon: Option<Vec<Vec<Value>>>,
+    depth: Option<Value>,
+    profile: Option<Vec<Vec<Value>>>,
+    position: Option<Vec<Value>>,
+    rotation: Option<Vec<Value>>,
+    material: Option<Value>,
+}
+
+/// Finds a model by config value: a built-in name, or a path relative to the config's folder.
+/// The outer error is about the config field; the inner one about the model file itself.
+pub fn resolve(name: &str, base: &Path) -> Result<Result<Model, ConfigError>, String> {
+    let looks_like_path = name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/');
+    if !looks_like_path {
+        return match BUILTIN.iter().find(|(n, _)| *n == name) {
+            Some((n, text)) => Ok(Model::parse(&Source {
+                file: PathBuf::from(format!("<built-in scenes/{n}.yaml>")),
+                text: text.to_string(),
+            })),
+            None => Err(format!(
+                "no built-in model {name:?}; built-ins are {}, or give a path to a model file like scenes/my_part.yaml",
+                BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
+            )),
+        };
+    }
+    let file = base.join(name);
+    if !file.is_file() {
+        return Err(format!(
+            "model file {} does not exist (paths are relative to the config file's folder)",
+            file.display()
+        ));
+    }
+    Ok(Source::read(&file).and_then(|s| Model::parse(&s)))
+}
+
+/// Parses a number or expression string.
+fn expr(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<Expr, ConfigError> {
+    let e = match v {
+        Value::Number(n) => Expr::Num(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => Expr::parse(s).map_err(|m| src.err(path, m))?,
+        other => {
+            return Err(src.err(
+                path,
+                format!("expected a number or an expression like \"width / 2\", found {}", describe(other)),
+            ))
+        }
+    };
+    let mut vars = Vec::new();
+    e.vars(&mut vars);
+    if let Some(v) = vars.iter().find(|v| !known.contains(v)) {
+        return Err(src.err(
+            path,
+            format!("unknown parameter `{v}`; known here: [{}] (declare it under params:)", known.join(", ")),
+        ));
+    }
+    Ok(e)
+}
+
+fn exprs<const N: usize>(src: &Source, path: &str, v: &[Value], known: &[String]) -> Result<[Expr; N], ConfigError> {
+    if v.len() != N {
+        return Err(src.err(path, format!("expected a list of {N} numbers or expressions, found {}", v.len())));
+    }
+    let parsed: Vec<Expr> = v
+        .iter()
+        .enumerate()
+        .map(|(i, x)| expr(src, &format!("{path}[{i}]"), x, known))
+        .collect::<Result<_, _>>()?;
+    Ok(parsed.try_into().expect("length checked above"))
+}
+
+impl Model {
+    /// Parses and checks a model file.
+    pub fn parse(src: &Source) -> Result<Model, ConfigError> {
+        let raw: RawModel = src.parse()?;
+        let mut params = Vec::new();
+        let mut known: Vec<String> = Vec::new();
+        for (k, v) in &raw.params {
+            let name = k.as_str().unwrap_or_default().to_string();
+            let p = format!("params.{name}");
+            if !is_ident(&name) {
+                return Err(src.err(&p, "parameter names are letters, digits and _, starting with a letter"));
+            }
+            params.push((name.clone(), param(src, &p, v, &known)?));
+            known.push(name);
+        }
+        let mut materials: BTreeMap<String, MaterialSpec> = BTreeMap::new();
+        for (k, v) in &raw.materials {
+            let name = k.as_str().unwrap_or_default().to_string();
+            materials.insert(name.clone(), material(src, &format!("materials.{name}"), v, &known)?);
+        }
+        if raw.parts.is_empty() {
+            return Err(src.err("parts", "a model needs at least one part"));
+        }
+        let parts = raw
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| part(src, &format!("parts[{i}]"), p, &known, &materials))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut keypoints = Vec::new();
+        for (k, v) in &raw.keypoints {
+            let name = k.as_str().unwrap_or_default().to_string();
+            let p = format!("keypoints.{name}");
+            let Value::Sequence(xyz) = v else {
+                return Err(src.err(&p, format!("expected [x, y, z], found {}", describe(v))));
+            };
+            keypoints.push((name, exprs::<3>(src, &p, xyz, &known)?));
+        }
+        Ok(Model { name: raw.name, file: src.file.clone(), params, parts, keypoints })
+    }
+
+    /// Replaces a parameter's distribution from a config's `params:` override.
+    pub fn override_param(&mut self, key: &str, v: &Value) -> Result<(), String> {
+        let names: Vec<String> = self.params.iter().map(|p| p.0.clone()).collect();
+        let Some(i) = names.iter().position(|n| n == key) else {
+            return Err(format!(
+                "model {:?} has no parameter `{key}`; its parameters are [{}]",
+                self.name,
+                names.join(", ")
+            ));
+        };
+        let src = Source { file: self.file.clone(), text: String::new() };
+        self.params[i].1 = param(&src, key, v, &names[..i]).map_err(|e| e.message)?;
+        Ok(())
+    }
+
+    /// Keypoint names in file order.
+    pub fn keypoint_names(&self) -> Vec<String> {
+        self.keypoints.iter().map(|k| k.0.clone()).collect()
+    }
+
+    /// Draws parameters and builds the meshes, all in the model frame.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Sampled {
+        let mut env = BTreeMap::new();
+        for (name, p) in &self.params {
+            let v = match p {
+                Param::Dist(d) => d.sample(rng),
+                Param::Expr(e) => e.eval(&env),
+            };
+            env.insert(name.clone(), v);
+        }
+        let ev = |e: &Expr| e.eval(&env) as f32;
+        let v3 = |e: &[Expr; 3]| Vec3::new(ev(&e[0]), ev(&e[1]), ev(&e[2]));
+        let seg = |e: &Expr| ev(e).round().clamp(3.0, 512.0) as u32;
+        let parts = self
+            .parts
+            .iter()
+            .map(|p| {
+                let mut m = match &p.shape {
+                    Shape::Box { size } => mesh::cuboid(v3(size).abs()),
+                    Shape::Sphere { radius, segments } => scaled(mesh::sphere(seg(segments)), Vec3::splat(ev(radius))),
+                    Shape::Ellipsoid { radii, segments } => scaled(mesh::sphere(seg(segments)), v3(radii)),
+                    Shape::Cylinder { radius, height, segments } => {
+                        mesh::cone(ev(radius), ev(radius), ev(height), seg(segments))
+                    }
+                    Shape::Cone { radius, top_radius, height, segments } => {
+                        mesh::cone(ev(radius), ev(top_radius), ev(height), seg(segments))
+                    }
+                    Shape::Torus { major, minor, segments, sides } => {
+                        mesh::torus(ev(major), ev(minor), seg(segments), seg(sides))
+                    }
+                    Shape::Capsule { radius, length, segments } => {
+                        mesh::capsule(ev(radius), ev(length), seg(segments))
+                    }
+                    Shape::Plane { size } => mesh::plane(Vec2::new(ev(&size[0]), ev(&size[1]))),
+                    Shape::Extrusion { polygon, depth } => {
+                        let poly: Vec<Vec2> = polygon.iter().map(|q| Vec2::new(ev(&q[0]), ev(&q[1]))).collect();
+                        mesh::extrusion(&poly, ev(depth))
+                    }
+                    Shape::Lathe { profile, segments } => {
+                        let prof: Vec<Vec2> = profile.iter().map(|q| Vec2::new(ev(&q[0]), ev(&q[1]))).collect();
+                        mesh::lathe(&prof, seg(segments))
+                    }
+                };
+                let r = v3(&p.rotation) * (std::f32::consts::PI / 180.0);
+                let model_from_part = Mat4::from_rotation_translation(
+                    Quat::from_euler(EulerRot::ZYX, r.z, r.y, r.x),
+                    v3(&p.position),
+                );
+                m.transform(&model_from_part);
+                let mat = &p.material;
+                let c3 = |e: &[Expr; 3]| v3(e).clamp(Vec3::ZERO, Vec3::ONE).to_array();
+                PartMesh {
+                    mesh: m,
+                    local_from_model: model_from_part.inverse(),
+                    material: Material {
+                        color: c3(&mat.color),
+                        color2: c3(&mat.color2),
+                        pattern: mat.pattern,
+                        scale: ev(&mat.scale).max(1e-6),
+                        specular: ev(&mat.specular).clamp(0.0, 10.0),
+                        shininess: ev(&mat.shininess).clamp(1.0, 1000.0),
+                    },
+                }
+            })
+            .collect();
+        let keypoints = self.keypoints.iter().map(|(_, k)| v3(k)).collect();
+        Sampled { params: env, parts, keypoints }
+    }
+}
+
+fn scaled(mut m: Mesh, s: Vec3) -> Mesh {
+    m.transform(&Mat4::from_scale(s));
+    m
+}
+
+fn is_ident(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn param(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<Param, ConfigError> {
+    match v {
+        Value::String(_) => Ok(Param::Expr(expr(src, path, v, known)?)),
+        _ => Dist::from_value(v).map(Param::Dist).map_err(|m| src.err(path, m)),
+    }
+}
+
+fn material(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<MaterialSpec, ConfigError> {
+    let Value::Mapping(m) = v else {
+        return Err(src.err(path, format!("expected a material mapping like {{color: [0.7, 0.7, 0.7]}}, found {}", describe(v))));
+    };
+    let allowed = ["color", "color2", "pattern", "scale", "specular", "shininess"];
+    for k in m.keys() {
+        let k = k.as_str().unwrap_or("?");
+        if !allowed.contains(&k) {
+            return Err(src.err(format!("{path}.{k}"), format!("unknown material field `{k}`; expected one of {}", allowed.join(", "))));
+        }
+    }
+    let get = |k: &str| m.get(Value::String(k.into()));
+    let color3 = |k: &str, default: f64| -> Result<[Expr; 3], ConfigError> {
+        match get(k) {
+            None => Ok([Expr::Num(default), Expr::Num(default), Expr::Num(default)]),
+            Some(Value::Sequence(s)) => exprs::<3>(src, &format!("{path}.{k}"), s, known),
+            Some(other) => Err(src.err(format!("{path}.{k}"), format!("expected [r, g, b] in 0..1, found {}", describe(other)))),
+        }
+    };
+    let num = |k: &str, default: f64| -> Result<Expr, ConfigError> {
+        get(k).map_or(Ok(Expr::Num(default)), |v| expr(src, &format!("{path}.{k}"), v, known))
+    };
+    let pattern = match get("pattern").map(|p| p.as_str().unwrap_or("?")) {
+        None | Some("solid") => Pattern::Solid,
+        Some("stripes") => Pattern::Stripes,
+        Some("checker") => Pattern::Checker,
+        Some("noise") => Pattern::Noise,
+        Some(other) => {
+            return Err(src.err(format!("{path}.pattern"), format!("expected solid, stripes, checker or noise, found {other:?}")))
+        }
+    };
+    Ok(MaterialSpec {
+        color: color3("color", 0.7)?,
+        color2: color3("color2", 0.2)?,
+        pattern,
+        scale: num("scale", 0.2)?,
+        specular: num("specular", 0.2)?,
+        shininess: num("shininess", 24.0)?,
+    })
+}
+
+fn part(
+    src: &Source,
+    path: &str,
+    p: &RawPart,
+    known: &[String],
+    materials: &BTreeMap<String, MaterialSpec>,
+) -> Result<Part, ConfigError> {
+    let need = |field: &str, v: &Option<Value>| -> Result<Expr, ConfigError> {
+        match v {
+            Some(v) => expr(src, &format!("{path}.{field}"), v, known),
+            None => Err(src.err(path, format!("shape {} needs `{field}`", p.shape))),
+        }
+    };
+    let opt = |field: &str, v: &Option<Value>, default: f64| -> Result<Expr, ConfigError> {
+        v.as_ref().map_or(Ok(Expr::Num(default)), |v| expr(src, &format!("{path}.{field}"), v, known))
+    };
+    let list = |field: &str, v: &Option<Vec<Value>>| -> Result<Vec<Value>, ConfigError> {
+        v.clone().ok_or_else(|| src.err(path, format!("shape {} needs `{field}`", p.shape)))
+    };
+    let points = |field: &str, v: &Option<Vec<Vec<Value>>>| -> Result<Vec<[Expr; 2]>, ConfigError> {
+        let pts = v.as_ref().ok_or_else(|| src.err(path, format!("shape {} needs `{field}` as a list of [x, y] points", p.shape)))?;
+        if pts.len() < 3 {
+            return Err(src.err(format!("{path}.{field}"), format!("expected at least 3 points, found {}", pts.len())));
+        }
+        pts.iter().enumerate().map(|(i, q)| exprs::<2>(src, &format!("{path}.{field}[{i}]"), q, known)).collect()
+    };
+    let shape = match p.shape.as_str() {
+        "box" => Shape::Box { size: exprs::<3>(src, &format!("{path}.size"), &list("size", &p.size)?, known)? },
+        "sphere" => Shape::Sphere { radius: need("radius", &p.radius)?, segments: opt("segments", &p.segments, 32.0)? },
+        "ellipsoid" => Shape::Ellipsoid {
+            radii: exprs::<3>(src, &format!("{path}.radii"), &list("radii", &p.radii)?, known)?,
+            segments: opt("segments", &p.segments, 32.0)?,
+        },
+        "cylinder" => Shape::Cylinder {
+            radius: need("radius", &p.radius)?,
+            height: need("height", &p.height)?,
+            segments: opt("segments", &p.segments, 32.0)?,
+        },
+        "cone" => Shape::Cone {
+            radius: need("radius", &p.radius)?,
+            top_radius: opt("top_radius", &p.top_radius, 0.0)?,
+            height: need("height", &p.height)?,
+            segments: opt("segments", &p.segments, 32.0)?,
+        },
+        "torus" => Shape::Torus {
+            major: need("major", &p.major)?,
+            minor: need("minor", &p.minor)?,
+            segments: opt("segments", &p.segments, 48.0)?,
+            sides: opt("sides", &p.sides, 16.0)?,
+        },
+        "capsule" => Shape::Capsule {
+            radius: need("radius", &p.radius)?,
+            length: need("length", &p.length)?,
+            segments: opt("segments", &p.segments, 32.0)?,
+        },
+        "plane" => Shape::Plane { size: exprs::<2>(src, &format!("{path}.size"), &list("size", &p.size)?, known)? },
+        "extrusion" => Shape::Extrusion { polygon: points("polygon", &p.polygon)?, depth: need("depth", &p.depth)? },
+        "lathe" => Shape::Lathe {
+            profile: points("profile", &p.profile)?,
+            segments: opt("segments", &p.segments, 32.0)?,
+        },
+        other => {
+            return Err(src.err(
+                format!("{path}.shape"),
+                format!("unknown shape {other:?}; expected box, sphere, ellipsoid, cylinder, cone, torus, capsule, plane, extrusion or lathe"),
+            ))
+        }
+    };
+    let zero = || [Expr::Num(0.0), Expr::Num(0.0), Expr::Num(0.0)];
+    let position = match &p.position {
+        Some(v) => exprs::<3>(src, &format!("{path}.position"), v, known)?,
+        None => zero(),
+    };
+    let rotation = match &p.rotation {
+        Some(v) => exprs::<3>(src, &format!("{path}.rotation"), v, known)?,
+        None => zero(),
+    };
+    let material = match &p.material {
+        None => material(src, &format!("{path}.material"), &Value::Mapping(Mapping::new()), known)?,
+        Some(Value::String(name)) => materials.get(name).cloned().ok_or_else(|| {
+            src.err(
+                format!("{path}.material"),
+                format!("no material {name:?} under materials:; defined: [{}]", materials.keys().cloned().collect::<Vec<_>>().join(", ")),
+            )
+        })?,
+        Some(v) => material(src, &format!("{path}.material"), v, known)?,
+    };
+    Ok(Part { name: p.name.clone().unwrap_or_else(|| p.shape.clone()), shape, position, rotation, material })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn every_builtin_model_parses_and_samples() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for (name, _) in BUILTIN {
+            let m = resolve(name, Path::new(".")).unwrap().unwrap_or_else(|e| panic!("{e}"));
+            let s = m.sample(&mut rng);
+            assert!(!s.parts.is_empty());
+            for p in &s.parts {
+                assert!(p.mesh.positions.iter().all(|v| v.is_finite()), "{name}: non-finite vertex");
+                assert!(!p.mesh.indices.is_empty(), "{name}: empty part");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_parameter_is_named() {
+        let src = Source { file: "m.yaml".into(), text: "name: m\nparts:\n  - shape: sphere\n    radius: \"r * 2\"\n".into() };
+        let e = Model::parse(&src).unwrap_err();
+        assert_eq!(e.path, "parts[0].radius");
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.contains("unknown parameter `r`"), "{e}");
+    }
+}

@@ -1,0 +1,4 @@
+//! WGSL sources, compiled into the binary so it runs from any folder.
+
+/// The scene shader: colour, label targets and the alone atlas.
+pub const SCENE: &str = include_str!("../shaders/scene.wgsl");
