@@ -13,7 +13,7 @@ struct View {
     cam_pos: vec4<f32>,
     light_dir: array<vec4<f32>, 4>,
     light_col: array<vec4<f32>, 4>,
-    // x: ambient, y: number of lights
+    // x: ambient, y: number of lights, z, w: image width and height
     ambient: vec4<f32>,
 };
 
@@ -22,7 +22,7 @@ struct Draw {
     color2: vec4<f32>,
     // x: pattern (0 solid, 1 stripes, 2 checker, 3 noise), y: scale, z: specular, w: shininess
     params: vec4<f32>,
-    // x: instance id (0xffff: scenery), y: view index
+    // x: instance id (0xffff: scenery), y: view (image) index in the batch, z: coverage slice
     ids: vec4<u32>,
 };
 
@@ -37,7 +37,7 @@ struct VertexIn {
 };
 
 struct VertexOut {
-    @builtin(position) clip: vec4<f32>,
+    @builtin(position) @invariant clip: vec4<f32>,
     @location(0) world: vec3<f32>,
     @location(1) normal: vec3<f32>,
     @location(2) local: vec3<f32>,
@@ -46,9 +46,9 @@ struct VertexOut {
 
 @vertex
 fn vs_main(v: VertexIn) -> VertexOut {
-    let view = views[draws[v.draw].ids.y];
+    let vi = draws[v.draw].ids.y;
     var out: VertexOut;
-    out.clip = view.clip_from_world * vec4<f32>(v.position, 1.0);
+    out.clip = views[vi].clip_from_world * vec4<f32>(v.position, 1.0);
     out.world = v.position;
     out.normal = v.normal;
     out.local = v.local;
@@ -81,9 +81,9 @@ fn value_noise(p: vec3<f32>) -> f32 {
     return mix(mix(x00, x10, u.y), mix(x01, x11, u.y), u.z);
 }
 
-fn pattern_mix(d: Draw, local: vec3<f32>) -> f32 {
-    let kind = u32(d.params.x);
-    let p = local / max(d.params.y, 1e-6);
+fn pattern_mix(params: vec4<f32>, local: vec3<f32>) -> f32 {
+    let kind = u32(params.x);
+    let p = local / max(params.y, 1e-6);
     if (kind == 1u) {
         return step(0.5, fract(p.z));
     }
@@ -105,22 +105,28 @@ fn facing_normal(n: vec3<f32>, front: bool) -> vec3<f32> {
 
 @fragment
 fn fs_color(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) vec4<f32> {
-    let d = draws[in.draw];
-    let view = views[d.ids.y];
-    let base = mix(d.color.rgb, d.color2.rgb, pattern_mix(d, in.local));
+    // fields are read through the storage pointers: copying whole structs per fragment is slow
+    // on software rasterisers
+    let params = draws[in.draw].params;
+    let vi = draws[in.draw].ids.y;
+    var base = draws[in.draw].color.rgb;
+    if (params.x > 0.5) {
+        base = mix(base, draws[in.draw].color2.rgb, pattern_mix(params, in.local));
+    }
     let n = facing_normal(in.normal, front);
-    let v = normalize(view.cam_pos.xyz - in.world);
-    var diffuse = vec3<f32>(view.ambient.x);
+    let v = normalize(views[vi].cam_pos.xyz - in.world);
+    let amb = views[vi].ambient;
+    var diffuse = vec3<f32>(amb.x);
     var spec = vec3<f32>(0.0);
-    let count = u32(view.ambient.y);
+    let count = u32(amb.y);
     for (var i = 0u; i < count; i = i + 1u) {
-        let l = view.light_dir[i].xyz;
-        let c = view.light_col[i].rgb;
+        let l = views[vi].light_dir[i].xyz;
+        let c = views[vi].light_col[i].rgb;
         let ndl = max(dot(n, l), 0.0);
         diffuse = diffuse + c * ndl;
-        if (ndl > 0.0) {
+        if (ndl > 0.0 && params.z > 0.0) {
             let h = normalize(l + v);
-            spec = spec + c * d.params.z * pow(max(dot(n, h), 0.0), d.params.w);
+            spec = spec + c * params.z * pow(max(dot(n, h), 0.0), params.w);
         }
     }
     return vec4<f32>(clamp(base * diffuse + spec, vec3<f32>(0.0), vec3<f32>(1.0)), 1.0);
@@ -129,24 +135,47 @@ fn fs_color(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) v
 struct LabelsOut {
     @location(0) id: u32,
     @location(1) depth: f32,
+};
+
+@fragment
+fn fs_labels(in: VertexOut) -> LabelsOut {
+    let ids = draws[in.draw].ids;
+    var out: LabelsOut;
+    out.id = ids.x;
+    out.depth = dot(views[ids.y].cam_row2.xyz, in.world - views[ids.y].cam_pos.xyz);
+    return out;
+}
+
+struct LabelsNormalsOut {
+    @location(0) id: u32,
+    @location(1) depth: f32,
     @location(2) normal: vec4<f32>,
 };
 
 @fragment
-fn fs_labels(in: VertexOut, @builtin(front_facing) front: bool) -> LabelsOut {
-    let d = draws[in.draw];
-    let view = views[d.ids.y];
-    let rel = in.world - view.cam_pos.xyz;
+fn fs_labels_normals(in: VertexOut, @builtin(front_facing) front: bool) -> LabelsNormalsOut {
+    let ids = draws[in.draw].ids;
+    let vi = ids.y;
     let n = facing_normal(in.normal, front);
-    let nc = vec3<f32>(dot(view.cam_row0.xyz, n), dot(view.cam_row1.xyz, n), dot(view.cam_row2.xyz, n));
-    var out: LabelsOut;
-    out.id = d.ids.x;
-    out.depth = dot(view.cam_row2.xyz, rel);
+    let nc = vec3<f32>(dot(views[vi].cam_row0.xyz, n), dot(views[vi].cam_row1.xyz, n), dot(views[vi].cam_row2.xyz, n));
+    var out: LabelsNormalsOut;
+    out.id = ids.x;
+    out.depth = dot(views[vi].cam_row2.xyz, in.world - views[vi].cam_pos.xyz);
     out.normal = vec4<f32>(nc * 0.5 + 0.5, 1.0);
     return out;
 }
 
+// Coverage of each instance drawn alone: one bit per pixel in the instance's slice of `cover`.
+// Setting a bit is idempotent, so overlapping triangles of one object count once.
+@group(0) @binding(2) var<storage, read_write> cover: array<atomic<u32>>;
+
 @fragment
-fn fs_cover(in: VertexOut) -> @location(0) u32 {
-    return 1u;
+fn fs_cover(in: VertexOut) {
+    let ids = draws[in.draw].ids;
+    let size = vec2<u32>(views[ids.y].ambient.zw);
+    let x = u32(in.clip.x);
+    let y = u32(in.clip.y) - ids.y * size.y;
+    let p = y * size.x + x;
+    let words = (size.x * size.y + 31u) / 32u;
+    atomicOr(&cover[ids.z * words + p / 32u], 1u << (p % 32u));
 }

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, ConfigError};
 use crate::generate::{self, Options};
-use crate::render::{self, RenderContext};
+use crate::render;
 
 /// Exit code for bad input: a config, flag or file the user must fix.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -56,6 +56,9 @@ pub struct GenerateArgs {
     /// Replace an existing non-empty output folder (swapped only after the run completes).
     #[arg(long)]
     pub overwrite: bool,
+    /// Render devices in parallel (default: 2 on a software rasteriser, 1 on a GPU).
+    #[arg(long)]
+    pub render_threads: Option<usize>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -72,6 +75,9 @@ pub struct BenchArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Render devices in parallel (default: 2 on a software rasteriser, 1 on a GPU).
+    #[arg(long)]
+    pub render_threads: Option<usize>,
 }
 
 fn load(path: &PathBuf) -> Result<config::Config> {
@@ -107,11 +113,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Generate(a) => {
             let mut cfg = load(&a.config)?;
-            let opts = Options { out: a.out, count: a.count, seed: a.seed, threads: a.threads, overwrite: a.overwrite, progress: !a.quiet };
+            let opts = Options { out: a.out, count: a.count, seed: a.seed, threads: a.threads, overwrite: a.overwrite, progress: !a.quiet, render_threads: a.render_threads };
             generate::apply(&mut cfg, &opts);
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
-            let ctx = RenderContext::new()?;
-            let s = generate::run(&cfg, &ctx, &opts)?;
+            let ctxs = generate::open_devices(opts.render_threads)?;
+            let s = generate::run(&cfg, &ctxs, &opts)?;
             println!(
                 "rendergan: wrote {} images, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {})",
                 s.images,
@@ -127,14 +133,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => {
             let mut cfg = load(&a.config)?;
             let dir = tempfile_dir()?;
-            let opts = Options { out: Some(dir.join("bench")), count: a.count, seed: None, threads: a.threads, overwrite: true, progress: false };
+            let opts = Options { out: Some(dir.join("bench")), count: a.count, seed: None, threads: a.threads, overwrite: true, progress: false, render_threads: a.render_threads };
             generate::apply(&mut cfg, &opts);
-            let ctx = RenderContext::new()?;
+            let ctxs = generate::open_devices(opts.render_threads)?;
             // warm-up: pipeline compilation and first allocations are not throughput
             let mut warm = cfg.clone();
             warm.count = (cfg.batch as u64).min(cfg.count);
-            generate::run(&warm, &ctx, &opts)?;
-            let s = generate::run(&cfg, &ctx, &opts)?;
+            generate::run(&warm, &ctxs, &opts)?;
+            let s = generate::run(&cfg, &ctxs, &opts)?;
             let _ = std::fs::remove_dir_all(&dir);
             let ms = |d: std::time::Duration| (d.as_secs_f64() * 1000.0 / s.images.max(1) as f64 * 1000.0).round() / 1000.0;
             let line = serde_json::json!({

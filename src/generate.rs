@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Background, Config};
 use crate::dataset::{self, image_io, DatasetWriter, StageTimes};
-use crate::render::{RenderContext, Renderer};
+use crate::render::{Frame, RenderContext, Renderer};
 use crate::scene;
 
 /// Command-line choices that override or add to the config.
@@ -24,6 +24,8 @@ pub struct Options {
     pub threads: Option<usize>,
     /// Replace an existing non-empty output folder.
     pub overwrite: bool,
+    /// Render devices (default: 2 on a software rasteriser, 1 on a GPU).
+    pub render_threads: Option<usize>,
     pub progress: bool,
 }
 
@@ -78,8 +80,8 @@ pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
     Ok(())
 }
 
-/// Runs the whole job.
-pub fn run(cfg: &Config, ctx: &RenderContext, opts: &Options) -> Result<Summary> {
+/// Runs the whole job on the given render devices (see [`open_devices`]).
+pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summary> {
     let start = Instant::now();
     let final_dir = cfg.output.dir.clone();
     check_output(&final_dir, opts.overwrite)?;
@@ -91,7 +93,7 @@ pub fn run(cfg: &Config, ctx: &RenderContext, opts: &Options) -> Result<Summary>
         std::fs::remove_dir_all(&work)?;
     }
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let result = write_all(cfg, ctx, opts, &work, &final_dir, start);
+    let result = write_all(cfg, ctxs, opts, &work, &final_dir, start);
     match result {
         Ok(summary) => {
             swap_into_place(&work, &final_dir)?;
@@ -116,9 +118,8 @@ fn swap_into_place(work: &Path, final_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_all(cfg: &Config, ctx: &RenderContext, opts: &Options, root: &Path, final_dir: &Path, start: Instant) -> Result<Summary> {
+fn write_all(cfg: &Config, ctxs: &[RenderContext], opts: &Options, root: &Path, final_dir: &Path, start: Instant) -> Result<Summary> {
     let threads = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let bgs = match &cfg.background {
         Background::Images { files, dir, .. } => {
             let b = image_io::load_backgrounds(files, 2 * cfg.width.max(cfg.height));
@@ -134,74 +135,101 @@ fn write_all(cfg: &Config, ctx: &RenderContext, opts: &Options, root: &Path, fin
     };
     dataset::create_layout(root, cfg)?;
     let mut writer = DatasetWriter::new(root, cfg)?;
-    let samples = if ctx_samples(cfg) { 4 } else { 1 };
-    let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, false);
-    let max_tiles = renderer.max_tiles();
-    let batch = cfg.batch.min(renderer.max_batch()).max(1);
+    let samples = if cfg.antialias > 1 { 4 } else { 1 };
     let bar = progress_bar(cfg.count, opts.progress);
-    let in_flight_limit = 2 * threads + 2 * batch;
-    let (tx, rx) = bounded::<Result<dataset::Processed>>(in_flight_limit + batch);
     let mut stages = StageTimes::default();
-    let mut in_flight = 0usize;
     let preview_n = cfg.output.preview as u64;
-    let accept = |r: Result<dataset::Processed>, writer: &mut DatasetWriter, stages: &mut StageTimes| -> Result<()> {
-        let p = r?;
-        stages.labels += p.times.labels;
-        stages.encode += p.times.encode;
-        stages.write += p.times.write;
-        writer.accept(p)?;
-        bar.set_position(writer.images);
-        Ok(())
-    };
-    pool.in_place_scope(|s| -> Result<()> {
-        let mut next = 0u64;
-        while next < cfg.count {
-            let mut scenes = Vec::with_capacity(batch);
-            let mut tiles = 0;
-            while next < cfg.count && scenes.len() < batch {
-                let sc = scene::sample(cfg, next);
-                if sc.instances.len() > max_tiles {
-                    bail!(
-                        "image {next} has {} objects, more than the {max_tiles} this image size allows; lower objects[].count",
-                        sc.instances.len()
-                    );
+    let renderers = ctxs.len().max(1) as u64;
+    let batch = cfg.batch.max(1);
+    let (work_tx, work_rx) = bounded::<(scene::Scene, Frame)>(2 * batch);
+    let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
+    let (render_time, readback_time) = std::thread::scope(|s| -> Result<(Duration, Duration)> {
+        // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
+        let mut render_handles = Vec::new();
+        for (r, ctx) in ctxs.iter().enumerate() {
+            let work_tx = work_tx.clone();
+            render_handles.push(s.spawn(move || -> Result<(Duration, Duration)> {
+                let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, false);
+                let max_tiles = renderer.max_tiles();
+                let max_batch = renderer.max_batch();
+                let mut chunk = r as u64;
+                'chunks: while chunk * batch as u64 <= cfg.count.saturating_sub(1) {
+                    let lo = chunk * batch as u64;
+                    let hi = (lo + batch as u64).min(cfg.count);
+                    let mut pending: Vec<scene::Scene> = (lo..hi).map(|i| scene::sample(cfg, i)).collect();
+                    while !pending.is_empty() {
+                        // as many images as fit the coverage budget and the texture height
+                        let mut take = 0;
+                        let mut tiles = 0;
+                        for sc in &pending {
+                            if sc.instances.len() > max_tiles {
+                                bail!(
+                                    "image {} has {} objects, more than the {max_tiles} this image size allows; lower objects[].count",
+                                    sc.index,
+                                    sc.instances.len()
+                                );
+                            }
+                            if take > 0 && (tiles + sc.instances.len() > max_tiles || take == max_batch) {
+                                break;
+                            }
+                            tiles += sc.instances.len();
+                            take += 1;
+                        }
+                        let rest = pending.split_off(take);
+                        let frames = renderer.render(&pending);
+                        for item in pending.into_iter().zip(frames) {
+                            if work_tx.send(item).is_err() {
+                                break 'chunks; // the writer stopped; its error is reported
+                            }
+                        }
+                        pending = rest;
+                    }
+                    chunk += renderers;
                 }
-                if !scenes.is_empty() && tiles + sc.instances.len() > max_tiles {
-                    break;
+                Ok((renderer.render_time, renderer.readback_time))
+            }));
+        }
+        drop(work_tx);
+        for _ in 0..threads {
+            let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
+            s.spawn(move || {
+                for (sc, frame) in work_rx {
+                    let r = dataset::process(cfg, &sc, &frame, bgs, root, sc.index < preview_n);
+                    if done_tx.send(r).is_err() {
+                        break;
+                    }
                 }
-                tiles += sc.instances.len();
-                scenes.push(sc);
-                next += 1;
-            }
-            let frames = renderer.render(&scenes);
-            for (sc, frame) in scenes.into_iter().zip(frames) {
-                let tx = tx.clone();
-                let bgs = bgs.as_ref();
-                let want_preview = sc.index < preview_n;
-                s.spawn(move |_| {
-                    let r = dataset::process(cfg, &sc, &frame, bgs, root, want_preview);
-                    let _ = tx.send(r);
-                });
-                in_flight += 1;
-            }
-            while let Ok(r) = rx.try_recv() {
-                in_flight -= 1;
-                accept(r, &mut writer, &mut stages)?;
-            }
-            while in_flight > in_flight_limit {
-                let r = rx.recv().expect("workers hold senders until they finish");
-                in_flight -= 1;
-                accept(r, &mut writer, &mut stages)?;
+            });
+        }
+        drop((work_rx, done_tx));
+        let mut result = Ok(());
+        for r in &done_rx {
+            let step = r.and_then(|p| {
+                stages.labels += p.times.labels;
+                stages.encode += p.times.encode;
+                stages.write += p.times.write;
+                writer.accept(p)?;
+                bar.set_position(writer.images);
+                Ok(())
+            });
+            if step.is_err() {
+                result = step;
+                break;
             }
         }
-        while in_flight > 0 {
-            let r = rx.recv().expect("workers hold senders until they finish");
-            in_flight -= 1;
-            accept(r, &mut writer, &mut stages)?;
+        drop(done_rx);
+        let mut times = (Duration::ZERO, Duration::ZERO);
+        for h in render_handles {
+            let (a, b) = h.join().expect("render threads do not panic")?;
+            times.0 += a;
+            times.1 += b;
         }
-        Ok(())
+        result.map(|_| times)
     })?;
     bar.finish_and_clear();
+    if writer.images != cfg.count {
+        bail!("internal: wrote {} of {} images", writer.images, cfg.count);
+    }
     let (images, annotations) = (writer.images, writer.annotations);
     writer.finish(cfg, final_dir)?;
     Ok(Summary {
@@ -210,15 +238,23 @@ fn write_all(cfg: &Config, ctx: &RenderContext, opts: &Options, root: &Path, fin
         annotations,
         elapsed: start.elapsed(),
         threads,
-        adapter: ctx.describe(),
-        render: renderer.render_time,
-        readback: renderer.readback_time,
+        adapter: ctxs.first().map(|c| c.describe()).unwrap_or_default(),
+        render: render_time,
+        readback: readback_time,
         stages,
     })
 }
 
-fn ctx_samples(cfg: &Config) -> bool {
-    cfg.antialias > 1
+/// Opens the render devices: one on a GPU; on a software rasteriser one per two cores (each
+/// device renders on its own queue thread, so they overlap).
+pub fn open_devices(render_threads: Option<usize>) -> Result<Vec<RenderContext>> {
+    let first = RenderContext::new()?;
+    let n = render_threads.unwrap_or(if first.info.device_type == wgpu::DeviceType::Cpu { 2 } else { 1 }).max(1);
+    let mut ctxs = vec![first];
+    for _ in 1..n {
+        ctxs.push(RenderContext::new()?);
+    }
+    Ok(ctxs)
 }
 
 fn progress_bar(count: u64, show: bool) -> ProgressBar {

@@ -124,16 +124,10 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
         .iter()
         .enumerate()
         .map(|(k, inst)| {
-            let tile = frame.alone.get(k * w * h..(k + 1) * w * h).unwrap_or(&[]);
-            let mut full = Extent::EMPTY;
-            let mut alone = 0u64;
-            for (i, v) in tile.iter().enumerate() {
-                if *v != 0 {
-                    alone += 1;
-                    full.add((i % w) as u32, (i / w) as u32);
-                }
-            }
-            // every visible pixel is also covered alone; max() guards float-free rounding only
+            let words = (w * h).div_ceil(32);
+            let bits = frame.alone.get(k * words..(k + 1) * words).unwrap_or(&[]);
+            let (alone, full) = coverage(bits, w);
+            // every visible pixel is covered alone too (same rasteriser, same vertices)
             let alone = alone.max(pixels[k]);
             let visibility = if alone == 0 { 0.0 } else { pixels[k] as f64 / alone as f64 };
             let keypoints = inst
@@ -159,6 +153,33 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
             }
         })
         .collect()
+}
+
+/// Pixel count and extent of a coverage bitmap (bit `p % 32` of word `p / 32` is pixel `p`).
+fn coverage(bits: &[u32], width: usize) -> (u64, Extent) {
+    let mut count = 0u64;
+    let mut e = Extent::EMPTY;
+    for (wi, &word) in bits.iter().enumerate() {
+        if word == 0 {
+            continue;
+        }
+        count += word.count_ones() as u64;
+        // the set bits of one row within this word are contiguous in x, so their lowest and
+        // highest give that row's extent; a word can span several rows
+        let mut rest = word;
+        while rest != 0 {
+            let p = wi * 32 + rest.trailing_zeros() as usize;
+            let row = p / width;
+            let row_end_bit = ((row + 1) * width - wi * 32).min(32);
+            let mask = if row_end_bit >= 32 { u32::MAX } else { (1u32 << row_end_bit) - 1 };
+            let part = rest & mask;
+            let hi = wi * 32 + 31 - part.leading_zeros() as usize;
+            e.add((p % width) as u32, row as u32);
+            e.add((hi % width) as u32, row as u32);
+            rest &= !mask;
+        }
+    }
+    (count, e)
 }
 
 /// Relative depth tolerance for a keypoint lying on the surface the depth buffer saw.
@@ -209,12 +230,30 @@ mod tests {
             })
             .collect();
         let scene = crate::test_support::empty_scene(w, h, 3);
-        let frame = Frame { width: w, height: h, color: vec![0; (w * h * 4) as usize], ids: ids.clone(), depth: vec![0.0; (w * h) as usize], normals: None, alone: vec![1; (w * h * 3) as usize] };
+        let words = (w * h).div_ceil(32) as usize;
+        let frame = Frame { width: w, height: h, color: vec![0; (w * h * 4) as usize], ids: ids.clone(), depth: vec![0.0; (w * h) as usize], normals: None, alone: vec![u32::MAX; words * 3] };
         let labels = extract(&scene, &frame, &LabelSpec { min_visible_pixels: 0, min_visibility: 0.0 });
         for l in &labels {
             let want = Rle::from_mask(&instance_mask(&ids, l.id), w, h);
             assert_eq!(l.rle, want, "instance {}", l.id);
             assert_eq!(l.rle.area(), l.visible_pixels);
+        }
+    }
+
+    #[test]
+    fn coverage_bits_give_count_and_extent() {
+        let (w, h) = (10usize, 7usize);
+        for (x0, y0, x1, y1) in [(2, 1, 5, 3), (0, 0, 9, 6), (7, 2, 9, 6), (3, 3, 3, 3)] {
+            let mut bits = vec![0u32; (w * h).div_ceil(32)];
+            for y in y0..=y1 {
+                for x in x0..=x1 {
+                    let p = y * w + x;
+                    bits[p / 32] |= 1 << (p % 32);
+                }
+            }
+            let (n, e) = coverage(&bits, w);
+            assert_eq!(n as usize, (x1 - x0 + 1) * (y1 - y0 + 1));
+            assert_eq!(e.to_box(), Some([x0 as u32, y0 as u32, (x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32]));
         }
     }
 }

@@ -83,6 +83,8 @@ impl RenderContext {
         let inst = instance();
         let mut list = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
         list.sort_by_key(|a| rank(&a.get_info()));
+        // the "alone" pass sets coverage bits from fragment shaders
+        list.retain(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::FRAGMENT_WRITABLE_STORAGE));
         let adapter = list.into_iter().next().ok_or(DeviceError::NoAdapter)?;
         let info = adapter.get_info();
         let limits = wgpu::Limits {

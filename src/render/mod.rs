@@ -1,6 +1,6 @@
 //! Headless rendering of sampled scenes with wgpu: a batch of images goes up as one vertex
-//! buffer, is drawn in three passes (shaded colour, label targets, and each object alone into a
-//! tile atlas) and comes back as plain CPU arrays. Owns every wgpu resource; knows nothing of
+//! buffer, is drawn in three passes (label targets with depth, every object alone into coverage
+//! bits, shaded colour against the label depth) and comes back as plain CPU arrays. Owns every wgpu resource; knows nothing of
 //! label formats or files.
 
 mod context;
@@ -29,9 +29,9 @@ pub struct Frame {
     pub depth: Vec<f32>,
     /// Camera-frame normals as RGBA8 (n * 0.5 + 0.5), when asked for.
     pub normals: Option<Vec<u8>>,
-    /// Coverage of each instance rendered alone: `width * height` bytes per instance, in
-    /// instance order, 1 where covered.
-    pub alone: Vec<u8>,
+    /// Coverage of each instance rendered alone: `ceil(width * height / 32)` words per
+    /// instance, in instance order; bit `p % 32` of word `p / 32` is pixel `p` (row-major).
+    pub alone: Vec<u32>,
 }
 
 #[repr(C)]
@@ -64,10 +64,9 @@ struct GpuDraw {
 }
 
 const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
-const ID_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Uint;
+const ID_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Uint;
 const DEPTH_OUT_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Float;
 const NORMAL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
-const COVER_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R8Uint;
 const ZBUF_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 
 /// Bytes per row padded to wgpu's 256-byte copy alignment.
@@ -78,16 +77,29 @@ pub fn padded_row(bytes: u32) -> u32 {
 /// Offscreen targets for one batch size; rebuilt when a batch needs more room.
 struct Targets {
     images: u32,
-    tiles: (u32, u32),
+    tiles: u32,
     color_msaa: Option<wgpu::TextureView>,
     color: wgpu::Texture,
-    zbuf_color: wgpu::TextureView,
+    /// Multisampled depth for the colour pass; without MSAA it shares `zbuf`.
+    zbuf_msaa: Option<wgpu::TextureView>,
     ids: wgpu::Texture,
     depth: wgpu::Texture,
-    normals: wgpu::Texture,
+    normals: Option<wgpu::Texture>,
     zbuf: wgpu::TextureView,
-    cover: wgpu::Texture,
+    /// One bit per pixel per instance: covered when the instance is drawn alone.
+    bits: wgpu::Buffer,
     readback: wgpu::Buffer,
+}
+
+/// Byte offsets of each target in the readback buffer.
+#[derive(Clone, Copy)]
+struct Layout {
+    color: u64,
+    ids: u64,
+    depth: u64,
+    normals: u64,
+    bits: u64,
+    size: u64,
 }
 
 /// Renders batches of scenes at one image size.
@@ -99,9 +111,11 @@ pub struct Renderer<'a> {
     samples: u32,
     want_normals: bool,
     layout: wgpu::BindGroupLayout,
+    cover_layout: wgpu::BindGroupLayout,
     color_pipe: wgpu::RenderPipeline,
     label_pipe: wgpu::RenderPipeline,
     cover_pipe: wgpu::RenderPipeline,
+    prepass_pipe: Option<wgpu::RenderPipeline>,
     targets: Option<Targets>,
     buffers: Option<(wgpu::Buffer, wgpu::Buffer, wgpu::Buffer, wgpu::Buffer)>,
     /// Time spent so far: building and submitting batches until the GPU finished them.
@@ -131,6 +145,9 @@ fn view(t: &wgpu::Texture) -> wgpu::TextureView {
     t.create_view(&wgpu::TextureViewDescriptor::default())
 }
 
+/// Budget for the coverage bits of one batch.
+const BITS_BUDGET: u64 = 64 << 20;
+
 impl<'a> Renderer<'a> {
     /// Builds pipelines for images of `width` × `height`; `samples` is 1 or 4 (MSAA on colour).
     pub fn new(device: &'a wgpu::Device, queue: &'a wgpu::Queue, width: u32, height: u32, samples: u32, want_normals: bool) -> Self {
@@ -138,23 +155,33 @@ impl<'a> Renderer<'a> {
             label: Some("scene.wgsl"),
             source: wgpu::ShaderSource::Wgsl(crate::shaders::SCENE.into()),
         });
-        let storage = |binding| wgpu::BindGroupLayoutEntry {
+        let storage = |binding, read_only, visibility| wgpu::BindGroupLayoutEntry {
             binding,
-            visibility: wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
+            visibility,
             ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only: true },
+                ty: wgpu::BufferBindingType::Storage { read_only },
                 has_dynamic_offset: false,
                 min_binding_size: None,
             },
             count: None,
         };
+        let vf = wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("scene bind group layout"),
-            entries: &[storage(0), storage(1)],
+            entries: &[storage(0, true, vf), storage(1, true, vf)],
+        });
+        let cover_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("cover bind group layout"),
+            entries: &[storage(0, true, vf), storage(1, true, vf), storage(2, false, wgpu::ShaderStages::FRAGMENT)],
         });
         let pipe_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("scene pipeline layout"),
             bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let cover_pipe_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("cover pipeline layout"),
+            bind_group_layouts: &[Some(&cover_layout)],
             immediate_size: 0,
         });
         let attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3, 2 => Float32x3, 3 => Uint32];
@@ -163,19 +190,21 @@ impl<'a> Renderer<'a> {
             step_mode: wgpu::VertexStepMode::Vertex,
             attributes: &attrs,
         })];
-        let depth = |write| {
+        // The colour shader is the costly one, so it runs after a depth pre-pass and shades each
+        // pixel once (depth test Equal; the vertex position is @invariant so depths match).
+        let depth = |write: bool, compare| {
             Some(wgpu::DepthStencilState {
                 format: ZBUF_FORMAT,
                 depth_write_enabled: Some(write),
-                depth_compare: Some(if write { wgpu::CompareFunction::Less } else { wgpu::CompareFunction::Always }),
+                depth_compare: Some(compare),
                 stencil: wgpu::StencilState::default(),
                 bias: wgpu::DepthBiasState::default(),
             })
         };
-        let pipeline = |label: &str, entry: &str, targets: &[Option<wgpu::ColorTargetState>], samples: u32, zbuf: bool| {
+        let pipeline = |label: &str, layout: &wgpu::PipelineLayout, entry: Option<&str>, targets: &[Option<wgpu::ColorTargetState>], samples: u32, z| {
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(label),
-                layout: Some(&pipe_layout),
+                layout: Some(layout),
                 vertex: wgpu::VertexState {
                     module: &shader,
                     entry_point: Some("vs_main"),
@@ -184,9 +213,9 @@ impl<'a> Renderer<'a> {
                 },
                 // culling off: planes are two-sided and meshes need no consistent winding
                 primitive: wgpu::PrimitiveState { cull_mode: None, ..Default::default() },
-                depth_stencil: if zbuf { depth(true) } else { None },
+                depth_stencil: z,
                 multisample: wgpu::MultisampleState { count: samples, ..Default::default() },
-                fragment: Some(wgpu::FragmentState {
+                fragment: entry.map(|entry| wgpu::FragmentState {
                     module: &shader,
                     entry_point: Some(entry),
                     compilation_options: Default::default(),
@@ -196,10 +225,16 @@ impl<'a> Renderer<'a> {
                 cache: None,
             })
         };
+        use wgpu::CompareFunction::{Always, Equal, Less};
         let t = |f: wgpu::TextureFormat| Some(wgpu::ColorTargetState::from(f));
-        let color_pipe = pipeline("colour pipeline", "fs_color", &[t(COLOR_FORMAT)], samples, true);
-        let label_pipe = pipeline("label pipeline", "fs_labels", &[t(ID_FORMAT), t(DEPTH_OUT_FORMAT), t(NORMAL_FORMAT)], 1, true);
-        let cover_pipe = pipeline("cover pipeline", "fs_cover", &[t(COVER_FORMAT)], 1, false);
+        let color_pipe = pipeline("colour pipeline", &pipe_layout, Some("fs_color"), &[t(COLOR_FORMAT)], samples, depth(false, Equal));
+        let label_pipe = if want_normals {
+            pipeline("label pipeline", &pipe_layout, Some("fs_labels_normals"), &[t(ID_FORMAT), t(DEPTH_OUT_FORMAT), t(NORMAL_FORMAT)], 1, depth(true, Less))
+        } else {
+            pipeline("label pipeline", &pipe_layout, Some("fs_labels"), &[t(ID_FORMAT), t(DEPTH_OUT_FORMAT)], 1, depth(true, Less))
+        };
+        let cover_pipe = pipeline("cover pipeline", &cover_pipe_layout, Some("fs_cover"), &[], 1, depth(false, Always));
+        let prepass_pipe = (samples > 1).then(|| pipeline("multisampled depth pre-pass", &pipe_layout, None, &[], samples, depth(true, Less)));
         Renderer {
             device,
             queue,
@@ -208,9 +243,11 @@ impl<'a> Renderer<'a> {
             samples,
             want_normals,
             layout,
+            cover_layout,
             color_pipe,
             label_pipe,
             cover_pipe,
+            prepass_pipe,
             targets: None,
             buffers: None,
             render_time: Default::default(),
@@ -223,55 +260,61 @@ impl<'a> Renderer<'a> {
         (MAX_SIDE / self.height).max(1) as usize
     }
 
-    /// How many "alone" tiles fit the atlas.
+    fn words_per_image(&self) -> u64 {
+        (self.width as u64 * self.height as u64).div_ceil(32)
+    }
+
+    /// How many instances one batch can hold (coverage bits budget).
     pub fn max_tiles(&self) -> usize {
-        ((MAX_SIDE / self.width) * (MAX_SIDE / self.height)) as usize
+        (BITS_BUDGET / (self.words_per_image() * 4)).max(1) as usize
     }
 
     fn ensure_targets(&mut self, images: u32, tiles: u32) {
-        let (w, h) = (self.width, self.height);
-        let cols = (MAX_SIDE / w).min(tiles.max(1));
-        let rows = tiles.max(1).div_ceil(cols);
         if let Some(t) = &self.targets {
-            if t.images >= images && t.tiles.0 >= cols && t.tiles.0 * t.tiles.1 >= tiles {
+            if t.images >= images && t.tiles >= tiles {
                 return;
             }
         }
-        let (images, cols, rows) = match &self.targets {
-            Some(t) => (images.max(t.images), cols.max(t.tiles.0), rows.max(t.tiles.1)),
-            None => (images, cols, rows),
+        let (images, tiles) = match &self.targets {
+            Some(t) => (images.max(t.images), tiles.max(t.tiles).max(1)),
+            None => (images, tiles.max(1)),
         };
+        let (w, h) = (self.width, self.height);
         let d = self.device;
         let bh = h * images;
         let color = texture(d, "colour", w, bh, COLOR_FORMAT, 1, true);
         let color_msaa = (self.samples > 1).then(|| view(&texture(d, "colour msaa", w, bh, COLOR_FORMAT, self.samples, false)));
-        let zbuf_color = view(&texture(d, "colour depth buffer", w, bh, ZBUF_FORMAT, self.samples, false));
+        let zbuf_msaa = (self.samples > 1).then(|| view(&texture(d, "multisampled depth buffer", w, bh, ZBUF_FORMAT, self.samples, false)));
         let ids = texture(d, "instance ids", w, bh, ID_FORMAT, 1, true);
         let depth = texture(d, "camera depth", w, bh, DEPTH_OUT_FORMAT, 1, true);
-        let normals = texture(d, "normals", w, bh, NORMAL_FORMAT, 1, true);
+        let normals = self.want_normals.then(|| texture(d, "normals", w, bh, NORMAL_FORMAT, 1, true));
         let zbuf = view(&texture(d, "label depth buffer", w, bh, ZBUF_FORMAT, 1, false));
-        let cover = texture(d, "alone atlas", w * cols, h * rows, COVER_FORMAT, 1, true);
-        let size = self.readback_layout(images, cols, rows).5;
+        let bits = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("coverage bits"),
+            size: self.words_per_image() * 4 * tiles as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         let readback = d.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size,
+            size: self.readback_layout(images, tiles).size,
             usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
             mapped_at_creation: false,
         });
-        self.targets = Some(Targets { images, tiles: (cols, rows), color_msaa, color, zbuf_color, ids, depth, normals, zbuf, cover, readback });
+        self.targets = Some(Targets { images, tiles, color_msaa, color, zbuf_msaa, ids, depth, normals, zbuf, bits, readback });
     }
 
-    /// Offsets of (colour, ids, depth, normals, atlas) in the readback buffer, and its size.
-    fn readback_layout(&self, images: u32, cols: u32, rows: u32) -> (u64, u64, u64, u64, u64, u64) {
+    fn readback_layout(&self, images: u32, tiles: u32) -> Layout {
         let bh = (self.height * images) as u64;
         let row4 = padded_row(self.width * 4) as u64;
+        let row2 = padded_row(self.width * 2) as u64;
         let color = 0;
         let ids = color + row4 * bh;
-        let depth = ids + row4 * bh;
+        let depth = ids + row2 * bh;
         let normals = depth + row4 * bh;
-        let atlas = normals + if self.want_normals { row4 * bh } else { 0 };
-        let size = atlas + padded_row(self.width * cols) as u64 * (self.height * rows) as u64;
-        (color, ids, depth, normals, atlas, size)
+        let bits = normals + if self.want_normals { row4 * bh } else { 0 };
+        let size = bits + self.words_per_image() * 4 * tiles.max(1) as u64;
+        Layout { color, ids, depth, normals, bits, size }
     }
 
     /// Renders the scenes and reads every target back.
@@ -283,12 +326,11 @@ impl<'a> Renderer<'a> {
         let mut draws: Vec<GpuDraw> = Vec::new();
         let mut views: Vec<GpuView> = Vec::new();
         let mut image_ranges = Vec::new();
-        let mut instance_ranges = Vec::new();
+        let mut tile = 0u32;
         for (vi, s) in scenes.iter().enumerate() {
             views.push(gpu_view(s, w, h));
             let start = indices.len() as u32;
             for inst in &s.instances {
-                let istart = indices.len() as u32;
                 for part in &inst.parts {
                     let m = &part.material;
                     let draw = draws.len() as u32;
@@ -296,44 +338,42 @@ impl<'a> Renderer<'a> {
                         color: [m.color[0], m.color[1], m.color[2], 1.0],
                         color2: [m.color2[0], m.color2[1], m.color2[2], 1.0],
                         params: [m.pattern as u32 as f32, m.scale, m.specular, m.shininess],
-                        ids: [inst.id, vi as u32, 0, 0],
+                        ids: [inst.id, vi as u32, tile, 0],
                     });
                     push_mesh(&mut vertices, &mut indices, &part.mesh, &inst.world_from_model, &part.local_from_model, draw);
                 }
-                instance_ranges.push(istart..indices.len() as u32);
+                tile += 1;
             }
             image_ranges.push(start..indices.len() as u32);
         }
-        let tiles = instance_ranges.len() as u32;
+        let tiles = tile;
         self.ensure_targets(scenes.len() as u32, tiles);
         self.upload(&vertices, &indices, &draws, &views);
         let t = self.targets.as_ref().expect("targets were just ensured");
         let (vb, ib, db, wb) = self.buffers.as_ref().expect("buffers were just uploaded");
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("scene bind group"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: wb.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: db.as_entire_binding() },
-            ],
-        });
+        let entries = [
+            wgpu::BindGroupEntry { binding: 0, resource: wb.as_entire_binding() },
+            wgpu::BindGroupEntry { binding: 1, resource: db.as_entire_binding() },
+            wgpu::BindGroupEntry { binding: 2, resource: t.bits.as_entire_binding() },
+        ];
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("scene bind group"), layout: &self.layout, entries: &entries[..2] });
+        let cover_bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("cover bind group"), layout: &self.cover_layout, entries: &entries });
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("batch") });
+        let bits_len = self.words_per_image() * 4 * tiles as u64;
+        if bits_len > 0 {
+            enc.clear_buffer(&t.bits, 0, Some(bits_len));
+        }
         let clear = |v| wgpu::Operations { load: wgpu::LoadOp::Clear(v), store: wgpu::StoreOp::Store };
         let zero = wgpu::Color::TRANSPARENT;
-        fn zclear(v: &wgpu::TextureView) -> Option<wgpu::RenderPassDepthStencilAttachment<'_>> {
+        fn zbuf_op(v: &wgpu::TextureView, load: wgpu::LoadOp<f32>) -> Option<wgpu::RenderPassDepthStencilAttachment<'_>> {
             Some(wgpu::RenderPassDepthStencilAttachment {
                 view: v,
-                depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+                depth_ops: Some(wgpu::Operations { load, store: wgpu::StoreOp::Store }),
                 stencil_ops: None,
             })
         }
-        let color_view = view(&t.color);
-        let (target, resolve) = match &t.color_msaa {
-            Some(ms) => (ms, Some(&color_view)),
-            None => (&color_view, None),
-        };
-        let draw_images = |pass: &mut wgpu::RenderPass<'_>| {
-            pass.set_bind_group(0, &bind, &[]);
+        let draw_images = |pass: &mut wgpu::RenderPass<'_>, bind: &wgpu::BindGroup| {
+            pass.set_bind_group(0, bind, &[]);
             pass.set_vertex_buffer(0, vb.slice(..));
             pass.set_index_buffer(ib.slice(..), wgpu::IndexFormat::Uint32);
             for (i, r) in image_ranges.iter().enumerate() {
@@ -345,76 +385,70 @@ impl<'a> Renderer<'a> {
                 pass.draw_indexed(r.clone(), 0, 0..1);
             }
         };
-        {
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("colour pass"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment { view: target, depth_slice: None, resolve_target: resolve, ops: clear(zero) })],
-                depth_stencil_attachment: zclear(&t.zbuf_color),
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            pass.set_pipeline(&self.color_pipe);
-            draw_images(&mut pass);
+        let pass_desc = |label, color_attachments, depth_stencil_attachment| wgpu::RenderPassDescriptor {
+            label: Some(label),
+            color_attachments,
+            depth_stencil_attachment,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        };
+        let att = |v| Some(wgpu::RenderPassColorAttachment { view: v, depth_slice: None, resolve_target: None, ops: clear(zero) });
+        let (ids_v, depth_v) = (view(&t.ids), view(&t.depth));
+        let normals_v = t.normals.as_ref().map(view);
+        let mut label_atts = vec![att(&ids_v), att(&depth_v)];
+        if let Some(nv) = &normals_v {
+            label_atts.push(att(nv));
         }
-        let (ids_v, depth_v, normals_v) = (view(&t.ids), view(&t.depth), view(&t.normals));
         {
-            let att = |v| Some(wgpu::RenderPassColorAttachment { view: v, depth_slice: None, resolve_target: None, ops: clear(zero) });
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("label pass"),
-                color_attachments: &[att(&ids_v), att(&depth_v), att(&normals_v)],
-                depth_stencil_attachment: zclear(&t.zbuf),
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
+            let mut pass = enc.begin_render_pass(&pass_desc("label pass", &label_atts, zbuf_op(&t.zbuf, wgpu::LoadOp::Clear(1.0))));
             pass.set_pipeline(&self.label_pipe);
-            draw_images(&mut pass);
+            draw_images(&mut pass, &bind);
         }
-        let cover_v = view(&t.cover);
-        let cols = t.tiles.0;
         {
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("alone pass"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment { view: &cover_v, depth_slice: None, resolve_target: None, ops: clear(zero) })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
+            // every instance drawn without depth test: each sets its own coverage bits
+            let mut pass = enc.begin_render_pass(&pass_desc("alone pass", &[], zbuf_op(&t.zbuf, wgpu::LoadOp::Load)));
             pass.set_pipeline(&self.cover_pipe);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.set_vertex_buffer(0, vb.slice(..));
-            pass.set_index_buffer(ib.slice(..), wgpu::IndexFormat::Uint32);
-            for (k, r) in instance_ranges.iter().enumerate() {
-                let (x, y) = ((k as u32 % cols) * w, (k as u32 / cols) * h);
-                pass.set_viewport(x as f32, y as f32, w as f32, h as f32, 0.0, 1.0);
-                pass.set_scissor_rect(x, y, w, h);
-                if !r.is_empty() {
-                    pass.draw_indexed(r.clone(), 0, 0..1);
-                }
-            }
+            draw_images(&mut pass, &cover_bind);
+        }
+        if let (Some(pre), Some(zm)) = (&self.prepass_pipe, &t.zbuf_msaa) {
+            let mut pass = enc.begin_render_pass(&pass_desc("depth pre-pass", &[], zbuf_op(zm, wgpu::LoadOp::Clear(1.0))));
+            pass.set_pipeline(pre);
+            draw_images(&mut pass, &bind);
+        }
+        let color_view = view(&t.color);
+        {
+            let (target, resolve) = match &t.color_msaa {
+                Some(ms) => (ms, Some(&color_view)),
+                None => (&color_view, None),
+            };
+            let zb = t.zbuf_msaa.as_ref().unwrap_or(&t.zbuf);
+            let color_att = [Some(wgpu::RenderPassColorAttachment { view: target, depth_slice: None, resolve_target: resolve, ops: clear(zero) })];
+            let mut pass = enc.begin_render_pass(&pass_desc("colour pass", &color_att, zbuf_op(zb, wgpu::LoadOp::Load)));
+            pass.set_pipeline(&self.color_pipe);
+            draw_images(&mut pass, &bind);
         }
         let n = scenes.len() as u32;
-        let (o_color, o_ids, o_depth, o_normals, o_atlas, _) = self.readback_layout(t.images, t.tiles.0, t.tiles.1);
-        let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, offset: u64, bpp: u32, tw: u32, th: u32| {
+        let lay = self.readback_layout(t.images, t.tiles);
+        let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, offset: u64, bpp: u32| {
             enc.copy_texture_to_buffer(
                 tex.as_image_copy(),
                 wgpu::TexelCopyBufferInfo {
                     buffer: &t.readback,
-                    layout: wgpu::TexelCopyBufferLayout { offset, bytes_per_row: Some(padded_row(tw * bpp)), rows_per_image: None },
+                    layout: wgpu::TexelCopyBufferLayout { offset, bytes_per_row: Some(padded_row(w * bpp)), rows_per_image: None },
                 },
-                wgpu::Extent3d { width: tw, height: th, depth_or_array_layers: 1 },
+                wgpu::Extent3d { width: w, height: h * n, depth_or_array_layers: 1 },
             );
         };
-        copy(&mut enc, &t.color, o_color, 4, w, h * n);
-        copy(&mut enc, &t.ids, o_ids, 4, w, h * n);
-        copy(&mut enc, &t.depth, o_depth, 4, w, h * n);
-        if self.want_normals {
-            copy(&mut enc, &t.normals, o_normals, 4, w, h * n);
+        copy(&mut enc, &t.color, lay.color, 4);
+        copy(&mut enc, &t.ids, lay.ids, 2);
+        copy(&mut enc, &t.depth, lay.depth, 4);
+        if let Some(nt) = &t.normals {
+            copy(&mut enc, nt, lay.normals, 4);
         }
-        let used_rows = tiles.div_ceil(cols).max(1);
-        copy(&mut enc, &t.cover, o_atlas, 1, w * cols, h * used_rows);
+        if bits_len > 0 {
+            enc.copy_buffer_to_buffer(&t.bits, 0, &t.readback, lay.bits, bits_len);
+        }
         self.queue.submit([enc.finish()]);
 
         let slice = t.readback.slice(..);
@@ -424,35 +458,30 @@ impl<'a> Renderer<'a> {
             .expect("the GPU finishes the batch");
         let t1 = std::time::Instant::now();
         let data = slice.get_mapped_range().expect("readback buffer is mapped");
-        let row4 = padded_row(w * 4) as usize;
         let rows = |offset: u64, bpp: usize, img: usize| -> Vec<u8> {
+            let row = padded_row(w * bpp as u32) as usize;
             let mut out = Vec::with_capacity(w as usize * h as usize * bpp);
             for y in 0..h as usize {
-                let start = offset as usize + (img * h as usize + y) * row4;
+                let start = offset as usize + (img * h as usize + y) * row;
                 out.extend_from_slice(&data[start..start + w as usize * bpp]);
             }
             out
         };
-        let arow = padded_row(w * cols) as usize;
+        let words = self.words_per_image() as usize;
         let mut frames = Vec::with_capacity(scenes.len());
         let mut tile = 0usize;
         for (i, s) in scenes.iter().enumerate() {
-            let mut alone = Vec::with_capacity(s.instances.len() * (w * h) as usize);
-            for _ in &s.instances {
-                let (tx, ty) = ((tile as u32 % cols) * w, (tile as u32 / cols) * h);
-                for y in 0..h {
-                    let start = o_atlas as usize + (ty + y) as usize * arow + tx as usize;
-                    alone.extend_from_slice(&data[start..start + w as usize]);
-                }
-                tile += 1;
-            }
+            let k = s.instances.len();
+            let b0 = lay.bits as usize + tile * words * 4;
+            let alone: Vec<u32> = bytemuck::pod_collect_to_vec(&data[b0..b0 + k * words * 4]);
+            tile += k;
             frames.push(Frame {
                 width: w,
                 height: h,
-                color: rows(o_color, 4, i),
-                ids: bytemuck::cast_slice(&rows(o_ids, 4, i)).to_vec(),
-                depth: bytemuck::cast_slice(&rows(o_depth, 4, i)).to_vec(),
-                normals: self.want_normals.then(|| rows(o_normals, 4, i)),
+                color: rows(lay.color, 4, i),
+                ids: rows(lay.ids, 2, i).chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]) as u32).collect(),
+                depth: bytemuck::pod_collect_to_vec(&rows(lay.depth, 4, i)),
+                normals: t.normals.as_ref().map(|_| rows(lay.normals, 4, i)),
                 alone,
             });
         }
@@ -527,6 +556,6 @@ fn gpu_view(s: &Scene, w: u32, h: u32) -> GpuView {
         cam_pos: [cam.pos.x, cam.pos.y, cam.pos.z, 1.0],
         light_dir,
         light_col,
-        ambient: [s.ambient, s.lights.len().min(4) as f32, 0.0, 0.0],
+        ambient: [s.ambient, s.lights.len().min(4) as f32, w as f32, h as f32],
     }
 }
