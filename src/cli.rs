@@ -15,7 +15,11 @@ use crate::render;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "rendergan", version, about = "Labeled image datasets from parametric 3D models rendered with WGSL (RenderGAN).")]
+#[command(
+    name = "rendergan",
+    version,
+    about = "Labeled image datasets from parametric 3D models rendered with WGSL (RenderGAN)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -80,7 +84,7 @@ pub struct BenchArgs {
     pub render_threads: Option<usize>,
 }
 
-fn load(path: &PathBuf) -> Result<config::Config> {
+fn load(path: &std::path::Path) -> Result<config::Config> {
     config::load(path).map_err(anyhow::Error::new)
 }
 
@@ -94,7 +98,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             for (i, a) in list.iter().enumerate() {
-                println!("{}{}  backend={}  type={}  driver={}", if i == 0 { "* " } else { "  " }, a.name, a.backend, a.kind, a.driver);
+                println!(
+                    "{}{}  backend={}  type={}  driver={}",
+                    if i == 0 { "* " } else { "  " },
+                    a.name,
+                    a.backend,
+                    a.kind,
+                    a.driver
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -107,13 +118,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 cfg.width,
                 cfg.height,
                 cfg.classes.len(),
-                cfg.classes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                cfg.classes
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(a) => {
             let mut cfg = load(&a.config)?;
-            let opts = Options { out: a.out, count: a.count, seed: a.seed, threads: a.threads, overwrite: a.overwrite, progress: !a.quiet, render_threads: a.render_threads };
+            let opts = Options {
+                out: a.out,
+                count: a.count,
+                seed: a.seed,
+                threads: a.threads,
+                overwrite: a.overwrite,
+                progress: !a.quiet,
+                render_threads: a.render_threads,
+            };
             generate::apply(&mut cfg, &opts);
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
             let ctxs = generate::open_devices(opts.render_threads)?;
@@ -133,7 +156,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => {
             let mut cfg = load(&a.config)?;
             let dir = tempfile_dir()?;
-            let opts = Options { out: Some(dir.join("bench")), count: a.count, seed: None, threads: a.threads, overwrite: true, progress: false, render_threads: a.render_threads };
+            let opts = Options {
+                out: Some(dir.join("bench")),
+                count: a.count,
+                seed: None,
+                threads: a.threads,
+                overwrite: true,
+                progress: false,
+                render_threads: a.render_threads,
+            };
             generate::apply(&mut cfg, &opts);
             let ctxs = generate::open_devices(opts.render_threads)?;
             // warm-up: pipeline compilation and first allocations are not throughput
@@ -142,7 +173,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             generate::run(&warm, &ctxs, &opts)?;
             let s = generate::run(&cfg, &ctxs, &opts)?;
             let _ = std::fs::remove_dir_all(&dir);
-            let ms = |d: std::time::Duration| (d.as_secs_f64() * 1000.0 / s.images.max(1) as f64 * 1000.0).round() / 1000.0;
+            let ms = |d: std::time::Duration| {
+                (d.as_secs_f64() * 1000.0 / s.images.max(1) as f64 * 1000.0).round() / 1000.0
+            };
             let line = serde_json::json!({
                 "config": a.config,
                 "images": s.images,

@@ -67,7 +67,10 @@ pub fn apply(cfg: &mut Config, opts: &Options) {
 /// unless `--overwrite` was given.
 pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
-        bail!("output path {} exists and is not a folder; pass -o with another path", dir.display());
+        bail!(
+            "output path {} exists and is not a folder; pass -o with another path",
+            dir.display()
+        );
     }
     let non_empty = dir.is_dir() && std::fs::read_dir(dir)?.next().is_some();
     if non_empty && !overwrite {
@@ -85,9 +88,16 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     let start = Instant::now();
     let final_dir = cfg.output.dir.clone();
     check_output(&final_dir, opts.overwrite)?;
-    let parent = final_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = final_dir.file_name().and_then(|n| n.to_str()).unwrap_or("dataset");
+    let parent = final_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = final_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("dataset");
     let work = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if work.exists() {
         std::fs::remove_dir_all(&work)?;
@@ -109,17 +119,33 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
 fn swap_into_place(work: &Path, final_dir: &Path) -> Result<()> {
     if final_dir.exists() {
         let trash = work.with_extension("old");
-        std::fs::rename(final_dir, &trash).with_context(|| format!("cannot move the old {} aside", final_dir.display()))?;
+        std::fs::rename(final_dir, &trash)
+            .with_context(|| format!("cannot move the old {} aside", final_dir.display()))?;
         std::fs::rename(work, final_dir)?;
         std::fs::remove_dir_all(&trash)?;
     } else {
-        std::fs::rename(work, final_dir).with_context(|| format!("cannot move the finished dataset to {}", final_dir.display()))?;
+        std::fs::rename(work, final_dir).with_context(|| {
+            format!(
+                "cannot move the finished dataset to {}",
+                final_dir.display()
+            )
+        })?;
     }
     Ok(())
 }
 
-fn write_all(cfg: &Config, ctxs: &[RenderContext], opts: &Options, root: &Path, final_dir: &Path, start: Instant) -> Result<Summary> {
-    let threads = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+fn write_all(
+    cfg: &Config,
+    ctxs: &[RenderContext],
+    opts: &Options,
+    root: &Path,
+    final_dir: &Path,
+    start: Instant,
+) -> Result<Summary> {
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
     let bgs = match &cfg.background {
         Background::Images { files, dir, .. } => {
             let b = image_io::load_backgrounds(files, 2 * cfg.width.max(cfg.height));
@@ -127,7 +153,11 @@ fn write_all(cfg: &Config, ctxs: &[RenderContext], opts: &Options, root: &Path, 
                 eprintln!("rendergan: skipped background {}: {why}", f.display());
             }
             if b.images.is_empty() {
-                bail!("background.images.dir: none of the {} files in {} could be read", files.len(), dir.display());
+                bail!(
+                    "background.images.dir: none of the {} files in {} could be read",
+                    files.len(),
+                    dir.display()
+                );
             }
             Some(b)
         }
@@ -249,7 +279,13 @@ fn write_all(cfg: &Config, ctxs: &[RenderContext], opts: &Options, root: &Path, 
 /// device renders on its own queue thread, so they overlap).
 pub fn open_devices(render_threads: Option<usize>) -> Result<Vec<RenderContext>> {
     let first = RenderContext::new()?;
-    let n = render_threads.unwrap_or(if first.info.device_type == wgpu::DeviceType::Cpu { 2 } else { 1 }).max(1);
+    let n = render_threads
+        .unwrap_or(if first.info.device_type == wgpu::DeviceType::Cpu {
+            2
+        } else {
+            1
+        })
+        .max(1);
     let mut ctxs = vec![first];
     for _ in 1..n {
         ctxs.push(RenderContext::new()?);

@@ -18,7 +18,18 @@ pub(crate) mod test_support {
 
     /// A scene with `n` empty instances, for label tests that build frames by hand.
     pub fn empty_scene(w: u32, h: u32, n: u32) -> Scene {
-        let camera = Camera::orbit(glam::Vec3::ZERO, 5.0, 45.0, 0.0, 0.0, 60.0, w, h, 0.1, 100.0);
+        let camera = Camera::orbit(
+            glam::Vec3::ZERO,
+            5.0,
+            45.0,
+            0.0,
+            0.0,
+            60.0,
+            w,
+            h,
+            0.1,
+            100.0,
+        );
         Scene {
             index: 0,
             seed: 0,

@@ -18,15 +18,50 @@ pub enum Dist {
     Uniform(f64, f64),
     /// `{normal: [mean, std]}` or `{normal: {mean, std, min, max}}`; `min`/`max` truncate by
     /// resampling (then clamping after 64 tries, so sampling always ends).
-    Normal { mean: f64, std: f64, min: Option<f64>, max: Option<f64> },
+    Normal {
+        mean: f64,
+        std: f64,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     /// `{choice: [a, b, c], weights: [1, 2, 1]}`; weights default to equal.
     Choice { values: Vec<f64>, weights: Vec<f64> },
     /// `{int: [lo, hi]}`: an integer in the closed range.
     Int(i64, i64),
 }
 
+impl std::fmt::Display for Dist {
+    /// The YAML form, for messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dist::Const(v) => write!(f, "{v}"),
+            Dist::Uniform(a, b) => write!(f, "{{uniform: [{a}, {b}]}}"),
+            Dist::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => {
+                write!(f, "{{normal: {{mean: {mean}, std: {std}")?;
+                if let Some(m) = min {
+                    write!(f, ", min: {m}")?;
+                }
+                if let Some(m) = max {
+                    write!(f, ", max: {m}")?;
+                }
+                write!(f, "}}}}")
+            }
+            Dist::Choice { values, weights } => {
+                write!(f, "{{choice: {values:?}, weights: {weights:?}}}")
+            }
+            Dist::Int(a, b) => write!(f, "{{int: [{a}, {b}]}}"),
+        }
+    }
+}
+
 /// The shape hint every parse error repeats, so users see the accepted forms.
-pub const FORMS: &str = "a number or a distribution like {uniform: [a, b]}, {normal: [mean, std]}, \
+pub const FORMS: &str =
+    "a number or a distribution like {uniform: [a, b]}, {normal: [mean, std]}, \
 {choice: [a, b]}, {int: [lo, hi]} or {const: x}";
 
 impl Dist {
@@ -41,7 +76,12 @@ impl Dist {
                     lo
                 }
             }
-            Dist::Normal { mean, std, min, max } => {
+            Dist::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => {
                 let lo = min.unwrap_or(f64::NEG_INFINITY);
                 let hi = max.unwrap_or(f64::INFINITY);
                 for _ in 0..64 {
@@ -53,7 +93,10 @@ impl Dist {
                 }
                 mean.clamp(lo, hi)
             }
-            Dist::Choice { ref values, ref weights } => {
+            Dist::Choice {
+                ref values,
+                ref weights,
+            } => {
                 let total: f64 = weights.iter().sum();
                 let mut t = rng.gen_range(0.0..1.0) * total;
                 for (v, w) in values.iter().zip(weights) {
@@ -62,7 +105,9 @@ impl Dist {
                     }
                     t -= w;
                 }
-                *values.last().expect("choice has at least one value; checked at parse")
+                *values
+                    .last()
+                    .expect("choice has at least one value; checked at parse")
             }
             Dist::Int(lo, hi) => rng.gen_range(lo..=hi) as f64,
         }
@@ -74,12 +119,15 @@ impl Dist {
         match *self {
             Dist::Const(v) => (v, v),
             Dist::Uniform(lo, hi) => (lo, hi),
-            Dist::Normal { min, max, .. } => {
-                (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY))
-            }
+            Dist::Normal { min, max, .. } => (
+                min.unwrap_or(f64::NEG_INFINITY),
+                max.unwrap_or(f64::INFINITY),
+            ),
             Dist::Choice { ref values, .. } => values
                 .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v))),
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(*v), b.max(*v))
+                }),
             Dist::Int(lo, hi) => (lo as f64, hi as f64),
         }
     }
@@ -93,9 +141,15 @@ impl Dist {
             return Err(format!("expected {FORMS}, found {}", describe(v)));
         };
         let key = |k: &str| m.get(Value::String(k.into()));
-        let keys: Vec<String> =
-            m.keys().map(|k| k.as_str().unwrap_or("?").to_string()).collect();
-        let kind = keys.iter().find(|k| k.as_str() != "weights").cloned().unwrap_or_default();
+        let keys: Vec<String> = m
+            .keys()
+            .map(|k| k.as_str().unwrap_or("?").to_string())
+            .collect();
+        let kind = keys
+            .iter()
+            .find(|k| k.as_str() != "weights")
+            .cloned()
+            .unwrap_or_default();
         let allowed_extra = |extra: &[&str]| -> Result<(), String> {
             for k in &keys {
                 if k != &kind && !extra.contains(&k.as_str()) {
@@ -115,7 +169,9 @@ impl Dist {
                 allowed_extra(&[])?;
                 let [lo, hi] = pair(key("uniform").unwrap(), "uniform: [lo, hi]")?;
                 if lo > hi {
-                    return Err(format!("uniform: [lo, hi] needs lo <= hi, found [{lo}, {hi}]"));
+                    return Err(format!(
+                        "uniform: [lo, hi] needs lo <= hi, found [{lo}, {hi}]"
+                    ));
                 }
                 Ok(Dist::Uniform(lo, hi))
             }
@@ -154,9 +210,9 @@ fn parse_normal(v: &Value) -> Result<Dist, String> {
             let get = |k: &str| -> Result<Option<f64>, String> {
                 match m.get(Value::String(k.into())) {
                     None => Ok(None),
-                    Some(x) => as_f64(x)
-                        .map(Some)
-                        .ok_or_else(|| format!("normal.{k}: expected a number, found {}", describe(x))),
+                    Some(x) => as_f64(x).map(Some).ok_or_else(|| {
+                        format!("normal.{k}: expected a number, found {}", describe(x))
+                    }),
                 }
             };
             for k in m.keys() {
@@ -176,19 +232,31 @@ fn parse_normal(v: &Value) -> Result<Dist, String> {
     }
     if let (Some(lo), Some(hi)) = (min, max) {
         if lo > hi {
-            return Err(format!("normal: needs min <= max, found min {lo}, max {hi}"));
+            return Err(format!(
+                "normal: needs min <= max, found min {lo}, max {hi}"
+            ));
         }
     }
-    Ok(Dist::Normal { mean, std, min, max })
+    Ok(Dist::Normal {
+        mean,
+        std,
+        min,
+        max,
+    })
 }
 
 fn parse_choice(v: &Value, w: Option<&Value>) -> Result<Dist, String> {
     let Value::Sequence(items) = v else {
-        return Err(format!("choice: expected a list of numbers, found {}", describe(v)));
+        return Err(format!(
+            "choice: expected a list of numbers, found {}",
+            describe(v)
+        ));
     };
     let values = items
         .iter()
-        .map(|x| as_f64(x).ok_or_else(|| format!("choice: expected numbers, found {}", describe(x))))
+        .map(|x| {
+            as_f64(x).ok_or_else(|| format!("choice: expected numbers, found {}", describe(x)))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if values.is_empty() {
         return Err("choice: the list is empty; give at least one value".into());
@@ -214,7 +282,10 @@ fn parse_choice(v: &Value, w: Option<&Value>) -> Result<Dist, String> {
             ws
         }
         Some(other) => {
-            return Err(format!("weights: expected a list of numbers, found {}", describe(other)))
+            return Err(format!(
+                "weights: expected a list of numbers, found {}",
+                describe(other)
+            ))
         }
     };
     Ok(Dist::Choice { values, weights })
@@ -224,7 +295,10 @@ fn pair(v: &Value, form: &str) -> Result<[f64; 2], String> {
     match v {
         Value::Sequence(s) if s.len() == 2 => match (as_f64(&s[0]), as_f64(&s[1])) {
             (Some(a), Some(b)) => Ok([a, b]),
-            _ => Err(format!("expected {form} with two numbers, found {}", describe(v))),
+            _ => Err(format!(
+                "expected {form} with two numbers, found {}",
+                describe(v)
+            )),
         },
         _ => Err(format!("expected {form}, found {}", describe(v))),
     }
@@ -277,11 +351,20 @@ mod tests {
         assert_eq!(parse("{const: 2.5}").unwrap(), Dist::Const(2.5));
         assert_eq!(parse("{uniform: [1, 2]}").unwrap(), Dist::Uniform(1.0, 2.0));
         assert_eq!(parse("{int: [1, 5]}").unwrap(), Dist::Int(1, 5));
-        assert!(matches!(parse("{normal: [0, 1]}").unwrap(), Dist::Normal { .. }));
+        assert!(matches!(
+            parse("{normal: [0, 1]}").unwrap(),
+            Dist::Normal { .. }
+        ));
         let n = parse("{normal: {mean: 0, std: 30, min: -60, max: 60}}").unwrap();
         assert_eq!(n.range(), (-60.0, 60.0));
         let c = parse("{choice: [1, 2], weights: [3, 1]}").unwrap();
-        assert_eq!(c, Dist::Choice { values: vec![1.0, 2.0], weights: vec![3.0, 1.0] });
+        assert_eq!(
+            c,
+            Dist::Choice {
+                values: vec![1.0, 2.0],
+                weights: vec![3.0, 1.0]
+            }
+        );
     }
 
     #[test]
@@ -290,8 +373,12 @@ mod tests {
         assert!(parse("{uniform: [2, 1]}").unwrap_err().contains("lo <= hi"));
         assert!(parse("{int: [1.5, 3]}").unwrap_err().contains("integers"));
         assert!(parse("{normal: [0, -1]}").unwrap_err().contains("std"));
-        assert!(parse("{choice: [1, 2], weights: [1]}").unwrap_err().contains("one weight"));
-        assert!(parse("{gamma: [1, 2]}").unwrap_err().contains("unknown distribution"));
+        assert!(parse("{choice: [1, 2], weights: [1]}")
+            .unwrap_err()
+            .contains("one weight"));
+        assert!(parse("{gamma: [1, 2]}")
+            .unwrap_err()
+            .contains("unknown distribution"));
     }
 
     #[test]

@@ -55,7 +55,10 @@ impl Source {
             line: None,
             message: format!("cannot read the file: {e}"),
         })?;
-        Ok(Source { file: file.to_path_buf(), text })
+        Ok(Source {
+            file: file.to_path_buf(),
+            text,
+        })
     }
 
     /// An error at `path`, with its line looked up in the text.
@@ -76,13 +79,27 @@ impl Source {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
             let inner = e.into_inner();
-            let line = inner.location().map(|l| l.line()).or_else(|| line_of(&self.text, &path));
+            // our locator finds the field itself; serde_yaml often points at its parent mapping
+            let line = line_of(&self.text, &path)
+                .filter(|_| !path.is_empty())
+                .or_else(|| inner.location().map(|l| l.line()));
             // serde_yaml appends " at line N column M"; the line is reported separately
             let mut message = inner.to_string();
             if let Some(p) = message.find(" at line ") {
                 message.truncate(p);
             }
-            ConfigError { file: self.file.clone(), path, line, message }
+            // serde_yaml prefixes the path (or its parent's) that we report already
+            if let Some((head, rest)) = message.split_once(": ") {
+                if !head.contains(' ') && path.starts_with(head) {
+                    message = rest.to_string();
+                }
+            }
+            ConfigError {
+                file: self.file.clone(),
+                path,
+                line,
+                message,
+            }
         })
     }
 }

@@ -53,7 +53,10 @@ impl fmt::Display for Func {
 impl Expr {
     /// Parses `src`; the error says what was expected and at which character.
     pub fn parse(src: &str) -> Result<Expr, String> {
-        let mut p = Parser { s: src.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: src.as_bytes(),
+            i: 0,
+        };
         let e = p.sum()?;
         p.ws();
         if p.i != p.s.len() {
@@ -129,7 +132,10 @@ impl Parser<'_> {
             Some(c) => format!("`{}` at character {}", *c as char, self.i + 1),
             None => "the end".into(),
         };
-        format!("in expression {:?}: expected {expected}, found {found}", String::from_utf8_lossy(self.s))
+        format!(
+            "in expression {:?}: expected {expected}, found {found}",
+            String::from_utf8_lossy(self.s)
+        )
     }
 
     fn sum(&mut self) -> Result<Expr, String> {
@@ -144,32 +150,33 @@ impl Parser<'_> {
     }
 
     fn product(&mut self) -> Result<Expr, String> {
-        let mut e = self.power()?;
+        let mut e = self.unary()?;
         while let Some(c @ (b'*' | b'/')) = self.peek() {
             self.i += 1;
-            let r = self.power()?;
+            let r = self.unary()?;
             let op = if c == b'*' { Op::Mul } else { Op::Div };
             e = Expr::Bin(op, Box::new(e), Box::new(r));
         }
         Ok(e)
     }
 
-    fn power(&mut self) -> Result<Expr, String> {
-        let base = self.unary()?;
-        if self.peek() == Some(b'^') {
-            self.i += 1;
-            let exp = self.power()?;
-            return Ok(Expr::Bin(Op::Pow, Box::new(base), Box::new(exp)));
-        }
-        Ok(base)
-    }
-
+    /// `-x ^ 2` is `-(x ^ 2)`, as in mathematics; `2 ^ -1` works too.
     fn unary(&mut self) -> Result<Expr, String> {
         if self.peek() == Some(b'-') {
             self.i += 1;
             return Ok(Expr::Neg(Box::new(self.unary()?)));
         }
-        self.atom()
+        self.power()
+    }
+
+    fn power(&mut self) -> Result<Expr, String> {
+        let base = self.atom()?;
+        if self.peek() == Some(b'^') {
+            self.i += 1;
+            let exp = self.unary()?;
+            return Ok(Expr::Bin(Op::Pow, Box::new(base), Box::new(exp)));
+        }
+        Ok(base)
     }
 
     fn atom(&mut self) -> Result<Expr, String> {

@@ -56,7 +56,9 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
     let (mut lo, mut hi) = (0usize, lines.len());
     let mut found = None;
     for seg in parse_path(path) {
-        let first = (lo..hi).find(|&i| content(i))?;
+        let Some(first) = (lo..hi).find(|&i| content(i)) else {
+            break;
+        };
         let hit = match &seg {
             Seg::Key(k) => {
                 let level = body(first).0;
@@ -70,7 +72,9 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
             Seg::Index(n) => {
                 let level = (lo..hi).find(|&i| content(i) && is_dash(i)).map(indent);
                 level.and_then(|level| {
-                    (lo..hi).filter(|&i| content(i) && is_dash(i) && indent(i) == level).nth(*n)
+                    (lo..hi)
+                        .filter(|&i| content(i) && is_dash(i) && indent(i) == level)
+                        .nth(*n)
                 })
             }
         };
@@ -81,15 +85,15 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
                 let own = body(i).0;
                 lo = i + 1;
                 hi = (lo..hi)
-                    .find(|&j| {
-                        content(j) && (indent(j) < own || (indent(j) == own && !is_dash(j)))
-                    })
+                    .find(|&j| content(j) && (indent(j) < own || (indent(j) == own && !is_dash(j))))
                     .unwrap_or(hi);
             }
             Seg::Index(_) => {
                 let own = indent(i);
                 lo = i;
-                hi = (i + 1..hi).find(|&j| content(j) && indent(j) <= own).unwrap_or(hi);
+                hi = (i + 1..hi)
+                    .find(|&j| content(j) && indent(j) <= own)
+                    .unwrap_or(hi);
             }
         }
     }

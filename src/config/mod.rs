@@ -22,7 +22,10 @@ use crate::scene::model::Model;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColorDist {
     Rgb([Dist; 3]),
-    Choice { colors: Vec<[f64; 3]>, weights: Vec<f64> },
+    Choice {
+        colors: Vec<[f64; 3]>,
+        weights: Vec<f64>,
+    },
     Hsv([Dist; 3]),
 }
 
@@ -101,11 +104,20 @@ pub struct LightSpec {
 
 /// What fills pixels no object covers.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per run
 pub enum Background {
     Color(ColorDist),
-    Gradient { top: ColorDist, bottom: ColorDist, angle: Dist },
+    Gradient {
+        top: ColorDist,
+        bottom: ColorDist,
+        angle: Dist,
+    },
     /// Random crops of these images; `scale` is the crop side as a fraction of the shorter side.
-    Images { dir: PathBuf, files: Vec<PathBuf>, scale: Dist },
+    Images {
+        dir: PathBuf,
+        files: Vec<PathBuf>,
+        scale: Dist,
+    },
 }
 
 /// One entry of `objects:`.
@@ -161,27 +173,44 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let check = |path: &str, d: &Dist, lo: f64, hi: f64, what: &str| -> Result<(), ConfigError> {
         let (a, b) = d.range();
         if a < lo || b > hi {
-            return Err(src.err(path, format!("{what} must lie in [{lo}, {hi}], but {d:?} can give [{a}, {b}]")));
+            return Err(src.err(
+                path,
+                format!("{what} must lie in [{lo}, {hi}], but {d} can give values in [{a}, {b}]"),
+            ));
         }
         Ok(())
     };
     if raw.count == 0 {
         return Err(src.err("count", "expected at least 1 image, found 0"));
     }
-    for (p, v) in [("image.width", raw.image.width), ("image.height", raw.image.height)] {
+    for (p, v) in [
+        ("image.width", raw.image.width),
+        ("image.height", raw.image.height),
+    ] {
         if !(8..=8192).contains(&v) {
             return Err(src.err(p, format!("expected a size in 8..=8192 pixels, found {v}")));
         }
     }
     let val_fraction = raw.split.as_ref().map_or(0.2, |s| s.val);
     if !(0.0..=1.0).contains(&val_fraction) {
-        return Err(src.err("split.val", format!("expected a fraction in [0, 1], found {val_fraction}")));
+        return Err(src.err(
+            "split.val",
+            format!("expected a fraction in [0, 1], found {val_fraction}"),
+        ));
     }
 
     let out = raw.output.unwrap_or_default();
-    let stem = src.file.file_stem().and_then(|s| s.to_str()).unwrap_or("run").to_string();
+    let stem = src
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("run")
+        .to_string();
     let mut output = OutputSpec {
-        dir: out.dir.map(PathBuf::from).unwrap_or_else(|| PathBuf::from("output").join(&stem)),
+        dir: out
+            .dir
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("output").join(&stem)),
         coco: true,
         yolo: Some(YoloTask::Detect),
         masks: true,
@@ -224,18 +253,30 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             output.yolo = Some(t);
         }
     }
-    if !(output.depth_scale > 0.0) {
-        return Err(src.err("output.depth_scale", "expected a positive number (1000 = millimetres for scenes in metres)"));
+    if output.depth_scale.is_nan() || output.depth_scale <= 0.0 {
+        return Err(src.err(
+            "output.depth_scale",
+            "expected a positive number (1000 = millimetres for scenes in metres)",
+        ));
     }
 
     let c = raw.camera;
     check("camera.distance", &c.distance, 1e-6, 1e9, "distance")?;
     check("camera.fov", &c.fov, 1.0, 170.0, "fov (degrees)")?;
-    check("camera.elevation", &c.elevation, -90.0, 90.0, "elevation (degrees)")?;
+    check(
+        "camera.elevation",
+        &c.elevation,
+        -90.0,
+        90.0,
+        "elevation (degrees)",
+    )?;
     let near = c.near.unwrap_or(0.05);
     let far = c.far.unwrap_or(1000.0);
     if !(near > 0.0 && far > near) {
-        return Err(src.err("camera.near", format!("expected 0 < near < far, found near {near}, far {far}")));
+        return Err(src.err(
+            "camera.near",
+            format!("expected 0 < near < far, found near {near}, far {far}"),
+        ));
     }
     let camera = CameraSpec {
         distance: c.distance,
@@ -248,7 +289,13 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         near,
         far,
     };
-    check("camera.look_at_jitter", &camera.look_at_jitter, 0.0, 1e9, "look_at_jitter")?;
+    check(
+        "camera.look_at_jitter",
+        &camera.look_at_jitter,
+        0.0,
+        1e9,
+        "look_at_jitter",
+    )?;
 
     let l = raw.lights.unwrap_or_default();
     let lights = LightSpec {
@@ -259,8 +306,20 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         color: color(src, "lights.color", l.color.as_ref(), [1.0; 3])?,
         ambient: l.ambient.unwrap_or(Dist::Uniform(0.15, 0.35)),
     };
-    check("lights.count", &lights.count, 0.0, 8.0, "the number of lights")?;
-    check("lights.intensity", &lights.intensity, 0.0, 100.0, "intensity")?;
+    check(
+        "lights.count",
+        &lights.count,
+        0.0,
+        8.0,
+        "the number of lights",
+    )?;
+    check(
+        "lights.intensity",
+        &lights.intensity,
+        0.0,
+        100.0,
+        "intensity",
+    )?;
     check("lights.ambient", &lights.ambient, 0.0, 10.0, "ambient")?;
 
     let background = background(src, &base, raw.background)?;
@@ -300,18 +359,30 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         };
         let count = o.count.unwrap_or(Dist::Const(1.0));
         check(&format!("{p}.count"), &count, 0.0, 10_000.0, "count")?;
-        if !matches!(count, Dist::Const(_) | Dist::Int(..) | Dist::Choice { .. }) || count.range().0.fract() != 0.0 {
+        if !matches!(count, Dist::Const(_) | Dist::Int(..) | Dist::Choice { .. })
+            || count.range().0.fract() != 0.0
+        {
             return Err(src.err(
                 format!("{p}.count"),
-                format!("expected an integer or an integer range like {{int: [1, 5]}}, found {count:?}"),
+                format!(
+                    "expected an integer or an integer range like {{int: [1, 5]}}, found {count}"
+                ),
             ));
         }
         let placement = placement(src, &p, o.placement.unwrap_or_default())?;
-        objects.push(ObjectSpec { model: Arc::new(model), class, count, placement });
+        objects.push(ObjectSpec {
+            model: Arc::new(model),
+            class,
+            count,
+            placement,
+        });
     }
 
     if output.yolo == Some(YoloTask::Pose) && classes.iter().all(|c| c.keypoints.is_empty()) {
-        return Err(src.err("output.yolo_task", "pose labels need keypoints, but no model in objects: has any; use detect or segment"));
+        return Err(src.err(
+            "output.yolo_task",
+            "pose labels need keypoints, but no model in objects: has any; use detect or segment",
+        ));
     }
     let lab = raw.labels.unwrap_or_default();
     let labels = LabelSpec {
@@ -324,11 +395,17 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let render = raw.render.unwrap_or_default();
     let batch = render.batch.unwrap_or(8);
     if !(1..=256).contains(&batch) {
-        return Err(src.err("render.batch", format!("expected 1..=256 images per submit, found {batch}")));
+        return Err(src.err(
+            "render.batch",
+            format!("expected 1..=256 images per submit, found {batch}"),
+        ));
     }
     let antialias = render.antialias.unwrap_or(1);
     if antialias != 1 && antialias != 4 {
-        return Err(src.err("render.antialias", format!("expected 1 (off) or 4 (4× multisampled colour), found {antialias}")));
+        return Err(src.err(
+            "render.antialias",
+            format!("expected 1 (off) or 4 (4× multisampled colour), found {antialias}"),
+        ));
     }
     Ok(Config {
         file: src.file.clone(),
@@ -365,10 +442,20 @@ fn placement(src: &Source, p: &str, r: RawPlacement) -> Result<Placement, Config
         on_ground,
         x: r.x.unwrap_or(Dist::Uniform(-1.0, 1.0)),
         y: r.y.unwrap_or(Dist::Uniform(-1.0, 1.0)),
-        z: r.z.unwrap_or(if on_ground { Dist::Const(0.0) } else { Dist::Uniform(0.0, 1.0) }),
+        z: r.z.unwrap_or(if on_ground {
+            Dist::Const(0.0)
+        } else {
+            Dist::Uniform(0.0, 1.0)
+        }),
         yaw: r.yaw.unwrap_or(spin.clone()),
-        pitch: r.pitch.unwrap_or(if on_ground { Dist::Const(0.0) } else { spin.clone() }),
-        roll: r.roll.unwrap_or(if on_ground { Dist::Const(0.0) } else { spin }),
+        pitch: r.pitch.unwrap_or(if on_ground {
+            Dist::Const(0.0)
+        } else {
+            spin.clone()
+        }),
+        roll: r
+            .roll
+            .unwrap_or(if on_ground { Dist::Const(0.0) } else { spin }),
         scale: r.scale.unwrap_or(Dist::Const(1.0)),
         no_overlap: r.no_overlap.unwrap_or(false),
     };
@@ -379,21 +466,42 @@ fn placement(src: &Source, p: &str, r: RawPlacement) -> Result<Placement, Config
     Ok(pl)
 }
 
-fn background(src: &Source, base: &Path, r: Option<RawBackground>) -> Result<Background, ConfigError> {
+fn background(
+    src: &Source,
+    base: &Path,
+    r: Option<RawBackground>,
+) -> Result<Background, ConfigError> {
     let Some(r) = r else {
-        return Ok(Background::Color(ColorDist::Rgb([Dist::Uniform(0.2, 0.8), Dist::Uniform(0.2, 0.8), Dist::Uniform(0.2, 0.8)])));
+        return Ok(Background::Color(ColorDist::Rgb([
+            Dist::Uniform(0.2, 0.8),
+            Dist::Uniform(0.2, 0.8),
+            Dist::Uniform(0.2, 0.8),
+        ])));
     };
     let set = [r.color.is_some(), r.gradient.is_some(), r.images.is_some()];
     if set.iter().filter(|x| **x).count() != 1 {
-        return Err(src.err("background", "expected exactly one of color, gradient or images"));
+        return Err(src.err(
+            "background",
+            "expected exactly one of color, gradient or images",
+        ));
     }
     if let Some(c) = r.color {
-        return Ok(Background::Color(color(src, "background.color", Some(&c), [0.5; 3])?));
+        return Ok(Background::Color(color(
+            src,
+            "background.color",
+            Some(&c),
+            [0.5; 3],
+        )?));
     }
     if let Some(g) = r.gradient {
         return Ok(Background::Gradient {
             top: color(src, "background.gradient.top", g.top.as_ref(), [0.8; 3])?,
-            bottom: color(src, "background.gradient.bottom", g.bottom.as_ref(), [0.3; 3])?,
+            bottom: color(
+                src,
+                "background.gradient.bottom",
+                g.bottom.as_ref(),
+                [0.3; 3],
+            )?,
             angle: g.angle.unwrap_or(Dist::Uniform(-30.0, 30.0)),
         });
     }
@@ -402,26 +510,40 @@ fn background(src: &Source, base: &Path, r: Option<RawBackground>) -> Result<Bac
     if !dir.is_dir() {
         return Err(src.err(
             "background.images.dir",
-            format!("folder {} does not exist (paths are relative to the config file)", dir.display()),
+            format!(
+                "folder {} does not exist (paths are relative to the config file)",
+                dir.display()
+            ),
         ));
     }
     let files = crate::util::image_files(&dir);
     if files.is_empty() {
         return Err(src.err(
             "background.images.dir",
-            format!("folder {} holds no png/jpg/bmp/tiff/webp images", dir.display()),
+            format!(
+                "folder {} holds no png/jpg/bmp/tiff/webp images",
+                dir.display()
+            ),
         ));
     }
     let scale = im.scale.unwrap_or(Dist::Uniform(0.5, 1.0));
     let (lo, hi) = scale.range();
     if lo <= 0.0 || hi > 1.0 {
-        return Err(src.err("background.images.scale", "expected a crop fraction in (0, 1]"));
+        return Err(src.err(
+            "background.images.scale",
+            "expected a crop fraction in (0, 1]",
+        ));
     }
     Ok(Background::Images { dir, files, scale })
 }
 
 /// Parses a colour field; `None` gives the constant default.
-fn color(src: &Source, path: &str, v: Option<&Value>, default: [f64; 3]) -> Result<ColorDist, ConfigError> {
+fn color(
+    src: &Source,
+    path: &str,
+    v: Option<&Value>,
+    default: [f64; 3],
+) -> Result<ColorDist, ConfigError> {
     let Some(v) = v else {
         return Ok(ColorDist::Rgb(default.map(Dist::Const)));
     };
@@ -439,7 +561,10 @@ pub fn parse_color(v: &Value) -> Result<ColorDist, String> {
         if items.len() != 3 {
             return Err(format!("expected 3 channels, found {}", items.len()));
         }
-        let d: Vec<Dist> = items.iter().map(Dist::from_value).collect::<Result<_, _>>()?;
+        let d: Vec<Dist> = items
+            .iter()
+            .map(Dist::from_value)
+            .collect::<Result<_, _>>()?;
         Ok([d[0].clone(), d[1].clone(), d[2].clone()])
     };
     match v {
@@ -448,7 +573,7 @@ pub fn parse_color(v: &Value) -> Result<ColorDist, String> {
             for c in &d {
                 let (lo, hi) = c.range();
                 if lo < 0.0 || hi > 1.0 {
-                    return Err(format!("colour channels must lie in [0, 1], found {c:?}"));
+                    return Err(format!("colour channels must lie in [0, 1], found {c} (write 8-bit colours as value / 255)"));
                 }
             }
             Ok(ColorDist::Rgb(d))
@@ -465,7 +590,9 @@ pub fn parse_color(v: &Value) -> Result<ColorDist, String> {
                             let v: Option<Vec<f64>> = x.iter().map(dist::as_f64).collect();
                             v.filter(|v| v.iter().all(|c| (0.0..=1.0).contains(c)))
                                 .map(|v| [v[0], v[1], v[2]])
-                                .ok_or_else(|| "choice colours need 3 numbers in [0, 1]".to_string())
+                                .ok_or_else(|| {
+                                    "choice colours need 3 numbers in [0, 1]".to_string()
+                                })
                         }
                         _ => Err(format!("expected {form}, found {}", dist::describe(c))),
                     })
@@ -475,10 +602,16 @@ pub fn parse_color(v: &Value) -> Result<ColorDist, String> {
                 }
                 let weights = match m.get(Value::String("weights".into())) {
                     None => vec![1.0; colors.len()],
-                    Some(w) => match Dist::from_value(&serde_yaml::to_value(serde_yaml::Mapping::from_iter([
-                        (Value::String("choice".into()), Value::Sequence(vec![0.into(); colors.len()])),
-                        (Value::String("weights".into()), w.clone()),
-                    ])).unwrap_or(Value::Null))? {
+                    Some(w) => match Dist::from_value(
+                        &serde_yaml::to_value(serde_yaml::Mapping::from_iter([
+                            (
+                                Value::String("choice".into()),
+                                Value::Sequence(vec![0.into(); colors.len()]),
+                            ),
+                            (Value::String("weights".into()), w.clone()),
+                        ]))
+                        .unwrap_or(Value::Null),
+                    )? {
                         Dist::Choice { weights, .. } => weights,
                         _ => unreachable!("a choice mapping parses as a choice"),
                     },

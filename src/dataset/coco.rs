@@ -102,7 +102,11 @@ impl CocoWriter {
             })
             .collect();
         let mut out = BufWriter::new(File::create(&self.path)?);
-        write!(out, "{{\"info\":{info},\"licenses\":[],\"categories\":{},\"images\":[", serde_json::Value::from(categories))?;
+        write!(
+            out,
+            "{{\"info\":{info},\"licenses\":[],\"categories\":{},\"images\":[",
+            serde_json::Value::from(categories)
+        )?;
         copy_lines(&self.fragments.0, &mut out)?;
         write!(out, "],\"annotations\":[")?;
         copy_lines(&self.fragments.1, &mut out)?;

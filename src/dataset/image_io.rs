@@ -9,7 +9,13 @@ use crate::scene::BackgroundSample;
 
 /// Encodes with fast deflate: dataset PNGs are written once and read many times, and the
 /// compression level barely changes their size for rendered content.
-fn encode(data: &[u8], width: u32, height: u32, color: png::ColorType, depth: png::BitDepth) -> Vec<u8> {
+fn encode(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    color: png::ColorType,
+    depth: png::BitDepth,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2);
     {
         let mut enc = png::Encoder::new(&mut out, width, height);
@@ -17,21 +23,36 @@ fn encode(data: &[u8], width: u32, height: u32, color: png::ColorType, depth: pn
         enc.set_depth(depth);
         enc.set_compression(png::Compression::Fast);
         enc.set_filter(png::FilterType::Sub);
-        let mut w = enc.write_header().expect("PNG header into a Vec cannot fail");
-        w.write_image_data(data).expect("PNG data of the declared size into a Vec cannot fail");
+        let mut w = enc
+            .write_header()
+            .expect("PNG header into a Vec cannot fail");
+        w.write_image_data(data)
+            .expect("PNG data of the declared size into a Vec cannot fail");
     }
     out
 }
 
 /// 8-bit RGB PNG.
 pub fn png_rgb(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
-    encode(rgb, width, height, png::ColorType::Rgb, png::BitDepth::Eight)
+    encode(
+        rgb,
+        width,
+        height,
+        png::ColorType::Rgb,
+        png::BitDepth::Eight,
+    )
 }
 
 /// 16-bit greyscale PNG (big-endian samples, as PNG stores them).
 pub fn png_u16(values: impl Iterator<Item = u16>, width: u32, height: u32) -> Vec<u8> {
     let bytes: Vec<u8> = values.flat_map(|v| v.to_be_bytes()).collect();
-    encode(&bytes, width, height, png::ColorType::Grayscale, png::BitDepth::Sixteen)
+    encode(
+        &bytes,
+        width,
+        height,
+        png::ColorType::Grayscale,
+        png::BitDepth::Sixteen,
+    )
 }
 
 /// Decoded background images, shared by all workers.
@@ -52,7 +73,11 @@ pub fn load_backgrounds(files: &[PathBuf], max_side: u32) -> Backgrounds {
                 let short = img.width().min(img.height());
                 let img = if short > max_side {
                     let s = max_side as f64 / short as f64;
-                    img.resize((img.width() as f64 * s) as u32, (img.height() as f64 * s) as u32, image::imageops::FilterType::Triangle)
+                    img.resize(
+                        (img.width() as f64 * s) as u32,
+                        (img.height() as f64 * s) as u32,
+                        image::imageops::FilterType::Triangle,
+                    )
                 } else {
                     img
                 };
@@ -66,7 +91,12 @@ pub fn load_backgrounds(files: &[PathBuf], max_side: u32) -> Backgrounds {
 
 /// Fills an RGB buffer with the sampled background. `files` maps the sample's file index to a
 /// loaded image (unreadable files were dropped, so indices wrap over the usable ones).
-pub fn background(sample: &BackgroundSample, bgs: Option<&Backgrounds>, width: u32, height: u32) -> Vec<u8> {
+pub fn background(
+    sample: &BackgroundSample,
+    bgs: Option<&Backgrounds>,
+    width: u32,
+    height: u32,
+) -> Vec<u8> {
     let (w, h) = (width as usize, height as usize);
     let mut out = vec![0u8; w * h * 3];
     let to8 = |c: f32| (c.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
@@ -91,21 +121,29 @@ pub fn background(sample: &BackgroundSample, bgs: Option<&Backgrounds>, width: u
             }
         }
         BackgroundSample::Image { file, crop } => {
-            let Some(imgs) = bgs.filter(|b| !b.images.is_empty()) else { return out };
+            let Some(imgs) = bgs.filter(|b| !b.images.is_empty()) else {
+                return out;
+            };
             let img = &imgs.images[file % imgs.images.len()];
             let (iw, ih) = (img.width() as f64, img.height() as f64);
             // crop of the output's aspect ratio, side = fraction of what fits
             let aspect = width as f64 / height as f64;
-            let (mut cw, mut ch) = if iw / ih > aspect { (ih * aspect, ih) } else { (iw, iw / aspect) };
+            let (mut cw, mut ch) = if iw / ih > aspect {
+                (ih * aspect, ih)
+            } else {
+                (iw, iw / aspect)
+            };
             cw *= crop[0];
             ch *= crop[0];
             let (x0, y0) = ((iw - cw) * crop[1], (ih - ch) * crop[2]);
             let raw = img.as_raw();
             let stride = img.width() as usize * 3;
             for y in 0..h {
-                let sy = ((y0 + (y as f64 + 0.5) * ch / height as f64) as usize).min(img.height() as usize - 1);
+                let sy = ((y0 + (y as f64 + 0.5) * ch / height as f64) as usize)
+                    .min(img.height() as usize - 1);
                 for x in 0..w {
-                    let sx = ((x0 + (x as f64 + 0.5) * cw / width as f64) as usize).min(img.width() as usize - 1);
+                    let sx = ((x0 + (x as f64 + 0.5) * cw / width as f64) as usize)
+                        .min(img.width() as usize - 1);
                     let s = sy * stride + sx * 3;
                     let d = (y * w + x) * 3;
                     out[d..d + 3].copy_from_slice(&raw[s..s + 3]);
@@ -133,7 +171,10 @@ pub fn composite(rgba: &[u8], bg: &mut [u8]) {
 /// True when `path` has an image extension the `image` crate reads.
 pub fn is_image_path(path: &Path) -> bool {
     matches!(
-        path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref(),
         Some("png" | "jpg" | "jpeg" | "bmp" | "tif" | "tiff" | "webp")
     )
 }

@@ -73,7 +73,8 @@ pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
     for d in dirs {
         for s in ["train", "val"] {
             let p = root.join(d).join(s);
-            std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
+            std::fs::create_dir_all(&p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
         }
     }
     if cfg.output.coco {
@@ -83,39 +84,77 @@ pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
 }
 
 /// Labels, encodes and writes one image's files; returns what the in-order writer needs.
-pub fn process(cfg: &Config, scene: &Scene, frame: &Frame, bgs: Option<&Backgrounds>, root: &Path, want_preview: bool) -> Result<Processed> {
+pub fn process(
+    cfg: &Config,
+    scene: &Scene,
+    frame: &Frame,
+    bgs: Option<&Backgrounds>,
+    root: &Path,
+    want_preview: bool,
+) -> Result<Processed> {
     let t0 = Instant::now();
     let labels = labels::extract(scene, frame, &cfg.labels);
     let (w, h) = (frame.width, frame.height);
     let split = split_name(scene.val);
     let name = stem(scene.index);
     let yolo = cfg.output.yolo.map(|task| {
-        let k = cfg.classes.iter().map(|c| c.keypoints.len()).max().unwrap_or(0);
+        let k = cfg
+            .classes
+            .iter()
+            .map(|c| c.keypoints.len())
+            .max()
+            .unwrap_or(0);
         yolo::label_text(task, &labels, &frame.ids, w, h, k)
     });
     let coco_image = coco::image_entry(scene.index, &format!("{name}.png"), w, h);
     let coco_annotations: Vec<String> = if cfg.output.coco {
-        labels.iter().filter(|l| l.labeled).map(|l| coco::annotation_body(scene.index, l, &cfg.classes[l.class])).collect()
+        labels
+            .iter()
+            .filter(|l| l.labeled)
+            .map(|l| coco::annotation_body(scene.index, l, &cfg.classes[l.class]))
+            .collect()
     } else {
         Vec::new()
     };
-    let manifest_line = manifest_entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
+    let manifest_line =
+        manifest_entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
     let t1 = Instant::now();
 
     let mut rgb = image_io::background(&scene.background, bgs, w, h);
     image_io::composite(&frame.color, &mut rgb);
-    let mut files: Vec<(PathBuf, Vec<u8>)> = vec![(root.join("images").join(split).join(format!("{name}.png")), image_io::png_rgb(&rgb, w, h))];
+    let mut files: Vec<(PathBuf, Vec<u8>)> = vec![(
+        root.join("images").join(split).join(format!("{name}.png")),
+        image_io::png_rgb(&rgb, w, h),
+    )];
     if cfg.output.masks {
-        let ids = frame.ids.iter().map(|&v| if v == crate::render::SCENERY_ID { 0 } else { v as u16 });
-        files.push((root.join("masks").join(split).join(format!("{name}.png")), image_io::png_u16(ids, w, h)));
+        let ids = frame.ids.iter().map(|&v| {
+            if v == crate::render::SCENERY_ID {
+                0
+            } else {
+                v as u16
+            }
+        });
+        files.push((
+            root.join("masks").join(split).join(format!("{name}.png")),
+            image_io::png_u16(ids, w, h),
+        ));
     }
     if cfg.output.depth {
         let s = cfg.output.depth_scale;
-        let d = frame.depth.iter().map(|&z| (z as f64 * s).round().clamp(0.0, 65535.0) as u16);
-        files.push((root.join("depth").join(split).join(format!("{name}.png")), image_io::png_u16(d, w, h)));
+        let d = frame
+            .depth
+            .iter()
+            .map(|&z| (z as f64 * s).round().clamp(0.0, 65535.0) as u16);
+        files.push((
+            root.join("depth").join(split).join(format!("{name}.png")),
+            image_io::png_u16(d, w, h),
+        ));
     }
     if let Some(text) = yolo {
-        files.push((root.join("labels").join(split).join(format!("{name}.txt")), text.into_bytes()));
+        files.push((
+            root.join("labels").join(split).join(format!("{name}.txt")),
+            text.into_bytes(),
+        ));
     }
     let t2 = Instant::now();
     for (path, bytes) in &files {
@@ -130,11 +169,20 @@ pub fn process(cfg: &Config, scene: &Scene, frame: &Frame, bgs: Option<&Backgrou
         coco_annotations,
         manifest_line,
         preview,
-        times: StageTimes { labels: t1 - t0, encode: t2 - t1, write: t3 - t2 },
+        times: StageTimes {
+            labels: t1 - t0,
+            encode: t2 - t1,
+            write: t3 - t2,
+        },
     })
 }
 
-fn manifest_entry(cfg: &Config, scene: &Scene, labels: &[InstanceLabel], file: &str) -> serde_json::Value {
+fn manifest_entry(
+    cfg: &Config,
+    scene: &Scene,
+    labels: &[InstanceLabel],
+    file: &str,
+) -> serde_json::Value {
     let objects: Vec<serde_json::Value> = scene
         .instances
         .iter()
@@ -190,7 +238,10 @@ impl DatasetWriter {
     pub fn new(root: &Path, cfg: &Config) -> Result<DatasetWriter> {
         let coco = if cfg.output.coco {
             let a = root.join("annotations");
-            Some((coco::CocoWriter::create(&a.join("instances_train.json"))?, coco::CocoWriter::create(&a.join("instances_val.json"))?))
+            Some((
+                coco::CocoWriter::create(&a.join("instances_train.json"))?,
+                coco::CocoWriter::create(&a.join("instances_val.json"))?,
+            ))
         } else {
             None
         };
@@ -235,12 +286,15 @@ impl DatasetWriter {
     /// Writes COCO, data.yaml and preview.png.
     pub fn finish(mut self, cfg: &Config, final_dir: &Path) -> Result<()> {
         if !self.pending.is_empty() {
-            bail!("internal: {} images never got written (a worker failed)", self.pending.len());
+            bail!(
+                "internal: {} images never got written (a worker failed)",
+                self.pending.len()
+            );
         }
         self.manifest.flush()?;
         if let Some((train, val)) = self.coco.take() {
             let info = json!({
-                "description": format!("rendergan dataset from {}", cfg.file.display()),
+                "description": format!("rendergan dataset from {}", cfg.file.file_name().map_or(cfg.file.display().to_string(), |n| n.to_string_lossy().into_owned())),
                 "version": env!("CARGO_PKG_VERSION"),
                 "seed": cfg.seed,
             });
@@ -254,7 +308,9 @@ impl DatasetWriter {
         }
         if !self.tiles.is_empty() {
             let sheet = preview::contact_sheet(&self.tiles);
-            sheet.save(self.root.join("preview.png")).context("cannot write preview.png")?;
+            sheet
+                .save(self.root.join("preview.png"))
+                .context("cannot write preview.png")?;
         }
         Ok(())
     }

@@ -11,7 +11,14 @@ use crate::labels::{polygon, InstanceLabel};
 const POLYGON_EPSILON: f64 = 0.7;
 
 /// The label file text for one image.
-pub fn label_text(task: YoloTask, labels: &[InstanceLabel], ids: &[u32], width: u32, height: u32, kpt_count: usize) -> String {
+pub fn label_text(
+    task: YoloTask,
+    labels: &[InstanceLabel],
+    ids: &[u32],
+    width: u32,
+    height: u32,
+    kpt_count: usize,
+) -> String {
     let (w, h) = (width as f64, height as f64);
     let mut s = String::new();
     for l in labels.iter().filter(|l| l.labeled) {
@@ -20,7 +27,14 @@ pub fn label_text(task: YoloTask, labels: &[InstanceLabel], ids: &[u32], width: 
         let _ = write!(s, "{}", l.class);
         match task {
             YoloTask::Detect | YoloTask::Pose => {
-                let _ = write!(s, " {:.6} {:.6} {:.6} {:.6}", (bx + bw / 2.0) / w, (by + bh / 2.0) / h, bw / w, bh / h);
+                let _ = write!(
+                    s,
+                    " {:.6} {:.6} {:.6} {:.6}",
+                    (bx + bw / 2.0) / w,
+                    (by + bh / 2.0) / h,
+                    bw / w,
+                    bh / h
+                );
                 if task == YoloTask::Pose {
                     for i in 0..kpt_count {
                         match l.keypoints.get(i) {
@@ -34,7 +48,12 @@ pub fn label_text(task: YoloTask, labels: &[InstanceLabel], ids: &[u32], width: 
             }
             YoloTask::Segment => {
                 let mask: Vec<bool> = ids.iter().map(|v| *v == l.id).collect();
-                let poly = polygon::mask_to_polygon(&mask, width as usize, height as usize, POLYGON_EPSILON);
+                let poly = polygon::mask_to_polygon(
+                    &mask,
+                    width as usize,
+                    height as usize,
+                    POLYGON_EPSILON,
+                );
                 for (x, y) in poly {
                     let _ = write!(s, " {:.6} {:.6}", x / w, y / h);
                 }
@@ -49,10 +68,21 @@ pub fn label_text(task: YoloTask, labels: &[InstanceLabel], ids: &[u32], width: 
 /// working directory; move the dataset and edit that one line.
 pub fn data_yaml(root: &str, has_val: bool, classes: &[ClassSpec], task: YoloTask) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# ultralytics dataset written by rendergan ({task:?} labels)");
+    let _ = writeln!(
+        s,
+        "# ultralytics dataset written by rendergan ({task:?} labels)"
+    );
     let _ = writeln!(s, "path: {}", yaml_string(root));
     let _ = writeln!(s, "train: images/train");
-    let _ = writeln!(s, "val: {}", if has_val { "images/val" } else { "images/train  # no val images in this run" });
+    let _ = writeln!(
+        s,
+        "val: {}",
+        if has_val {
+            "images/val"
+        } else {
+            "images/train  # no val images in this run"
+        }
+    );
     let _ = writeln!(s, "names:");
     for (i, c) in classes.iter().enumerate() {
         let _ = writeln!(s, "  {i}: {}", yaml_string(&c.name));

@@ -62,7 +62,12 @@ struct Extent {
 }
 
 impl Extent {
-    const EMPTY: Extent = Extent { x0: u32::MAX, y0: u32::MAX, x1: 0, y1: 0 };
+    const EMPTY: Extent = Extent {
+        x0: u32::MAX,
+        y0: u32::MAX,
+        x1: 0,
+        y1: 0,
+    };
     fn add(&mut self, x: u32, y: u32) {
         self.x0 = self.x0.min(x);
         self.y0 = self.y0.min(y);
@@ -70,7 +75,14 @@ impl Extent {
         self.y1 = self.y1.max(y);
     }
     fn to_box(self) -> Option<PixelBox> {
-        (self.x0 <= self.x1).then(|| [self.x0, self.y0, self.x1 - self.x0 + 1, self.y1 - self.y0 + 1])
+        (self.x0 <= self.x1).then(|| {
+            [
+                self.x0,
+                self.y0,
+                self.x1 - self.x0 + 1,
+                self.y1 - self.y0 + 1,
+            ]
+        })
     }
 }
 
@@ -78,7 +90,9 @@ impl Extent {
 pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLabel> {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let n = scene.instances.len();
-    let slot = |id: u32| -> Option<usize> { (id != 0 && id != SCENERY_ID && (id as usize) <= n).then(|| id as usize - 1) };
+    let slot = |id: u32| -> Option<usize> {
+        (id != 0 && id != SCENERY_ID && (id as usize) <= n).then(|| id as usize - 1)
+    };
 
     // one column-major pass builds every instance's RLE, pixel count and visible extent
     let mut counts: Vec<Vec<u32>> = vec![Vec::new(); n];
@@ -129,7 +143,11 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
             let (alone, full) = coverage(bits, w);
             // every visible pixel is covered alone too (same rasteriser, same vertices)
             let alone = alone.max(pixels[k]);
-            let visibility = if alone == 0 { 0.0 } else { pixels[k] as f64 / alone as f64 };
+            let visibility = if alone == 0 {
+                0.0
+            } else {
+                pixels[k] as f64 / alone as f64
+            };
             let keypoints = inst
                 .keypoints
                 .iter()
@@ -146,7 +164,11 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
                 visibility,
                 bbox: extent[k].to_box(),
                 bbox_full: full.to_box(),
-                rle: Rle { height: h as u32, width: w as u32, counts: std::mem::take(&mut counts[k]) },
+                rle: Rle {
+                    height: h as u32,
+                    width: w as u32,
+                    counts: std::mem::take(&mut counts[k]),
+                },
                 keypoints,
                 pose: pose(scene, &inst.world_from_model),
                 labeled,
@@ -171,7 +193,11 @@ fn coverage(bits: &[u32], width: usize) -> (u64, Extent) {
             let p = wi * 32 + rest.trailing_zeros() as usize;
             let row = p / width;
             let row_end_bit = ((row + 1) * width - wi * 32).min(32);
-            let mask = if row_end_bit >= 32 { u32::MAX } else { (1u32 << row_end_bit) - 1 };
+            let mask = if row_end_bit >= 32 {
+                u32::MAX
+            } else {
+                (1u32 << row_end_bit) - 1
+            };
             let part = rest & mask;
             let hi = wi * 32 + 31 - part.leading_zeros() as usize;
             e.add((p % width) as u32, row as u32);
@@ -188,16 +214,28 @@ const KEYPOINT_DEPTH_TOLERANCE: f64 = 0.02;
 fn keypoint(scene: &Scene, frame: &Frame, world: Vec3) -> Keypoint {
     let cam = scene.camera.to_camera(world);
     let Some((u, v)) = scene.camera.project(cam) else {
-        return Keypoint { x: 0.0, y: 0.0, v: 0 };
+        return Keypoint {
+            x: 0.0,
+            y: 0.0,
+            v: 0,
+        };
     };
     let (w, h) = (frame.width as f64, frame.height as f64);
     if !(0.0..w).contains(&u) || !(0.0..h).contains(&v) {
-        return Keypoint { x: 0.0, y: 0.0, v: 0 };
+        return Keypoint {
+            x: 0.0,
+            y: 0.0,
+            v: 0,
+        };
     }
     let d = frame.depth[v as usize * frame.width as usize + u as usize] as f64;
     let z = cam.z as f64;
     let visible = d == 0.0 || d >= z * (1.0 - KEYPOINT_DEPTH_TOLERANCE);
-    Keypoint { x: u, y: v, v: if visible { 2 } else { 1 } }
+    Keypoint {
+        x: u,
+        y: v,
+        v: if visible { 2 } else { 1 },
+    }
 }
 
 fn pose(scene: &Scene, world_from_model: &glam::Mat4) -> Pose {
@@ -207,7 +245,11 @@ fn pose(scene: &Scene, world_from_model: &glam::Mat4) -> Pose {
     let r = cam.rot * (m3 * (1.0 / scale.max(1e-12)));
     let t = cam.rot * (world_from_model.w_axis.truncate() - cam.pos);
     let rows = [r.row(0), r.row(1), r.row(2)].map(|v| [v.x as f64, v.y as f64, v.z as f64]);
-    Pose { rotation: rows, translation: [t.x as f64, t.y as f64, t.z as f64], scale: scale as f64 }
+    Pose {
+        rotation: rows,
+        translation: [t.x as f64, t.y as f64, t.z as f64],
+        scale: scale as f64,
+    }
 }
 
 /// The mask of instance `id` as a row-major bool image.
@@ -231,8 +273,23 @@ mod tests {
             .collect();
         let scene = crate::test_support::empty_scene(w, h, 3);
         let words = (w * h).div_ceil(32) as usize;
-        let frame = Frame { width: w, height: h, color: vec![0; (w * h * 4) as usize], ids: ids.clone(), depth: vec![0.0; (w * h) as usize], normals: None, alone: vec![u32::MAX; words * 3] };
-        let labels = extract(&scene, &frame, &LabelSpec { min_visible_pixels: 0, min_visibility: 0.0 });
+        let frame = Frame {
+            width: w,
+            height: h,
+            color: vec![0; (w * h * 4) as usize],
+            ids: ids.clone(),
+            depth: vec![0.0; (w * h) as usize],
+            normals: None,
+            alone: vec![u32::MAX; words * 3],
+        };
+        let labels = extract(
+            &scene,
+            &frame,
+            &LabelSpec {
+                min_visible_pixels: 0,
+                min_visibility: 0.0,
+            },
+        );
         for l in &labels {
             let want = Rle::from_mask(&instance_mask(&ids, l.id), w, h);
             assert_eq!(l.rle, want, "instance {}", l.id);
@@ -253,7 +310,15 @@ mod tests {
             }
             let (n, e) = coverage(&bits, w);
             assert_eq!(n as usize, (x1 - x0 + 1) * (y1 - y0 + 1));
-            assert_eq!(e.to_box(), Some([x0 as u32, y0 as u32, (x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32]));
+            assert_eq!(
+                e.to_box(),
+                Some([
+                    x0 as u32,
+                    y0 as u32,
+                    (x1 - x0 + 1) as u32,
+                    (y1 - y0 + 1) as u32
+                ])
+            );
         }
     }
 }

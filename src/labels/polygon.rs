@@ -5,7 +5,12 @@
 
 /// Traces `mask` (row-major, `width` × `height`) into one polygon in pixel-corner coordinates;
 /// empty when the mask is empty.
-pub fn mask_to_polygon(mask: &[bool], width: usize, height: usize, epsilon: f64) -> Vec<(f64, f64)> {
+pub fn mask_to_polygon(
+    mask: &[bool],
+    width: usize,
+    height: usize,
+    epsilon: f64,
+) -> Vec<(f64, f64)> {
     let mut seen = vec![false; mask.len()];
     let mut parts: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut stack = Vec::new();
@@ -44,7 +49,13 @@ pub fn mask_to_polygon(mask: &[bool], width: usize, height: usize, epsilon: f64)
 /// Follows the outer boundary of the component whose first raster pixel is (x0, y0), keeping the
 /// inside on the right; returns the corners where the direction changes.
 fn trace(mask: &[bool], w: usize, h: usize, x0: usize, y0: usize) -> Vec<(f64, f64)> {
-    let inside = |x: i64, y: i64| x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h && mask[y as usize * w + x as usize];
+    let inside = |x: i64, y: i64| {
+        x >= 0
+            && y >= 0
+            && (x as usize) < w
+            && (y as usize) < h
+            && mask[y as usize * w + x as usize]
+    };
     // directions clockwise on screen (y down): E, S, W, N
     const D: [(i64, i64); 4] = [(1, 0), (0, 1), (-1, 0), (0, -1)];
     let ahead = |x: i64, y: i64, d: usize| -> (bool, bool) {
@@ -88,7 +99,9 @@ fn simplify_closed(ring: &[(f64, f64)], eps: f64) -> Vec<(f64, f64)> {
         return ring.to_vec();
     }
     let d2 = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2);
-    let far = (0..ring.len()).max_by(|&i, &j| d2(ring[0], ring[i]).total_cmp(&d2(ring[0], ring[j]))).unwrap_or(0);
+    let far = (0..ring.len())
+        .max_by(|&i, &j| d2(ring[0], ring[i]).total_cmp(&d2(ring[0], ring[j])))
+        .unwrap_or(0);
     let mut a: Vec<(f64, f64)> = ring[..=far].to_vec();
     let mut b: Vec<(f64, f64)> = ring[far..].to_vec();
     b.push(ring[0]);
@@ -161,7 +174,14 @@ mod tests {
     use super::*;
 
     fn area(p: &[(f64, f64)]) -> f64 {
-        (0..p.len()).map(|i| { let (a, b) = (p[i], p[(i + 1) % p.len()]); a.0 * b.1 - b.0 * a.1 }).sum::<f64>().abs() / 2.0
+        (0..p.len())
+            .map(|i| {
+                let (a, b) = (p[i], p[(i + 1) % p.len()]);
+                a.0 * b.1 - b.0 * a.1
+            })
+            .sum::<f64>()
+            .abs()
+            / 2.0
     }
 
     #[test]
@@ -181,7 +201,12 @@ mod tests {
     #[test]
     fn traced_area_equals_pixel_count_for_hole_free_shapes() {
         let (w, h) = (20, 16);
-        let m: Vec<bool> = (0..w * h).map(|i| { let (x, y) = ((i % w) as f64 - 9.5, (i / w) as f64 - 7.5); x * x / 60.0 + y * y / 30.0 < 1.0 }).collect();
+        let m: Vec<bool> = (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f64 - 9.5, (i / w) as f64 - 7.5);
+                x * x / 60.0 + y * y / 30.0 < 1.0
+            })
+            .collect();
         let n = m.iter().filter(|v| **v).count() as f64;
         assert_eq!(area(&mask_to_polygon(&m, w, h, 0.0)), n);
         // simplified stays close

@@ -29,7 +29,11 @@ impl Rle {
             }
         }
         counts.push(run);
-        Rle { height, width, counts }
+        Rle {
+            height,
+            width,
+            counts,
+        }
     }
 
     /// Decodes to a row-major mask.
@@ -50,7 +54,12 @@ impl Rle {
 
     /// Pixels set.
     pub fn area(&self) -> u64 {
-        self.counts.iter().skip(1).step_by(2).map(|c| *c as u64).sum()
+        self.counts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|c| *c as u64)
+            .sum()
     }
 
     /// pycocotools' compressed `counts` string.
@@ -104,7 +113,11 @@ impl Rle {
             }
             counts.push(u32::try_from(x).ok()?);
         }
-        Some(Rle { height, width, counts })
+        Some(Rle {
+            height,
+            width,
+            counts,
+        })
     }
 }
 
@@ -119,7 +132,9 @@ mod tests {
         for _ in 0..50 {
             let mask: Vec<bool> = (0..w * h)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     (seed >> 60) < 6
                 })
                 .collect();

@@ -38,9 +38,17 @@ pub struct RenderContext {
 }
 
 fn instance() -> wgpu::Instance {
+    // Mesa's Vulkan loader probes Wayland and prints an error when this is unset, as it is on
+    // headless machines; nothing here uses a display, so any folder will do.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     if std::env::var_os("WGPU_BACKEND").is_none() {
-        desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::GL | wgpu::Backends::METAL | wgpu::Backends::DX12;
+        desc.backends = wgpu::Backends::VULKAN
+            | wgpu::Backends::GL
+            | wgpu::Backends::METAL
+            | wgpu::Backends::DX12;
     }
     desc.flags = wgpu::InstanceFlags::empty();
     wgpu::Instance::new(desc)
@@ -55,7 +63,11 @@ fn rank(info: &wgpu::AdapterInfo) -> u32 {
         wgpu::DeviceType::Other => 4,
     };
     // prefer Vulkan (lavapipe) over GL for the same kind of device
-    let backend = if info.backend == wgpu::Backend::Vulkan { 0 } else { 1 };
+    let backend = if info.backend == wgpu::Backend::Vulkan {
+        0
+    } else {
+        1
+    };
     kind * 2 + backend
 }
 
@@ -84,7 +96,11 @@ impl RenderContext {
         let mut list = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
         list.sort_by_key(|a| rank(&a.get_info()));
         // the "alone" pass sets coverage bits from fragment shaders
-        list.retain(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::FRAGMENT_WRITABLE_STORAGE));
+        list.retain(|a| {
+            a.get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::FRAGMENT_WRITABLE_STORAGE)
+        });
         let adapter = list.into_iter().next().ok_or(DeviceError::NoAdapter)?;
         let info = adapter.get_info();
         let limits = wgpu::Limits {
@@ -101,12 +117,22 @@ impl RenderContext {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
-        .map_err(|source| DeviceError::Device { name: info.name.clone(), source })?;
-        Ok(RenderContext { device, queue, info })
+        .map_err(|source| DeviceError::Device {
+            name: info.name.clone(),
+            source,
+        })?;
+        Ok(RenderContext {
+            device,
+            queue,
+            info,
+        })
     }
 
     /// "llvmpipe (Vulkan, Cpu)"-style description for logs.
     pub fn describe(&self) -> String {
-        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
     }
 }

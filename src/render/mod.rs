@@ -6,8 +6,8 @@
 mod context;
 
 use bytemuck::{Pod, Zeroable};
-use glam::Mat4;
 pub use context::{adapters, AdapterSummary, DeviceError, RenderContext};
+use glam::Mat4;
 
 use crate::scene::Scene;
 
@@ -124,14 +124,26 @@ pub struct Renderer<'a> {
     pub readback_time: std::time::Duration,
 }
 
-fn texture(device: &wgpu::Device, label: &str, w: u32, h: u32, format: wgpu::TextureFormat, samples: u32, copy: bool) -> wgpu::Texture {
+fn texture(
+    device: &wgpu::Device,
+    label: &str,
+    w: u32,
+    h: u32,
+    format: wgpu::TextureFormat,
+    samples: u32,
+    copy: bool,
+) -> wgpu::Texture {
     let mut usage = wgpu::TextureUsages::RENDER_ATTACHMENT;
     if copy {
         usage |= wgpu::TextureUsages::COPY_SRC;
     }
     device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
-        size: wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        size: wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
         mip_level_count: 1,
         sample_count: samples,
         dimension: wgpu::TextureDimension::D2,
@@ -150,7 +162,14 @@ const BITS_BUDGET: u64 = 64 << 20;
 
 impl<'a> Renderer<'a> {
     /// Builds pipelines for images of `width` × `height`; `samples` is 1 or 4 (MSAA on colour).
-    pub fn new(device: &'a wgpu::Device, queue: &'a wgpu::Queue, width: u32, height: u32, samples: u32, want_normals: bool) -> Self {
+    pub fn new(
+        device: &'a wgpu::Device,
+        queue: &'a wgpu::Queue,
+        width: u32,
+        height: u32,
+        samples: u32,
+        want_normals: bool,
+    ) -> Self {
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("scene.wgsl"),
             source: wgpu::ShaderSource::Wgsl(crate::shaders::SCENE.into()),
@@ -172,7 +191,11 @@ impl<'a> Renderer<'a> {
         });
         let cover_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("cover bind group layout"),
-            entries: &[storage(0, true, vf), storage(1, true, vf), storage(2, false, wgpu::ShaderStages::FRAGMENT)],
+            entries: &[
+                storage(0, true, vf),
+                storage(1, true, vf),
+                storage(2, false, wgpu::ShaderStages::FRAGMENT),
+            ],
         });
         let pipe_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("scene pipeline layout"),
@@ -184,7 +207,8 @@ impl<'a> Renderer<'a> {
             bind_group_layouts: &[Some(&cover_layout)],
             immediate_size: 0,
         });
-        let attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3, 2 => Float32x3, 3 => Uint32];
+        let attrs =
+            wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3, 2 => Float32x3, 3 => Uint32];
         let buffers = [Some(wgpu::VertexBufferLayout {
             array_stride: std::mem::size_of::<Vertex>() as u64,
             step_mode: wgpu::VertexStepMode::Vertex,
@@ -201,7 +225,12 @@ impl<'a> Renderer<'a> {
                 bias: wgpu::DepthBiasState::default(),
             })
         };
-        let pipeline = |label: &str, layout: &wgpu::PipelineLayout, entry: Option<&str>, targets: &[Option<wgpu::ColorTargetState>], samples: u32, z| {
+        let pipeline = |label: &str,
+                        layout: &wgpu::PipelineLayout,
+                        entry: Option<&str>,
+                        targets: &[Option<wgpu::ColorTargetState>],
+                        samples: u32,
+                        z| {
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(label),
                 layout: Some(layout),
@@ -212,9 +241,15 @@ impl<'a> Renderer<'a> {
                     buffers: &buffers,
                 },
                 // culling off: planes are two-sided and meshes need no consistent winding
-                primitive: wgpu::PrimitiveState { cull_mode: None, ..Default::default() },
+                primitive: wgpu::PrimitiveState {
+                    cull_mode: None,
+                    ..Default::default()
+                },
                 depth_stencil: z,
-                multisample: wgpu::MultisampleState { count: samples, ..Default::default() },
+                multisample: wgpu::MultisampleState {
+                    count: samples,
+                    ..Default::default()
+                },
                 fragment: entry.map(|entry| wgpu::FragmentState {
                     module: &shader,
                     entry_point: Some(entry),
@@ -227,14 +262,51 @@ impl<'a> Renderer<'a> {
         };
         use wgpu::CompareFunction::{Always, Equal, Less};
         let t = |f: wgpu::TextureFormat| Some(wgpu::ColorTargetState::from(f));
-        let color_pipe = pipeline("colour pipeline", &pipe_layout, Some("fs_color"), &[t(COLOR_FORMAT)], samples, depth(false, Equal));
+        let color_pipe = pipeline(
+            "colour pipeline",
+            &pipe_layout,
+            Some("fs_color"),
+            &[t(COLOR_FORMAT)],
+            samples,
+            depth(false, Equal),
+        );
         let label_pipe = if want_normals {
-            pipeline("label pipeline", &pipe_layout, Some("fs_labels_normals"), &[t(ID_FORMAT), t(DEPTH_OUT_FORMAT), t(NORMAL_FORMAT)], 1, depth(true, Less))
+            pipeline(
+                "label pipeline",
+                &pipe_layout,
+                Some("fs_labels_normals"),
+                &[t(ID_FORMAT), t(DEPTH_OUT_FORMAT), t(NORMAL_FORMAT)],
+                1,
+                depth(true, Less),
+            )
         } else {
-            pipeline("label pipeline", &pipe_layout, Some("fs_labels"), &[t(ID_FORMAT), t(DEPTH_OUT_FORMAT)], 1, depth(true, Less))
+            pipeline(
+                "label pipeline",
+                &pipe_layout,
+                Some("fs_labels"),
+                &[t(ID_FORMAT), t(DEPTH_OUT_FORMAT)],
+                1,
+                depth(true, Less),
+            )
         };
-        let cover_pipe = pipeline("cover pipeline", &cover_pipe_layout, Some("fs_cover"), &[], 1, depth(false, Always));
-        let prepass_pipe = (samples > 1).then(|| pipeline("multisampled depth pre-pass", &pipe_layout, None, &[], samples, depth(true, Less)));
+        let cover_pipe = pipeline(
+            "cover pipeline",
+            &cover_pipe_layout,
+            Some("fs_cover"),
+            &[],
+            1,
+            depth(false, Always),
+        );
+        let prepass_pipe = (samples > 1).then(|| {
+            pipeline(
+                "multisampled depth pre-pass",
+                &pipe_layout,
+                None,
+                &[],
+                samples,
+                depth(true, Less),
+            )
+        });
         Renderer {
             device,
             queue,
@@ -283,16 +355,48 @@ impl<'a> Renderer<'a> {
         let d = self.device;
         let bh = h * images;
         let color = texture(d, "colour", w, bh, COLOR_FORMAT, 1, true);
-        let color_msaa = (self.samples > 1).then(|| view(&texture(d, "colour msaa", w, bh, COLOR_FORMAT, self.samples, false)));
-        let zbuf_msaa = (self.samples > 1).then(|| view(&texture(d, "multisampled depth buffer", w, bh, ZBUF_FORMAT, self.samples, false)));
+        let color_msaa = (self.samples > 1).then(|| {
+            view(&texture(
+                d,
+                "colour msaa",
+                w,
+                bh,
+                COLOR_FORMAT,
+                self.samples,
+                false,
+            ))
+        });
+        let zbuf_msaa = (self.samples > 1).then(|| {
+            view(&texture(
+                d,
+                "multisampled depth buffer",
+                w,
+                bh,
+                ZBUF_FORMAT,
+                self.samples,
+                false,
+            ))
+        });
         let ids = texture(d, "instance ids", w, bh, ID_FORMAT, 1, true);
         let depth = texture(d, "camera depth", w, bh, DEPTH_OUT_FORMAT, 1, true);
-        let normals = self.want_normals.then(|| texture(d, "normals", w, bh, NORMAL_FORMAT, 1, true));
-        let zbuf = view(&texture(d, "label depth buffer", w, bh, ZBUF_FORMAT, 1, false));
+        let normals = self
+            .want_normals
+            .then(|| texture(d, "normals", w, bh, NORMAL_FORMAT, 1, true));
+        let zbuf = view(&texture(
+            d,
+            "label depth buffer",
+            w,
+            bh,
+            ZBUF_FORMAT,
+            1,
+            false,
+        ));
         let bits = d.create_buffer(&wgpu::BufferDescriptor {
             label: Some("coverage bits"),
             size: self.words_per_image() * 4 * tiles as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let readback = d.create_buffer(&wgpu::BufferDescriptor {
@@ -301,7 +405,19 @@ impl<'a> Renderer<'a> {
             usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
             mapped_at_creation: false,
         });
-        self.targets = Some(Targets { images, tiles, color_msaa, color, zbuf_msaa, ids, depth, normals, zbuf, bits, readback });
+        self.targets = Some(Targets {
+            images,
+            tiles,
+            color_msaa,
+            color,
+            zbuf_msaa,
+            ids,
+            depth,
+            normals,
+            zbuf,
+            bits,
+            readback,
+        });
     }
 
     fn readback_layout(&self, images: u32, tiles: u32) -> Layout {
@@ -314,7 +430,14 @@ impl<'a> Renderer<'a> {
         let normals = depth + row4 * bh;
         let bits = normals + if self.want_normals { row4 * bh } else { 0 };
         let size = bits + self.words_per_image() * 4 * tiles.max(1) as u64;
-        Layout { color, ids, depth, normals, bits, size }
+        Layout {
+            color,
+            ids,
+            depth,
+            normals,
+            bits,
+            size,
+        }
     }
 
     /// Renders the scenes and reads every target back.
@@ -340,7 +463,14 @@ impl<'a> Renderer<'a> {
                         params: [m.pattern as u32 as f32, m.scale, m.specular, m.shininess],
                         ids: [inst.id, vi as u32, tile, 0],
                     });
-                    push_mesh(&mut vertices, &mut indices, &part.mesh, &inst.world_from_model, &part.local_from_model, draw);
+                    push_mesh(
+                        &mut vertices,
+                        &mut indices,
+                        &part.mesh,
+                        &inst.world_from_model,
+                        &part.local_from_model,
+                        draw,
+                    );
                 }
                 tile += 1;
             }
@@ -352,23 +482,53 @@ impl<'a> Renderer<'a> {
         let t = self.targets.as_ref().expect("targets were just ensured");
         let (vb, ib, db, wb) = self.buffers.as_ref().expect("buffers were just uploaded");
         let entries = [
-            wgpu::BindGroupEntry { binding: 0, resource: wb.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 1, resource: db.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 2, resource: t.bits.as_entire_binding() },
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wb.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: db.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: t.bits.as_entire_binding(),
+            },
         ];
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("scene bind group"), layout: &self.layout, entries: &entries[..2] });
-        let cover_bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("cover bind group"), layout: &self.cover_layout, entries: &entries });
-        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("batch") });
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("scene bind group"),
+            layout: &self.layout,
+            entries: &entries[..2],
+        });
+        let cover_bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("cover bind group"),
+            layout: &self.cover_layout,
+            entries: &entries,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("batch"),
+            });
         let bits_len = self.words_per_image() * 4 * tiles as u64;
         if bits_len > 0 {
             enc.clear_buffer(&t.bits, 0, Some(bits_len));
         }
-        let clear = |v| wgpu::Operations { load: wgpu::LoadOp::Clear(v), store: wgpu::StoreOp::Store };
+        let clear = |v| wgpu::Operations {
+            load: wgpu::LoadOp::Clear(v),
+            store: wgpu::StoreOp::Store,
+        };
         let zero = wgpu::Color::TRANSPARENT;
-        fn zbuf_op(v: &wgpu::TextureView, load: wgpu::LoadOp<f32>) -> Option<wgpu::RenderPassDepthStencilAttachment<'_>> {
+        fn zbuf_op(
+            v: &wgpu::TextureView,
+            load: wgpu::LoadOp<f32>,
+        ) -> Option<wgpu::RenderPassDepthStencilAttachment<'_>> {
             Some(wgpu::RenderPassDepthStencilAttachment {
                 view: v,
-                depth_ops: Some(wgpu::Operations { load, store: wgpu::StoreOp::Store }),
+                depth_ops: Some(wgpu::Operations {
+                    load,
+                    store: wgpu::StoreOp::Store,
+                }),
                 stencil_ops: None,
             })
         }
@@ -385,15 +545,23 @@ impl<'a> Renderer<'a> {
                 pass.draw_indexed(r.clone(), 0, 0..1);
             }
         };
-        let pass_desc = |label, color_attachments, depth_stencil_attachment| wgpu::RenderPassDescriptor {
-            label: Some(label),
-            color_attachments,
-            depth_stencil_attachment,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
+        let pass_desc =
+            |label, color_attachments, depth_stencil_attachment| wgpu::RenderPassDescriptor {
+                label: Some(label),
+                color_attachments,
+                depth_stencil_attachment,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            };
+        let att = |v| {
+            Some(wgpu::RenderPassColorAttachment {
+                view: v,
+                depth_slice: None,
+                resolve_target: None,
+                ops: clear(zero),
+            })
         };
-        let att = |v| Some(wgpu::RenderPassColorAttachment { view: v, depth_slice: None, resolve_target: None, ops: clear(zero) });
         let (ids_v, depth_v) = (view(&t.ids), view(&t.depth));
         let normals_v = t.normals.as_ref().map(view);
         let mut label_atts = vec![att(&ids_v), att(&depth_v)];
@@ -401,18 +569,30 @@ impl<'a> Renderer<'a> {
             label_atts.push(att(nv));
         }
         {
-            let mut pass = enc.begin_render_pass(&pass_desc("label pass", &label_atts, zbuf_op(&t.zbuf, wgpu::LoadOp::Clear(1.0))));
+            let mut pass = enc.begin_render_pass(&pass_desc(
+                "label pass",
+                &label_atts,
+                zbuf_op(&t.zbuf, wgpu::LoadOp::Clear(1.0)),
+            ));
             pass.set_pipeline(&self.label_pipe);
             draw_images(&mut pass, &bind);
         }
         {
             // every instance drawn without depth test: each sets its own coverage bits
-            let mut pass = enc.begin_render_pass(&pass_desc("alone pass", &[], zbuf_op(&t.zbuf, wgpu::LoadOp::Load)));
+            let mut pass = enc.begin_render_pass(&pass_desc(
+                "alone pass",
+                &[],
+                zbuf_op(&t.zbuf, wgpu::LoadOp::Load),
+            ));
             pass.set_pipeline(&self.cover_pipe);
             draw_images(&mut pass, &cover_bind);
         }
         if let (Some(pre), Some(zm)) = (&self.prepass_pipe, &t.zbuf_msaa) {
-            let mut pass = enc.begin_render_pass(&pass_desc("depth pre-pass", &[], zbuf_op(zm, wgpu::LoadOp::Clear(1.0))));
+            let mut pass = enc.begin_render_pass(&pass_desc(
+                "depth pre-pass",
+                &[],
+                zbuf_op(zm, wgpu::LoadOp::Clear(1.0)),
+            ));
             pass.set_pipeline(pre);
             draw_images(&mut pass, &bind);
         }
@@ -423,8 +603,17 @@ impl<'a> Renderer<'a> {
                 None => (&color_view, None),
             };
             let zb = t.zbuf_msaa.as_ref().unwrap_or(&t.zbuf);
-            let color_att = [Some(wgpu::RenderPassColorAttachment { view: target, depth_slice: None, resolve_target: resolve, ops: clear(zero) })];
-            let mut pass = enc.begin_render_pass(&pass_desc("colour pass", &color_att, zbuf_op(zb, wgpu::LoadOp::Load)));
+            let color_att = [Some(wgpu::RenderPassColorAttachment {
+                view: target,
+                depth_slice: None,
+                resolve_target: resolve,
+                ops: clear(zero),
+            })];
+            let mut pass = enc.begin_render_pass(&pass_desc(
+                "colour pass",
+                &color_att,
+                zbuf_op(zb, wgpu::LoadOp::Load),
+            ));
             pass.set_pipeline(&self.color_pipe);
             draw_images(&mut pass, &bind);
         }
@@ -435,9 +624,17 @@ impl<'a> Renderer<'a> {
                 tex.as_image_copy(),
                 wgpu::TexelCopyBufferInfo {
                     buffer: &t.readback,
-                    layout: wgpu::TexelCopyBufferLayout { offset, bytes_per_row: Some(padded_row(w * bpp)), rows_per_image: None },
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset,
+                        bytes_per_row: Some(padded_row(w * bpp)),
+                        rows_per_image: None,
+                    },
                 },
-                wgpu::Extent3d { width: w, height: h * n, depth_or_array_layers: 1 },
+                wgpu::Extent3d {
+                    width: w,
+                    height: h * n,
+                    depth_or_array_layers: 1,
+                },
             );
         };
         copy(&mut enc, &t.color, lay.color, 4);
@@ -452,9 +649,14 @@ impl<'a> Renderer<'a> {
         self.queue.submit([enc.finish()]);
 
         let slice = t.readback.slice(..);
-        slice.map_async(wgpu::MapMode::Read, |r| r.expect("mapping the readback buffer for reading"));
+        slice.map_async(wgpu::MapMode::Read, |r| {
+            r.expect("mapping the readback buffer for reading")
+        });
         self.device
-            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
             .expect("the GPU finishes the batch");
         let t1 = std::time::Instant::now();
         let data = slice.get_mapped_range().expect("readback buffer is mapped");
@@ -479,7 +681,10 @@ impl<'a> Renderer<'a> {
                 width: w,
                 height: h,
                 color: rows(lay.color, 4, i),
-                ids: rows(lay.ids, 2, i).chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]) as u32).collect(),
+                ids: rows(lay.ids, 2, i)
+                    .chunks_exact(2)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
+                    .collect(),
                 depth: bytemuck::pod_collect_to_vec(&rows(lay.depth, 4, i)),
                 normals: t.normals.as_ref().map(|_| rows(lay.normals, 4, i)),
                 alone,
@@ -492,7 +697,13 @@ impl<'a> Renderer<'a> {
         frames
     }
 
-    fn upload(&mut self, vertices: &[Vertex], indices: &[u32], draws: &[GpuDraw], views: &[GpuView]) {
+    fn upload(
+        &mut self,
+        vertices: &[Vertex],
+        indices: &[u32],
+        draws: &[GpuDraw],
+        views: &[GpuView],
+    ) {
         let need = |len: usize| (len.max(1) as u64 * 4).next_power_of_two().max(1024);
         let sizes = [
             need(std::mem::size_of_val(vertices)),
@@ -501,11 +712,19 @@ impl<'a> Renderer<'a> {
             need(std::mem::size_of_val(views)),
         ];
         let fits = self.buffers.as_ref().is_some_and(|(a, b, c, d)| {
-            a.size() >= sizes[0] && b.size() >= sizes[1] && c.size() >= sizes[2] && d.size() >= sizes[3]
+            a.size() >= sizes[0]
+                && b.size() >= sizes[1]
+                && c.size() >= sizes[2]
+                && d.size() >= sizes[3]
         });
         if !fits {
             let mk = |label, size, usage| {
-                self.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: usage | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false })
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size,
+                    usage: usage | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
             };
             self.buffers = Some((
                 mk("vertices", sizes[0], wgpu::BufferUsages::VERTEX),
@@ -527,7 +746,14 @@ impl<'a> Renderer<'a> {
     }
 }
 
-fn push_mesh(vertices: &mut Vec<Vertex>, indices: &mut Vec<u32>, mesh: &crate::scene::mesh::Mesh, world: &Mat4, local_from_model: &Mat4, draw: u32) {
+fn push_mesh(
+    vertices: &mut Vec<Vertex>,
+    indices: &mut Vec<u32>,
+    mesh: &crate::scene::mesh::Mesh,
+    world: &Mat4,
+    local_from_model: &Mat4,
+    draw: u32,
+) {
     let base = vertices.len() as u32;
     let nm = world.inverse().transpose();
     for (p, n) in mesh.positions.iter().zip(&mesh.normals) {

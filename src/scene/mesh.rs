@@ -17,7 +17,8 @@ impl Mesh {
         let b = self.positions.len() as u32;
         self.positions.extend_from_slice(&p);
         self.normals.extend_from_slice(&n);
-        self.indices.extend_from_slice(&[b, b + 1, b + 2, b, b + 2, b + 3]);
+        self.indices
+            .extend_from_slice(&[b, b + 1, b + 2, b, b + 2, b + 3]);
     }
 
     /// Applies an affine transform; normals use the inverse transpose so non-uniform scales
@@ -37,9 +38,10 @@ impl Mesh {
         if self.positions.is_empty() {
             return (Vec3::ZERO, Vec3::ZERO);
         }
-        self.positions.iter().fold((Vec3::splat(f32::MAX), Vec3::splat(f32::MIN)), |(lo, hi), p| {
-            (lo.min(*p), hi.max(*p))
-        })
+        self.positions.iter().fold(
+            (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN)),
+            |(lo, hi), p| (lo.min(*p), hi.max(*p)),
+        )
     }
 }
 
@@ -54,7 +56,10 @@ pub fn cuboid(size: Vec3) -> Mesh {
                 a[axis] = sign;
                 a
             });
-            let (u, v) = (Vec3::from_array(unit((axis + 1) % 3)), Vec3::from_array(unit((axis + 2) % 3)));
+            let (u, v) = (
+                Vec3::from_array(unit((axis + 1) % 3)),
+                Vec3::from_array(unit((axis + 2) % 3)),
+            );
             let c = n * h;
             let (u, v) = (u * h, v * h);
             let corners = if sign > 0.0 {
@@ -79,7 +84,12 @@ pub fn plane(size: Vec2) -> Mesh {
     let (x, y) = (size.x * 0.5, size.y * 0.5);
     let mut m = Mesh::default();
     m.quad(
-        [Vec3::new(-x, -y, 0.0), Vec3::new(x, -y, 0.0), Vec3::new(x, y, 0.0), Vec3::new(-x, y, 0.0)],
+        [
+            Vec3::new(-x, -y, 0.0),
+            Vec3::new(x, -y, 0.0),
+            Vec3::new(x, y, 0.0),
+            Vec3::new(-x, y, 0.0),
+        ],
         [Vec3::Z; 4],
     );
     m
@@ -106,7 +116,11 @@ pub fn lathe(profile: &[Vec2], segments: u32) -> Mesh {
     let flat_sides = segments < 12;
     for (j, w) in profile.windows(2).enumerate() {
         let n = edge_n[j];
-        let n0 = if j > 0 && smooth(edge_n[j - 1], n) { (edge_n[j - 1] + n).normalize() } else { n };
+        let n0 = if j > 0 && smooth(edge_n[j - 1], n) {
+            (edge_n[j - 1] + n).normalize()
+        } else {
+            n
+        };
         let n1 = if j + 1 < edge_n.len() && smooth(edge_n[j + 1], n) {
             (edge_n[j + 1] + n).normalize()
         } else {
@@ -122,7 +136,12 @@ pub fn lathe(profile: &[Vec2], segments: u32) -> Mesh {
                 Vec3::new(n.x * a.cos(), n.x * a.sin(), n.y).normalize_or_zero()
             };
             m.quad(
-                [at(w[0].x, w[0].y, a0), at(w[0].x, w[0].y, a1), at(w[1].x, w[1].y, a1), at(w[1].x, w[1].y, a0)],
+                [
+                    at(w[0].x, w[0].y, a0),
+                    at(w[0].x, w[0].y, a1),
+                    at(w[1].x, w[1].y, a1),
+                    at(w[1].x, w[1].y, a0),
+                ],
                 [nrm(n0, a0), nrm(n0, a1), nrm(n1, a1), nrm(n1, a0)],
             );
         }
@@ -135,7 +154,12 @@ pub fn lathe(profile: &[Vec2], segments: u32) -> Mesh {
 pub fn cone(bottom: f32, top: f32, height: f32, segments: u32) -> Mesh {
     let h = height * 0.5;
     lathe(
-        &[Vec2::new(0.0, -h), Vec2::new(bottom, -h), Vec2::new(top, h), Vec2::new(0.0, h)],
+        &[
+            Vec2::new(0.0, -h),
+            Vec2::new(bottom, -h),
+            Vec2::new(top, h),
+            Vec2::new(0.0, h),
+        ],
         segments,
     )
 }
@@ -158,7 +182,8 @@ pub fn capsule(radius: f32, length: f32, segments: u32) -> Mesh {
     let h = length * 0.5;
     let mut profile = Vec::new();
     for i in 0..=rings {
-        let a = -std::f32::consts::FRAC_PI_2 + std::f32::consts::FRAC_PI_2 * i as f32 / rings as f32;
+        let a =
+            -std::f32::consts::FRAC_PI_2 + std::f32::consts::FRAC_PI_2 * i as f32 / rings as f32;
         profile.push(Vec2::new(radius * a.cos().max(0.0), -h + radius * a.sin()));
     }
     for i in 0..=rings {
@@ -181,7 +206,12 @@ pub fn torus(major: f32, minor: f32, segments: u32, sides: u32) -> Mesh {
     };
     for i in 0..segments {
         for j in 0..sides {
-            let q = [point(i, j), point(i + 1, j), point(i + 1, j + 1), point(i, j + 1)];
+            let q = [
+                point(i, j),
+                point(i + 1, j),
+                point(i + 1, j + 1),
+                point(i, j + 1),
+            ];
             m.quad(q.map(|x| x.0), q.map(|x| x.1));
         }
     }
@@ -202,7 +232,8 @@ pub fn extrusion(polygon: &[Vec2], depth: f32) -> Mesh {
     let tris = triangulate(&poly);
     for (z, normal, flip) in [(0.0, -Vec3::Z, true), (depth, Vec3::Z, false)] {
         let b = m.positions.len() as u32;
-        m.positions.extend(poly.iter().map(|p| Vec3::new(p.x, p.y, z)));
+        m.positions
+            .extend(poly.iter().map(|p| Vec3::new(p.x, p.y, z)));
         m.normals.extend(std::iter::repeat_n(normal, n));
         for t in &tris {
             let t = if flip { [t[0], t[2], t[1]] } else { *t };
@@ -214,7 +245,12 @@ pub fn extrusion(polygon: &[Vec2], depth: f32) -> Mesh {
         let e = b - a;
         let nrm = Vec3::new(e.y, -e.x, 0.0).normalize_or_zero();
         m.quad(
-            [Vec3::new(a.x, a.y, 0.0), Vec3::new(b.x, b.y, 0.0), Vec3::new(b.x, b.y, depth), Vec3::new(a.x, a.y, depth)],
+            [
+                Vec3::new(a.x, a.y, 0.0),
+                Vec3::new(b.x, b.y, 0.0),
+                Vec3::new(b.x, b.y, depth),
+                Vec3::new(a.x, a.y, depth),
+            ],
             [nrm; 4],
         );
     }
@@ -223,7 +259,9 @@ pub fn extrusion(polygon: &[Vec2], depth: f32) -> Mesh {
 
 /// Twice the signed area; positive for counter-clockwise polygons.
 pub fn signed_area(p: &[Vec2]) -> f32 {
-    (0..p.len()).map(|i| p[i].perp_dot(p[(i + 1) % p.len()])).sum()
+    (0..p.len())
+        .map(|i| p[i].perp_dot(p[(i + 1) % p.len()]))
+        .sum()
 }
 
 /// Ear-clipping triangulation of a counter-clockwise simple polygon.
@@ -241,9 +279,9 @@ fn triangulate(p: &[Vec2]) -> Vec<[usize; 3]> {
             if (pb - pa).perp_dot(pc - pb) <= 0.0 {
                 continue; // reflex corner
             }
-            let inside = idx.iter().any(|&j| {
-                j != a && j != b && j != c && in_triangle(p[j], pa, pb, pc)
-            });
+            let inside = idx
+                .iter()
+                .any(|&j| j != a && j != b && j != c && in_triangle(p[j], pa, pb, pc));
             if !inside {
                 out.push([a, b, c]);
                 idx.remove(k);
@@ -277,7 +315,11 @@ mod tests {
         m.indices
             .chunks(3)
             .map(|t| {
-                let (a, b, c) = (m.positions[t[0] as usize], m.positions[t[1] as usize], m.positions[t[2] as usize]);
+                let (a, b, c) = (
+                    m.positions[t[0] as usize],
+                    m.positions[t[1] as usize],
+                    m.positions[t[2] as usize],
+                );
                 a.dot(b.cross(c)) / 6.0
             })
             .sum()
@@ -293,11 +335,28 @@ mod tests {
             (cone(1.0, 0.0, 3.0, 96), pi, 0.01),
             (torus(2.0, 0.5, 96, 48), 2.0 * pi * pi * 2.0 * 0.25, 0.01),
             (capsule(1.0, 2.0, 96), pi * 2.0 + 4.0 / 3.0 * pi, 0.02),
-            (extrusion(&[Vec2::ZERO, Vec2::new(0.0, 2.0), Vec2::new(1.0, 2.0), Vec2::new(1.0, 1.0), Vec2::new(2.0, 1.0), Vec2::new(2.0, 0.0)], 0.5), 1.5, 0.001),
+            (
+                extrusion(
+                    &[
+                        Vec2::ZERO,
+                        Vec2::new(0.0, 2.0),
+                        Vec2::new(1.0, 2.0),
+                        Vec2::new(1.0, 1.0),
+                        Vec2::new(2.0, 1.0),
+                        Vec2::new(2.0, 0.0),
+                    ],
+                    0.5,
+                ),
+                1.5,
+                0.001,
+            ),
         ];
         for (i, (m, want, tol)) in cases.iter().enumerate() {
             let v = volume(m);
-            assert!((v - want).abs() / want < *tol, "case {i}: volume {v}, want {want}");
+            assert!(
+                (v - want).abs() / want < *tol,
+                "case {i}: volume {v}, want {want}"
+            );
         }
     }
 

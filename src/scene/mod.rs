@@ -17,7 +17,9 @@ use model::PartMesh;
 
 /// Mixes two 64-bit numbers into a well-spread seed (splitmix64 finaliser).
 pub fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let mut z = a ^ b
+        .wrapping_add(0x9E37_79B9_7F4A_7C15)
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -119,7 +121,11 @@ impl Camera {
 
     /// The intrinsics matrix K, row-major.
     pub fn k(&self) -> [[f64; 3]; 3] {
-        [[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]]
+        [
+            [self.fx, 0.0, self.cx],
+            [0.0, self.fy, self.cy],
+            [0.0, 0.0, 1.0],
+        ]
     }
 
     /// World → wgpu clip space for an image of `width` × `height`, built from K so rendering and
@@ -127,7 +133,12 @@ impl Camera {
     pub fn clip_from_world(&self, width: u32, height: u32) -> Mat4 {
         let (w, h) = (width as f32, height as f32);
         let (n, f) = (self.near as f32, self.far as f32);
-        let (fx, fy, cx, cy) = (self.fx as f32, self.fy as f32, self.cx as f32, self.cy as f32);
+        let (fx, fy, cx, cy) = (
+            self.fx as f32,
+            self.fy as f32,
+            self.cx as f32,
+            self.cy as f32,
+        );
         // camera frame (x right, y down, z forward) → clip; NDC y is up, depth in [0, 1]
         let proj = Mat4::from_cols_array_2d(&[
             [2.0 * fx / w, 0.0, 0.0, 0.0],
@@ -154,9 +165,18 @@ pub struct Light {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BackgroundSample {
-    Color { color: [f32; 3] },
-    Gradient { top: [f32; 3], bottom: [f32; 3], angle: f64 },
-    Image { file: usize, crop: [f64; 3] },
+    Color {
+        color: [f32; 3],
+    },
+    Gradient {
+        top: [f32; 3],
+        bottom: [f32; 3],
+        angle: f64,
+    },
+    Image {
+        file: usize,
+        crop: [f64; 3],
+    },
 }
 
 /// One posed object.
@@ -231,7 +251,11 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let c = &cfg.camera;
     let jitter = c.look_at_jitter.sample(&mut rng) as f32;
-    let offset = Vec3::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)) * jitter;
+    let offset = Vec3::new(
+        rng.gen_range(-1.0..1.0),
+        rng.gen_range(-1.0..1.0),
+        rng.gen_range(-1.0..1.0),
+    ) * jitter;
     let target = Vec3::from_array(c.look_at.map(|x| x as f32)) + offset;
     let camera = Camera::orbit(
         target,
@@ -264,7 +288,9 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
         .collect();
     let ambient = l.ambient.sample(&mut rng).max(0.0) as f32;
     let background = match &cfg.background {
-        Background::Color(c) => BackgroundSample::Color { color: sample_color(c, &mut rng) },
+        Background::Color(c) => BackgroundSample::Color {
+            color: sample_color(c, &mut rng),
+        },
         Background::Gradient { top, bottom, angle } => BackgroundSample::Gradient {
             top: sample_color(top, &mut rng),
             bottom: sample_color(bottom, &mut rng),
@@ -272,7 +298,11 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
         },
         Background::Images { files, scale, .. } => BackgroundSample::Image {
             file: rng.gen_range(0..files.len()),
-            crop: [scale.sample(&mut rng), rng.gen_range(0.0..1.0), rng.gen_range(0.0..1.0)],
+            crop: [
+                scale.sample(&mut rng),
+                rng.gen_range(0.0..1.0),
+                rng.gen_range(0.0..1.0),
+            ],
         },
     };
     let mut instances: Vec<Instance> = Vec::new();
@@ -293,7 +323,11 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
                     (p.roll.sample(&mut rng) as f32).to_radians(),
                 );
                 let scale = p.scale.sample(&mut rng) as f32;
-                let (x, y, z) = (p.x.sample(&mut rng) as f32, p.y.sample(&mut rng) as f32, p.z.sample(&mut rng) as f32);
+                let (x, y, z) = (
+                    p.x.sample(&mut rng) as f32,
+                    p.y.sample(&mut rng) as f32,
+                    p.z.sample(&mut rng) as f32,
+                );
                 let m = Mat4::from_scale_rotation_translation(Vec3::splat(scale), rot, Vec3::ZERO);
                 let (lo, hi) = bounds(&s.parts, &m);
                 let lift = if p.on_ground { -lo.z } else { 0.0 };
@@ -304,9 +338,17 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
                 } else {
                     ((hi - lo) * 0.5).length()
                 };
-                let flat = |v: Vec3| if p.on_ground { v * Vec3::new(1.0, 1.0, 0.0) } else { v };
+                let flat = |v: Vec3| {
+                    if p.on_ground {
+                        v * Vec3::new(1.0, 1.0, 0.0)
+                    } else {
+                        v
+                    }
+                };
                 let clear = !p.no_overlap
-                    || placed.iter().all(|(c, r)| flat(*c - centre).length() >= r + radius);
+                    || placed
+                        .iter()
+                        .all(|(c, r)| flat(*c - centre).length() >= r + radius);
                 if clear {
                     chosen = Some((Mat4::from_translation(t) * m, centre, radius));
                     break;
@@ -363,18 +405,38 @@ mod tests {
 
     #[test]
     fn camera_projection_matches_clip_matrix() {
-        let cam = Camera::orbit(Vec3::new(0.1, -0.2, 0.3), 5.0, 35.0, 120.0, 10.0, 50.0, 320, 240, 0.1, 100.0);
+        let cam = Camera::orbit(
+            Vec3::new(0.1, -0.2, 0.3),
+            5.0,
+            35.0,
+            120.0,
+            10.0,
+            50.0,
+            320,
+            240,
+            0.1,
+            100.0,
+        );
         let m = cam.clip_from_world(320, 240);
-        for p in [Vec3::ZERO, Vec3::new(1.0, 0.5, -0.3), Vec3::new(-0.7, 0.2, 0.9)] {
+        for p in [
+            Vec3::ZERO,
+            Vec3::new(1.0, 0.5, -0.3),
+            Vec3::new(-0.7, 0.2, 0.9),
+        ] {
             let (u, v) = cam.project(cam.to_camera(p)).unwrap();
             let c = m * p.extend(1.0);
             let ndc = c.truncate() / c.w;
             let (u2, v2) = ((ndc.x as f64 + 1.0) * 160.0, (1.0 - ndc.y as f64) * 120.0);
-            assert!((u - u2).abs() < 1e-3 && (v - v2).abs() < 1e-3, "{u},{v} vs {u2},{v2}");
+            assert!(
+                (u - u2).abs() < 1e-3 && (v - v2).abs() < 1e-3,
+                "{u},{v} vs {u2},{v2}"
+            );
             assert!(ndc.z > 0.0 && ndc.z < 1.0);
         }
         // the target projects to the principal point
-        let (u, v) = cam.project(cam.to_camera(Vec3::new(0.1, -0.2, 0.3))).unwrap();
+        let (u, v) = cam
+            .project(cam.to_camera(Vec3::new(0.1, -0.2, 0.3)))
+            .unwrap();
         assert!((u - 160.0).abs() < 1e-3 && (v - 120.0).abs() < 1e-3);
     }
 

@@ -62,16 +62,50 @@ pub struct Part {
 /// The primitive kinds and their dimensions.
 #[derive(Debug, Clone)]
 pub enum Shape {
-    Box { size: [Expr; 3] },
-    Sphere { radius: Expr, segments: Expr },
-    Ellipsoid { radii: [Expr; 3], segments: Expr },
-    Cylinder { radius: Expr, height: Expr, segments: Expr },
-    Cone { radius: Expr, top_radius: Expr, height: Expr, segments: Expr },
-    Torus { major: Expr, minor: Expr, segments: Expr, sides: Expr },
-    Capsule { radius: Expr, length: Expr, segments: Expr },
-    Plane { size: [Expr; 2] },
-    Extrusion { polygon: Vec<[Expr; 2]>, depth: Expr },
-    Lathe { profile: Vec<[Expr; 2]>, segments: Expr },
+    Box {
+        size: [Expr; 3],
+    },
+    Sphere {
+        radius: Expr,
+        segments: Expr,
+    },
+    Ellipsoid {
+        radii: [Expr; 3],
+        segments: Expr,
+    },
+    Cylinder {
+        radius: Expr,
+        height: Expr,
+        segments: Expr,
+    },
+    Cone {
+        radius: Expr,
+        top_radius: Expr,
+        height: Expr,
+        segments: Expr,
+    },
+    Torus {
+        major: Expr,
+        minor: Expr,
+        segments: Expr,
+        sides: Expr,
+    },
+    Capsule {
+        radius: Expr,
+        length: Expr,
+        segments: Expr,
+    },
+    Plane {
+        size: [Expr; 2],
+    },
+    Extrusion {
+        polygon: Vec<[Expr; 2]>,
+        depth: Expr,
+    },
+    Lathe {
+        profile: Vec<[Expr; 2]>,
+        segments: Expr,
+    },
 }
 
 /// Surface pattern, computed in the shader from part-local coordinates.
@@ -193,7 +227,10 @@ fn expr(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<Expr, C
         other => {
             return Err(src.err(
                 path,
-                format!("expected a number or an expression like \"width / 2\", found {}", describe(other)),
+                format!(
+                    "expected a number or an expression like \"width / 2\", found {}",
+                    describe(other)
+                ),
             ))
         }
     };
@@ -202,15 +239,29 @@ fn expr(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<Expr, C
     if let Some(v) = vars.iter().find(|v| !known.contains(v)) {
         return Err(src.err(
             path,
-            format!("unknown parameter `{v}`; known here: [{}] (declare it under params:)", known.join(", ")),
+            format!(
+                "unknown parameter `{v}`; known here: [{}] (declare it under params:)",
+                known.join(", ")
+            ),
         ));
     }
     Ok(e)
 }
 
-fn exprs<const N: usize>(src: &Source, path: &str, v: &[Value], known: &[String]) -> Result<[Expr; N], ConfigError> {
+fn exprs<const N: usize>(
+    src: &Source,
+    path: &str,
+    v: &[Value],
+    known: &[String],
+) -> Result<[Expr; N], ConfigError> {
     if v.len() != N {
-        return Err(src.err(path, format!("expected a list of {N} numbers or expressions, found {}", v.len())));
+        return Err(src.err(
+            path,
+            format!(
+                "expected a list of {N} numbers or expressions, found {}",
+                v.len()
+            ),
+        ));
     }
     let parsed: Vec<Expr> = v
         .iter()
@@ -230,7 +281,10 @@ impl Model {
             let name = k.as_str().unwrap_or_default().to_string();
             let p = format!("params.{name}");
             if !is_ident(&name) {
-                return Err(src.err(&p, "parameter names are letters, digits and _, starting with a letter"));
+                return Err(src.err(
+                    &p,
+                    "parameter names are letters, digits and _, starting with a letter",
+                ));
             }
             params.push((name.clone(), param(src, &p, v, &known)?));
             known.push(name);
@@ -238,7 +292,10 @@ impl Model {
         let mut materials: BTreeMap<String, MaterialSpec> = BTreeMap::new();
         for (k, v) in &raw.materials {
             let name = k.as_str().unwrap_or_default().to_string();
-            materials.insert(name.clone(), material(src, &format!("materials.{name}"), v, &known)?);
+            materials.insert(
+                name.clone(),
+                material(src, &format!("materials.{name}"), v, &known)?,
+            );
         }
         if raw.parts.is_empty() {
             return Err(src.err("parts", "a model needs at least one part"));
@@ -258,7 +315,13 @@ impl Model {
             };
             keypoints.push((name, exprs::<3>(src, &p, xyz, &known)?));
         }
-        Ok(Model { name: raw.name, file: src.file.clone(), params, parts, keypoints })
+        Ok(Model {
+            name: raw.name,
+            file: src.file.clone(),
+            params,
+            parts,
+            keypoints,
+        })
     }
 
     /// Replaces a parameter's distribution from a config's `params:` override.
@@ -271,7 +334,10 @@ impl Model {
                 names.join(", ")
             ));
         };
-        let src = Source { file: self.file.clone(), text: String::new() };
+        let src = Source {
+            file: self.file.clone(),
+            text: String::new(),
+        };
         self.params[i].1 = param(&src, key, v, &names[..i]).map_err(|e| e.message)?;
         Ok(())
     }
@@ -300,27 +366,47 @@ impl Model {
             .map(|p| {
                 let mut m = match &p.shape {
                     Shape::Box { size } => mesh::cuboid(v3(size).abs()),
-                    Shape::Sphere { radius, segments } => scaled(mesh::sphere(seg(segments)), Vec3::splat(ev(radius))),
-                    Shape::Ellipsoid { radii, segments } => scaled(mesh::sphere(seg(segments)), v3(radii)),
-                    Shape::Cylinder { radius, height, segments } => {
-                        mesh::cone(ev(radius), ev(radius), ev(height), seg(segments))
+                    Shape::Sphere { radius, segments } => {
+                        scaled(mesh::sphere(seg(segments)), Vec3::splat(ev(radius)))
                     }
-                    Shape::Cone { radius, top_radius, height, segments } => {
-                        mesh::cone(ev(radius), ev(top_radius), ev(height), seg(segments))
+                    Shape::Ellipsoid { radii, segments } => {
+                        scaled(mesh::sphere(seg(segments)), v3(radii))
                     }
-                    Shape::Torus { major, minor, segments, sides } => {
-                        mesh::torus(ev(major), ev(minor), seg(segments), seg(sides))
-                    }
-                    Shape::Capsule { radius, length, segments } => {
-                        mesh::capsule(ev(radius), ev(length), seg(segments))
-                    }
+                    Shape::Cylinder {
+                        radius,
+                        height,
+                        segments,
+                    } => mesh::cone(ev(radius), ev(radius), ev(height), seg(segments)),
+                    Shape::Cone {
+                        radius,
+                        top_radius,
+                        height,
+                        segments,
+                    } => mesh::cone(ev(radius), ev(top_radius), ev(height), seg(segments)),
+                    Shape::Torus {
+                        major,
+                        minor,
+                        segments,
+                        sides,
+                    } => mesh::torus(ev(major), ev(minor), seg(segments), seg(sides)),
+                    Shape::Capsule {
+                        radius,
+                        length,
+                        segments,
+                    } => mesh::capsule(ev(radius), ev(length), seg(segments)),
                     Shape::Plane { size } => mesh::plane(Vec2::new(ev(&size[0]), ev(&size[1]))),
                     Shape::Extrusion { polygon, depth } => {
-                        let poly: Vec<Vec2> = polygon.iter().map(|q| Vec2::new(ev(&q[0]), ev(&q[1]))).collect();
+                        let poly: Vec<Vec2> = polygon
+                            .iter()
+                            .map(|q| Vec2::new(ev(&q[0]), ev(&q[1])))
+                            .collect();
                         mesh::extrusion(&poly, ev(depth))
                     }
                     Shape::Lathe { profile, segments } => {
-                        let prof: Vec<Vec2> = profile.iter().map(|q| Vec2::new(ev(&q[0]), ev(&q[1]))).collect();
+                        let prof: Vec<Vec2> = profile
+                            .iter()
+                            .map(|q| Vec2::new(ev(&q[0]), ev(&q[1])))
+                            .collect();
                         mesh::lathe(&prof, seg(segments))
                     }
                 };
@@ -347,7 +433,11 @@ impl Model {
             })
             .collect();
         let keypoints = self.keypoints.iter().map(|(_, k)| v3(k)).collect();
-        Sampled { params: env, parts, keypoints }
+        Sampled {
+            params: env,
+            parts,
+            keypoints,
+        }
     }
 }
 
@@ -364,19 +454,45 @@ fn is_ident(s: &str) -> bool {
 fn param(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<Param, ConfigError> {
     match v {
         Value::String(_) => Ok(Param::Expr(expr(src, path, v, known)?)),
-        _ => Dist::from_value(v).map(Param::Dist).map_err(|m| src.err(path, m)),
+        _ => Dist::from_value(v)
+            .map(Param::Dist)
+            .map_err(|m| src.err(path, m)),
     }
 }
 
-fn material(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<MaterialSpec, ConfigError> {
+fn material(
+    src: &Source,
+    path: &str,
+    v: &Value,
+    known: &[String],
+) -> Result<MaterialSpec, ConfigError> {
     let Value::Mapping(m) = v else {
-        return Err(src.err(path, format!("expected a material mapping like {{color: [0.7, 0.7, 0.7]}}, found {}", describe(v))));
+        return Err(src.err(
+            path,
+            format!(
+                "expected a material mapping like {{color: [0.7, 0.7, 0.7]}}, found {}",
+                describe(v)
+            ),
+        ));
     };
-    let allowed = ["color", "color2", "pattern", "scale", "specular", "shininess"];
+    let allowed = [
+        "color",
+        "color2",
+        "pattern",
+        "scale",
+        "specular",
+        "shininess",
+    ];
     for k in m.keys() {
         let k = k.as_str().unwrap_or("?");
         if !allowed.contains(&k) {
-            return Err(src.err(format!("{path}.{k}"), format!("unknown material field `{k}`; expected one of {}", allowed.join(", "))));
+            return Err(src.err(
+                format!("{path}.{k}"),
+                format!(
+                    "unknown material field `{k}`; expected one of {}",
+                    allowed.join(", ")
+                ),
+            ));
         }
     }
     let get = |k: &str| m.get(Value::String(k.into()));
@@ -384,11 +500,16 @@ fn material(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<Mat
         match get(k) {
             None => Ok([Expr::Num(default), Expr::Num(default), Expr::Num(default)]),
             Some(Value::Sequence(s)) => exprs::<3>(src, &format!("{path}.{k}"), s, known),
-            Some(other) => Err(src.err(format!("{path}.{k}"), format!("expected [r, g, b] in 0..1, found {}", describe(other)))),
+            Some(other) => Err(src.err(
+                format!("{path}.{k}"),
+                format!("expected [r, g, b] in 0..1, found {}", describe(other)),
+            )),
         }
     };
     let num = |k: &str, default: f64| -> Result<Expr, ConfigError> {
-        get(k).map_or(Ok(Expr::Num(default)), |v| expr(src, &format!("{path}.{k}"), v, known))
+        get(k).map_or(Ok(Expr::Num(default)), |v| {
+            expr(src, &format!("{path}.{k}"), v, known)
+        })
     };
     let pattern = match get("pattern").map(|p| p.as_str().unwrap_or("?")) {
         None | Some("solid") => Pattern::Solid,
@@ -396,7 +517,10 @@ fn material(src: &Source, path: &str, v: &Value, known: &[String]) -> Result<Mat
         Some("checker") => Pattern::Checker,
         Some("noise") => Pattern::Noise,
         Some(other) => {
-            return Err(src.err(format!("{path}.pattern"), format!("expected solid, stripes, checker or noise, found {other:?}")))
+            return Err(src.err(
+                format!("{path}.pattern"),
+                format!("expected solid, stripes, checker or noise, found {other:?}"),
+            ))
         }
     };
     Ok(MaterialSpec {
@@ -423,18 +547,36 @@ fn part(
         }
     };
     let opt = |field: &str, v: &Option<Value>, default: f64| -> Result<Expr, ConfigError> {
-        v.as_ref().map_or(Ok(Expr::Num(default)), |v| expr(src, &format!("{path}.{field}"), v, known))
+        v.as_ref().map_or(Ok(Expr::Num(default)), |v| {
+            expr(src, &format!("{path}.{field}"), v, known)
+        })
     };
     let list = |field: &str, v: &Option<Vec<Value>>| -> Result<Vec<Value>, ConfigError> {
-        v.clone().ok_or_else(|| src.err(path, format!("shape {} needs `{field}`", p.shape)))
+        v.clone()
+            .ok_or_else(|| src.err(path, format!("shape {} needs `{field}`", p.shape)))
     };
-    let points = |field: &str, v: &Option<Vec<Vec<Value>>>| -> Result<Vec<[Expr; 2]>, ConfigError> {
-        let pts = v.as_ref().ok_or_else(|| src.err(path, format!("shape {} needs `{field}` as a list of [x, y] points", p.shape)))?;
-        if pts.len() < 3 {
-            return Err(src.err(format!("{path}.{field}"), format!("expected at least 3 points, found {}", pts.len())));
-        }
-        pts.iter().enumerate().map(|(i, q)| exprs::<2>(src, &format!("{path}.{field}[{i}]"), q, known)).collect()
-    };
+    let points =
+        |field: &str, v: &Option<Vec<Vec<Value>>>| -> Result<Vec<[Expr; 2]>, ConfigError> {
+            let pts = v.as_ref().ok_or_else(|| {
+                src.err(
+                    path,
+                    format!(
+                        "shape {} needs `{field}` as a list of [x, y] points",
+                        p.shape
+                    ),
+                )
+            })?;
+            if pts.len() < 3 {
+                return Err(src.err(
+                    format!("{path}.{field}"),
+                    format!("expected at least 3 points, found {}", pts.len()),
+                ));
+            }
+            pts.iter()
+                .enumerate()
+                .map(|(i, q)| exprs::<2>(src, &format!("{path}.{field}[{i}]"), q, known))
+                .collect()
+        };
     let shape = match p.shape.as_str() {
         "box" => Shape::Box { size: exprs::<3>(src, &format!("{path}.size"), &list("size", &p.size)?, known)? },
         "sphere" => Shape::Sphere { radius: need("radius", &p.radius)?, segments: opt("segments", &p.segments, 32.0)? },
@@ -487,16 +629,30 @@ fn part(
         None => zero(),
     };
     let material = match &p.material {
-        None => material(src, &format!("{path}.material"), &Value::Mapping(Mapping::new()), known)?,
+        None => material(
+            src,
+            &format!("{path}.material"),
+            &Value::Mapping(Mapping::new()),
+            known,
+        )?,
         Some(Value::String(name)) => materials.get(name).cloned().ok_or_else(|| {
             src.err(
                 format!("{path}.material"),
-                format!("no material {name:?} under materials:; defined: [{}]", materials.keys().cloned().collect::<Vec<_>>().join(", ")),
+                format!(
+                    "no material {name:?} under materials:; defined: [{}]",
+                    materials.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
             )
         })?,
         Some(v) => material(src, &format!("{path}.material"), v, known)?,
     };
-    Ok(Part { name: p.name.clone().unwrap_or_else(|| p.shape.clone()), shape, position, rotation, material })
+    Ok(Part {
+        name: p.name.clone().unwrap_or_else(|| p.shape.clone()),
+        shape,
+        position,
+        rotation,
+        material,
+    })
 }
 
 #[cfg(test)]
@@ -508,11 +664,16 @@ mod tests {
     fn every_builtin_model_parses_and_samples() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         for (name, _) in BUILTIN {
-            let m = resolve(name, Path::new(".")).unwrap().unwrap_or_else(|e| panic!("{e}"));
+            let m = resolve(name, Path::new("."))
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{e}"));
             let s = m.sample(&mut rng);
             assert!(!s.parts.is_empty());
             for p in &s.parts {
-                assert!(p.mesh.positions.iter().all(|v| v.is_finite()), "{name}: non-finite vertex");
+                assert!(
+                    p.mesh.positions.iter().all(|v| v.is_finite()),
+                    "{name}: non-finite vertex"
+                );
                 assert!(!p.mesh.indices.is_empty(), "{name}: empty part");
             }
         }
@@ -520,7 +681,10 @@ mod tests {
 
     #[test]
     fn unknown_parameter_is_named() {
-        let src = Source { file: "m.yaml".into(), text: "name: m\nparts:\n  - shape: sphere\n    radius: \"r * 2\"\n".into() };
+        let src = Source {
+            file: "m.yaml".into(),
+            text: "name: m\nparts:\n  - shape: sphere\n    radius: \"r * 2\"\n".into(),
+        };
         let e = Model::parse(&src).unwrap_err();
         assert_eq!(e.path, "parts[0].radius");
         assert_eq!(e.line, Some(4));

@@ -1,0 +1,109 @@
+"""Checks a rendergan dataset with the real clients: pycocotools loads the COCO files, every RLE
+decodes to exactly the pixels of its instance in the mask PNG, COCOeval scores the ground truth
+as detections at AP = 1.0 (bbox and segm), and the YOLO labels follow ultralytics' format.
+
+usage: python3 .ci/interop.py output/quickstart
+"""
+import contextlib
+import io
+import json
+import os
+import sys
+
+import numpy as np
+import yaml
+from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+
+def check_coco(root, split):
+    path = os.path.join(root, "annotations", f"instances_{split}.json")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(path)
+    imgs = coco.loadImgs(coco.getImgIds())
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert imgs, f"{path}: no images"
+    for img in imgs:
+        f = os.path.join(root, "images", split, img["file_name"])
+        w, h = Image.open(f).size
+        assert (w, h) == (img["width"], img["height"]), f"{f}: size {w}x{h} != COCO {img}"
+    masks = {}
+    for a in anns:
+        img = coco.imgs[a["image_id"]]
+        if img["id"] not in masks:
+            m = os.path.join(root, "masks", split, img["file_name"])
+            masks[img["id"]] = np.array(Image.open(m)).astype(np.int64)
+        inst = masks[img["id"]] == a["instance_id"]
+        dec = mask_utils.decode(a["segmentation"]).astype(bool)
+        assert (dec == inst).all(), f"annotation {a['id']}: RLE differs from mask pixels of instance {a['instance_id']}"
+        assert int(mask_utils.area(a["segmentation"])) == int(inst.sum()) == a["area"], f"annotation {a['id']}: area mismatch"
+        bb = [int(round(v)) for v in mask_utils.toBbox(a["segmentation"])]
+        assert bb == a["bbox"], f"annotation {a['id']}: bbox {a['bbox']} != RLE box {bb}"
+        assert a["iscrowd"] == 0
+        if "keypoints" in a:
+            cat = coco.cats[a["category_id"]]
+            assert len(a["keypoints"]) == 3 * len(cat["keypoints"])
+    if not anns:
+        return len(imgs), 0
+    for iou in ("bbox", "segm"):
+        dets = [dict(a, score=1.0) for a in anns]
+        with contextlib.redirect_stdout(io.StringIO()):
+            dt = coco.loadRes(dets)
+            ev = COCOeval(coco, dt, iou)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        ap = ev.stats[0]
+        assert abs(ap - 1.0) < 1e-9, f"{split} {iou}: AP {ap} with ground truth as detections, expected 1.0"
+    return len(imgs), len(anns)
+
+
+def check_yolo(root):
+    with open(os.path.join(root, "data.yaml")) as f:
+        data = yaml.safe_load(f)
+    names = data["names"]
+    nc = len(names)
+    assert os.path.isdir(os.path.join(data["path"], data["train"])), "data.yaml train folder missing"
+    kpt = data.get("kpt_shape")
+    lines = 0
+    for split in ("train", "val"):
+        img_dir = os.path.join(root, "images", split)
+        for name in sorted(os.listdir(img_dir)):
+            lab = os.path.join(root, "labels", split, os.path.splitext(name)[0] + ".txt")
+            assert os.path.isfile(lab), f"{lab}: missing label file for {name}"
+            for ln in open(lab).read().splitlines():
+                parts = ln.split()
+                cls = int(parts[0])
+                assert 0 <= cls < nc, f"{lab}: class {cls} outside 0..{nc - 1}"
+                vals = [float(v) for v in parts[1:]]
+                if kpt:
+                    assert len(vals) == 4 + kpt[0] * kpt[1], f"{lab}: pose line has {len(vals)} values"
+                    coords = vals[:4] + [v for i, v in enumerate(vals[4:]) if i % 3 != 2]
+                elif len(vals) == 4:
+                    coords = vals
+                else:
+                    assert len(vals) >= 6 and len(vals) % 2 == 0, f"{lab}: segment line needs >= 3 points"
+                    coords = vals
+                assert all(0.0 <= v <= 1.0 for v in coords), f"{lab}: coordinates outside [0, 1]: {ln}"
+                lines += 1
+    return lines
+
+
+def main():
+    root = sys.argv[1]
+    total = 0
+    for split in ("train", "val"):
+        n_img, n_ann = check_coco(root, split)
+        total += n_ann
+        print(f"interop: {split}: {n_img} images, {n_ann} annotations: RLE == mask PNG, bbox, area ok; COCOeval AP = 1.0")
+    if os.path.isfile(os.path.join(root, "data.yaml")):
+        lines = check_yolo(root)
+        print(f"interop: yolo: {lines} label lines in ultralytics format")
+    assert total > 0, "no annotations at all"
+    print("interop: ok")
+
+
+if __name__ == "__main__":
+    main()

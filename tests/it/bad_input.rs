@@ -1,0 +1,90 @@
+//! Every config in tests/bad/ must fail with its own clear message (the `# expect:` line lists the
+//! parts it must contain), never a panic, and the CLI must write nothing for it.
+
+use std::process::Command;
+
+use super::common::*;
+
+#[test]
+fn each_bad_config_names_its_problem() {
+    let dir = root().join("tests/bad");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{}: first line must be `# expect: ...`", path.display()));
+        let err = match rendergan::config::load(&path) {
+            Ok(_) => panic!("{} loaded without error", path.display()),
+            Err(e) => e.to_string(),
+        };
+        for part in expect.split(" | ") {
+            assert!(
+                err.contains(part),
+                "{}: error does not contain {part:?}:\n{err}",
+                path.display()
+            );
+        }
+        n += 1;
+    }
+    assert!(n >= 10, "only {n} bad configs");
+}
+
+#[test]
+fn cli_reports_bad_input_with_exit_code_2_and_writes_nothing() {
+    let out = tmp();
+    let target = out.path().join("never");
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["generate", "-c"])
+        .arg(root().join("tests/bad/bad_count.yaml"))
+        .arg("-o")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("rendergan: ") && err.contains("objects[0].count"),
+        "{err}"
+    );
+    assert!(!target.exists());
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "nothing is written for a bad config"
+    );
+}
+
+#[test]
+fn existing_output_is_kept_without_overwrite() {
+    let out = tmp();
+    std::fs::write(out.path().join("precious.txt"), "keep me").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["generate", "-q", "-c"])
+        .arg(fixture("tiny.yaml"))
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--overwrite"));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("precious.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["generate", "--cfg", "x.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
