@@ -179,7 +179,7 @@ fn write_all(
         for (r, ctx) in ctxs.iter().enumerate() {
             let work_tx = work_tx.clone();
             render_handles.push(s.spawn(move || -> Result<(Duration, Duration)> {
-                let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, false);
+                let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, cfg.output.normals);
                 let max_tiles = renderer.max_tiles();
                 let max_batch = renderer.max_batch();
                 let mut chunk = r as u64;

@@ -62,6 +62,8 @@ pub struct OutputSpec {
     pub yolo: Option<YoloTask>,
     pub masks: bool,
     pub depth: bool,
+    /// Camera-frame normals as RGB PNGs (n · 0.5 + 0.5).
+    pub normals: bool,
     /// Depth PNG value = camera-frame z (scene units) × this scale.
     pub depth_scale: f64,
     /// Images in preview.png (0 = none).
@@ -215,6 +217,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         yolo: Some(YoloTask::Detect),
         masks: true,
         depth: false,
+        normals: false,
         depth_scale: out.depth_scale.unwrap_or(1000.0),
         preview: out.preview.unwrap_or(16),
     };
@@ -228,12 +231,13 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
                 "yolo" => output.yolo = Some(YoloTask::Detect),
                 "masks" => output.masks = true,
                 "depth" => output.depth = true,
-                other => {
-                    return Err(src.err(
-                        format!("output.formats[{i}]"),
-                        format!("unknown format {other:?}; expected coco, yolo, masks or depth"),
-                    ))
-                }
+                "normals" => output.normals = true,
+                other => return Err(src.err(
+                    format!("output.formats[{i}]"),
+                    format!(
+                        "unknown format {other:?}; expected coco, yolo, masks, depth or normals"
+                    ),
+                )),
             }
         }
     }

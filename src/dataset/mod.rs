@@ -70,6 +70,9 @@ pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
     if cfg.output.depth {
         dirs.push("depth");
     }
+    if cfg.output.normals {
+        dirs.push("normals");
+    }
     for d in dirs {
         for s in ["train", "val"] {
             let p = root.join(d).join(s);
@@ -148,6 +151,14 @@ pub fn process(
         files.push((
             root.join("depth").join(split).join(format!("{name}.png")),
             image_io::png_u16(d, w, h),
+        ));
+    }
+    if let Some(n) = &frame.normals {
+        // background stays black: RGBA (n · 0.5 + 0.5, 1) where drawn, all zero elsewhere
+        let rgb: Vec<u8> = n.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        files.push((
+            root.join("normals").join(split).join(format!("{name}.png")),
+            image_io::png_rgb(&rgb, w, h),
         ));
     }
     if let Some(text) = yolo {

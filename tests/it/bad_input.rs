@@ -88,3 +88,26 @@ fn unknown_flag_is_a_usage_error() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn devices_and_bench_run() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .arg("devices")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("* "),
+        "the chosen adapter is marked"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["bench", "-n", "16", "-c"])
+        .arg(root().join("configs/bench.yaml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["images"], 16);
+    assert!(line["images_per_s"].as_f64().unwrap() > 0.0);
+    assert!(line["ms_per_image"]["render"].is_number());
+}

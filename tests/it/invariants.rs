@@ -165,3 +165,95 @@ fn yolo_segment_polygons_cover_their_masks() {
         ious.len()
     );
 }
+
+#[test]
+fn normals_face_the_camera() {
+    let dir = tmp();
+    let out = dir.path().join("mixed");
+    let mut cfg = load(&fixture("mixed.yaml"));
+    cfg.count = 4;
+    generate(&cfg, &out, 2, 1);
+    let (mut facing, mut total) = (0, 0);
+    for entry in std::fs::read_dir(out.join("normals/train")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        let n = image::open(&path).unwrap().into_rgb8();
+        let (_, _, mask) = read_u16_png(&out.join("masks/train").join(&name));
+        for (px, m) in n.pixels().zip(&mask) {
+            if *m == 0 {
+                assert_eq!(px.0, [0, 0, 0], "background normals are zero");
+                continue;
+            }
+            let v = px.0.map(|c| c as f64 / 255.0 * 2.0 - 1.0);
+            let len = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            assert!((len - 1.0).abs() < 0.03, "normal length {len}");
+            total += 1;
+            // camera looks along +z, so a visible surface's normal points back: z < 0
+            if v[2] < 0.05 {
+                facing += 1;
+            }
+        }
+    }
+    assert!(total > 1000);
+    assert!(
+        facing as f64 / total as f64 > 0.97,
+        "{facing} of {total} normals face the camera"
+    );
+}
+
+#[test]
+fn background_crops_come_from_the_folder_and_bad_files_are_skipped() {
+    let dir = tmp();
+    let bg = dir.path().join("backgrounds/nested");
+    std::fs::create_dir_all(&bg).unwrap();
+    let colours = [[200u8, 30, 30], [30, 200, 30], [30, 30, 200]];
+    for (i, c) in colours.iter().enumerate() {
+        image::RgbImage::from_pixel(120, 90, image::Rgb(*c))
+            .save(bg.join(format!("bg{i}.png")))
+            .unwrap();
+    }
+    std::fs::write(bg.join("broken.jpg"), b"not a jpeg").unwrap();
+    std::fs::write(bg.join("notes.txt"), b"ignored").unwrap();
+    let text = std::fs::read_to_string(fixture("mixed.yaml"))
+        .unwrap()
+        .replace(
+            "background: {gradient: {top: [0.9, 0.9, 0.8], bottom: [0.2, 0.2, 0.3]}}",
+            "background: {images: {dir: backgrounds}}",
+        );
+    let cfg_path = dir.path().join("bg.yaml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let mut cfg = load(&cfg_path);
+    cfg.count = 6;
+    let out = dir.path().join("out");
+    generate(&cfg, &out, 2, 1);
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(out.join("images/train")).unwrap() {
+        let path = entry.unwrap().path();
+        let img = image::open(&path).unwrap().into_rgb8();
+        let (_, _, mask) = read_u16_png(&out.join("masks/train").join(path.file_name().unwrap()));
+        // a background pixel away from objects (antialiased edges blend) is one of the colours
+        let w = img.width() as usize;
+        let far = (0..mask.len()).find(|&i| {
+            let (x, y) = (i % w, i / w);
+            x > 0
+                && y > 0
+                && x + 1 < w
+                && y + 1 < img.height() as usize
+                && [i - 1, i + 1, i - w, i + w, i]
+                    .iter()
+                    .all(|&j| mask[j] == 0)
+        });
+        let Some(i) = far else { continue };
+        let px = img.get_pixel((i % w) as u32, (i / w) as u32).0;
+        let k = colours
+            .iter()
+            .position(|c| *c == px)
+            .unwrap_or_else(|| panic!("background pixel {px:?} is none of the folder's colours"));
+        seen.insert(k);
+    }
+    assert!(
+        seen.len() >= 2,
+        "crops came from {} of 3 images",
+        seen.len()
+    );
+}
