@@ -59,6 +59,20 @@ impl std::fmt::Display for Dist {
     }
 }
 
+/// Picks an index with probability proportional to its weight (weights are non-negative with a
+/// positive sum; checked where they are parsed).
+pub fn weighted_index<R: Rng + ?Sized>(weights: &[f64], rng: &mut R) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut t = rng.gen_range(0.0..1.0) * total;
+    for (i, w) in weights.iter().enumerate() {
+        if t < *w {
+            return i;
+        }
+        t -= w;
+    }
+    weights.len().saturating_sub(1)
+}
+
 /// The shape hint every parse error repeats, so users see the accepted forms.
 pub const FORMS: &str =
     "a number or a distribution like {uniform: [a, b]}, {normal: [mean, std]}, \

@@ -232,12 +232,14 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
                 "masks" => output.masks = true,
                 "depth" => output.depth = true,
                 "normals" => output.normals = true,
-                other => return Err(src.err(
-                    format!("output.formats[{i}]"),
-                    format!(
+                other => {
+                    return Err(src.err(
+                        format!("output.formats[{i}]"),
+                        format!(
                         "unknown format {other:?}; expected coco, yolo, masks, depth or normals"
                     ),
-                )),
+                    ))
+                }
             }
         }
     }

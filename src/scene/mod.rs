@@ -212,15 +212,7 @@ fn sample_color(c: &ColorDist, rng: &mut ChaCha8Rng) -> [f32; 3] {
     match c {
         ColorDist::Rgb(d) => d.clone().map(|d| d.sample(rng).clamp(0.0, 1.0) as f32),
         ColorDist::Choice { colors, weights } => {
-            let total: f64 = weights.iter().sum();
-            let mut t = rng.gen_range(0.0..1.0) * total;
-            for (c, w) in colors.iter().zip(weights) {
-                if t < *w {
-                    return c.map(|x| x as f32);
-                }
-                t -= w;
-            }
-            colors[colors.len() - 1].map(|x| x as f32)
+            colors[crate::config::dist::weighted_index(weights, rng)].map(|x| x as f32)
         }
         ColorDist::Hsv(d) => {
             let [h, s, v] = d.clone().map(|d| d.sample(rng));
