@@ -31,6 +31,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Measure throughput on a config; prints one JSON line.
     Bench(BenchArgs),
+    /// Learn the augmentation stages from a folder of your unlabeled photos.
+    Train(TrainArgs),
     /// List the graphics adapters wgpu can see, best first.
     Devices,
     /// Check a config and its model files without rendering anything.
@@ -63,7 +65,35 @@ pub struct GenerateArgs {
     /// Render devices in parallel (default: 2 on a software rasteriser, 1 on a GPU).
     #[arg(long)]
     pub render_threads: Option<usize>,
+    /// Apply a trained run folder (from `rendergan train -o`) to every image; labels are unchanged.
+    #[arg(long)]
+    pub augment: Option<PathBuf>,
     /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The YAML config the synthetic images are rendered from (its `train:` section is optional).
+    #[arg(short, long)]
+    pub config: PathBuf,
+    /// Folder of real photos (searched recursively; png, jpg, bmp, tiff, webp).
+    #[arg(long)]
+    pub real: PathBuf,
+    /// Run folder: checkpoints, samples/, metrics.csv.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Number of steps (overrides train.steps).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Where to learn: auto, cpu or gpu.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// No per-step log lines.
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -82,6 +112,9 @@ pub struct BenchArgs {
     /// Render devices in parallel (default: 2 on a software rasteriser, 1 on a GPU).
     #[arg(long)]
     pub render_threads: Option<usize>,
+    /// Apply a trained run folder, to measure `generate --augment`.
+    #[arg(long)]
+    pub augment: Option<PathBuf>,
 }
 
 fn load(path: &std::path::Path) -> Result<config::Config> {
@@ -136,9 +169,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 overwrite: a.overwrite,
                 progress: !a.quiet,
                 render_threads: a.render_threads,
+                augment: a.augment,
             };
             generate::apply(&mut cfg, &opts);
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
+            if let Some(run) = &cfg.augment {
+                crate::augment::infer::read_run_info(run)?;
+            }
             let ctxs = generate::open_devices(opts.render_threads)?;
             let s = generate::run(&cfg, &ctxs, &opts)?;
             println!(
@@ -153,6 +190,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train(a) => {
+            let cfg = load(&a.config)?;
+            let opts = crate::train::TrainOptions { real: a.real, out: a.out, steps: a.steps, resume: a.resume, device: a.device, quiet: a.quiet };
+            crate::train::train(&cfg, &opts)?;
+            println!("rendergan: training run in {}", opts.out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(a) => {
             let mut cfg = load(&a.config)?;
             let dir = tempfile_dir()?;
@@ -164,6 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 overwrite: true,
                 progress: false,
                 render_threads: a.render_threads,
+                augment: a.augment,
             };
             generate::apply(&mut cfg, &opts);
             let ctxs = generate::open_devices(opts.render_threads)?;

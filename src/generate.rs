@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Background, Config};
 use crate::dataset::{self, image_io, DatasetWriter, StageTimes};
+use crate::augment::infer::{AugImage, Augmenter};
 use crate::render::{Frame, RenderContext, Renderer};
 use crate::scene;
 
@@ -27,6 +28,8 @@ pub struct Options {
     /// Render devices (default: 2 on a software rasteriser, 1 on a GPU).
     pub render_threads: Option<usize>,
     pub progress: bool,
+    /// A trained run folder to apply (overrides `augment:` in the config).
+    pub augment: Option<PathBuf>,
 }
 
 /// What a run did and where its time went.
@@ -60,6 +63,9 @@ pub fn apply(cfg: &mut Config, opts: &Options) {
     }
     if let Some(o) = &opts.out {
         cfg.output.dir = o.clone();
+    }
+    if let Some(a) = &opts.augment {
+        cfg.augment = Some(a.clone());
     }
 }
 
@@ -178,8 +184,10 @@ fn write_all(
         let mut render_handles = Vec::new();
         for (r, ctx) in ctxs.iter().enumerate() {
             let work_tx = work_tx.clone();
+            let bgs = bgs.as_ref();
             render_handles.push(s.spawn(move || -> Result<(Duration, Duration)> {
                 let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, cfg.output.normals);
+                let augmenter = cfg.augment.as_deref().map(Augmenter::load).transpose()?;
                 let max_tiles = renderer.max_tiles();
                 let max_batch = renderer.max_batch();
                 let mut chunk = r as u64;
@@ -206,7 +214,10 @@ fn write_all(
                             take += 1;
                         }
                         let rest = pending.split_off(take);
-                        let frames = renderer.render(&pending);
+                        let mut frames = renderer.render(&pending);
+                        if let Some(aug) = &augmenter {
+                            augment_frames(aug, &pending, &mut frames, bgs)?;
+                        }
                         for item in pending.into_iter().zip(frames) {
                             if work_tx.send(item).is_err() {
                                 break 'chunks; // the writer stopped; its error is reported
@@ -273,6 +284,34 @@ fn write_all(
         readback: readback_time,
         stages,
     })
+}
+
+/// Composites each frame's background and applies the learned stages; the frames then carry
+/// finished RGB with alpha 255, and their labels are untouched.
+fn augment_frames(aug: &Augmenter, scenes: &[scene::Scene], frames: &mut [Frame], bgs: Option<&image_io::Backgrounds>) -> Result<()> {
+    let Some(first) = frames.first() else { return Ok(()) };
+    let (w, h) = (first.width, first.height);
+    let mut rgbs: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
+    let mut alphas: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
+    for (s, f) in scenes.iter().zip(frames.iter()) {
+        let mut rgb = image_io::background(&s.background, bgs, w, h);
+        image_io::composite(&f.color, &mut rgb);
+        rgbs.push(rgb);
+        alphas.push(f.color.chunks_exact(4).map(|p| p[3]).collect());
+    }
+    let mut items: Vec<AugImage<'_>> = rgbs
+        .iter_mut()
+        .zip(&alphas)
+        .zip(scenes)
+        .map(|((rgb, alpha), s)| AugImage { rgb: rgb.as_mut_slice(), alpha: alpha.as_slice(), seed: s.seed })
+        .collect();
+    aug.apply(&mut items, w as usize, h as usize)?;
+    for (f, rgb) in frames.iter_mut().zip(&rgbs) {
+        for (px, c) in f.color.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
+            px.copy_from_slice(&[c[0], c[1], c[2], 255]);
+        }
+    }
+    Ok(())
 }
 
 /// Opens the render devices: one on a GPU; on a software rasteriser one per two cores (each

@@ -11,6 +11,8 @@ pub mod render;
 pub mod scene;
 pub mod shaders;
 pub mod util;
+pub mod augment;
+pub mod train;
 
 #[cfg(test)]
 pub(crate) mod test_support {

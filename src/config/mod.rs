@@ -52,6 +52,36 @@ pub struct Config {
     pub batch: usize,
     /// Colour samples per pixel: 1 (off) or 4 (multisampled edges; labels stay exact).
     pub antialias: u32,
+    /// Settings for `rendergan train`.
+    pub train: TrainSpec,
+    /// A trained run folder to apply to every render (`augment:` in the file, or `--augment`).
+    pub augment: Option<PathBuf>,
+}
+
+/// Learned-augmentation training settings (`train:`); every field has a default.
+#[derive(Debug, Clone)]
+pub struct TrainSpec {
+    /// Side of the square training images: 64 or 128.
+    pub resolution: usize,
+    pub steps: u64,
+    pub batch: usize,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    /// 3 = RGB, 1 = grey.
+    pub channels: usize,
+    /// Real crop side as a fraction of the photo's shorter side.
+    pub real_crop: Dist,
+    /// Weight of the L1 self-regularisation between render and output.
+    pub l1: f64,
+    /// Older fakes kept for the discriminator (SimGAN's history buffer).
+    pub history: usize,
+    pub sample_every: u64,
+    pub checkpoint_every: u64,
+    pub blur: bool,
+    pub lighting: bool,
+    pub background: bool,
+    pub detail: bool,
+    pub noise: bool,
 }
 
 /// Which files a run writes, and where.
@@ -413,6 +443,8 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             format!("expected 1 (off) or 4 (4× multisampled colour), found {antialias}"),
         ));
     }
+    let train = train_spec(src, raw.train.unwrap_or_default())?;
+    let augment = raw.augment.map(|a| base.join(a));
     Ok(Config {
         file: src.file.clone(),
         seed: raw.seed.unwrap_or(0),
@@ -429,7 +461,53 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         labels,
         batch,
         antialias,
+        train,
+        augment,
     })
+}
+
+fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
+    let st = t.stages.unwrap_or_default();
+    let spec = TrainSpec {
+        resolution: t.resolution.unwrap_or(64),
+        steps: t.steps.unwrap_or(2000),
+        batch: t.batch.unwrap_or(16),
+        lr_g: t.lr_g.unwrap_or(2e-4),
+        lr_d: t.lr_d.unwrap_or(2e-4),
+        channels: t.channels.unwrap_or(3),
+        real_crop: t.real_crop.unwrap_or(Dist::Uniform(0.3, 0.8)),
+        l1: t.l1.unwrap_or(1.0),
+        history: t.history.unwrap_or(256),
+        sample_every: t.sample_every.unwrap_or(100),
+        checkpoint_every: t.checkpoint_every.unwrap_or(100),
+        blur: st.blur.unwrap_or(true),
+        lighting: st.lighting.unwrap_or(true),
+        background: st.background.unwrap_or(true),
+        detail: st.detail.unwrap_or(true),
+        noise: st.noise.unwrap_or(true),
+    };
+    if spec.resolution != 64 && spec.resolution != 128 {
+        return Err(src.err("train.resolution", format!("expected 64 or 128, found {}", spec.resolution)));
+    }
+    if spec.channels != 1 && spec.channels != 3 {
+        return Err(src.err("train.channels", format!("expected 3 (RGB) or 1 (grey), found {}", spec.channels)));
+    }
+    if !(1..=256).contains(&spec.batch) {
+        return Err(src.err("train.batch", format!("expected 1..=256, found {}", spec.batch)));
+    }
+    for (p, v) in [("train.lr_g", spec.lr_g), ("train.lr_d", spec.lr_d)] {
+        if v.is_nan() || v <= 0.0 || v >= 1.0 {
+            return Err(src.err(p, format!("expected a learning rate in (0, 1), found {v}")));
+        }
+    }
+    let (lo, hi) = spec.real_crop.range();
+    if lo <= 0.0 || hi > 1.0 {
+        return Err(src.err("train.real_crop", "expected a fraction of the photo's shorter side in (0, 1]"));
+    }
+    if spec.sample_every == 0 || spec.checkpoint_every == 0 {
+        return Err(src.err("train.sample_every", "sample_every and checkpoint_every must be at least 1"));
+    }
+    Ok(spec)
 }
 
 fn placement(src: &Source, p: &str, r: RawPlacement) -> Result<Placement, ConfigError> {

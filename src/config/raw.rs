@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
+
 use super::Dist;
 
 #[derive(Deserialize)]
@@ -20,11 +21,9 @@ pub struct RawConfig {
     pub objects: Vec<RawObject>,
     pub labels: Option<RawLabels>,
     pub render: Option<RawRender>,
-    /// Read by `train` (learned augmentation); accepted here so one file serves both.
-    #[allow(dead_code)]
-    pub train: Option<Value>,
-    #[allow(dead_code)]
-    pub augment: Option<Value>,
+    pub train: Option<RawTrain>,
+    /// A run folder of `rendergan train` to apply to every render.
+    pub augment: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -134,4 +133,31 @@ pub struct RawLabels {
 pub struct RawRender {
     pub batch: Option<usize>,
     pub antialias: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrain {
+    pub resolution: Option<usize>,
+    pub steps: Option<u64>,
+    pub batch: Option<usize>,
+    pub lr_g: Option<f64>,
+    pub lr_d: Option<f64>,
+    pub channels: Option<usize>,
+    pub real_crop: Option<Dist>,
+    pub l1: Option<f64>,
+    pub history: Option<usize>,
+    pub sample_every: Option<u64>,
+    pub checkpoint_every: Option<u64>,
+    pub stages: Option<RawStages>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawStages {
+    pub blur: Option<bool>,
+    pub lighting: Option<bool>,
+    pub background: Option<bool>,
+    pub detail: Option<bool>,
+    pub noise: Option<bool>,
 }

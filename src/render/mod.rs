@@ -21,7 +21,8 @@ pub const MAX_SIDE: u32 = 8192;
 pub struct Frame {
     pub width: u32,
     pub height: u32,
-    /// RGBA8; alpha is object coverage (fractional at edges when antialiased).
+    /// RGBA8; alpha is object coverage (fractional at edges when antialiased). After
+    /// augmentation the background is already in and alpha is 255 everywhere.
     pub color: Vec<u8>,
     /// Instance id per pixel (0 background).
     pub ids: Vec<u32>,

@@ -1,0 +1,169 @@
+//! Applying a trained run to rendered images: rebuild the chain from the run's saved settings,
+//! load its weights, and run it on batches of full-size renders on the CPU (flex). Each image's
+//! noise comes from its own seed, so the result is a pure function of (image, weights).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use burn::prelude::*;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use serde::{Deserialize, Serialize};
+
+use super::model::{low, Chain, NoiseInput, StageConfig, BG_Z, DETAIL_Z, LIGHT_Z};
+use super::{image_noise, soft_mask};
+
+/// What a run folder records about its training, enough to rebuild the models.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub stages: StageConfig,
+    /// Side of the square training crops.
+    pub resolution: usize,
+    /// Discriminator width.
+    pub d_width: usize,
+    /// Steps completed when the checkpoint was written.
+    pub step: u64,
+    /// The config file training rendered from.
+    pub config: PathBuf,
+}
+
+/// File names inside a run folder.
+pub const RUN_INFO: &str = "run.json";
+pub const GENERATOR: &str = "generator.bpk";
+pub const DISCRIMINATOR: &str = "discriminator.bpk";
+
+/// Reads `run.json` of a run folder.
+pub fn read_run_info(dir: &Path) -> Result<RunInfo> {
+    let p = dir.join(RUN_INFO);
+    let text = std::fs::read_to_string(&p).with_context(|| {
+        format!("--augment {}: no {RUN_INFO} there; give the folder `rendergan train -o` wrote", dir.display())
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a rendergan run file", p.display()))
+}
+
+/// Saves a module as burnpack bytes.
+pub fn module_bytes<M: ModuleSnapshot>(m: &M) -> Result<Vec<u8>> {
+    let mut store = BurnpackStore::from_bytes(None);
+    m.save_into(&mut store).map_err(|e| anyhow::anyhow!("cannot serialise the model: {e}"))?;
+    let bytes = store.get_bytes().map_err(|e| anyhow::anyhow!("cannot serialise the model: {e}"))?;
+    Ok(bytes.to_vec())
+}
+
+/// Loads burnpack bytes written by [`module_bytes`] into `m`.
+pub fn load_module<M: ModuleSnapshot>(m: &mut M, path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
+    m.load_from(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot load the weights: {e}", path.display()))?;
+    Ok(())
+}
+
+/// A trained chain ready to apply.
+pub struct Augmenter {
+    pub chain: Chain,
+    pub info: RunInfo,
+    device: Device,
+}
+
+/// One image to augment: RGB8 pixels (background already composited), coverage, seed.
+pub struct AugImage<'a> {
+    pub rgb: &'a mut [u8],
+    pub alpha: &'a [u8],
+    pub seed: u64,
+}
+
+impl Augmenter {
+    /// Loads a run folder written by `rendergan train`.
+    pub fn load(dir: &Path) -> Result<Augmenter> {
+        let info = read_run_info(dir)?;
+        let device = Device::flex();
+        let mut chain = Chain::new(&info.stages, &device);
+        load_module(&mut chain, &dir.join(GENERATOR))?;
+        Ok(Augmenter { chain, info, device })
+    }
+
+    /// Builds the noise and mask tensors of a batch.
+    pub fn inputs(&self, seeds: &[u64], alphas: &[Vec<f32>], w: usize, h: usize) -> (Tensor<4>, NoiseInput) {
+        let c = self.info.stages.channels;
+        batch_inputs(seeds, alphas, c, w, h, &self.device)
+    }
+
+    /// Augments images of one size in place.
+    pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<()> {
+        if images.is_empty() {
+            return Ok(());
+        }
+        let c = self.info.stages.channels;
+        let b = images.len();
+        let mut x = Vec::with_capacity(b * c * w * h);
+        let mut alphas = Vec::with_capacity(b);
+        for im in images.iter() {
+            x.extend(rgb_to_chw(im.rgb, c, w, h));
+            alphas.push(im.alpha.iter().map(|a| *a as f32 / 255.0).collect::<Vec<f32>>());
+        }
+        let seeds: Vec<u64> = images.iter().map(|i| i.seed).collect();
+        let (m, z) = self.inputs(&seeds, &alphas, w, h);
+        let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, h, w]), &self.device);
+        let out = self.chain.forward(xt, m, &z).image();
+        let data = out.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading the augmented batch: {e:?}"))?;
+        if data.len() != b * c * w * h {
+            bail!("internal: augmented batch has {} values, expected {}", data.len(), b * c * w * h);
+        }
+        for (k, im) in images.iter_mut().enumerate() {
+            chw_to_rgb(&data[k * c * w * h..(k + 1) * c * w * h], c, w, h, im.rgb);
+        }
+        Ok(())
+    }
+}
+
+/// Noise maps and soft masks of a batch as tensors on `device`.
+pub fn batch_inputs(seeds: &[u64], alphas: &[Vec<f32>], c: usize, w: usize, h: usize, device: &Device) -> (Tensor<4>, NoiseInput) {
+    let b = seeds.len();
+    let mut mask = Vec::with_capacity(b * w * h);
+    let (mut blur, mut light, mut bg, mut det, mut pix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (seed, alpha) in seeds.iter().zip(alphas) {
+        mask.extend(soft_mask(alpha, w, h));
+        let n = image_noise(*seed, c, w, h);
+        blur.push(n.blur);
+        light.extend(n.lighting);
+        bg.extend(n.background);
+        det.extend(n.detail);
+        pix.extend(n.pixel);
+    }
+    let t4 = |v: Vec<f32>, s: [usize; 4]| Tensor::<4>::from_data(TensorData::new(v, s), device);
+    let m = t4(mask, [b, 1, h, w]);
+    let z = NoiseInput {
+        blur: Tensor::<2>::from_data(TensorData::new(blur, [b, 1]), device),
+        lighting: t4(light, [b, LIGHT_Z, low(h, 16), low(w, 16)]),
+        background: t4(bg, [b, BG_Z, low(h, 8), low(w, 8)]),
+        detail: t4(det, [b, DETAIL_Z, h, w]),
+        pixel: t4(pix, [b, c, h, w]),
+    };
+    (m, z)
+}
+
+/// RGB8 (row-major, 3 bytes a pixel) → CHW in [-1, 1]; grey averages the channels.
+pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; c * w * h];
+    for i in 0..w * h {
+        let p = &rgb[i * 3..i * 3 + 3];
+        let v = |x: u8| x as f32 / 127.5 - 1.0;
+        if c == 1 {
+            out[i] = (v(p[0]) + v(p[1]) + v(p[2])) / 3.0;
+        } else {
+            for k in 0..3 {
+                out[k * w * h + i] = v(p[k]);
+            }
+        }
+    }
+    out
+}
+
+/// CHW in [-1, 1] → RGB8 (grey repeated).
+pub fn chw_to_rgb(x: &[f32], c: usize, w: usize, h: usize, rgb: &mut [u8]) {
+    let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    for i in 0..w * h {
+        for k in 0..3 {
+            let ch = if c == 1 { 0 } else { k };
+            rgb[i * 3 + k] = q(x[ch * w * h + i]);
+        }
+    }
+}

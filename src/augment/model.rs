@@ -1,0 +1,330 @@
+//! The learned augmentation stages (RenderGAN, generalised to RGB and any size) as burn modules,
+//! and the patch discriminator. Every stage is bounded so it cannot move, hide or invent an
+//! object: blur only removes high frequencies, lighting scales stay away from zero, the
+//! background is blended only where the soft mask says background, details are high-passed and
+//! bounded, and noise has a learned, bounded level. All stages are fully convolutional and take
+//! their randomness as input maps, so a model trained on crops applies to full-size renders.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::module::{conv2d, interpolate};
+use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
+use serde::{Deserialize, Serialize};
+
+/// Which stages run, and the sizes that rebuild the model. Saved beside every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageConfig {
+    /// 3 for RGB, 1 for grey.
+    pub channels: usize,
+    pub blur: bool,
+    pub lighting: bool,
+    pub background: bool,
+    pub detail: bool,
+    pub noise: bool,
+    /// Width of the small conv nets.
+    pub width: usize,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        StageConfig { channels: 3, blur: true, lighting: true, background: true, detail: true, noise: true, width: 16 }
+    }
+}
+
+/// Noise maps the chain consumes; made from each image's own RNG at inference.
+pub struct NoiseInput {
+    /// [B, 1] per-image scalar for the blur level.
+    pub blur: Tensor<2>,
+    /// [B, 8, H/16, W/16] for the lighting maps.
+    pub lighting: Tensor<4>,
+    /// [B, 8, H/8, W/8] for the background.
+    pub background: Tensor<4>,
+    /// [B, 4, H, W] for the details.
+    pub detail: Tensor<4>,
+    /// [B, C, H, W] sensor noise, standard normal.
+    pub pixel: Tensor<4>,
+}
+
+/// Channel counts of the noise maps, so callers can make them.
+pub const LIGHT_Z: usize = 8;
+pub const BG_Z: usize = 8;
+pub const DETAIL_Z: usize = 4;
+
+/// Low-resolution side for a full side `n` and a downscale factor.
+pub fn low(n: usize, factor: usize) -> usize {
+    n.div_ceil(factor).max(1)
+}
+
+/// Per-stage statistics of one batch, for metrics and collapse checks.
+#[derive(Debug, Clone, Default)]
+pub struct StageStats {
+    /// Per image: blur level b in [0, 1].
+    pub blur: Vec<f32>,
+    /// Per image: range (max − min) of the lighting scale maps.
+    pub light_range: Vec<f32>,
+    /// Per image: mean |detail|.
+    pub detail: Vec<f32>,
+    /// Sensor noise standard deviation (one learned value).
+    pub noise: f32,
+}
+
+/// Output of the chain: the image after each stage, the soft penalty, the stats.
+pub struct ChainOutput {
+    /// [B, C, H, W] after every enabled stage, in order (blur, lighting, background, detail, noise).
+    pub stages: Vec<(&'static str, Tensor<4>)>,
+    pub penalty: Tensor<1>,
+    pub stats: StageStats,
+}
+
+impl ChainOutput {
+    /// The final image.
+    pub fn image(&self) -> Tensor<4> {
+        self.stages.last().expect("the chain always records its input").1.clone()
+    }
+}
+
+fn conv(c_in: usize, c_out: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+    let p = k / 2;
+    let pad = if stride == 1 { PaddingConfig2d::Explicit(p, p, p, p) } else { PaddingConfig2d::Explicit(1, 1, 1, 1) };
+    Conv2dConfig::new([c_in, c_out], [k, k]).with_stride([stride, stride]).with_padding(pad).init(device)
+}
+
+fn upsample(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size(size).with_align_corners(false))
+}
+
+/// Gaussian blur with a fixed kernel (depthwise, separable), normalised at the borders by
+/// blurring ones, so edges are not pulled towards zero.
+pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
+    let [_, c, h, w] = x.dims();
+    let radius = ((3.0 * sigma).ceil() as usize).max(1);
+    let k: Vec<f32> = (0..2 * radius + 1).map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp()).collect();
+    let s: f32 = k.iter().sum();
+    let k: Vec<f32> = k.iter().map(|v| v / s).collect();
+    let device = x.device();
+    let n = k.len();
+    let kx = Tensor::<4>::from_data(TensorData::new(k.repeat(c), [c, 1, 1, n]), &device);
+    let ky = Tensor::<4>::from_data(TensorData::new(k.repeat(c), [c, 1, n, 1]), &device);
+    let run = |t: Tensor<4>| {
+        let t = conv2d(t, kx.clone(), None, ConvOptions::new([1, 1], [0, radius], [1, 1], c));
+        conv2d(t, ky.clone(), None, ConvOptions::new([1, 1], [radius, 0], [1, 1], c))
+    };
+    let ones = Tensor::<4>::ones([1, c, h, w], &device);
+    run(x) / run(ones)
+}
+
+/// Mean distance outside [lo, hi], RenderGAN's `InBounds` penalty before its weight.
+fn out_of_bounds<const D: usize>(raw: Tensor<D>, lo: f32, hi: f32) -> Tensor<1> {
+    let above = (raw.clone() - hi).clamp_min(0.0);
+    let below = (raw.neg() + lo).clamp_min(0.0);
+    (above + below).mean()
+}
+
+fn per_image_mean(x: Tensor<4>) -> Vec<f32> {
+    let [b, _, _, _] = x.dims();
+    x.reshape([b as i32, -1]).mean_dim(1).into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
+/// The generator: the chain of bounded stages.
+#[derive(Module, Debug)]
+pub struct Chain {
+    blur_a: Param<Tensor<1>>,
+    blur_c: Param<Tensor<1>>,
+    light1: Conv2d,
+    light2: Conv2d,
+    bg1: Conv2d,
+    bg2: Conv2d,
+    bg3: Conv2d,
+    bg4: Conv2d,
+    detail1: Conv2d,
+    detail2: Conv2d,
+    noise_level: Param<Tensor<1>>,
+    channels: usize,
+    flags: [bool; 5],
+}
+
+/// Largest detail amplitude (images are in [-1, 1]).
+pub const DETAIL_BOUND: f32 = 0.5;
+/// Largest sensor noise standard deviation.
+pub const NOISE_BOUND: f32 = 0.25;
+
+impl Chain {
+    /// A fresh chain; starts near identity (little blur, unit lighting, faint detail and noise).
+    pub fn new(cfg: &StageConfig, device: &Device) -> Chain {
+        let (c, w) = (cfg.channels, cfg.width);
+        let scalar = |v: f32| Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![v], [1]), device));
+        Chain {
+            blur_a: scalar(0.1),
+            blur_c: scalar(-2.0),
+            light1: conv(LIGHT_Z, w, 3, 1, device),
+            light2: conv(w, 3, 3, 1, device),
+            bg1: conv(BG_Z, 2 * w, 3, 1, device),
+            bg2: conv(2 * w, 2 * w, 3, 1, device),
+            bg3: conv(2 * w, w, 3, 1, device),
+            bg4: conv(w, c, 3, 1, device),
+            detail1: conv(c + DETAIL_Z, w, 3, 1, device),
+            detail2: conv(w, c, 3, 1, device),
+            noise_level: scalar(-3.0),
+            channels: c,
+            flags: [cfg.blur, cfg.lighting, cfg.background, cfg.detail, cfg.noise],
+        }
+    }
+
+    /// Runs the enabled stages on `x` [B, C, H, W] in [-1, 1] with soft object mask `m`
+    /// [B, 1, H, W] in [0, 1].
+    pub fn forward(&self, x: Tensor<4>, m: Tensor<4>, z: &NoiseInput) -> ChainOutput {
+        let [b, c, h, w] = x.dims();
+        let device = x.device();
+        let mut stats = StageStats::default();
+        let mut penalty = Tensor::<1>::zeros([1], &device);
+        let mut stages = vec![("render", x.clone())];
+        let mut x = x;
+        let [blur, lighting, background, detail, noise] = self.flags;
+        if blur {
+            // b in [0, 1] per image: how far towards a σ = 2 px blur; only removes high frequencies
+            let raw = z.blur.clone() * self.blur_a.val().reshape([1, 1]) + self.blur_c.val().reshape([1, 1]); // [B, 1]
+            let level = sigmoid(raw); // [B, 1]
+            stats.blur = level.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+            let soft = gaussian_blur(x.clone(), 2.0); // [B, C, H, W]
+            let lvl = level.reshape([b, 1, 1, 1]);
+            x = x.clone() + (soft - x) * lvl;
+            stages.push(("blur", x.clone()));
+        }
+        if lighting {
+            let t = leaky_relu(self.light1.forward(z.lighting.clone()), 0.2); // [B, w, h/16, w/16]
+            let raw = upsample(self.light2.forward(t), [h, w]); // [B, 3, H, W]
+            penalty = penalty + out_of_bounds(raw.clone(), -3.0, 3.0).mul_scalar(15.0);
+            let raw = raw.clamp(-3.0, 3.0);
+            // scales in (0.1, 1.9]: never zero, so contrast between parts never flips
+            let s_black = sigmoid(raw.clone().narrow(1, 0, 1)).mul_scalar(1.8).add_scalar(0.1); // [B, 1, H, W]
+            let s_white = sigmoid(raw.clone().narrow(1, 1, 1)).mul_scalar(1.8).add_scalar(0.1);
+            let shift = raw.narrow(1, 2, 1).tanh().mul_scalar(0.3);
+            let dark = x.clone().lower_elem(0.0).float(); // [B, C, H, W]
+            let scale = dark.clone() * s_black.clone() + (dark.neg() + 1.0) * s_white.clone();
+            x = x * scale + shift;
+            let both = Tensor::cat(vec![s_black, s_white], 1); // [B, 2, H, W]
+            let flat = both.reshape([b as i32, -1]);
+            let range = flat.clone().max_dim(1) - flat.min_dim(1); // [B, 1]
+            stats.light_range = range.into_data().try_to_vec::<f32>().unwrap_or_default();
+            stages.push(("lighting", x.clone()));
+        }
+        if background {
+            let t = leaky_relu(self.bg1.forward(z.background.clone()), 0.2); // [B, 2w, H/8, W/8]
+            let t = upsample(t, [low(h, 4), low(w, 4)]);
+            let t = leaky_relu(self.bg2.forward(t), 0.2);
+            let t = upsample(t, [low(h, 2), low(w, 2)]);
+            let t = leaky_relu(self.bg3.forward(t), 0.2);
+            let t = upsample(t, [h, w]);
+            let bg = self.bg4.forward(t).tanh(); // [B, C, H, W]
+            let inside = m.clone(); // [B, 1, H, W]
+            x = x * inside.clone() + bg * (inside.neg() + 1.0);
+            stages.push(("background", x.clone()));
+        }
+        if detail {
+            let t = Tensor::cat(vec![x.clone(), z.detail.clone()], 1); // [B, C + 4, H, W]
+            let t = leaky_relu(self.detail1.forward(t), 0.2);
+            let raw = self.detail2.forward(t); // [B, C, H, W]
+            penalty = penalty + out_of_bounds(raw.clone(), -DETAIL_BOUND, DETAIL_BOUND).mul_scalar(15.0);
+            let d = raw.clamp(-DETAIL_BOUND, DETAIL_BOUND);
+            // high-pass three times: what remains cannot shift the low frequencies that carry labels
+            let mut hp = d;
+            for _ in 0..3 {
+                hp = hp.clone() - gaussian_blur(hp, 3.5);
+            }
+            stats.detail = per_image_mean(hp.clone().abs());
+            x = x + hp;
+            stages.push(("detail", x.clone()));
+        }
+        if noise {
+            let sigma = sigmoid(self.noise_level.val()).mul_scalar(NOISE_BOUND); // [1]
+            stats.noise = sigma.clone().into_data().try_to_vec::<f32>().unwrap_or_default().first().copied().unwrap_or(0.0);
+            x = x + z.pixel.clone() * sigma.reshape([1, 1, 1, 1]);
+            stages.push(("noise", x.clone()));
+        }
+        let _ = c;
+        let last = stages.len() - 1;
+        stages[last].1 = stages[last].1.clone().clamp(-1.0, 1.0);
+        ChainOutput { stages, penalty, stats }
+    }
+
+    /// Channels the chain was built for.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+}
+
+/// A convolution whose weight is divided by its largest singular value (spectral
+/// normalisation), estimated by power iteration on every call from a fixed start vector: no
+/// state to carry, and only first-order gradients.
+#[derive(Module, Debug)]
+pub struct SnConv {
+    weight: Param<Tensor<4>>,
+    bias: Param<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+}
+
+impl SnConv {
+    fn new(c_in: usize, c_out: usize, k: usize, stride: usize, padding: usize, device: &Device) -> SnConv {
+        let conv = Conv2dConfig::new([c_in, c_out], [k, k]).init(device);
+        SnConv {
+            weight: conv.weight,
+            bias: Param::from_tensor(Tensor::zeros([c_out], device)),
+            stride,
+            padding,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let w = self.weight.val(); // [O, I, k, k]
+        let [o, i, kh, kw] = w.dims();
+        let mat = w.clone().reshape([o, i * kh * kw]); // [O, N]
+        let fixed = mat.clone().detach();
+        let mut u = Tensor::<2>::ones([o, 1], &w.device()).div_scalar((o as f32).sqrt()); // [O, 1]
+        let mut v = Tensor::<2>::zeros([i * kh * kw, 1], &w.device());
+        for _ in 0..4 {
+            v = normalize(fixed.clone().transpose().matmul(u.clone())); // [N, 1]
+            u = normalize(fixed.clone().matmul(v.clone())); // [O, 1]
+        }
+        let sigma = u.transpose().matmul(mat.matmul(v)).reshape([1, 1, 1, 1]); // [1,1,1,1]
+        let w = w / sigma.add_scalar(1e-6);
+        conv2d(x, w, Some(self.bias.val()), ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1))
+    }
+}
+
+fn normalize(v: Tensor<2>) -> Tensor<2> {
+    let n = v.clone().powf_scalar(2.0).sum().sqrt().add_scalar(1e-12); // [1]
+    v / n.reshape([1, 1])
+}
+
+/// Patch discriminator: strided spectrally normalised convs with LeakyReLU 0.2 and a 1-channel
+/// map of logits, one per overlapping patch (SimGAN's local adversarial loss).
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    c1: SnConv,
+    c2: SnConv,
+    c3: SnConv,
+    out: SnConv,
+}
+
+impl Discriminator {
+    pub fn new(channels: usize, width: usize, device: &Device) -> Discriminator {
+        Discriminator {
+            c1: SnConv::new(channels, width, 4, 2, 1, device),
+            c2: SnConv::new(width, 2 * width, 4, 2, 1, device),
+            c3: SnConv::new(2 * width, 4 * width, 4, 2, 1, device),
+            out: SnConv::new(4 * width, 1, 3, 1, 1, device),
+        }
+    }
+
+    /// [B, C, H, W] → [B, 1, H/8, W/8] logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = leaky_relu(self.c1.forward(x), 0.2);
+        let x = leaky_relu(self.c2.forward(x), 0.2);
+        let x = leaky_relu(self.c3.forward(x), 0.2);
+        self.out.forward(x)
+    }
+}
