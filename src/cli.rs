@@ -192,7 +192,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Train(a) => {
             let cfg = load(&a.config)?;
-            let opts = crate::train::TrainOptions { real: a.real, out: a.out, steps: a.steps, resume: a.resume, device: a.device, quiet: a.quiet };
+            let opts = crate::train::TrainOptions {
+                real: a.real,
+                out: a.out,
+                steps: a.steps,
+                resume: a.resume,
+                device: a.device,
+                quiet: a.quiet,
+            };
             crate::train::train(&cfg, &opts)?;
             println!("rendergan: training run in {}", opts.out.display());
             Ok(ExitCode::SUCCESS)

@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::augment::infer::{AugImage, Augmenter};
 use crate::config::{Background, Config};
 use crate::dataset::{self, image_io, DatasetWriter, StageTimes};
-use crate::augment::infer::{AugImage, Augmenter};
 use crate::render::{Frame, RenderContext, Renderer};
 use crate::scene;
 
@@ -288,8 +288,15 @@ fn write_all(
 
 /// Composites each frame's background and applies the learned stages; the frames then carry
 /// finished RGB with alpha 255, and their labels are untouched.
-fn augment_frames(aug: &Augmenter, scenes: &[scene::Scene], frames: &mut [Frame], bgs: Option<&image_io::Backgrounds>) -> Result<()> {
-    let Some(first) = frames.first() else { return Ok(()) };
+fn augment_frames(
+    aug: &Augmenter,
+    scenes: &[scene::Scene],
+    frames: &mut [Frame],
+    bgs: Option<&image_io::Backgrounds>,
+) -> Result<()> {
+    let Some(first) = frames.first() else {
+        return Ok(());
+    };
     let (w, h) = (first.width, first.height);
     let mut rgbs: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     let mut alphas: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
@@ -303,7 +310,11 @@ fn augment_frames(aug: &Augmenter, scenes: &[scene::Scene], frames: &mut [Frame]
         .iter_mut()
         .zip(&alphas)
         .zip(scenes)
-        .map(|((rgb, alpha), s)| AugImage { rgb: rgb.as_mut_slice(), alpha: alpha.as_slice(), seed: s.seed })
+        .map(|((rgb, alpha), s)| AugImage {
+            rgb: rgb.as_mut_slice(),
+            alpha: alpha.as_slice(),
+            seed: s.seed,
+        })
         .collect();
     aug.apply(&mut items, w as usize, h as usize)?;
     for (f, rgb) in frames.iter_mut().zip(&rgbs) {

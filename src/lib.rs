@@ -2,6 +2,7 @@
 //! RenderGAN way. The data flows one way: `config` → `scene` → `render` → `labels` → `dataset`,
 //! with `generate` running the job and `cli` parsing the command line.
 
+pub mod augment;
 pub mod cli;
 pub mod config;
 pub mod dataset;
@@ -10,9 +11,8 @@ pub mod labels;
 pub mod render;
 pub mod scene;
 pub mod shaders;
-pub mod util;
-pub mod augment;
 pub mod train;
+pub mod util;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -35,16 +35,23 @@ pub const DISCRIMINATOR: &str = "discriminator.bpk";
 pub fn read_run_info(dir: &Path) -> Result<RunInfo> {
     let p = dir.join(RUN_INFO);
     let text = std::fs::read_to_string(&p).with_context(|| {
-        format!("--augment {}: no {RUN_INFO} there; give the folder `rendergan train -o` wrote", dir.display())
+        format!(
+            "--augment {}: no {RUN_INFO} there; give the folder `rendergan train -o` wrote",
+            dir.display()
+        )
     })?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not a rendergan run file", p.display()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a rendergan run file", p.display()))
 }
 
 /// Saves a module as burnpack bytes.
 pub fn module_bytes<M: ModuleSnapshot>(m: &M) -> Result<Vec<u8>> {
     let mut store = BurnpackStore::from_bytes(None);
-    m.save_into(&mut store).map_err(|e| anyhow::anyhow!("cannot serialise the model: {e}"))?;
-    let bytes = store.get_bytes().map_err(|e| anyhow::anyhow!("cannot serialise the model: {e}"))?;
+    m.save_into(&mut store)
+        .map_err(|e| anyhow::anyhow!("cannot serialise the model: {e}"))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot serialise the model: {e}"))?;
     Ok(bytes.to_vec())
 }
 
@@ -52,7 +59,8 @@ pub fn module_bytes<M: ModuleSnapshot>(m: &M) -> Result<Vec<u8>> {
 pub fn load_module<M: ModuleSnapshot>(m: &mut M, path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
-    m.load_from(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot load the weights: {e}", path.display()))?;
+    m.load_from(&mut store)
+        .map_err(|e| anyhow::anyhow!("{}: cannot load the weights: {e}", path.display()))?;
     Ok(())
 }
 
@@ -77,11 +85,21 @@ impl Augmenter {
         let device = Device::flex();
         let mut chain = Chain::new(&info.stages, &device);
         load_module(&mut chain, &dir.join(GENERATOR))?;
-        Ok(Augmenter { chain, info, device })
+        Ok(Augmenter {
+            chain,
+            info,
+            device,
+        })
     }
 
     /// Builds the noise and mask tensors of a batch.
-    pub fn inputs(&self, seeds: &[u64], alphas: &[Vec<f32>], w: usize, h: usize) -> (Tensor<4>, NoiseInput) {
+    pub fn inputs(
+        &self,
+        seeds: &[u64],
+        alphas: &[Vec<f32>],
+        w: usize,
+        h: usize,
+    ) -> (Tensor<4>, NoiseInput) {
         let c = self.info.stages.channels;
         batch_inputs(seeds, alphas, c, w, h, &self.device)
     }
@@ -97,15 +115,27 @@ impl Augmenter {
         let mut alphas = Vec::with_capacity(b);
         for im in images.iter() {
             x.extend(rgb_to_chw(im.rgb, c, w, h));
-            alphas.push(im.alpha.iter().map(|a| *a as f32 / 255.0).collect::<Vec<f32>>());
+            alphas.push(
+                im.alpha
+                    .iter()
+                    .map(|a| *a as f32 / 255.0)
+                    .collect::<Vec<f32>>(),
+            );
         }
         let seeds: Vec<u64> = images.iter().map(|i| i.seed).collect();
         let (m, z) = self.inputs(&seeds, &alphas, w, h);
         let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, h, w]), &self.device);
         let out = self.chain.forward(xt, m, &z).image();
-        let data = out.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading the augmented batch: {e:?}"))?;
+        let data = out
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading the augmented batch: {e:?}"))?;
         if data.len() != b * c * w * h {
-            bail!("internal: augmented batch has {} values, expected {}", data.len(), b * c * w * h);
+            bail!(
+                "internal: augmented batch has {} values, expected {}",
+                data.len(),
+                b * c * w * h
+            );
         }
         for (k, im) in images.iter_mut().enumerate() {
             chw_to_rgb(&data[k * c * w * h..(k + 1) * c * w * h], c, w, h, im.rgb);
@@ -115,10 +145,18 @@ impl Augmenter {
 }
 
 /// Noise maps and soft masks of a batch as tensors on `device`.
-pub fn batch_inputs(seeds: &[u64], alphas: &[Vec<f32>], c: usize, w: usize, h: usize, device: &Device) -> (Tensor<4>, NoiseInput) {
+pub fn batch_inputs(
+    seeds: &[u64],
+    alphas: &[Vec<f32>],
+    c: usize,
+    w: usize,
+    h: usize,
+    device: &Device,
+) -> (Tensor<4>, NoiseInput) {
     let b = seeds.len();
     let mut mask = Vec::with_capacity(b * w * h);
-    let (mut blur, mut light, mut bg, mut det, mut pix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut blur, mut light, mut bg, mut det, mut pix) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (seed, alpha) in seeds.iter().zip(alphas) {
         mask.extend(soft_mask(alpha, w, h));
         let n = image_noise(*seed, c, w, h);

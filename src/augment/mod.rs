@@ -35,7 +35,11 @@ pub fn soft_mask(alpha: &[f32], w: usize, h: usize) -> Vec<f32> {
                 s += kv * tmp[yy * w + x];
             }
             let a = alpha[y * w + x];
-            out[y * w + x] = if a > 0.0 { 1.0 } else { (3.0 * s / norm).min(1.0) };
+            out[y * w + x] = if a > 0.0 {
+                1.0
+            } else {
+                (3.0 * s / norm).min(1.0)
+            };
         }
     }
     out
@@ -54,7 +58,8 @@ pub struct ImageNoise {
 /// image (and the trained weights).
 pub fn image_noise(seed: u64, channels: usize, w: usize, h: usize) -> ImageNoise {
     let mut rng = ChaCha8Rng::seed_from_u64(crate::scene::mix(seed, 0xA06_A06));
-    let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
+    let mut draw =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
     ImageNoise {
         blur: draw(1)[0],
         lighting: draw(model::LIGHT_Z * model::low(h, 16) * model::low(w, 16)),
@@ -84,7 +89,10 @@ mod tests {
             }
             assert!((0.0..=1.0).contains(&m[i]));
         }
-        assert!(m[5 * w + 3] > 0.0 && m[5 * w + 3] < 1.0, "one pixel out is partly object");
+        assert!(
+            m[5 * w + 3] > 0.0 && m[5 * w + 3] < 1.0,
+            "one pixel out is partly object"
+        );
         assert_eq!(m[0], 0.0, "far away is background");
     }
 

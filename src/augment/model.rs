@@ -30,7 +30,15 @@ pub struct StageConfig {
 
 impl Default for StageConfig {
     fn default() -> Self {
-        StageConfig { channels: 3, blur: true, lighting: true, background: true, detail: true, noise: true, width: 16 }
+        StageConfig {
+            channels: 3,
+            blur: true,
+            lighting: true,
+            background: true,
+            detail: true,
+            noise: true,
+            width: 16,
+        }
     }
 }
 
@@ -82,18 +90,34 @@ pub struct ChainOutput {
 impl ChainOutput {
     /// The final image.
     pub fn image(&self) -> Tensor<4> {
-        self.stages.last().expect("the chain always records its input").1.clone()
+        self.stages
+            .last()
+            .expect("the chain always records its input")
+            .1
+            .clone()
     }
 }
 
 fn conv(c_in: usize, c_out: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     let p = k / 2;
-    let pad = if stride == 1 { PaddingConfig2d::Explicit(p, p, p, p) } else { PaddingConfig2d::Explicit(1, 1, 1, 1) };
-    Conv2dConfig::new([c_in, c_out], [k, k]).with_stride([stride, stride]).with_padding(pad).init(device)
+    let pad = if stride == 1 {
+        PaddingConfig2d::Explicit(p, p, p, p)
+    } else {
+        PaddingConfig2d::Explicit(1, 1, 1, 1)
+    };
+    Conv2dConfig::new([c_in, c_out], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(pad)
+        .init(device)
 }
 
 fn upsample(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
-    interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size(size).with_align_corners(false))
+    interpolate(
+        x,
+        InterpolateOptions::new(InterpolateMode::Bilinear)
+            .with_output_size(size)
+            .with_align_corners(false),
+    )
 }
 
 /// Gaussian blur with a fixed kernel (depthwise, separable), normalised at the borders by
@@ -101,7 +125,9 @@ fn upsample(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
 pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
     let radius = ((3.0 * sigma).ceil() as usize).max(1);
-    let k: Vec<f32> = (0..2 * radius + 1).map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp()).collect();
+    let k: Vec<f32> = (0..2 * radius + 1)
+        .map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp())
+        .collect();
     let s: f32 = k.iter().sum();
     let k: Vec<f32> = k.iter().map(|v| v / s).collect();
     let device = x.device();
@@ -109,8 +135,18 @@ pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
     let kx = Tensor::<4>::from_data(TensorData::new(k.repeat(c), [c, 1, 1, n]), &device);
     let ky = Tensor::<4>::from_data(TensorData::new(k.repeat(c), [c, 1, n, 1]), &device);
     let run = |t: Tensor<4>| {
-        let t = conv2d(t, kx.clone(), None, ConvOptions::new([1, 1], [0, radius], [1, 1], c));
-        conv2d(t, ky.clone(), None, ConvOptions::new([1, 1], [radius, 0], [1, 1], c))
+        let t = conv2d(
+            t,
+            kx.clone(),
+            None,
+            ConvOptions::new([1, 1], [0, radius], [1, 1], c),
+        );
+        conv2d(
+            t,
+            ky.clone(),
+            None,
+            ConvOptions::new([1, 1], [radius, 0], [1, 1], c),
+        )
     };
     let ones = Tensor::<4>::ones([1, c, h, w], &device);
     run(x) / run(ones)
@@ -125,7 +161,11 @@ fn out_of_bounds<const D: usize>(raw: Tensor<D>, lo: f32, hi: f32) -> Tensor<1> 
 
 fn per_image_mean(x: Tensor<4>) -> Vec<f32> {
     let [b, _, _, _] = x.dims();
-    x.reshape([b as i32, -1]).mean_dim(1).into_data().try_to_vec::<f32>().unwrap_or_default()
+    x.reshape([b as i32, -1])
+        .mean_dim(1)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap_or_default()
 }
 
 /// The generator: the chain of bounded stages.
@@ -146,6 +186,10 @@ pub struct Chain {
     flags: [bool; 5],
 }
 
+/// The per-image scalars (blur level, noise level) are stored divided by this, so Adam's
+/// step (about the learning rate) moves them as fast as it moves conv weights' effect.
+pub const SCALAR_GAIN: f32 = 100.0;
+
 /// Largest detail amplitude (images are in [-1, 1]).
 pub const DETAIL_BOUND: f32 = 0.5;
 /// Largest sensor noise standard deviation.
@@ -155,10 +199,15 @@ impl Chain {
     /// A fresh chain; starts near identity (little blur, unit lighting, faint detail and noise).
     pub fn new(cfg: &StageConfig, device: &Device) -> Chain {
         let (c, w) = (cfg.channels, cfg.width);
-        let scalar = |v: f32| Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![v], [1]), device));
+        let scalar = |v: f32| {
+            Param::from_tensor(Tensor::<1>::from_data(
+                TensorData::new(vec![v], [1]),
+                device,
+            ))
+        };
         Chain {
-            blur_a: scalar(0.1),
-            blur_c: scalar(-2.0),
+            blur_a: scalar(0.1 / SCALAR_GAIN),
+            blur_c: scalar(-2.0 / SCALAR_GAIN),
             light1: conv(LIGHT_Z, w, 3, 1, device),
             light2: conv(w, 3, 3, 1, device),
             bg1: conv(BG_Z, 2 * w, 3, 1, device),
@@ -167,16 +216,22 @@ impl Chain {
             bg4: conv(w, c, 3, 1, device),
             detail1: conv(c + DETAIL_Z, w, 3, 1, device),
             detail2: conv(w, c, 3, 1, device),
-            noise_level: scalar(-3.0),
+            noise_level: scalar(-3.0 / SCALAR_GAIN),
             channels: c,
-            flags: [cfg.blur, cfg.lighting, cfg.background, cfg.detail, cfg.noise],
+            flags: [
+                cfg.blur,
+                cfg.lighting,
+                cfg.background,
+                cfg.detail,
+                cfg.noise,
+            ],
         }
     }
 
     /// Runs the enabled stages on `x` [B, C, H, W] in [-1, 1] with soft object mask `m`
     /// [B, 1, H, W] in [0, 1].
     pub fn forward(&self, x: Tensor<4>, m: Tensor<4>, z: &NoiseInput) -> ChainOutput {
-        let [b, c, h, w] = x.dims();
+        let [b, _, h, w] = x.dims();
         let device = x.device();
         let mut stats = StageStats::default();
         let mut penalty = Tensor::<1>::zeros([1], &device);
@@ -185,9 +240,17 @@ impl Chain {
         let [blur, lighting, background, detail, noise] = self.flags;
         if blur {
             // b in [0, 1] per image: how far towards a σ = 2 px blur; only removes high frequencies
-            let raw = z.blur.clone() * self.blur_a.val().reshape([1, 1]) + self.blur_c.val().reshape([1, 1]); // [B, 1]
+            let (a, c) = (
+                self.blur_a.val().mul_scalar(SCALAR_GAIN),
+                self.blur_c.val().mul_scalar(SCALAR_GAIN),
+            );
+            let raw = z.blur.clone() * a.reshape([1, 1]) + c.reshape([1, 1]); // [B, 1]
             let level = sigmoid(raw); // [B, 1]
-            stats.blur = level.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+            stats.blur = level
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default();
             let soft = gaussian_blur(x.clone(), 2.0); // [B, C, H, W]
             let lvl = level.reshape([b, 1, 1, 1]);
             x = x.clone() + (soft - x) * lvl;
@@ -199,8 +262,12 @@ impl Chain {
             penalty = penalty + out_of_bounds(raw.clone(), -3.0, 3.0).mul_scalar(15.0);
             let raw = raw.clamp(-3.0, 3.0);
             // scales in (0.1, 1.9]: never zero, so contrast between parts never flips
-            let s_black = sigmoid(raw.clone().narrow(1, 0, 1)).mul_scalar(1.8).add_scalar(0.1); // [B, 1, H, W]
-            let s_white = sigmoid(raw.clone().narrow(1, 1, 1)).mul_scalar(1.8).add_scalar(0.1);
+            let s_black = sigmoid(raw.clone().narrow(1, 0, 1))
+                .mul_scalar(1.8)
+                .add_scalar(0.1); // [B, 1, H, W]
+            let s_white = sigmoid(raw.clone().narrow(1, 1, 1))
+                .mul_scalar(1.8)
+                .add_scalar(0.1);
             let shift = raw.narrow(1, 2, 1).tanh().mul_scalar(0.3);
             let dark = x.clone().lower_elem(0.0).float(); // [B, C, H, W]
             let scale = dark.clone() * s_black.clone() + (dark.neg() + 1.0) * s_white.clone();
@@ -226,8 +293,10 @@ impl Chain {
         if detail {
             let t = Tensor::cat(vec![x.clone(), z.detail.clone()], 1); // [B, C + 4, H, W]
             let t = leaky_relu(self.detail1.forward(t), 0.2);
-            let raw = self.detail2.forward(t); // [B, C, H, W]
-            penalty = penalty + out_of_bounds(raw.clone(), -DETAIL_BOUND, DETAIL_BOUND).mul_scalar(15.0);
+            // starts faint: the stage adds detail only as far as the discriminator asks for it
+            let raw = self.detail2.forward(t).mul_scalar(0.1); // [B, C, H, W]
+            penalty =
+                penalty + out_of_bounds(raw.clone(), -DETAIL_BOUND, DETAIL_BOUND).mul_scalar(15.0);
             let d = raw.clamp(-DETAIL_BOUND, DETAIL_BOUND);
             // high-pass three times: what remains cannot shift the low frequencies that carry labels
             let mut hp = d;
@@ -239,15 +308,26 @@ impl Chain {
             stages.push(("detail", x.clone()));
         }
         if noise {
-            let sigma = sigmoid(self.noise_level.val()).mul_scalar(NOISE_BOUND); // [1]
-            stats.noise = sigma.clone().into_data().try_to_vec::<f32>().unwrap_or_default().first().copied().unwrap_or(0.0);
+            let sigma =
+                sigmoid(self.noise_level.val().mul_scalar(SCALAR_GAIN)).mul_scalar(NOISE_BOUND); // [1]
+            stats.noise = sigma
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default()
+                .first()
+                .copied()
+                .unwrap_or(0.0);
             x = x + z.pixel.clone() * sigma.reshape([1, 1, 1, 1]);
             stages.push(("noise", x.clone()));
         }
-        let _ = c;
         let last = stages.len() - 1;
         stages[last].1 = stages[last].1.clone().clamp(-1.0, 1.0);
-        ChainOutput { stages, penalty, stats }
+        ChainOutput {
+            stages,
+            penalty,
+            stats,
+        }
     }
 
     /// Channels the chain was built for.
@@ -268,7 +348,14 @@ pub struct SnConv {
 }
 
 impl SnConv {
-    fn new(c_in: usize, c_out: usize, k: usize, stride: usize, padding: usize, device: &Device) -> SnConv {
+    fn new(
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        device: &Device,
+    ) -> SnConv {
         let conv = Conv2dConfig::new([c_in, c_out], [k, k]).init(device);
         SnConv {
             weight: conv.weight,
@@ -291,7 +378,12 @@ impl SnConv {
         }
         let sigma = u.transpose().matmul(mat.matmul(v)).reshape([1, 1, 1, 1]); // [1,1,1,1]
         let w = w / sigma.add_scalar(1e-6);
-        conv2d(x, w, Some(self.bias.val()), ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1))
+        conv2d(
+            x,
+            w,
+            Some(self.bias.val()),
+            ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1),
+        )
     }
 }
 
@@ -326,5 +418,130 @@ impl Discriminator {
         let x = leaky_relu(self.c2.forward(x), 0.2);
         let x = leaky_relu(self.c3.forward(x), 0.2);
         self.out.forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::augment::infer::batch_inputs;
+
+    fn inputs(
+        b: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<4>, NoiseInput) {
+        let seeds: Vec<u64> = (0..b as u64).collect();
+        // a square object in the middle of each image
+        let alpha: Vec<f32> = (0..h * w)
+            .map(|i| {
+                if (i / w) * 4 >= h
+                    && (i / w) * 4 < 3 * h
+                    && (i % w) * 4 >= w
+                    && (i % w) * 4 < 3 * w
+                {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let alphas = vec![alpha; b];
+        let (m, z) = batch_inputs(&seeds, &alphas, c, w, h, device);
+        let x: Vec<f32> = (0..b * c * h * w)
+            .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+            .collect();
+        (
+            Tensor::from_data(TensorData::new(x, [b, c, h, w]), device),
+            m,
+            z,
+        )
+    }
+
+    fn only(stage: &str) -> StageConfig {
+        StageConfig {
+            channels: 3,
+            blur: stage == "blur",
+            lighting: stage == "lighting",
+            background: stage == "background",
+            detail: stage == "detail",
+            noise: stage == "noise",
+            width: 8,
+        }
+    }
+
+    fn vec4(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn background_changes_only_pixels_outside_the_mask() {
+        let device = Device::flex();
+        let (x, m, z) = inputs(2, 3, 32, 32, &device);
+        let out = Chain::new(&only("background"), &device).forward(x.clone(), m.clone(), &z);
+        let (a, b, mask) = (vec4(x), vec4(out.image()), vec4(m));
+        let hw = 32 * 32;
+        let mut changed_outside = 0;
+        for i in 0..a.len() {
+            let mi = mask[(i / (3 * hw)) * hw + i % hw];
+            if mi == 1.0 {
+                assert_eq!(a[i], b[i], "pixel {i} under the object changed");
+            } else if mi == 0.0 && (a[i] - b[i]).abs() > 1e-4 {
+                changed_outside += 1;
+            }
+        }
+        assert!(
+            changed_outside > 100,
+            "the background stage replaced the background"
+        );
+    }
+
+    #[test]
+    fn blur_keeps_the_mean_and_lowers_high_frequencies() {
+        let device = Device::flex();
+        let (x, m, z) = inputs(2, 3, 32, 32, &device);
+        let out = Chain::new(&only("blur"), &device).forward(x.clone(), m, &z);
+        let y = out.image();
+        let diff = |t: Tensor<4>| {
+            // energy of horizontal differences: high frequencies
+            let a = t.clone().narrow(3, 1, 31) - t.narrow(3, 0, 31);
+            a.powf_scalar(2.0)
+                .mean()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()[0]
+        };
+        assert!(diff(y.clone()) < diff(x.clone()));
+        let (mx, my) = (
+            x.mean().into_data().try_to_vec::<f32>().unwrap()[0],
+            y.mean().into_data().try_to_vec::<f32>().unwrap()[0],
+        );
+        assert!((mx - my).abs() < 0.02, "mean {mx} → {my}");
+        assert!(out.stats.blur.iter().all(|b| (0.0..=1.0).contains(b)));
+    }
+
+    #[test]
+    fn lighting_scales_stay_positive_and_detail_and_noise_stay_bounded() {
+        let device = Device::flex();
+        let (x, m, z) = inputs(2, 3, 32, 32, &device);
+        let lit = Chain::new(&only("lighting"), &device).forward(x.clone(), m.clone(), &z);
+        // scales lie in [0.1, 1.9]: the range over a map is below 1.8
+        assert!(lit.stats.light_range.iter().all(|r| (0.0..1.8).contains(r)));
+        let det = Chain::new(&only("detail"), &device).forward(x.clone(), m.clone(), &z);
+        let (a, b) = (vec4(x.clone()), vec4(det.image()));
+        let max = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max);
+        // the high-pass of a clamped map is at most 2^3 × the bound
+        assert!(
+            max <= 8.0 * DETAIL_BOUND + 1e-4,
+            "detail moved a pixel by {max}"
+        );
+        let noisy = Chain::new(&only("noise"), &device).forward(x, m, &z);
+        assert!(noisy.stats.noise > 0.0 && noisy.stats.noise <= NOISE_BOUND);
     }
 }

@@ -487,13 +487,22 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
         noise: st.noise.unwrap_or(true),
     };
     if spec.resolution != 64 && spec.resolution != 128 {
-        return Err(src.err("train.resolution", format!("expected 64 or 128, found {}", spec.resolution)));
+        return Err(src.err(
+            "train.resolution",
+            format!("expected 64 or 128, found {}", spec.resolution),
+        ));
     }
     if spec.channels != 1 && spec.channels != 3 {
-        return Err(src.err("train.channels", format!("expected 3 (RGB) or 1 (grey), found {}", spec.channels)));
+        return Err(src.err(
+            "train.channels",
+            format!("expected 3 (RGB) or 1 (grey), found {}", spec.channels),
+        ));
     }
     if !(1..=256).contains(&spec.batch) {
-        return Err(src.err("train.batch", format!("expected 1..=256, found {}", spec.batch)));
+        return Err(src.err(
+            "train.batch",
+            format!("expected 1..=256, found {}", spec.batch),
+        ));
     }
     for (p, v) in [("train.lr_g", spec.lr_g), ("train.lr_d", spec.lr_d)] {
         if v.is_nan() || v <= 0.0 || v >= 1.0 {
@@ -502,10 +511,16 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
     }
     let (lo, hi) = spec.real_crop.range();
     if lo <= 0.0 || hi > 1.0 {
-        return Err(src.err("train.real_crop", "expected a fraction of the photo's shorter side in (0, 1]"));
+        return Err(src.err(
+            "train.real_crop",
+            "expected a fraction of the photo's shorter side in (0, 1]",
+        ));
     }
     if spec.sample_every == 0 || spec.checkpoint_every == 0 {
-        return Err(src.err("train.sample_every", "sample_every and checkpoint_every must be at least 1"));
+        return Err(src.err(
+            "train.sample_every",
+            "sample_every and checkpoint_every must be at least 1",
+        ));
     }
     Ok(spec)
 }

@@ -4,7 +4,6 @@
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
-
 use super::Dist;
 
 #[derive(Deserialize)]

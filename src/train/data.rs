@@ -72,14 +72,26 @@ impl RealSet {
                 not_images
             );
         }
-        Ok(RealSet { dir: dir.to_path_buf(), images, unreadable, not_images })
+        Ok(RealSet {
+            dir: dir.to_path_buf(),
+            images,
+            unreadable,
+            not_images,
+        })
     }
 
     /// One random crop as CHW floats in [-1, 1] (`channels` 1 = grey, 3 = RGB).
-    pub fn crop<R: Rng + ?Sized>(&self, rng: &mut R, res: u32, scale: &Dist, channels: usize) -> Vec<f32> {
+    pub fn crop<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        res: u32,
+        scale: &Dist,
+        channels: usize,
+    ) -> Vec<f32> {
         let img = &self.images[rng.gen_range(0..self.images.len())];
         let short = img.width().min(img.height()) as f64;
-        let side = ((scale.sample(rng).clamp(0.01, 1.0) * short).round() as u32).clamp(1, img.width().min(img.height()));
+        let side = ((scale.sample(rng).clamp(0.01, 1.0) * short).round() as u32)
+            .clamp(1, img.width().min(img.height()));
         let x = rng.gen_range(0..=img.width() - side);
         let y = rng.gen_range(0..=img.height() - side);
         let view = image::imageops::crop_imm(img, x, y, side, side).to_image();
@@ -134,8 +146,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let nested = dir.path().join("a/b");
         std::fs::create_dir_all(&nested).unwrap();
-        RgbImage::from_pixel(80, 60, image::Rgb([255, 0, 0])).save(nested.join("red.png")).unwrap();
-        RgbImage::from_pixel(40, 40, image::Rgb([0, 0, 255])).save(dir.path().join("blue.bmp")).unwrap();
+        RgbImage::from_pixel(80, 60, image::Rgb([255, 0, 0]))
+            .save(nested.join("red.png"))
+            .unwrap();
+        RgbImage::from_pixel(40, 40, image::Rgb([0, 0, 255]))
+            .save(dir.path().join("blue.bmp"))
+            .unwrap();
         std::fs::write(dir.path().join("broken.jpg"), b"nope").unwrap();
         std::fs::write(dir.path().join("readme.txt"), b"text").unwrap();
         let set = RealSet::load(dir.path(), 64).unwrap();
@@ -156,8 +172,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("x.txt"), b"text").unwrap();
         let e = RealSet::load(dir.path(), 64).err().unwrap().to_string();
-        assert!(e.contains("no usable images") && e.contains("1 other files"), "{e}");
-        let e = RealSet::load(&dir.path().join("missing"), 64).err().unwrap().to_string();
+        assert!(
+            e.contains("no usable images") && e.contains("1 other files"),
+            "{e}"
+        );
+        let e = RealSet::load(&dir.path().join("missing"), 64)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("not a folder"), "{e}");
     }
 

@@ -40,14 +40,28 @@ pub struct TrainOptions {
 
 const D_WIDTH: usize = 32;
 const METRIC_COLUMNS: [&str; 14] = [
-    "step", "d_loss", "g_adv", "g_l1", "penalty", "blur_mean", "blur_std", "light_range_mean", "light_range_std",
-    "detail_mean", "detail_std", "noise", "d_real", "step_seconds",
+    "step",
+    "d_loss",
+    "g_adv",
+    "g_l1",
+    "penalty",
+    "blur_mean",
+    "blur_std",
+    "light_range_mean",
+    "light_range_std",
+    "detail_mean",
+    "detail_std",
+    "noise",
+    "d_real",
+    "step_seconds",
 ];
 
 fn learning_device(choice: &str) -> Result<Device> {
     match choice {
         "auto" | "cpu" => Ok(Device::flex()),
-        "gpu" => bail!("--device gpu: this build learns on the CPU (flex) only; use --device cpu or auto"),
+        "gpu" => bail!(
+            "--device gpu: this build learns on the CPU (flex) only; use --device cpu or auto"
+        ),
         other => bail!("--device {other}: expected auto, cpu or gpu"),
     }
 }
@@ -63,7 +77,11 @@ fn mean_std(v: &[f32]) -> (f64, f64) {
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
-    t.into_data().try_to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN) as f64
+    t.into_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN) as f64
 }
 
 /// Renders synthetic training images at the training resolution.
@@ -81,16 +99,36 @@ impl<'a> Synth<'a> {
         // a stream of scenes apart from any dataset's images
         c.seed = scene::mix(cfg.seed, 0x7EA1_7EA1);
         let backgrounds = match &c.background {
-            Background::Images { files, .. } => Some(image_io::load_backgrounds(files, 2 * res as u32)),
+            Background::Images { files, .. } => {
+                Some(image_io::load_backgrounds(files, 2 * res as u32))
+            }
             _ => None,
         };
-        let renderer = Renderer::new(&ctx.device, &ctx.queue, c.width, c.height, if c.antialias > 1 { 4 } else { 1 }, false);
-        Ok(Synth { cfg: c, renderer, backgrounds })
+        let renderer = Renderer::new(
+            &ctx.device,
+            &ctx.queue,
+            c.width,
+            c.height,
+            if c.antialias > 1 { 4 } else { 1 },
+            false,
+        );
+        Ok(Synth {
+            cfg: c,
+            renderer,
+            backgrounds,
+        })
     }
 
     /// (images CHW in [-1, 1], coverage per image, seeds) for scene indices `first..first + n`.
-    fn batch(&mut self, first: u64, n: usize, channels: usize) -> (Vec<f32>, Vec<Vec<f32>>, Vec<u64>) {
-        let scenes: Vec<scene::Scene> = (first..first + n as u64).map(|i| scene::sample(&self.cfg, i)).collect();
+    fn batch(
+        &mut self,
+        first: u64,
+        n: usize,
+        channels: usize,
+    ) -> (Vec<f32>, Vec<Vec<f32>>, Vec<u64>) {
+        let scenes: Vec<scene::Scene> = (first..first + n as u64)
+            .map(|i| scene::sample(&self.cfg, i))
+            .collect();
         let frames = self.renderer.render(&scenes);
         let (w, h) = (self.cfg.width, self.cfg.height);
         let mut x = Vec::new();
@@ -99,7 +137,12 @@ impl<'a> Synth<'a> {
             let mut rgb = image_io::background(&s.background, self.backgrounds.as_ref(), w, h);
             image_io::composite(&f.color, &mut rgb);
             x.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
-            alphas.push(f.color.chunks_exact(4).map(|p| p[3] as f32 / 255.0).collect());
+            alphas.push(
+                f.color
+                    .chunks_exact(4)
+                    .map(|p| p[3] as f32 / 255.0)
+                    .collect(),
+            );
         }
         (x, alphas, scenes.iter().map(|s| s.seed).collect())
     }
@@ -133,7 +176,8 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         noise: spec.noise,
         width: 16,
     };
-    std::fs::create_dir_all(opts.out.join("samples")).with_context(|| format!("cannot create {}", opts.out.display()))?;
+    std::fs::create_dir_all(opts.out.join("samples"))
+        .with_context(|| format!("cannot create {}", opts.out.display()))?;
     let mut start = 0u64;
     device.seed(cfg.seed);
     let mut g = Chain::new(&stages, &device);
@@ -155,9 +199,13 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         start = info.step;
         eprintln!("rendergan: resuming {} at step {start}", opts.out.display());
     } else if opts.out.join(infer::RUN_INFO).exists() {
-        bail!("{} already holds a run; pass --resume to continue it or -o a new folder", opts.out.display());
+        bail!(
+            "{} already holds a run; pass --resume to continue it or -o a new folder",
+            opts.out.display()
+        );
     }
-    std::fs::copy(&cfg.file, opts.out.join("config.yaml")).with_context(|| format!("cannot copy {}", cfg.file.display()))?;
+    std::fs::copy(&cfg.file, opts.out.join("config.yaml"))
+        .with_context(|| format!("cannot copy {}", cfg.file.display()))?;
     let ctx = RenderContext::new()?;
     let mut synth = Synth::new(cfg, res, &ctx)?;
     let mut opt_g = AdamConfig::new().with_beta_1(0.5).init();
@@ -169,16 +217,25 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let t0 = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(scene::mix(cfg.seed ^ 0x5EA1, step));
         let (x, alphas, seeds) = synth.batch(step * b as u64, b, c);
-        let real_batch: Vec<f32> = (0..b).flat_map(|_| real.crop(&mut rng, res as u32, &spec.real_crop, c)).collect();
+        let real_batch: Vec<f32> = (0..b)
+            .flat_map(|_| real.crop(&mut rng, res as u32, &spec.real_crop, c))
+            .collect();
         let render = Tensor::<4>::from_data(TensorData::new(x, [b, c, res, res]), &device);
-        let real_t = Tensor::<4>::from_data(TensorData::new(real_batch.clone(), [b, c, res, res]), &device);
+        let real_t = Tensor::<4>::from_data(
+            TensorData::new(real_batch.clone(), [b, c, res, res]),
+            &device,
+        );
         let (m, z) = batch_inputs(&seeds, &alphas, c, res, res, &device);
         let out = g.forward(render.clone(), m, &z);
         let fake = out.image();
 
         // discriminator: real vs. fakes, half of them from the history of older fakes
         let fake_now = fake.clone().detach();
-        let fake_data = fake_now.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+        let fake_data = fake_now
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
         let fake_d = if history.len() >= b {
             let half = b / 2;
             let mut mixed: Vec<f32> = fake_data[..(b - half) * sample_len].to_vec();
@@ -200,7 +257,11 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         // chain: fool the discriminator, stay close to the render, stay inside the bounds
         let adv = softplus(d.forward(fake.clone()).neg(), 1.0).mean();
         let l1 = (fake.clone() - render).abs().mean();
-        let (g_adv, g_l1, pen) = (scalar(adv.clone()), scalar(l1.clone()), scalar(out.penalty.clone()));
+        let (g_adv, g_l1, pen) = (
+            scalar(adv.clone()),
+            scalar(l1.clone()),
+            scalar(out.penalty.clone()),
+        );
         let loss_g = adv + l1.mul_scalar(spec.l1) + out.penalty.clone();
         let grads = GradientsParams::from_grads(loss_g.backward(), &g);
         g = opt_g.step(spec.lr_g, g, grads);
@@ -220,7 +281,22 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let (lm, ls) = mean_std(&st.light_range);
         let (dm, ds) = mean_std(&st.detail);
         let secs = t0.elapsed().as_secs_f64();
-        metrics.row(&[done as f64, d_loss, g_adv, g_l1, pen, bm, bs, lm, ls, dm, ds, st.noise as f64, d_real_mean, secs])?;
+        metrics.row(&[
+            done as f64,
+            d_loss,
+            g_adv,
+            g_l1,
+            pen,
+            bm,
+            bs,
+            lm,
+            ls,
+            dm,
+            ds,
+            st.noise as f64,
+            d_real_mean,
+            secs,
+        ])?;
         if !opts.quiet {
             eprintln!("step {done:>6}/{steps}  D {d_loss:.3}  G {g_adv:.3}  L1 {g_l1:.3}  blur {bm:.2}±{bs:.2}  noise {:.3}  {secs:.2} s/step", st.noise);
         }
@@ -233,30 +309,68 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         }
     }
     if start >= steps {
-        eprintln!("rendergan: {} already at step {start} of {steps}; nothing to do", opts.out.display());
+        eprintln!(
+            "rendergan: {} already at step {start} of {steps}; nothing to do",
+            opts.out.display()
+        );
     }
     Ok(())
 }
 
 /// Writes weights, then `run.json`, each atomically; `run.json` last so it never points at
 /// weights that are not there yet.
-fn checkpoint(dir: &Path, g: &Chain, d: &Discriminator, stages: &StageConfig, res: usize, step: u64, config: &Path) -> Result<()> {
+fn checkpoint(
+    dir: &Path,
+    g: &Chain,
+    d: &Discriminator,
+    stages: &StageConfig,
+    res: usize,
+    step: u64,
+    config: &Path,
+) -> Result<()> {
     write_atomic(&dir.join(infer::GENERATOR), &infer::module_bytes(g)?)?;
     write_atomic(&dir.join(infer::DISCRIMINATOR), &infer::module_bytes(d)?)?;
-    let info = RunInfo { stages: stages.clone(), resolution: res, d_width: D_WIDTH, step, config: config.to_path_buf() };
-    write_atomic(&dir.join(infer::RUN_INFO), serde_json::to_string_pretty(&info)?.as_bytes())
+    let info = RunInfo {
+        stages: stages.clone(),
+        resolution: res,
+        d_width: D_WIDTH,
+        step,
+        config: config.to_path_buf(),
+    };
+    write_atomic(
+        &dir.join(infer::RUN_INFO),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )
 }
 
 /// Sample grid rows: the render, the image after each stage, and real crops.
-fn sample_rows(stages: &[(&'static str, Tensor<4>)], real: &[f32], c: usize, res: usize, cols: usize) -> Vec<Vec<image::RgbImage>> {
+fn sample_rows(
+    stages: &[(&'static str, Tensor<4>)],
+    real: &[f32],
+    c: usize,
+    res: usize,
+    cols: usize,
+) -> Vec<Vec<image::RgbImage>> {
     let n = c * res * res;
     let mut rows = Vec::new();
     for (_, t) in stages {
-        let data = t.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+        let data = t
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
         let k = (data.len() / n).min(cols);
-        rows.push((0..k).map(|i| from_chw(&data[i * n..(i + 1) * n], c, res as u32, res as u32)).collect());
+        rows.push(
+            (0..k)
+                .map(|i| from_chw(&data[i * n..(i + 1) * n], c, res as u32, res as u32))
+                .collect(),
+        );
     }
     let k = (real.len() / n).min(cols);
-    rows.push((0..k).map(|i| from_chw(&real[i * n..(i + 1) * n], c, res as u32, res as u32)).collect());
+    rows.push(
+        (0..k)
+            .map(|i| from_chw(&real[i * n..(i + 1) * n], c, res as u32, res as u32))
+            .collect(),
+    );
     rows
 }

@@ -10,13 +10,18 @@ use image::{Rgb, RgbImage};
 
 /// Writes `bytes` to `path` via a temporary sibling and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("part")));
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("part")
+    ));
     {
-        let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut f =
+            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())
 }
 
@@ -53,10 +58,19 @@ pub fn grid(rows: &[Vec<RgbImage>]) -> RgbImage {
     let th = rows.iter().flatten().map(|t| t.height()).max().unwrap_or(1);
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(1) as u32;
     let gap = 2;
-    let mut out = RgbImage::from_pixel(cols * (tw + gap) + gap, rows.len() as u32 * (th + gap) + gap, Rgb([32, 32, 32]));
+    let mut out = RgbImage::from_pixel(
+        cols * (tw + gap) + gap,
+        rows.len() as u32 * (th + gap) + gap,
+        Rgb([32, 32, 32]),
+    );
     for (r, row) in rows.iter().enumerate() {
         for (c, tile) in row.iter().enumerate() {
-            image::imageops::replace(&mut out, tile, (gap + c as u32 * (tw + gap)) as i64, (gap + r as u32 * (th + gap)) as i64);
+            image::imageops::replace(
+                &mut out,
+                tile,
+                (gap + c as u32 * (tw + gap)) as i64,
+                (gap + r as u32 * (th + gap)) as i64,
+            );
         }
     }
     out
@@ -73,14 +87,24 @@ mod tests {
         write_atomic(&p, b"first").unwrap();
         write_atomic(&p, b"second").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]
     fn metrics_keep_one_header_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        Metrics::open(dir.path(), &["step", "loss"]).unwrap().row(&[1.0, 0.5]).unwrap();
-        Metrics::open(dir.path(), &["step", "loss"]).unwrap().row(&[2.0, 0.25]).unwrap();
+        Metrics::open(dir.path(), &["step", "loss"])
+            .unwrap()
+            .row(&[1.0, 0.5])
+            .unwrap();
+        Metrics::open(dir.path(), &["step", "loss"])
+            .unwrap()
+            .row(&[2.0, 0.25])
+            .unwrap();
         let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
         assert_eq!(text, "step,loss\n1.000000,0.500000\n2.000000,0.250000\n");
     }

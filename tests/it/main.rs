@@ -1,6 +1,7 @@
 //! Integration tests: one binary, split by concern. They render with whatever adapter wgpu finds
 //! (Mesa's lavapipe on CPU-only machines: `apt-get install -y mesa-vulkan-drivers`).
 
+mod augment;
 mod bad_input;
 mod common;
 mod determinism;

@@ -1,0 +1,173 @@
+//! Learned augmentation on a domain the test controls: "real" photos are renders of the same
+//! config passed through a known blur (σ = 1.5 px) and sensor noise (σ = 0.04), so training must
+//! raise the blur and noise levels from their near-zero start. Then `generate --augment` must
+//! leave every label byte-identical.
+
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+use rendergan::train::{train, TrainOptions};
+
+use super::common::*;
+
+fn blur_u8(img: &image::RgbImage, sigma: f32) -> image::RgbImage {
+    let r = (3.0 * sigma).ceil() as i64;
+    let k: Vec<f32> = (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let s: f32 = k.iter().sum();
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let pass = |src: &Vec<[f32; 3]>, dx: i64, dy: i64| -> Vec<[f32; 3]> {
+        let mut out = vec![[0.0f32; 3]; src.len()];
+        for y in 0..h {
+            for x in 0..w {
+                let mut acc = [0.0f32; 3];
+                for (j, kv) in k.iter().enumerate() {
+                    let o = j as i64 - r;
+                    let (xx, yy) = ((x + o * dx).clamp(0, w - 1), (y + o * dy).clamp(0, h - 1));
+                    let p = src[(yy * w + xx) as usize];
+                    for c in 0..3 {
+                        acc[c] += kv * p[c] / s;
+                    }
+                }
+                out[(y * w + x) as usize] = acc;
+            }
+        }
+        out
+    };
+    let src: Vec<[f32; 3]> = img.pixels().map(|p| p.0.map(|v| v as f32)).collect();
+    let out = pass(&pass(&src, 1, 0), 0, 1);
+    image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        image::Rgb(
+            out[(y as i64 * w + x as i64) as usize].map(|v| v.round().clamp(0.0, 255.0) as u8),
+        )
+    })
+}
+
+/// Writes the controlled "real" domain into `dir`.
+fn controlled_real(dir: &Path, work: &Path) {
+    let mut cfg = load(&fixture("train.yaml"));
+    cfg.count = 48;
+    cfg.seed = 99;
+    generate(&cfg, &work.join("src"), 2, 1);
+    std::fs::create_dir_all(dir).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let noise = Normal::new(0.0f32, 0.04 * 255.0).unwrap();
+    for split in ["train", "val"] {
+        for e in std::fs::read_dir(work.join("src/images").join(split)).unwrap() {
+            let p = e.unwrap().path();
+            let mut img = blur_u8(&image::open(&p).unwrap().into_rgb8(), 1.5);
+            for px in img.pixels_mut() {
+                for c in 0..3 {
+                    px.0[c] = (px.0[c] as f32 + noise.sample(&mut rng))
+                        .round()
+                        .clamp(0.0, 255.0) as u8;
+                }
+            }
+            img.save(dir.join(format!(
+                "{split}_{}",
+                p.file_name().unwrap().to_string_lossy()
+            )))
+            .unwrap();
+        }
+    }
+    std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
+}
+
+fn metrics(run: &Path) -> Vec<std::collections::BTreeMap<String, f64>> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            head.iter()
+                .cloned()
+                .zip(l.split(',').map(|v| v.parse::<f64>().unwrap()))
+                .collect()
+        })
+        .collect()
+}
+
+fn mean(rows: &[std::collections::BTreeMap<String, f64>], key: &str) -> f64 {
+    rows.iter().map(|r| r[key]).sum::<f64>() / rows.len() as f64
+}
+
+#[test]
+fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
+    let dir = tmp();
+    let real = dir.path().join("real");
+    controlled_real(&real, dir.path());
+    let cfg = load(&fixture("train.yaml"));
+    let run = dir.path().join("run");
+    let opts = |steps: u64, resume: bool| TrainOptions {
+        real: real.clone(),
+        out: run.clone(),
+        steps: Some(steps),
+        resume,
+        device: "cpu".into(),
+        quiet: true,
+    };
+    train(&cfg, &opts(40, false)).unwrap_or_else(|e| panic!("{e:#}"));
+    // a stopped run continues from its checkpoint
+    train(&cfg, &opts(60, true)).unwrap_or_else(|e| panic!("{e:#}"));
+    let rows = metrics(&run);
+    assert_eq!(rows.len(), 60);
+    assert_eq!(rows.last().unwrap()["step"], 60.0);
+    for f in [
+        "run.json",
+        "generator.bpk",
+        "discriminator.bpk",
+        "config.yaml",
+        "samples/step_000020.png",
+        "samples/step_000060.png",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing from the run folder");
+    }
+    let (first, last) = (&rows[..5], &rows[rows.len() - 15..]);
+    let (b0, b1) = (mean(first, "blur_mean"), mean(last, "blur_mean"));
+    let (n0, n1) = (mean(first, "noise"), mean(last, "noise"));
+    eprintln!(
+        "blur level {b0:.3} → {b1:.3}; noise σ {n0:.4} → {n1:.4} (true 0.08 in [-1, 1] units)"
+    );
+    assert!(b1 > b0 + 0.3, "blur level did not rise: {b0:.3} → {b1:.3}");
+    assert!(
+        n1 > 2.0 * n0 && n1 > 0.03,
+        "noise level did not rise toward 0.08: {n0:.4} → {n1:.4}"
+    );
+    // a second fresh run into the same folder is refused, the first stays intact
+    assert!(train(&cfg, &opts(5, false)).is_err());
+
+    let mut gen_cfg = load(&fixture("mixed.yaml"));
+    gen_cfg.count = 6;
+    generate(&gen_cfg, &dir.path().join("plain"), 2, 1);
+    gen_cfg.augment = Some(run.clone());
+    generate(&gen_cfg, &dir.path().join("aug"), 2, 1);
+    let read = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+    for f in [
+        "annotations/instances_train.json",
+        "annotations/instances_val.json",
+        "manifest.jsonl",
+    ] {
+        assert!(
+            read(&format!("plain/{f}")) == read(&format!("aug/{f}")),
+            "{f} changed under augmentation"
+        );
+    }
+    let mut images_differ = 0;
+    for e in std::fs::read_dir(dir.path().join("plain/masks/train")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            read(&format!("plain/masks/train/{name}")) == read(&format!("aug/masks/train/{name}")),
+            "mask {name} changed"
+        );
+        let stem = name.trim_end_matches(".png");
+        assert!(
+            read(&format!("plain/labels/train/{stem}.txt"))
+                == read(&format!("aug/labels/train/{stem}.txt"))
+        );
+        images_differ += (read(&format!("plain/images/train/{name}"))
+            != read(&format!("aug/images/train/{name}"))) as usize;
+    }
+    assert!(images_differ > 0, "augmentation changed no image");
+}
