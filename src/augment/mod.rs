@@ -101,7 +101,11 @@ mod tests {
         let a = image_noise(5, 3, 20, 12);
         let b = image_noise(5, 3, 20, 12);
         assert_eq!(a.detail, b.detail);
-        assert_eq!(a.lighting.len(), model::LIGHT_Z * 1 * 2);
+        assert_eq!(
+            a.lighting.len(),
+            model::LIGHT_Z * 2,
+            "12 × 20 → 1 × 2 at 1/16"
+        );
         assert_ne!(image_noise(6, 3, 20, 12).pixel, a.pixel);
     }
 }
