@@ -240,11 +240,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 "ms_per_image": {
                     "render": ms(s.render),
                     "readback": ms(s.readback),
+                    "augment": ms(s.augment),
                     "labels": ms(s.stages.labels),
                     "encode": ms(s.stages.encode),
                     "write": ms(s.stages.write),
                 },
-                "note": "render and readback are wall time on the render thread; labels, encode and write are CPU time summed over worker threads",
+                "note": "render, readback and augment are wall time summed over render threads; labels, encode and write are CPU time summed over worker threads",
             });
             println!("{line}");
             Ok(ExitCode::SUCCESS)

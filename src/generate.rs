@@ -43,6 +43,8 @@ pub struct Summary {
     pub adapter: String,
     pub render: Duration,
     pub readback: Duration,
+    /// Learned augmentation, wall time summed over render threads.
+    pub augment: Duration,
     /// Summed over workers (CPU time, not wall time).
     pub stages: StageTimes,
 }
@@ -179,15 +181,16 @@ fn write_all(
     let batch = cfg.batch.max(1);
     let (work_tx, work_rx) = bounded::<(scene::Scene, Frame)>(2 * batch);
     let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
-    let (render_time, readback_time) = std::thread::scope(|s| -> Result<(Duration, Duration)> {
+    let (render_time, readback_time, augment_time) = std::thread::scope(|s| -> Result<(Duration, Duration, Duration)> {
         // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
         let mut render_handles = Vec::new();
         for (r, ctx) in ctxs.iter().enumerate() {
             let work_tx = work_tx.clone();
             let bgs = bgs.as_ref();
-            render_handles.push(s.spawn(move || -> Result<(Duration, Duration)> {
+            render_handles.push(s.spawn(move || -> Result<(Duration, Duration, Duration)> {
                 let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, cfg.output.normals);
                 let augmenter = cfg.augment.as_deref().map(Augmenter::load).transpose()?;
+                let mut augment_time = Duration::ZERO;
                 let max_tiles = renderer.max_tiles();
                 let max_batch = renderer.max_batch();
                 let mut chunk = r as u64;
@@ -216,7 +219,9 @@ fn write_all(
                         let rest = pending.split_off(take);
                         let mut frames = renderer.render(&pending);
                         if let Some(aug) = &augmenter {
+                            let t = Instant::now();
                             augment_frames(aug, &pending, &mut frames, bgs)?;
+                            augment_time += t.elapsed();
                         }
                         for item in pending.into_iter().zip(frames) {
                             if work_tx.send(item).is_err() {
@@ -227,7 +232,7 @@ fn write_all(
                     }
                     chunk += renderers;
                 }
-                Ok((renderer.render_time, renderer.readback_time))
+                Ok((renderer.render_time, renderer.readback_time, augment_time))
             }));
         }
         drop(work_tx);
@@ -259,11 +264,12 @@ fn write_all(
             }
         }
         drop(done_rx);
-        let mut times = (Duration::ZERO, Duration::ZERO);
+        let mut times = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for h in render_handles {
-            let (a, b) = h.join().expect("render threads do not panic")?;
+            let (a, b, c) = h.join().expect("render threads do not panic")?;
             times.0 += a;
             times.1 += b;
+            times.2 += c;
         }
         result.map(|_| times)
     })?;
@@ -282,6 +288,7 @@ fn write_all(
         adapter: ctxs.first().map(|c| c.describe()).unwrap_or_default(),
         render: render_time,
         readback: readback_time,
+        augment: augment_time,
         stages,
     })
 }

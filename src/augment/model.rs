@@ -37,7 +37,7 @@ impl Default for StageConfig {
             background: true,
             detail: true,
             noise: true,
-            width: 16,
+            width: 8,
         }
     }
 }

@@ -174,7 +174,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         background: spec.background,
         detail: spec.detail,
         noise: spec.noise,
-        width: 16,
+        width: 8,
     };
     std::fs::create_dir_all(opts.out.join("samples"))
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
