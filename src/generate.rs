@@ -181,13 +181,14 @@ fn write_all(
     let batch = cfg.batch.max(1);
     let (work_tx, work_rx) = bounded::<(scene::Scene, Frame)>(2 * batch);
     let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
-    let (render_time, readback_time, augment_time) = std::thread::scope(|s| -> Result<(Duration, Duration, Duration)> {
-        // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
-        let mut render_handles = Vec::new();
-        for (r, ctx) in ctxs.iter().enumerate() {
-            let work_tx = work_tx.clone();
-            let bgs = bgs.as_ref();
-            render_handles.push(s.spawn(move || -> Result<(Duration, Duration, Duration)> {
+    let (render_time, readback_time, augment_time) = std::thread::scope(
+        |s| -> Result<(Duration, Duration, Duration)> {
+            // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
+            let mut render_handles = Vec::new();
+            for (r, ctx) in ctxs.iter().enumerate() {
+                let work_tx = work_tx.clone();
+                let bgs = bgs.as_ref();
+                render_handles.push(s.spawn(move || -> Result<(Duration, Duration, Duration)> {
                 let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, cfg.output.normals);
                 let augmenter = cfg.augment.as_deref().map(Augmenter::load).transpose()?;
                 let mut augment_time = Duration::ZERO;
@@ -234,45 +235,46 @@ fn write_all(
                 }
                 Ok((renderer.render_time, renderer.readback_time, augment_time))
             }));
-        }
-        drop(work_tx);
-        for _ in 0..threads {
-            let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
-            s.spawn(move || {
-                for (sc, frame) in work_rx {
-                    let r = dataset::process(cfg, &sc, &frame, bgs, root, sc.index < preview_n);
-                    if done_tx.send(r).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop((work_rx, done_tx));
-        let mut result = Ok(());
-        for r in &done_rx {
-            let step = r.and_then(|p| {
-                stages.labels += p.times.labels;
-                stages.encode += p.times.encode;
-                stages.write += p.times.write;
-                writer.accept(p)?;
-                bar.set_position(writer.images);
-                Ok(())
-            });
-            if step.is_err() {
-                result = step;
-                break;
             }
-        }
-        drop(done_rx);
-        let mut times = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-        for h in render_handles {
-            let (a, b, c) = h.join().expect("render threads do not panic")?;
-            times.0 += a;
-            times.1 += b;
-            times.2 += c;
-        }
-        result.map(|_| times)
-    })?;
+            drop(work_tx);
+            for _ in 0..threads {
+                let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
+                s.spawn(move || {
+                    for (sc, frame) in work_rx {
+                        let r = dataset::process(cfg, &sc, &frame, bgs, root, sc.index < preview_n);
+                        if done_tx.send(r).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop((work_rx, done_tx));
+            let mut result = Ok(());
+            for r in &done_rx {
+                let step = r.and_then(|p| {
+                    stages.labels += p.times.labels;
+                    stages.encode += p.times.encode;
+                    stages.write += p.times.write;
+                    writer.accept(p)?;
+                    bar.set_position(writer.images);
+                    Ok(())
+                });
+                if step.is_err() {
+                    result = step;
+                    break;
+                }
+            }
+            drop(done_rx);
+            let mut times = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+            for h in render_handles {
+                let (a, b, c) = h.join().expect("render threads do not panic")?;
+                times.0 += a;
+                times.1 += b;
+                times.2 += c;
+            }
+            result.map(|_| times)
+        },
+    )?;
     bar.finish_and_clear();
     if writer.images != cfg.count {
         bail!("internal: wrote {} of {} images", writer.images, cfg.count);
