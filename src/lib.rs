@@ -6,6 +6,7 @@ pub mod augment;
 pub mod cli;
 pub mod config;
 pub mod dataset;
+pub mod eval;
 pub mod generate;
 pub mod labels;
 pub mod render;

@@ -75,6 +75,28 @@ fn controlled_real(dir: &Path, work: &Path) {
     std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
 }
 
+fn read_images(dir: &Path) -> Vec<Vec<f32>> {
+    let mut files: Vec<_> = walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "png")).map(|e| e.into_path()).collect();
+    files.sort();
+    files.iter().map(|f| rendergan::train::data::to_chw(&image::open(f).unwrap().into_rgb8(), 3, false)).collect()
+}
+
+/// C2ST accuracies (real vs raw renders, real vs augmented renders) on the controlled domain.
+fn c2st_pair(work: &Path, real: &Path, run: &Path) -> (f64, f64) {
+    let mut cfg = load(&fixture("train.yaml"));
+    cfg.count = 48;
+    cfg.seed = 7;
+    generate(&cfg, &work.join("raw"), 2, 1);
+    cfg.augment = Some(run.to_path_buf());
+    generate(&cfg, &work.join("augmented"), 2, 1);
+    let real = read_images(real);
+    let raw = read_images(&work.join("raw/images"));
+    let aug = read_images(&work.join("augmented/images"));
+    let a = rendergan::eval::c2st(&real, &raw, 3, 64, 120, 1);
+    let b = rendergan::eval::c2st(&real, &aug, 3, 64, 120, 1);
+    (a, b)
+}
+
 fn metrics(run: &Path) -> Vec<std::collections::BTreeMap<String, f64>> {
     let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     let mut lines = text.lines();
@@ -170,4 +192,35 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
             != read(&format!("aug/images/train/{name}"))) as usize;
     }
     assert!(images_differ > 0, "augmentation changed no image");
+}
+
+/// The longer version: all five stages, 400 steps. Figures go to stderr (`--nocapture`).
+#[test]
+#[ignore = "several minutes; run with cargo test --release -- --ignored --nocapture"]
+fn long_training_on_the_controlled_domain() {
+    let dir = tmp();
+    let real = dir.path().join("real");
+    controlled_real(&real, dir.path());
+    let text = std::fs::read_to_string(fixture("train.yaml")).unwrap().replace(
+        "stages: {lighting: false, background: false, detail: false}",
+        "stages: {lighting: true, background: true, detail: true}",
+    );
+    let cfg_path = dir.path().join("train_all.yaml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let cfg = load(&cfg_path);
+    let run = dir.path().join("run");
+    let opts = TrainOptions { real: real.clone(), out: run.clone(), steps: Some(400), resume: false, device: "cpu".into(), quiet: true };
+    train(&cfg, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    let rows = metrics(&run);
+    let last = &rows[rows.len() - 50..];
+    eprintln!(
+        "after 400 steps: blur {:.3}, noise {:.4}, light range {:.3}, detail {:.4}",
+        mean(last, "blur_mean"),
+        mean(last, "noise"),
+        mean(last, "light_range_mean"),
+        mean(last, "detail_mean")
+    );
+    let (raw_vs_real, aug_vs_real) = c2st_pair(dir.path(), &real, &run);
+    eprintln!("C2ST accuracy: real vs raw {raw_vs_real:.3}, real vs augmented {aug_vs_real:.3}");
+    assert!(aug_vs_real < raw_vs_real);
 }
