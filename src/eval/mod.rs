@@ -23,8 +23,18 @@ struct Probe {
 
 impl Probe {
     fn new(c: usize, device: &Device) -> Probe {
-        let conv = |i, o| Conv2dConfig::new([i, o], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device);
-        Probe { c1: conv(c, 16), c2: conv(16, 32), c3: conv(32, 32), head: LinearConfig::new(32, 1).init(device) }
+        let conv = |i, o| {
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device)
+        };
+        Probe {
+            c1: conv(c, 16),
+            c2: conv(16, 32),
+            c3: conv(32, 32),
+            head: LinearConfig::new(32, 1).init(device),
+        }
     }
 
     /// [B, C, H, W] → [B, 1] logits (global average pooling, so any size works).
@@ -33,7 +43,10 @@ impl Probe {
         let x = leaky_relu(self.c2.forward(x), 0.2);
         let x = leaky_relu(self.c3.forward(x), 0.2); // [B, 32, h, w]
         let [b, ch, _, _] = x.dims();
-        let pooled = x.reshape([b as i32, ch as i32, -1]).mean_dim(2).reshape([b, ch]); // [B, 32]
+        let pooled = x
+            .reshape([b as i32, ch as i32, -1])
+            .mean_dim(2)
+            .reshape([b, ch]); // [B, 32]
         self.head.forward(pooled)
     }
 }
@@ -60,14 +73,23 @@ pub fn c2st(a: &[Vec<f32>], b: &[Vec<f32>], c: usize, res: usize, steps: usize, 
     for _ in 0..steps {
         let mut items: Vec<(&Vec<f32>, f32)> = Vec::with_capacity(batch);
         for k in 0..batch {
-            let (set, label) = if k % 2 == 0 { (&a_train, 1.0) } else { (&b_train, 0.0) };
+            let (set, label) = if k % 2 == 0 {
+                (&a_train, 1.0)
+            } else {
+                (&b_train, 0.0)
+            };
             items.push((set.choose(&mut rng).expect("sets are not empty"), label));
         }
         let x = tensor(&items.iter().map(|i| i.0).collect::<Vec<_>>());
-        let y = Tensor::<2>::from_data(TensorData::new(items.iter().map(|i| i.1).collect::<Vec<f32>>(), [batch, 1]), &device);
+        let y = Tensor::<2>::from_data(
+            TensorData::new(items.iter().map(|i| i.1).collect::<Vec<f32>>(), [batch, 1]),
+            &device,
+        );
         let logits = model.forward(x); // [B, 1]
-        // binary cross-entropy with logits
-        let loss = (softplus(logits.clone().neg(), 1.0) * y.clone() + softplus(logits, 1.0) * (y.neg() + 1.0)).mean();
+                                       // binary cross-entropy with logits
+        let loss = (softplus(logits.clone().neg(), 1.0) * y.clone()
+            + softplus(logits, 1.0) * (y.neg() + 1.0))
+            .mean();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = opt.step(1e-3, model, grads);
     }
@@ -93,7 +115,11 @@ mod tests {
         let res = 16;
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         use rand::Rng;
-        let make = |rng: &mut ChaCha8Rng, bright: f32| -> Vec<f32> { (0..res * res).map(|_| bright + rng.gen_range(-0.3..0.3)).collect() };
+        let make = |rng: &mut ChaCha8Rng, bright: f32| -> Vec<f32> {
+            (0..res * res)
+                .map(|_| bright + rng.gen_range(-0.3..0.3))
+                .collect()
+        };
         let a: Vec<Vec<f32>> = (0..64).map(|_| make(&mut rng, 0.3)).collect();
         let b: Vec<Vec<f32>> = (0..64).map(|_| make(&mut rng, -0.3)).collect();
         let same: Vec<Vec<f32>> = (0..64).map(|_| make(&mut rng, 0.3)).collect();

@@ -76,9 +76,17 @@ fn controlled_real(dir: &Path, work: &Path) {
 }
 
 fn read_images(dir: &Path) -> Vec<Vec<f32>> {
-    let mut files: Vec<_> = walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "png")).map(|e| e.into_path()).collect();
+    let mut files: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+        .map(|e| e.into_path())
+        .collect();
     files.sort();
-    files.iter().map(|f| rendergan::train::data::to_chw(&image::open(f).unwrap().into_rgb8(), 3, false)).collect()
+    files
+        .iter()
+        .map(|f| rendergan::train::data::to_chw(&image::open(f).unwrap().into_rgb8(), 3, false))
+        .collect()
 }
 
 /// C2ST accuracies (real vs raw renders, real vs augmented renders) on the controlled domain.
@@ -196,20 +204,29 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
 
 /// The longer version: all five stages, 400 steps. Figures go to stderr (`--nocapture`).
 #[test]
-#[ignore = "several minutes; run with cargo test --release -- --ignored --nocapture"]
+#[ignore = "fails today (C2ST stays at 1.0 after 400 steps, see issue 3); run with cargo test --release -- --ignored --nocapture"]
 fn long_training_on_the_controlled_domain() {
     let dir = tmp();
     let real = dir.path().join("real");
     controlled_real(&real, dir.path());
-    let text = std::fs::read_to_string(fixture("train.yaml")).unwrap().replace(
-        "stages: {lighting: false, background: false, detail: false}",
-        "stages: {lighting: true, background: true, detail: true}",
-    );
+    let text = std::fs::read_to_string(fixture("train.yaml"))
+        .unwrap()
+        .replace(
+            "stages: {lighting: false, background: false, detail: false}",
+            "stages: {lighting: true, background: true, detail: true}",
+        );
     let cfg_path = dir.path().join("train_all.yaml");
     std::fs::write(&cfg_path, text).unwrap();
     let cfg = load(&cfg_path);
     let run = dir.path().join("run");
-    let opts = TrainOptions { real: real.clone(), out: run.clone(), steps: Some(400), resume: false, device: "cpu".into(), quiet: true };
+    let opts = TrainOptions {
+        real: real.clone(),
+        out: run.clone(),
+        steps: Some(400),
+        resume: false,
+        device: "cpu".into(),
+        quiet: true,
+    };
     train(&cfg, &opts).unwrap_or_else(|e| panic!("{e:#}"));
     let rows = metrics(&run);
     let last = &rows[rows.len() - 50..];
