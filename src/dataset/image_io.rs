@@ -62,27 +62,31 @@ pub struct Backgrounds {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// Loads every file; unreadable ones are reported and skipped. Images are shrunk so their shorter
-/// side is at most `max_side` (crops are resampled to the output size anyway).
+/// Decodes an image as RGB8, shrunk so its shorter side is at most `max_side` (it is only ever
+/// cropped and resampled smaller afterwards).
+pub fn load_shrunk(path: &Path, max_side: u32) -> Result<RgbImage, image::ImageError> {
+    let img = image::open(path)?;
+    let short = img.width().min(img.height());
+    let img = if short > max_side {
+        let s = max_side as f64 / short as f64;
+        img.resize_exact(
+            ((img.width() as f64 * s).round() as u32).max(1),
+            ((img.height() as f64 * s).round() as u32).max(1),
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        img
+    };
+    Ok(img.to_rgb8())
+}
+
+/// Loads every file; unreadable ones are reported and skipped.
 pub fn load_backgrounds(files: &[PathBuf], max_side: u32) -> Backgrounds {
     let mut images = Vec::new();
     let mut skipped = Vec::new();
     for f in files {
-        match image::open(f) {
-            Ok(img) => {
-                let short = img.width().min(img.height());
-                let img = if short > max_side {
-                    let s = max_side as f64 / short as f64;
-                    img.resize(
-                        (img.width() as f64 * s) as u32,
-                        (img.height() as f64 * s) as u32,
-                        image::imageops::FilterType::Triangle,
-                    )
-                } else {
-                    img
-                };
-                images.push(img.to_rgb8());
-            }
+        match load_shrunk(f, max_side) {
+            Ok(img) => images.push(img),
             Err(e) => skipped.push((f.clone(), e.to_string())),
         }
     }

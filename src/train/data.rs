@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use image::RgbImage;
 use rand::Rng;
 
+use crate::augment::infer::{chw_to_rgb, rgb_to_chw};
 use crate::config::Dist;
 
 /// The usable real images of a folder.
@@ -46,21 +47,8 @@ impl RealSet {
                 not_images += 1;
                 continue;
             }
-            match image::open(&f) {
-                Ok(img) => {
-                    let short = img.width().min(img.height());
-                    let img = if short > max_side {
-                        let s = max_side as f64 / short as f64;
-                        img.resize_exact(
-                            ((img.width() as f64 * s).round() as u32).max(1),
-                            ((img.height() as f64 * s).round() as u32).max(1),
-                            image::imageops::FilterType::Triangle,
-                        )
-                    } else {
-                        img
-                    };
-                    images.push(img.to_rgb8());
-                }
+            match crate::dataset::image_io::load_shrunk(&f, max_side) {
+                Ok(img) => images.push(img),
                 Err(e) => unreadable.push((f, e.to_string())),
             }
         }
@@ -104,36 +92,18 @@ impl RealSet {
 /// RGB8 image → CHW floats in [-1, 1]; `channels` 1 averages to grey; `flip` mirrors x.
 pub fn to_chw(img: &RgbImage, channels: usize, flip: bool) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut out = vec![0.0f32; channels * w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let sx = if flip { w - 1 - x } else { x };
-            let p = img.get_pixel(sx as u32, y as u32).0;
-            let v = |c: u8| c as f32 / 127.5 - 1.0;
-            if channels == 1 {
-                out[y * w + x] = (v(p[0]) + v(p[1]) + v(p[2])) / 3.0;
-            } else {
-                for c in 0..3 {
-                    out[c * w * h + y * w + x] = v(p[c]);
-                }
-            }
-        }
+    if flip {
+        let mirrored = image::imageops::flip_horizontal(img);
+        return rgb_to_chw(mirrored.as_raw(), channels, w, h);
     }
-    out
+    rgb_to_chw(img.as_raw(), channels, w, h)
 }
 
 /// CHW floats in [-1, 1] → RGB8 (grey is repeated).
 pub fn from_chw(data: &[f32], channels: usize, w: u32, h: u32) -> RgbImage {
-    let n = (w * h) as usize;
-    RgbImage::from_fn(w, h, |x, y| {
-        let i = (y * w + x) as usize;
-        let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
-        if channels == 1 {
-            image::Rgb([q(data[i]); 3])
-        } else {
-            image::Rgb([q(data[i]), q(data[n + i]), q(data[2 * n + i])])
-        }
-    })
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    chw_to_rgb(data, channels, w as usize, h as usize, &mut rgb);
+    RgbImage::from_raw(w, h, rgb).expect("buffer is w * h * 3")
 }
 
 #[cfg(test)]
