@@ -69,7 +69,7 @@ pub fn low(n: usize, factor: usize) -> usize {
 /// Per-stage statistics of one batch, for metrics and collapse checks.
 #[derive(Debug, Clone, Default)]
 pub struct StageStats {
-    /// Per image: blur level b in [0, 1].
+    /// Per image: blur σ in pixels, in [0, BLUR_MAX].
     pub blur: Vec<f32>,
     /// Per image: range (max − min) of the lighting scale maps.
     pub light_range: Vec<f32>,
@@ -153,6 +153,45 @@ pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
     (run(x.reshape([b * c, 1, h, w])) / run(ones)).reshape([b, c, h, w])
 }
 
+/// Largest learned blur σ in pixels.
+pub const BLUR_MAX: f32 = 3.0;
+
+/// Gaussian blur with a different, differentiable σ per image ([B, 1], pixels): kernels are
+/// built from σ with tensor ops and applied as one grouped convolution over (image, channel).
+fn blur_per_image(x: Tensor<4>, sigma: Tensor<2>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let device = x.device();
+    let r = BLUR_MAX.ceil() as usize * 3;
+    let k = 2 * r + 1;
+    let t: Vec<f32> = (0..k).map(|i| (i as f32 - r as f32).powi(2)).collect();
+    let t2 = Tensor::<2>::from_data(TensorData::new(t, [1, k]), &device); // [1, K]
+    let var2 = sigma.powf_scalar(2.0).mul_scalar(2.0).add_scalar(1e-3); // [B, 1]
+    let kern = (t2.neg() / var2).exp(); // [B, K]
+    let kern = kern.clone() / kern.sum_dim(1); // [B, K], rows sum to 1
+    let kern = kern
+        .reshape([b, 1, k])
+        .expand([b, c, k])
+        .reshape([b * c, 1, 1, k]); // [BC, 1, 1, K]
+    let groups = b * c;
+    let run = |t: Tensor<4>, kern: &Tensor<4>| {
+        let t = conv2d(
+            t,
+            kern.clone(),
+            None,
+            ConvOptions::new([1, 1], [0, r], [1, 1], groups),
+        );
+        conv2d(
+            t,
+            kern.clone().reshape([groups, 1, k, 1]),
+            None,
+            ConvOptions::new([1, 1], [r, 0], [1, 1], groups),
+        )
+    };
+    let flat = x.reshape([1, groups, h, w]);
+    let ones = Tensor::<4>::ones([1, groups, h, w], &device);
+    (run(flat, &kern) / run(ones, &kern)).reshape([b, c, h, w])
+}
+
 /// Mean distance outside [lo, hi], RenderGAN's `InBounds` penalty before its weight.
 fn out_of_bounds<const D: usize>(raw: Tensor<D>, lo: f32, hi: f32) -> Tensor<1> {
     let above = (raw.clone() - hi).clamp_min(0.0);
@@ -189,7 +228,7 @@ pub struct Chain {
 
 /// The per-image scalars (blur level, noise level) are stored divided by this, so Adam's
 /// step (about the learning rate) moves them as fast as it moves conv weights' effect.
-pub const SCALAR_GAIN: f32 = 100.0;
+pub const SCALAR_GAIN: f32 = 30.0;
 
 /// Largest detail amplitude (images are in [-1, 1]).
 pub const DETAIL_BOUND: f32 = 0.5;
@@ -240,21 +279,20 @@ impl Chain {
         let mut x = x;
         let [blur, lighting, background, detail, noise] = self.flags;
         if blur {
-            // b in [0, 1] per image: how far towards a σ = 2 px blur; only removes high frequencies
+            // a learned Gaussian σ per image in [0, BLUR_MAX] px: blurring only removes high
+            // frequencies, and σ is what a camera's defocus or motion is measured in
             let (a, c) = (
                 self.blur_a.val().mul_scalar(SCALAR_GAIN),
                 self.blur_c.val().mul_scalar(SCALAR_GAIN),
             );
             let raw = z.blur.clone() * a.reshape([1, 1]) + c.reshape([1, 1]); // [B, 1]
-            let level = sigmoid(raw); // [B, 1]
-            stats.blur = level
+            let sigma = sigmoid(raw).mul_scalar(BLUR_MAX); // [B, 1]
+            stats.blur = sigma
                 .clone()
                 .into_data()
                 .try_to_vec::<f32>()
                 .unwrap_or_default();
-            let soft = gaussian_blur(x.clone(), 2.0); // [B, C, H, W]
-            let lvl = level.reshape([b, 1, 1, 1]);
-            x = x.clone() + (soft - x) * lvl;
+            x = blur_per_image(x, sigma);
             stages.push(("blur", x.clone()));
         }
         if lighting {
@@ -520,7 +558,7 @@ mod tests {
             y.mean().into_data().try_to_vec::<f32>().unwrap()[0],
         );
         assert!((mx - my).abs() < 0.02, "mean {mx} → {my}");
-        assert!(out.stats.blur.iter().all(|b| (0.0..=1.0).contains(b)));
+        assert!(out.stats.blur.iter().all(|b| (0.0..=BLUR_MAX).contains(b)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Learned augmentation on a domain the test controls: "real" photos are renders of the same
-//! config passed through a known blur (σ = 1.5 px) and sensor noise (σ = 0.04), so training must
-//! raise the blur and noise levels from their near-zero start. Then `generate --augment` must
+//! config passed through a known blur (σ = 1.5 px) and sensor noise (σ = 0.04 of the range, 0.08
+//! in the chain's [-1, 1] units), so training must move the learned blur σ and noise σ from their
+//! near-zero start toward those values. Then `generate --augment` must
 //! leave every label byte-identical.
 
 use std::path::Path;
@@ -157,13 +158,14 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
     let (first, last) = (&rows[..5], &rows[rows.len() - 15..]);
     let (b0, b1) = (mean(first, "blur_mean"), mean(last, "blur_mean"));
     let (n0, n1) = (mean(first, "noise"), mean(last, "noise"));
-    eprintln!(
-        "blur level {b0:.3} → {b1:.3}; noise σ {n0:.4} → {n1:.4} (true 0.08 in [-1, 1] units)"
-    );
-    assert!(b1 > b0 + 0.3, "blur level did not rise: {b0:.3} → {b1:.3}");
+    eprintln!("blur σ {b0:.3} → {b1:.3} px (true 1.5); noise σ {n0:.4} → {n1:.4} (true 0.08)");
     assert!(
-        n1 > 2.0 * n0 && n1 > 0.03,
-        "noise level did not rise toward 0.08: {n0:.4} → {n1:.4}"
+        (b1 - 1.5).abs() < (b0 - 1.5).abs() - 0.2,
+        "blur σ did not move toward 1.5 px: {b0:.3} → {b1:.3}"
+    );
+    assert!(
+        (n1 - 0.08).abs() < (n0 - 0.08).abs() / 2.0,
+        "noise σ did not move toward 0.08: {n0:.4} → {n1:.4}"
     );
     // a second fresh run into the same folder is refused, the first stays intact
     assert!(train(&cfg, &opts(5, false)).is_err());
@@ -204,7 +206,7 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
 
 /// The longer version: all five stages, 400 steps. Figures go to stderr (`--nocapture`).
 #[test]
-#[ignore = "fails today (C2ST stays at 1.0 after 400 steps, see issue 3); run with cargo test --release -- --ignored --nocapture"]
+#[ignore = "fails today: a fresh probe still separates real from augmented (see issue 3); run with cargo test --release -- --ignored --nocapture"]
 fn long_training_on_the_controlled_domain() {
     let dir = tmp();
     let real = dir.path().join("real");
