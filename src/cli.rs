@@ -261,7 +261,9 @@ fn tempfile_dir() -> Result<PathBuf> {
 
 /// Maps an error to the exit code: 2 for bad input, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.downcast_ref::<ConfigError>().is_some() {
+    if err.downcast_ref::<ConfigError>().is_some()
+        || err.downcast_ref::<crate::config::InputError>().is_some()
+    {
         EXIT_BAD_INPUT
     } else {
         1

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{low, Chain, NoiseInput, StageConfig, BG_Z, DETAIL_Z, LIGHT_Z};
 use super::{image_noise, soft_mask};
+use crate::config::InputError;
 
 /// What a run folder records about its training, enough to rebuild the models.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,12 +35,13 @@ pub const DISCRIMINATOR: &str = "discriminator.bpk";
 /// Reads `run.json` of a run folder.
 pub fn read_run_info(dir: &Path) -> Result<RunInfo> {
     let p = dir.join(RUN_INFO);
-    let text = std::fs::read_to_string(&p).with_context(|| {
-        format!(
-            "--augment {}: no {RUN_INFO} there; give the folder `rendergan train -o` wrote",
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return Err(InputError(format!(
+            "run folder {}: no {RUN_INFO} there; give the folder `rendergan train -o` wrote",
             dir.display()
-        )
-    })?;
+        ))
+        .into());
+    };
     serde_json::from_str(&text)
         .with_context(|| format!("{}: not a rendergan run file", p.display()))
 }

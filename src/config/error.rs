@@ -103,3 +103,16 @@ impl Source {
         })
     }
 }
+
+/// Bad input outside a config file (a flag's folder, a run folder): the run stops before
+/// anything is written and the CLI exits with code 2.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputError(pub String);
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use dist::Dist;
-pub use error::{ConfigError, Source};
+pub use error::{ConfigError, InputError, Source};
 use raw::*;
 use serde_yaml::Value;
 

@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use image::RgbImage;
 use rand::Rng;
 
 use crate::augment::infer::{chw_to_rgb, rgb_to_chw};
-use crate::config::Dist;
+use crate::config::{Dist, InputError};
 
 /// The usable real images of a folder.
 pub struct RealSet {
@@ -29,7 +29,11 @@ impl RealSet {
     /// Loads `dir`; images are shrunk so their shorter side is at most `max_side`.
     pub fn load(dir: &Path, max_side: u32) -> Result<RealSet> {
         if !dir.is_dir() {
-            bail!("--real {}: not a folder; give a folder of your own photos (png, jpg, bmp, tiff, webp; searched recursively)", dir.display());
+            return Err(InputError(format!(
+                "--real {}: not a folder; give a folder of your own photos (png, jpg, bmp, tiff, webp; searched recursively)",
+                dir.display()
+            ))
+            .into());
         }
         let mut images = Vec::new();
         let mut unreadable = Vec::new();
@@ -53,12 +57,13 @@ impl RealSet {
             }
         }
         if images.len() < MIN_REAL_IMAGES {
-            bail!(
+            return Err(InputError(format!(
                 "--real {}: no usable images ({} unreadable, {} other files); give a folder with png/jpg/bmp/tiff/webp photos",
                 dir.display(),
                 unreadable.len(),
                 not_images
-            );
+            ))
+            .into());
         }
         Ok(RealSet {
             dir: dir.to_path_buf(),
