@@ -310,9 +310,7 @@ fn augment_frames(
     let mut rgbs: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     let mut alphas: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     for (s, f) in scenes.iter().zip(frames.iter()) {
-        let mut rgb = image_io::background(&s.background, bgs, w, h);
-        image_io::composite(&f.color, &mut rgb);
-        rgbs.push(rgb);
+        rgbs.push(image_io::finish(&s.background, bgs, &f.color, w, h));
         alphas.push(f.color.chunks_exact(4).map(|p| p[3]).collect());
     }
     let mut items: Vec<AugImage<'_>> = rgbs

@@ -158,6 +158,31 @@ pub fn background(
     out
 }
 
+/// The finished RGB image of a render: its sampled background with the premultiplied RGBA
+/// render composited over it. A fully opaque render (an augmented one, whose background is
+/// already in) skips drawing the background it would hide.
+pub fn finish(
+    sample: &BackgroundSample,
+    bgs: Option<&Backgrounds>,
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+) -> Vec<u8> {
+    if rgba.chunks_exact(4).all(|p| p[3] == 255) {
+        return drop_alpha(rgba);
+    }
+    let mut rgb = background(sample, bgs, width, height);
+    composite(rgba, &mut rgb);
+    rgb
+}
+
+/// RGBA8 → RGB8.
+pub fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
+    rgba.chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect()
+}
+
 /// Composites premultiplied RGBA (the render) over an RGB background: out = c + (1 − a)·bg.
 pub fn composite(rgba: &[u8], bg: &mut [u8]) {
     for (px, b) in rgba.chunks_exact(4).zip(bg.chunks_exact_mut(3)) {

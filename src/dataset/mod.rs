@@ -123,8 +123,7 @@ pub fn process(
         manifest_entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
     let t1 = Instant::now();
 
-    let mut rgb = image_io::background(&scene.background, bgs, w, h);
-    image_io::composite(&frame.color, &mut rgb);
+    let rgb = image_io::finish(&scene.background, bgs, &frame.color, w, h);
     let mut files: Vec<(PathBuf, Vec<u8>)> = vec![(
         root.join("images").join(split).join(format!("{name}.png")),
         image_io::png_rgb(&rgb, w, h),
@@ -155,7 +154,7 @@ pub fn process(
     }
     if let Some(n) = &frame.normals {
         // background stays black: RGBA (n · 0.5 + 0.5, 1) where drawn, all zero elsewhere
-        let rgb: Vec<u8> = n.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let rgb = image_io::drop_alpha(n);
         files.push((
             root.join("normals").join(split).join(format!("{name}.png")),
             image_io::png_rgb(&rgb, w, h),

@@ -134,8 +134,7 @@ impl<'a> Synth<'a> {
         let mut x = Vec::new();
         let mut alphas = Vec::new();
         for (s, f) in scenes.iter().zip(&frames) {
-            let mut rgb = image_io::background(&s.background, self.backgrounds.as_ref(), w, h);
-            image_io::composite(&f.color, &mut rgb);
+            let rgb = image_io::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
             x.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
             alphas.push(
                 f.color
