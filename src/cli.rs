@@ -33,6 +33,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Learn the augmentation stages from a folder of your unlabeled photos.
     Train(TrainArgs),
+    /// How real a dataset looks: a fresh small classifier learns to tell your photos from its
+    /// images; held-out accuracy near 0.5 means they look alike, near 1.0 means easy to tell.
+    Realism(RealismArgs),
     /// List the graphics adapters wgpu can see, best first.
     Devices,
     /// Check a config and its model files without rendering anything.
@@ -99,6 +102,31 @@ pub struct TrainArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RealismArgs {
+    /// Folder of real photos (searched recursively).
+    #[arg(long)]
+    pub real: PathBuf,
+    /// Folder of images to compare, e.g. a dataset's `images/` (searched recursively).
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Side of the square crops the classifier sees.
+    #[arg(long, default_value_t = 64)]
+    pub res: usize,
+    /// Crop side as a fraction of each image's shorter side (match object scale, like train.real_crop).
+    #[arg(long, default_value_t = 1.0)]
+    pub crop: f64,
+    /// Classifier training steps (batch 16).
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Crops drawn from each folder (a quarter is held out).
+    #[arg(long, default_value_t = 256)]
+    pub samples: usize,
+    /// Seed of the crops and the classifier.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// The YAML config (configs/bench.yaml is the reference).
     #[arg(short, long, default_value = "configs/bench.yaml")]
@@ -115,6 +143,18 @@ pub struct BenchArgs {
     /// Apply a trained run folder, to measure `generate --augment`.
     #[arg(long)]
     pub augment: Option<PathBuf>,
+    /// Measure training steps instead (the config's own renders stand in for real photos).
+    #[arg(long)]
+    pub train: bool,
+    /// With --train: steps to time (after 2 warm-up steps).
+    #[arg(long, default_value_t = 20)]
+    pub steps: u64,
+    /// With --train: training resolution (overrides train.resolution).
+    #[arg(long)]
+    pub res: Option<usize>,
+    /// With --train: auto, cpu, gpu or wgpu.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
 }
 
 fn load(path: &std::path::Path) -> Result<config::Config> {
@@ -204,6 +244,66 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("rendergan: training run in {}", opts.out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Realism(a) => {
+            if !(a.crop > 0.0 && a.crop <= 1.0) {
+                return Err(crate::config::InputError(format!(
+                    "--crop {}: a fraction of the shorter side in (0, 1]",
+                    a.crop
+                ))
+                .into());
+            }
+            if !(8..=512).contains(&a.res) {
+                return Err(crate::config::InputError(format!(
+                    "--res {}: give a crop side between 8 and 512 pixels",
+                    a.res
+                ))
+                .into());
+            }
+            let acc = crate::eval::realism(
+                &a.real, &a.images, a.res, a.crop, a.samples, a.steps, a.seed,
+            )?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "real": a.real,
+                    "images": a.images,
+                    "accuracy": (acc * 1000.0).round() / 1000.0,
+                    "note": "held-out accuracy of a fresh classifier telling the two folders apart: 0.5 = indistinguishable, 1.0 = trivially different",
+                })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(a) if a.train => {
+            let mut cfg = load(&a.config)?;
+            if let Some(r) = a.res {
+                if !(16..=512).contains(&r) {
+                    return Err(crate::config::InputError(format!(
+                        "--res {r}: give a training resolution between 16 and 512"
+                    ))
+                    .into());
+                }
+                cfg.train.resolution = r;
+            }
+            let dir = tempfile_dir()?;
+            let secs = bench_train(&cfg, &dir, a.steps.max(1), &a.device);
+            let _ = std::fs::remove_dir_all(&dir);
+            let secs = secs?;
+            let line = serde_json::json!({
+                "config": a.config,
+                "train_resolution": cfg.train.resolution,
+                "batch": cfg.train.batch,
+                "steps": secs.len(),
+                "device": a.device,
+                "seconds_per_step_median": (median(&secs) * 1000.0).round() / 1000.0,
+                "stages": {
+                    "blur": cfg.train.blur, "lighting": cfg.train.lighting,
+                    "background": cfg.train.background, "detail": cfg.train.detail,
+                    "noise": cfg.train.noise,
+                },
+            });
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(a) => {
             let mut cfg = load(&a.config)?;
             let dir = tempfile_dir()?;
@@ -251,6 +351,65 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Times `steps` training steps (after 2 warm-up steps) on the config, with 64 of its own
+/// renders at the training resolution standing in for real photos. Seconds per step.
+fn bench_train(
+    cfg: &config::Config,
+    dir: &std::path::Path,
+    steps: u64,
+    device: &str,
+) -> Result<Vec<f64>> {
+    let res = cfg.train.resolution as u32;
+    let mut real = cfg.clone();
+    real.width = res;
+    real.height = res;
+    real.count = 64;
+    real.augment = None;
+    let opts = Options {
+        out: Some(dir.join("real")),
+        count: None,
+        seed: None,
+        threads: None,
+        overwrite: true,
+        progress: false,
+        render_threads: None,
+        augment: None,
+    };
+    generate::apply(&mut real, &opts);
+    let ctxs = generate::open_devices(None)?;
+    generate::run(&real, &ctxs, &opts)?;
+    drop(ctxs);
+    let run = dir.join("run");
+    crate::train::train(
+        cfg,
+        &crate::train::TrainOptions {
+            real: dir.join("real").join("images"),
+            out: run.clone(),
+            steps: Some(steps + 2),
+            resume: false,
+            device: device.to_string(),
+            quiet: true,
+        },
+    )?;
+    let text = std::fs::read_to_string(run.join("metrics.csv"))?;
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let col = head
+        .iter()
+        .position(|h| *h == "step_seconds")
+        .context("metrics.csv has no step_seconds column")?;
+    Ok(lines
+        .skip(2)
+        .filter_map(|l| l.split(',').nth(col)?.parse().ok())
+        .collect())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn tempfile_dir() -> Result<PathBuf> {

@@ -29,7 +29,10 @@ pub struct RunInfo {
 
 /// File names inside a run folder.
 pub const RUN_INFO: &str = "run.json";
+/// The chain `generate` applies: the running average of the trained weights.
 pub const GENERATOR: &str = "generator.bpk";
+/// The chain's current training weights, where `--resume` continues from.
+pub const GENERATOR_TRAIN: &str = "generator_train.bpk";
 pub const DISCRIMINATOR: &str = "discriminator.bpk";
 
 /// Reads `run.json` of a run folder.

@@ -10,8 +10,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, sigmoid};
-use burn::tensor::module::{conv2d, interpolate};
-use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use serde::{Deserialize, Serialize};
 
 /// Which stages run, and the sizes that rebuild the model. Saved beside every checkpoint.
@@ -88,6 +88,16 @@ pub struct ChainOutput {
 }
 
 impl ChainOutput {
+    /// The image before the sensor-noise stage: what the L1 self-regularisation compares with
+    /// the render (zero-mean pixel noise changes no content, so it is not charged for).
+    pub fn content(&self) -> Tensor<4> {
+        let i = match self.stages.last() {
+            Some(("noise", _)) => self.stages.len() - 2,
+            _ => self.stages.len() - 1,
+        };
+        self.stages[i].1.clone()
+    }
+
     /// The final image.
     pub fn image(&self) -> Tensor<4> {
         self.stages
@@ -111,13 +121,54 @@ fn conv(c_in: usize, c_out: usize, k: usize, stride: usize, device: &Device) -> 
         .init(device)
 }
 
+/// The same convolution with its weights and bias set to zero.
+fn zero(c: Conv2d) -> Conv2d {
+    let w = c.weight.val().zeros_like();
+    let b = c.bias.as_ref().map(|b| b.val().zeros_like());
+    Conv2d {
+        weight: Param::from_tensor(w),
+        bias: b.map(Param::from_tensor),
+        ..c
+    }
+}
+
+/// Bilinear resampling matrix [out, in] (half-pixel centres, as `align_corners = false`).
+fn bilinear_matrix(n_in: usize, n_out: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; n_out * n_in];
+    let scale = n_in as f32 / n_out as f32;
+    for o in 0..n_out {
+        let src = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (n_in - 1) as f32);
+        let i0 = src.floor() as usize;
+        let i1 = (i0 + 1).min(n_in - 1);
+        let f = src - i0 as f32;
+        m[o * n_in + i0] += 1.0 - f;
+        m[o * n_in + i1] += f;
+    }
+    m
+}
+
+/// Bilinear upsampling as two matrix products (rows, then columns): differentiable on every
+/// burn backend (the wgpu backend has no bilinear `interpolate` backward) and faster on flex.
 fn upsample(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
-    interpolate(
-        x,
-        InterpolateOptions::new(InterpolateMode::Bilinear)
-            .with_output_size(size)
-            .with_align_corners(false),
-    )
+    let [b, c, h, w] = x.dims();
+    let [oh, ow] = size;
+    if (h, w) == (oh, ow) {
+        return x;
+    }
+    let device = x.device();
+    let rx = Tensor::<2>::from_data(TensorData::new(bilinear_matrix(w, ow), [ow, w]), &device);
+    let ry = Tensor::<2>::from_data(TensorData::new(bilinear_matrix(h, oh), [oh, h]), &device);
+    // columns: [B·C·h, w] × [w, W]
+    let t = x.reshape([b * c * h, w]).matmul(rx.transpose()); // [BCh, W]
+                                                              // rows: [h, ...] → [H, ...] as [H, h] × [h, B·C·W] after moving h to the front
+    let t = t
+        .reshape([b * c, h, ow])
+        .swap_dims(0, 1)
+        .reshape([h, b * c * ow]); // [h, BCW]
+    let t = ry.matmul(t); // [H, BCW]
+    t.reshape([oh, b * c, ow])
+        .swap_dims(0, 1)
+        .reshape([b, c, oh, ow])
 }
 
 /// Gaussian blur with a fixed kernel (depthwise, separable), normalised at the borders by
@@ -249,13 +300,15 @@ impl Chain {
             blur_a: scalar(0.1 / SCALAR_GAIN),
             blur_c: scalar(-2.0 / SCALAR_GAIN),
             light1: conv(LIGHT_Z, w, 3, 1, device),
-            light2: conv(w, 3, 3, 1, device),
+            // last layers start at zero: lighting starts as the identity (scales 1, shift 0)
+            // and detail as nothing; each moves only as far as the discriminator asks
+            light2: zero(conv(w, 3, 3, 1, device)),
             bg1: conv(BG_Z, 2 * w, 3, 1, device),
             bg2: conv(2 * w, 2 * w, 3, 1, device),
             bg3: conv(2 * w, w, 3, 1, device),
             bg4: conv(w, c, 3, 1, device),
             detail1: conv(c + DETAIL_Z, w, 3, 1, device),
-            detail2: conv(w, c, 3, 1, device),
+            detail2: zero(conv(w, c, 3, 1, device)),
             noise_level: scalar(-3.0 / SCALAR_GAIN),
             channels: c,
             flags: [
@@ -513,6 +566,28 @@ mod tests {
 
     fn vec4(t: Tensor<4>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn upsampling_matches_burns_bilinear_interpolate() {
+        use burn::tensor::module::interpolate;
+        use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+        let device = Device::flex();
+        let v: Vec<f32> = (0..2 * 3 * 5 * 7).map(|i| ((i * 37) % 11) as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(v, [2, 3, 5, 7]), &device);
+        let ours = vec4(upsample(x.clone(), [20, 16]));
+        let want = vec4(interpolate(
+            x,
+            InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_output_size([20, 16])
+                .with_align_corners(false),
+        ));
+        let worst = ours
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "differs from interpolate by {worst}");
     }
 
     #[test]

@@ -106,6 +106,35 @@ pub fn c2st(a: &[Vec<f32>], b: &[Vec<f32>], c: usize, res: usize, steps: usize, 
     correct as f64 / total.max(1) as f64
 }
 
+/// C2ST accuracy between two image folders: `samples` random square crops (side `crop` × the
+/// shorter side, resized to `res`) from each, a fresh classifier trained for `steps`. A folder
+/// with an `images/` subfolder (a dataset) is read from there.
+pub fn realism(
+    real: &std::path::Path,
+    images: &std::path::Path,
+    res: usize,
+    crop: f64,
+    samples: usize,
+    steps: usize,
+    seed: u64,
+) -> anyhow::Result<f64> {
+    use crate::train::data::RealSet;
+    let scale = crate::config::Dist::Const(crop);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut draw = |dir: &std::path::Path, flag: &str| -> anyhow::Result<Vec<Vec<f32>>> {
+        // a dataset folder: only its images, not its masks, depth maps or previews
+        let own = dir.join("images");
+        let dir = if own.is_dir() { own } else { dir.to_path_buf() };
+        let set = RealSet::load_flag(&dir, (res * 4) as u32, flag)?;
+        Ok((0..samples.max(8))
+            .map(|_| set.crop(&mut rng, res as u32, &scale, 3))
+            .collect())
+    };
+    let a = draw(real, "--real")?;
+    let b = draw(images, "--images")?;
+    Ok(c2st(&a, &b, 3, res, steps, seed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

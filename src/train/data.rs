@@ -28,9 +28,14 @@ pub const MIN_REAL_IMAGES: usize = 1;
 impl RealSet {
     /// Loads `dir`; images are shrunk so their shorter side is at most `max_side`.
     pub fn load(dir: &Path, max_side: u32) -> Result<RealSet> {
+        RealSet::load_flag(dir, max_side, "--real")
+    }
+
+    /// [`RealSet::load`], naming `flag` in its errors.
+    pub fn load_flag(dir: &Path, max_side: u32, flag: &str) -> Result<RealSet> {
         if !dir.is_dir() {
             return Err(InputError(format!(
-                "--real {}: not a folder; give a folder of your own photos (png, jpg, bmp, tiff, webp; searched recursively)",
+                "{flag} {}: not a folder; give a folder of images (png, jpg, bmp, tiff, webp; searched recursively)",
                 dir.display()
             ))
             .into());
@@ -58,7 +63,7 @@ impl RealSet {
         }
         if images.len() < MIN_REAL_IMAGES {
             return Err(InputError(format!(
-                "--real {}: no usable images ({} unreadable, {} other files); give a folder with png/jpg/bmp/tiff/webp photos",
+                "{flag} {}: no usable images ({} unreadable, {} other files); give a folder with png/jpg/bmp/tiff/webp images",
                 dir.display(),
                 unreadable.len(),
                 not_images

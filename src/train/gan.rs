@@ -14,13 +14,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::data::{from_chw, RealSet};
+use super::ema::Ema;
 use super::run::{grid, write_atomic, Metrics};
 use crate::augment::infer::{self, batch_inputs, rgb_to_chw, RunInfo};
 use crate::augment::model::{Chain, Discriminator, StageConfig, StageStats};
-use crate::config::{Background, Config};
+use crate::config::{Background, Config, InputError};
 use crate::dataset::image_io;
 use crate::render::{RenderContext, Renderer};
 use crate::scene;
+use burn::tensor::DeviceKind;
 
 /// Command-line choices for a training run.
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct TrainOptions {
 }
 
 const D_WIDTH: usize = 32;
+/// Averaging horizon of the generator weights `generate` applies, in steps.
+const EMA_HORIZON: f32 = 200.0;
 const METRIC_COLUMNS: [&str; 14] = [
     "step",
     "d_loss",
@@ -56,13 +60,54 @@ const METRIC_COLUMNS: [&str; 14] = [
     "step_seconds",
 ];
 
-fn learning_device(choice: &str) -> Result<Device> {
+/// The device burn learns on. `auto` takes a hardware GPU when wgpu sees one, else the CPU
+/// (flex); `gpu` insists on a hardware GPU; `wgpu` takes wgpu's default adapter even when it is
+/// a software one (lavapipe), which exercises the GPU code path on any machine, slowly.
+pub fn learning_device(choice: &str) -> Result<(Device, String)> {
+    let hardware = || {
+        crate::render::adapters()
+            .into_iter()
+            .find(|a| ["DiscreteGpu", "IntegratedGpu", "VirtualGpu"].contains(&a.kind.as_str()))
+    };
     match choice {
-        "auto" | "cpu" => Ok(Device::flex()),
-        "gpu" => bail!(
-            "--device gpu: this build learns on the CPU (flex) only; use --device cpu or auto"
-        ),
-        other => bail!("--device {other}: expected auto, cpu or gpu"),
+        "cpu" => Ok((Device::flex(), "cpu (flex)".into())),
+        "auto" => Ok(match hardware() {
+            Some(a) => (
+                Device::wgpu(DeviceKind::DefaultDevice),
+                format!("gpu (wgpu: {})", a.name),
+            ),
+            None => (Device::flex(), "cpu (flex; no GPU adapter)".into()),
+        }),
+        "gpu" => match hardware() {
+            Some(a) => Ok((
+                Device::wgpu(DeviceKind::DefaultDevice),
+                format!("gpu (wgpu: {})", a.name),
+            )),
+            None => Err(InputError(format!(
+                "--device gpu: wgpu sees no hardware GPU (adapters: {}); use --device cpu or auto",
+                adapter_names()
+            ))
+            .into()),
+        },
+        "wgpu" => Ok((
+            Device::wgpu(DeviceKind::DefaultDevice),
+            format!("wgpu default adapter ({})", adapter_names()),
+        )),
+        other => {
+            Err(InputError(format!("--device {other}: expected auto, cpu, gpu or wgpu")).into())
+        }
+    }
+}
+
+fn adapter_names() -> String {
+    let names: Vec<String> = crate::render::adapters()
+        .into_iter()
+        .map(|a| format!("{} [{}]", a.name, a.kind))
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -154,6 +199,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let res = spec.resolution;
     let c = spec.channels;
     let b = spec.batch;
+    let (device, device_name) = learning_device(&opts.device)?;
     let real = RealSet::load(&opts.real, (res * 4) as u32)?;
     eprintln!(
         "rendergan: {} real images from {} ({} unreadable, {} other files skipped)",
@@ -165,7 +211,8 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     for (f, why) in real.unreadable.iter().take(5) {
         eprintln!("rendergan:   skipped {}: {why}", f.display());
     }
-    let device = learning_device(&opts.device)?.autodiff();
+    eprintln!("rendergan: learning on {device_name}");
+    let device = device.autodiff();
     let stages = StageConfig {
         channels: c,
         blur: spec.blur,
@@ -181,6 +228,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     device.seed(cfg.seed);
     let mut g = Chain::new(&stages, &device);
     let mut d = Discriminator::new(c, D_WIDTH, &device);
+    let mut ema = Ema::new(&g, EMA_HORIZON);
     if opts.resume {
         let info = infer::read_run_info(&opts.out)?;
         if info.stages != stages || info.resolution != res {
@@ -194,8 +242,13 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             );
         }
         infer::load_module(&mut g, &opts.out.join(infer::GENERATOR))?;
-        infer::load_module(&mut d, &opts.out.join(infer::DISCRIMINATOR))?;
         start = info.step;
+        ema = Ema::resume(&g, start, EMA_HORIZON);
+        let raw = opts.out.join(infer::GENERATOR_TRAIN);
+        if raw.is_file() {
+            infer::load_module(&mut g, &raw)?;
+        }
+        infer::load_module(&mut d, &opts.out.join(infer::DISCRIMINATOR))?;
         eprintln!("rendergan: resuming {} at step {start}", opts.out.display());
     } else if opts.out.join(infer::RUN_INFO).exists() {
         bail!(
@@ -255,7 +308,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
 
         // chain: fool the discriminator, stay close to the render, stay inside the bounds
         let adv = softplus(d.forward(fake.clone()).neg(), 1.0).mean();
-        let l1 = (fake.clone() - render).abs().mean();
+        let l1 = (out.content() - render).abs().mean();
         let (g_adv, g_l1, pen) = (
             scalar(adv.clone()),
             scalar(l1.clone()),
@@ -264,6 +317,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let loss_g = adv + l1.mul_scalar(spec.l1) + out.penalty.clone();
         let grads = GradientsParams::from_grads(loss_g.backward(), &g);
         g = opt_g.step(spec.lr_g, g, grads);
+        ema.update(&g);
 
         for k in 0..b {
             let s = fake_data[k * sample_len..(k + 1) * sample_len].to_vec();
@@ -304,7 +358,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             grid(&rows).save(opts.out.join("samples").join(format!("step_{done:06}.png")))?;
         }
         if done % spec.checkpoint_every == 0 || done == steps {
-            checkpoint(&opts.out, &g, &d, &stages, res, done, &cfg.file)?;
+            checkpoint(&opts.out, &g, &ema, &d, &stages, res, done, &cfg.file)?;
         }
     }
     if start >= steps {
@@ -318,16 +372,22 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
 
 /// Writes weights, then `run.json`, each atomically; `run.json` last so it never points at
 /// weights that are not there yet.
+#[allow(clippy::too_many_arguments)]
 fn checkpoint(
     dir: &Path,
     g: &Chain,
+    ema: &Ema,
     d: &Discriminator,
     stages: &StageConfig,
     res: usize,
     step: u64,
     config: &Path,
 ) -> Result<()> {
-    write_atomic(&dir.join(infer::GENERATOR), &infer::module_bytes(g)?)?;
+    write_atomic(&dir.join(infer::GENERATOR_TRAIN), &infer::module_bytes(g)?)?;
+    write_atomic(
+        &dir.join(infer::GENERATOR),
+        &infer::module_bytes(&ema.apply(g))?,
+    )?;
     write_atomic(&dir.join(infer::DISCRIMINATOR), &infer::module_bytes(d)?)?;
     let info = RunInfo {
         stages: stages.clone(),

@@ -3,6 +3,7 @@
 //! Only this module and `augment` touch burn.
 
 pub mod data;
+pub mod ema;
 pub mod gan;
 pub mod run;
 

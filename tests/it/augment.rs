@@ -49,7 +49,7 @@ fn blur_u8(img: &image::RgbImage, sigma: f32) -> image::RgbImage {
 /// Writes the controlled "real" domain into `dir`.
 fn controlled_real(dir: &Path, work: &Path) {
     let mut cfg = load(&fixture("train.yaml"));
-    cfg.count = 48;
+    cfg.count = 96;
     cfg.seed = 99;
     generate(&cfg, &work.join("src"), 2, 1);
     std::fs::create_dir_all(dir).unwrap();
@@ -93,7 +93,7 @@ fn read_images(dir: &Path) -> Vec<Vec<f32>> {
 /// C2ST accuracies (real vs raw renders, real vs augmented renders) on the controlled domain.
 fn c2st_pair(work: &Path, real: &Path, run: &Path) -> (f64, f64) {
     let mut cfg = load(&fixture("train.yaml"));
-    cfg.count = 48;
+    cfg.count = 96;
     cfg.seed = 7;
     generate(&cfg, &work.join("raw"), 2, 1);
     cfg.augment = Some(run.to_path_buf());
@@ -101,8 +101,8 @@ fn c2st_pair(work: &Path, real: &Path, run: &Path) -> (f64, f64) {
     let real = read_images(real);
     let raw = read_images(&work.join("raw/images"));
     let aug = read_images(&work.join("augmented/images"));
-    let a = rendergan::eval::c2st(&real, &raw, 3, 64, 120, 1);
-    let b = rendergan::eval::c2st(&real, &aug, 3, 64, 120, 1);
+    let a = rendergan::eval::c2st(&real, &raw, 3, 64, 300, 1);
+    let b = rendergan::eval::c2st(&real, &aug, 3, 64, 300, 1);
     (a, b)
 }
 
@@ -139,23 +139,24 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
         device: "cpu".into(),
         quiet: true,
     };
-    train(&cfg, &opts(40, false)).unwrap_or_else(|e| panic!("{e:#}"));
+    train(&cfg, &opts(100, false)).unwrap_or_else(|e| panic!("{e:#}"));
     // a stopped run continues from its checkpoint
-    train(&cfg, &opts(60, true)).unwrap_or_else(|e| panic!("{e:#}"));
+    train(&cfg, &opts(150, true)).unwrap_or_else(|e| panic!("{e:#}"));
     let rows = metrics(&run);
-    assert_eq!(rows.len(), 60);
-    assert_eq!(rows.last().unwrap()["step"], 60.0);
+    assert_eq!(rows.len(), 150);
+    assert_eq!(rows.last().unwrap()["step"], 150.0);
     for f in [
         "run.json",
         "generator.bpk",
+        "generator_train.bpk",
         "discriminator.bpk",
         "config.yaml",
-        "samples/step_000020.png",
-        "samples/step_000060.png",
+        "samples/step_000050.png",
+        "samples/step_000150.png",
     ] {
         assert!(run.join(f).is_file(), "{f} missing from the run folder");
     }
-    let (first, last) = (&rows[..5], &rows[rows.len() - 15..]);
+    let (first, last) = (&rows[..5], &rows[rows.len() - 20..]);
     let (b0, b1) = (mean(first, "blur_mean"), mean(last, "blur_mean"));
     let (n0, n1) = (mean(first, "noise"), mean(last, "noise"));
     eprintln!("blur σ {b0:.3} → {b1:.3} px (true 1.5); noise σ {n0:.4} → {n1:.4} (true 0.08)");
@@ -169,6 +170,13 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
     );
     // a second fresh run into the same folder is refused, the first stays intact
     assert!(train(&cfg, &opts(5, false)).is_err());
+    // a fresh classifier tells real from augmented clearly worse than real from raw renders
+    let (raw_vs_real, aug_vs_real) = c2st_pair(dir.path(), &real, &run);
+    eprintln!("C2ST accuracy: real vs raw {raw_vs_real:.3}, real vs augmented {aug_vs_real:.3}");
+    assert!(
+        raw_vs_real > 0.9 && aug_vs_real < raw_vs_real - 0.2,
+        "C2ST: real vs raw {raw_vs_real:.3}, real vs augmented {aug_vs_real:.3}"
+    );
 
     let mut gen_cfg = load(&fixture("mixed.yaml"));
     gen_cfg.count = 6;
@@ -206,7 +214,7 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
 
 /// The longer version: all five stages, 400 steps. Figures go to stderr (`--nocapture`).
 #[test]
-#[ignore = "fails today: a fresh probe still separates real from augmented (see issue 3); run with cargo test --release -- --ignored --nocapture"]
+#[ignore = "about 2 min in release; run with cargo test --release --test it long_training -- --ignored --nocapture"]
 fn long_training_on_the_controlled_domain() {
     let dir = tmp();
     let real = dir.path().join("real");
@@ -216,7 +224,8 @@ fn long_training_on_the_controlled_domain() {
         .replace(
             "stages: {lighting: false, background: false, detail: false}",
             "stages: {lighting: true, background: true, detail: true}",
-        );
+        )
+        .replace("l1: 0.0", "l1: 1.0");
     let cfg_path = dir.path().join("train_all.yaml");
     std::fs::write(&cfg_path, text).unwrap();
     let cfg = load(&cfg_path);
@@ -241,5 +250,46 @@ fn long_training_on_the_controlled_domain() {
     );
     let (raw_vs_real, aug_vs_real) = c2st_pair(dir.path(), &real, &run);
     eprintln!("C2ST accuracy: real vs raw {raw_vs_real:.3}, real vs augmented {aug_vs_real:.3}");
-    assert!(aug_vs_real < raw_vs_real);
+    assert!(
+        raw_vs_real > 0.9 && aug_vs_real < raw_vs_real - 0.2,
+        "C2ST: real vs raw {raw_vs_real:.3}, real vs augmented {aug_vs_real:.3}"
+    );
+}
+
+/// The GPU code path (burn's wgpu backend) on whatever adapter wgpu has, lavapipe in CI: the same
+/// chain and discriminator train and checkpoint there.
+#[test]
+fn learning_runs_on_the_wgpu_backend() {
+    let dir = tmp();
+    let mut cfg = load(&fixture("train.yaml"));
+    cfg.count = 8;
+    generate(&cfg, &dir.path().join("real"), 2, 1);
+    let text = std::fs::read_to_string(fixture("train.yaml"))
+        .unwrap()
+        .replace(
+            "stages: {lighting: false, background: false, detail: false}",
+            "stages: {}",
+        );
+    let cfg_path = dir.path().join("all.yaml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let cfg = load(&cfg_path);
+    let run = dir.path().join("run");
+    train(
+        &cfg,
+        &TrainOptions {
+            real: dir.path().join("real/images"),
+            out: run.clone(),
+            steps: Some(2),
+            resume: false,
+            device: "wgpu".into(),
+            quiet: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let rows = metrics(&run);
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r["d_loss"].is_finite() && r["g_adv"].is_finite()));
+    assert!(run.join("generator.bpk").is_file() && run.join("samples/step_000002.png").is_file());
 }

@@ -111,3 +111,71 @@ fn devices_and_bench_run() {
     assert!(line["images_per_s"].as_f64().unwrap() > 0.0);
     assert!(line["ms_per_image"]["render"].is_number());
 }
+
+#[test]
+fn train_bench_and_realism_commands_print_json() {
+    let dir = tmp();
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["bench", "--train", "--steps", "2", "--device", "cpu", "-c"])
+        .arg(fixture("train.yaml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["steps"], 2);
+    assert!(line["seconds_per_step_median"].as_f64().unwrap() > 0.0);
+
+    let mut cfg = load(&fixture("train.yaml"));
+    cfg.count = 24;
+    generate(&cfg, &dir.path().join("a"), 2, 1);
+    cfg.seed = 77;
+    generate(&cfg, &dir.path().join("b"), 2, 1);
+    // a dataset folder is read from its images/, not its masks
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["realism", "--steps", "20", "--samples", "32", "--real"])
+        .arg(dir.path().join("a/images"))
+        .arg("--images")
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let acc = line["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["realism", "--real"])
+        .arg(dir.path().join("a"))
+        .arg("--images")
+        .arg(dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--images"));
+}
+
+#[test]
+fn device_gpu_without_a_gpu_is_bad_input() {
+    let hardware = rendergan::render::adapters()
+        .iter()
+        .any(|a| a.kind != "Cpu" && a.kind != "Other");
+    if hardware {
+        return; // this machine has a GPU: the flag is fine here
+    }
+    let dir = tmp();
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["train", "--device", "gpu", "--steps", "1", "-c"])
+        .arg(fixture("train.yaml"))
+        .arg("--real")
+        .arg(root().join("tests/golden"))
+        .arg("-o")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--device gpu") && err.contains("--device cpu"),
+        "{err}"
+    );
+    assert!(!dir.path().join("run").exists(), "nothing is written");
+}
