@@ -47,6 +47,7 @@ pub(crate) mod test_support {
                     class: 0,
                     model: "m".into(),
                     params: Default::default(),
+                    attributes: Default::default(),
                     world_from_model: glam::Mat4::IDENTITY,
                     parts: vec![],
                     keypoints: vec![],

@@ -33,6 +33,7 @@ pub enum Func {
     Cos,
     Tan,
     Abs,
+    Floor,
     Rad,
 }
 
@@ -44,6 +45,7 @@ impl fmt::Display for Func {
             Func::Cos => "cos",
             Func::Tan => "tan",
             Func::Abs => "abs",
+            Func::Floor => "floor",
             Func::Rad => "rad",
         };
         f.write_str(s)
@@ -103,6 +105,7 @@ impl Expr {
                     Func::Cos => a.cos(),
                     Func::Tan => a.tan(),
                     Func::Abs => a.abs(),
+                    Func::Floor => a.floor(),
                     Func::Rad => a.to_radians(),
                 }
             }
@@ -225,10 +228,13 @@ impl Parser<'_> {
                         "cos" => Func::Cos,
                         "tan" => Func::Tan,
                         "abs" => Func::Abs,
+                        "floor" => Func::Floor,
                         "rad" => Func::Rad,
                         _ => {
                             self.i = start;
-                            return Err(self.err("a function among sqrt, sin, cos, tan, abs, rad"));
+                            return Err(
+                                self.err("a function among sqrt, sin, cos, tan, abs, floor, rad")
+                            );
                         }
                     };
                     self.i += 1;

@@ -28,7 +28,12 @@ pub fn image_entry(id: u64, file_name: &str, width: u32, height: u32) -> String 
 }
 
 /// The JSON of one annotation without its leading `"id"` (assigned in order by the writer).
-pub fn annotation_body(image_id: u64, label: &InstanceLabel, class: &ClassSpec) -> String {
+pub fn annotation_body(
+    image_id: u64,
+    label: &InstanceLabel,
+    class: &ClassSpec,
+    attributes: Option<&std::collections::BTreeMap<String, f64>>,
+) -> String {
     let b = label.bbox.expect("labelled instances have visible pixels");
     let mut a = json!({
         "image_id": image_id,
@@ -48,6 +53,21 @@ pub fn annotation_body(image_id: u64, label: &InstanceLabel, class: &ClassSpec) 
         }
         a["keypoints"] = json!(kps);
         a["num_keypoints"] = json!(label.keypoints.iter().filter(|k| k.v > 0).count());
+    }
+    if let Some(attrs) = attributes.filter(|a| !a.is_empty()) {
+        // whole numbers (ids, bits) as integers
+        let m: serde_json::Map<String, serde_json::Value> = attrs
+            .iter()
+            .map(|(k, v)| {
+                let j = if v.fract() == 0.0 && v.abs() < 1e15 {
+                    json!(*v as i64)
+                } else {
+                    json!(v)
+                };
+                (k.clone(), j)
+            })
+            .collect();
+        a["attributes"] = serde_json::Value::Object(m);
     }
     let s = a.to_string();
     s[1..].to_string()

@@ -114,7 +114,14 @@ pub fn process(
         labels
             .iter()
             .filter(|l| l.labeled)
-            .map(|l| coco::annotation_body(scene.index, l, &cfg.classes[l.class]))
+            .map(|l| {
+                let attributes = scene
+                    .instances
+                    .iter()
+                    .find(|i| i.id == l.id)
+                    .map(|i| &i.attributes);
+                coco::annotation_body(scene.index, l, &cfg.classes[l.class], attributes)
+            })
             .collect()
     } else {
         Vec::new()

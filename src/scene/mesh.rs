@@ -218,6 +218,64 @@ pub fn torus(major: f32, minor: f32, segments: u32, sides: u32) -> Mesh {
     m
 }
 
+/// A flat or bulged annular sector facing +z: radii `inner`..`outer`, angles `start`..`end`
+/// (radians, counter-clockwise from +x). The surface is a dome z = bulge · (1 − (r/dome)²), so
+/// sectors of one dome fit together seamlessly (a curved tag made of cells). `segments` is per
+/// full turn.
+pub fn sector(
+    inner: f32,
+    outer: f32,
+    start: f32,
+    end: f32,
+    bulge: f32,
+    dome: f32,
+    segments: u32,
+) -> Mesh {
+    let mut m = Mesh::default();
+    let (inner, outer) = (inner.max(0.0), outer.max(inner.max(0.0) + 1e-6));
+    let (start, end) = if end < start {
+        (end, start)
+    } else {
+        (start, end)
+    };
+    // angles on one grid per turn (plus the ends), so sectors of one dome share their edge
+    // vertices exactly and leave no cracks between them
+    let step = std::f32::consts::TAU / segments.max(3) as f32;
+    let mut angles = vec![start];
+    let mut k = (start / step).floor() as i64 + 1;
+    while (k as f32) * step < end - 1e-5 {
+        angles.push(k as f32 * step);
+        k += 1;
+    }
+    angles.push(end);
+    let rings = 4u32;
+    let dome = dome.max(1e-6);
+    let point = |r: f32, a: f32| {
+        let z = bulge * (1.0 - (r / dome).powi(2));
+        let slope = -2.0 * bulge * r / (dome * dome); // dz/dr
+        let (s, c) = a.sin_cos();
+        let p = Vec3::new(r * c, r * s, z);
+        let n = Vec3::new(-slope * c, -slope * s, 1.0).normalize();
+        (p, n)
+    };
+    // ring radii end exactly on `inner` and `outer`, which neighbouring sectors share
+    let radius = |j: u32| match j {
+        0 => inner,
+        j if j == rings => outer,
+        j => inner + (outer - inner) * j as f32 / rings as f32,
+    };
+    for w in angles.windows(2) {
+        let (a0, a1) = (w[0], w[1]);
+        for j in 0..rings {
+            let (r0, r1) = (radius(j), radius(j + 1));
+            // counter-clockwise seen from +z, so the front face is the top
+            let q = [point(r0, a0), point(r1, a0), point(r1, a1), point(r0, a1)];
+            m.quad(q.map(|v| v.0), q.map(|v| v.1));
+        }
+    }
+    m
+}
+
 /// A prism: `polygon` (xy, any winding, simple) extruded from z = 0 to z = `depth`.
 pub fn extrusion(polygon: &[Vec2], depth: f32) -> Mesh {
     let mut poly = polygon.to_vec();

@@ -187,6 +187,8 @@ pub struct Instance {
     pub class: usize,
     pub model: String,
     pub params: BTreeMap<String, f64>,
+    /// The model's `attributes:` parameters with their values (COCO `attributes`).
+    pub attributes: BTreeMap<String, f64>,
     /// Model frame → world.
     pub world_from_model: Mat4,
     pub parts: Vec<PartMesh>,
@@ -355,6 +357,12 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
                 id: instances.len() as u32 + 1,
                 class: spec.class,
                 model: spec.model.name.clone(),
+                attributes: spec
+                    .model
+                    .attributes
+                    .iter()
+                    .filter_map(|a| Some((a.clone(), *s.params.get(a)?)))
+                    .collect(),
                 params: s.params,
                 world_from_model,
                 parts: s.parts,

@@ -28,6 +28,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("hex_nut", include_str!("../../scenes/hex_nut.yaml")),
     ("bottle", include_str!("../../scenes/bottle.yaml")),
     ("bracket", include_str!("../../scenes/bracket.yaml")),
+    (
+        "beesbook_tag",
+        include_str!("../../scenes/beesbook_tag.yaml"),
+    ),
 ];
 
 /// A checked model.
@@ -39,6 +43,8 @@ pub struct Model {
     pub params: Vec<(String, Param)>,
     pub parts: Vec<Part>,
     pub keypoints: Vec<(String, [Expr; 3])>,
+    /// Parameters written with each instance's COCO annotation as `attributes`.
+    pub attributes: Vec<String>,
 }
 
 /// A parameter: drawn from a distribution or computed from earlier parameters.
@@ -101,6 +107,15 @@ pub enum Shape {
     Extrusion {
         polygon: Vec<[Expr; 2]>,
         depth: Expr,
+    },
+    Sector {
+        inner: Expr,
+        radius: Expr,
+        start: Expr,
+        end: Expr,
+        bulge: Expr,
+        dome: Option<Expr>,
+        segments: Expr,
     },
     Lathe {
         profile: Vec<[Expr; 2]>,
@@ -168,6 +183,8 @@ struct RawModel {
     parts: Vec<RawPart>,
     #[serde(default)]
     keypoints: Mapping,
+    #[serde(default)]
+    attributes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -188,6 +205,11 @@ struct RawPart {
     polygon: Option<Vec<Vec<Value>>>,
     depth: Option<Value>,
     profile: Option<Vec<Vec<Value>>>,
+    inner: Option<Value>,
+    start: Option<Value>,
+    end: Option<Value>,
+    bulge: Option<Value>,
+    dome: Option<Value>,
     position: Option<Vec<Value>>,
     rotation: Option<Vec<Value>>,
     material: Option<Value>,
@@ -315,12 +337,24 @@ impl Model {
             };
             keypoints.push((name, exprs::<3>(src, &p, xyz, &known)?));
         }
+        for (i, a) in raw.attributes.iter().enumerate() {
+            if !known.contains(a) {
+                return Err(src.err(
+                    format!("attributes[{i}]"),
+                    format!(
+                        "{a:?} is not a parameter of this model; attributes name parameters ({})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(Model {
             name: raw.name,
             file: src.file.clone(),
             params,
             parts,
             keypoints,
+            attributes: raw.attributes,
         })
     }
 
@@ -401,6 +435,26 @@ impl Model {
                             .map(|q| Vec2::new(ev(&q[0]), ev(&q[1])))
                             .collect();
                         mesh::extrusion(&poly, ev(depth))
+                    }
+                    Shape::Sector {
+                        inner,
+                        radius,
+                        start,
+                        end,
+                        bulge,
+                        dome,
+                        segments,
+                    } => {
+                        let deg = std::f32::consts::PI / 180.0;
+                        mesh::sector(
+                            ev(inner),
+                            ev(radius),
+                            ev(start) * deg,
+                            ev(end) * deg,
+                            ev(bulge),
+                            dome.as_ref().map(&ev).unwrap_or_else(|| ev(radius)),
+                            seg(segments),
+                        )
                     }
                     Shape::Lathe { profile, segments } => {
                         let prof: Vec<Vec2> = profile
@@ -608,6 +662,18 @@ fn part(
         },
         "plane" => Shape::Plane { size: exprs::<2>(src, &format!("{path}.size"), &list("size", &p.size)?, known)? },
         "extrusion" => Shape::Extrusion { polygon: points("polygon", &p.polygon)?, depth: need("depth", &p.depth)? },
+        "sector" => Shape::Sector {
+            inner: opt("inner", &p.inner, 0.0)?,
+            radius: need("radius", &p.radius)?,
+            start: opt("start", &p.start, 0.0)?,
+            end: opt("end", &p.end, 360.0)?,
+            bulge: opt("bulge", &p.bulge, 0.0)?,
+            dome: match &p.dome {
+                Some(_) => Some(need("dome", &p.dome)?),
+                None => None,
+            },
+            segments: opt("segments", &p.segments, 64.0)?,
+        },
         "lathe" => Shape::Lathe {
             profile: points("profile", &p.profile)?,
             segments: opt("segments", &p.segments, 32.0)?,
@@ -615,7 +681,7 @@ fn part(
         other => {
             return Err(src.err(
                 format!("{path}.shape"),
-                format!("unknown shape {other:?}; expected box, sphere, ellipsoid, cylinder, cone, torus, capsule, plane, extrusion or lathe"),
+                format!("unknown shape {other:?}; expected box, sphere, ellipsoid, cylinder, cone, torus, capsule, plane, sector, extrusion or lathe"),
             ))
         }
     };

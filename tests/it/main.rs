@@ -7,3 +7,4 @@ mod common;
 mod determinism;
 mod golden;
 mod invariants;
+mod scenes;
