@@ -22,6 +22,8 @@ use crate::config::{Background, Config, InputError};
 use crate::dataset::image_io;
 use crate::render::{RenderContext, Renderer};
 use crate::scene;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::DeviceKind;
 
 /// Command-line choices for a training run.
@@ -72,10 +74,13 @@ pub fn learning_device(choice: &str) -> Result<(Device, String)> {
     match choice {
         "cpu" => Ok((Device::flex(), "cpu (flex)".into())),
         "auto" => Ok(match hardware() {
-            Some(a) => (
-                Device::wgpu(DeviceKind::DefaultDevice),
-                format!("gpu (wgpu: {})", a.name),
-            ),
+            Some(a) => match probe(Device::wgpu(DeviceKind::DefaultDevice)) {
+                Some(d) => (d, format!("gpu (wgpu: {})", a.name)),
+                None => (
+                    Device::flex(),
+                    format!("cpu (flex; burn's wgpu backend failed on {})", a.name),
+                ),
+            },
             None => (Device::flex(), "cpu (flex; no GPU adapter)".into()),
         }),
         "gpu" => match hardware() {
@@ -89,13 +94,39 @@ pub fn learning_device(choice: &str) -> Result<(Device, String)> {
             ))
             .into()),
         },
-        "wgpu" => Ok((
-            Device::wgpu(DeviceKind::DefaultDevice),
-            format!("wgpu default adapter ({})", adapter_names()),
-        )),
+        "wgpu" => match probe(Device::wgpu(DeviceKind::DefaultDevice)) {
+            Some(d) => Ok((d, format!("wgpu default adapter ({})", adapter_names()))),
+            None => bail!(
+                "--device wgpu: burn's wgpu backend failed a test pass on this machine's adapters ({}); use --device cpu",
+                adapter_names()
+            ),
+        },
         other => {
             Err(InputError(format!("--device {other}: expected auto, cpu, gpu or wgpu")).into())
         }
+    }
+}
+
+/// The device if a small forward and backward pass runs on it (a GPU whose driver burn's wgpu
+/// backend cannot use panics there); `auto` then falls back to the CPU.
+fn probe(device: Device) -> Option<Device> {
+    let d = device.clone();
+    let ok = std::panic::catch_unwind(move || {
+        let ad = d.autodiff();
+        let x = Tensor::<4>::ones([1, 1, 4, 4], &ad).require_grad();
+        let k = Tensor::<4>::ones([1, 1, 3, 3], &ad);
+        let y = conv2d(
+            x.clone(),
+            k,
+            None,
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        );
+        let g = y.sum().backward();
+        x.grad(&g).is_some()
+    });
+    match ok {
+        Ok(true) => Some(device),
+        _ => None,
     }
 }
 
