@@ -98,6 +98,9 @@ pub struct OutputSpec {
     pub depth_scale: f64,
     /// Images in preview.png (0 = none).
     pub preview: usize,
+    /// The anomaly-detection layout (anomalib's Folder / MVTec style): the classes that are
+    /// defects. Images without a labelled defect are `good`.
+    pub anomaly: Option<Vec<String>>,
 }
 
 /// The YOLO label flavour written to `labels/`.
@@ -250,6 +253,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         normals: false,
         depth_scale: out.depth_scale.unwrap_or(1000.0),
         preview: out.preview.unwrap_or(16),
+        anomaly: None,
     };
     if let Some(formats) = out.formats {
         output.coco = false;
@@ -262,16 +266,33 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
                 "masks" => output.masks = true,
                 "depth" => output.depth = true,
                 "normals" => output.normals = true,
+                "anomaly" => output.anomaly = Some(Vec::new()),
                 other => {
                     return Err(src.err(
                         format!("output.formats[{i}]"),
                         format!(
-                        "unknown format {other:?}; expected coco, yolo, masks, depth or normals"
+                        "unknown format {other:?}; expected coco, yolo, masks, depth, normals or anomaly"
                     ),
                     ))
                 }
             }
         }
+    }
+    match (&mut output.anomaly, out.defects) {
+        (Some(list), Some(d)) if !d.is_empty() => *list = d,
+        (Some(_), _) => {
+            return Err(src.err(
+                "output.defects",
+                "the anomaly format needs `defects: [class, ...]`: the classes that are defects (images without one are good)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(src.err(
+                "output.defects",
+                "defects is only used by the anomaly format: add anomaly to output.formats",
+            ))
+        }
+        (None, None) => {}
     }
     if let Some(task) = out.yolo_task {
         let t = match task.as_str() {
@@ -414,6 +435,21 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         });
     }
 
+    for (i, d) in output.anomaly.iter().flatten().enumerate() {
+        if !classes.iter().any(|c| &c.name == d) {
+            return Err(src.err(
+                format!("output.defects[{i}]"),
+                format!(
+                    "no class {d:?}; the classes are {}",
+                    classes
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
     if output.yolo == Some(YoloTask::Pose) && classes.iter().all(|c| c.keypoints.is_empty()) {
         return Err(src.err(
             "output.yolo_task",

@@ -43,6 +43,17 @@ pub fn png_rgb(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
     )
 }
 
+/// 8-bit greyscale PNG.
+pub fn png_u8(values: &[u8], width: u32, height: u32) -> Vec<u8> {
+    encode(
+        values,
+        width,
+        height,
+        png::ColorType::Grayscale,
+        png::BitDepth::Eight,
+    )
+}
+
 /// 16-bit greyscale PNG (big-endian samples, as PNG stores them).
 pub fn png_u16(values: impl Iterator<Item = u16>, width: u32, height: u32) -> Vec<u8> {
     let bytes: Vec<u8> = values.flat_map(|v| v.to_be_bytes()).collect();

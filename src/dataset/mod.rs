@@ -167,6 +167,17 @@ pub fn process(
             image_io::png_rgb(&rgb, w, h),
         ));
     }
+    if let Some(defects) = &cfg.output.anomaly {
+        files.extend(anomaly_files(
+            cfg,
+            defects,
+            scene,
+            &labels,
+            frame,
+            root,
+            &files[0].1,
+        ));
+    }
     if let Some(text) = yolo {
         files.push((
             root.join("labels").join(split).join(format!("{name}.txt")),
@@ -175,6 +186,10 @@ pub fn process(
     }
     let t2 = Instant::now();
     for (path, bytes) in &files {
+        if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let t3 = Instant::now();
@@ -192,6 +207,57 @@ pub fn process(
             write: t3 - t2,
         },
     })
+}
+
+/// The image again in the anomaly-detection layout (anomalib's Folder datamodule, MVTec style):
+/// `anomaly/train/good/` and `anomaly/test/good/` (the train and val splits) for images with no
+/// labelled defect; `anomaly/test/<defect>/` plus `anomaly/ground_truth/<defect>/<name>_mask.png`
+/// (0/255, the union of every defect's visible pixels) for the others, filed under the defect
+/// class with the most visible pixels.
+fn anomaly_files(
+    cfg: &Config,
+    defects: &[String],
+    scene: &Scene,
+    labels: &[InstanceLabel],
+    frame: &Frame,
+    root: &Path,
+    png: &[u8],
+) -> Vec<(PathBuf, Vec<u8>)> {
+    let name = stem(scene.index);
+    let base = root.join("anomaly");
+    let is_defect = |l: &&InstanceLabel| l.labeled && defects.contains(&cfg.classes[l.class].name);
+    let mut area: BTreeMap<&str, u64> = BTreeMap::new();
+    for l in labels.iter().filter(is_defect) {
+        *area.entry(cfg.classes[l.class].name.as_str()).or_default() += l.visible_pixels;
+    }
+    let Some((top, _)) = area
+        .iter()
+        .max_by_key(|(n, a)| (**a, std::cmp::Reverse(**n)))
+    else {
+        let split = if scene.val { "test" } else { "train" };
+        return vec![(
+            base.join(split).join("good").join(format!("{name}.png")),
+            png.to_vec(),
+        )];
+    };
+    let ids: Vec<u32> = labels.iter().filter(is_defect).map(|l| l.id).collect();
+    let mask: Vec<u8> = frame
+        .ids
+        .iter()
+        .map(|v| if ids.contains(v) { 255 } else { 0 })
+        .collect();
+    vec![
+        (
+            base.join("test").join(top).join(format!("{name}.png")),
+            png.to_vec(),
+        ),
+        (
+            base.join("ground_truth")
+                .join(top)
+                .join(format!("{name}_mask.png")),
+            image_io::png_u8(&mask, frame.width, frame.height),
+        ),
+    ]
 }
 
 fn manifest_entry(

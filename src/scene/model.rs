@@ -32,6 +32,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "beesbook_tag",
         include_str!("../../scenes/beesbook_tag.yaml"),
     ),
+    ("plate", include_str!("../../scenes/plate.yaml")),
+    ("scratch", include_str!("../../scenes/scratch.yaml")),
+    ("crack", include_str!("../../scenes/crack.yaml")),
+    ("stain", include_str!("../../scenes/stain.yaml")),
 ];
 
 /// A checked model.
