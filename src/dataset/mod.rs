@@ -83,6 +83,18 @@ pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
     if cfg.output.coco {
         std::fs::create_dir_all(root.join("annotations"))?;
     }
+    if let Some(defects) = &cfg.output.anomaly {
+        let a = root.join("anomaly");
+        let mut dirs = vec![a.join("train/good"), a.join("test/good")];
+        for d in defects {
+            dirs.push(a.join("test").join(d));
+            dirs.push(a.join("ground_truth").join(d));
+        }
+        for p in dirs {
+            std::fs::create_dir_all(&p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+        }
+    }
     Ok(())
 }
 
@@ -186,10 +198,6 @@ pub fn process(
     }
     let t2 = Instant::now();
     for (path, bytes) in &files {
-        if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
         std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let t3 = Instant::now();
