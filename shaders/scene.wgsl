@@ -20,7 +20,8 @@ struct View {
 struct Draw {
     color: vec4<f32>,
     color2: vec4<f32>,
-    // x: pattern (0 solid, 1 stripes, 2 checker, 3 noise), y: scale, z: specular, w: shininess
+    // x: pattern (0 solid, 1 stripes, 2 checker, 3 noise, 4 veins, 5 gradient, 6 hole), y: scale,
+    // z: specular, w: shininess
     params: vec4<f32>,
     // x: instance id (0xffff: scenery), y: view (image) index in the batch, z: coverage slice
     ids: vec4<u32>,
@@ -95,6 +96,18 @@ fn pattern_mix(params: vec4<f32>, local: vec3<f32>) -> f32 {
         let n = 0.5 * value_noise(p) + 0.3 * value_noise(p * 2.03 + 7.1) + 0.2 * value_noise(p * 4.01 + 3.3);
         return clamp((n - 0.3) * 1.6, 0.0, 1.0);
     }
+    if (kind == 4u) {
+        // a leaf's veins: a midrib along x and lateral veins every `scale` running out towards
+        // the tip at about 50 degrees; the blade lies in the part's xy plane
+        let mid = 1.0 - smoothstep(0.05, 0.1, abs(p.y));
+        let t = fract(p.x - 0.85 * abs(p.y));
+        let lateral = 1.0 - smoothstep(0.03, 0.07, min(t, 1.0 - t));
+        return max(mid, 0.7 * lateral);
+    }
+    if (kind == 5u) {
+        // colour → color2 from z = -scale to z = +scale of the part (a fruit ripening from below)
+        return smoothstep(-1.0, 1.0, p.z);
+    }
     return 0.0;
 }
 
@@ -108,6 +121,10 @@ fn fs_color(in: VertexOut, @builtin(front_facing) front: bool) -> @location(0) v
     // fields are read through the storage pointers: copying whole structs per fragment is slow
     // on software rasterisers
     let params = draws[in.draw].params;
+    if (params.x > 5.5) {
+        // a hole: material missing, the background shows through (composited later by alpha)
+        return vec4<f32>(0.0);
+    }
     let vi = draws[in.draw].ids.y;
     var base = draws[in.draw].color.rgb;
     if (params.x > 0.5) {

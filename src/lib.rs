@@ -44,7 +44,9 @@ pub(crate) mod test_support {
             instances: (1..=n)
                 .map(|id| Instance {
                     id,
-                    class: 0,
+                    class: Some(0),
+                    entry: 0,
+                    parent: None,
                     model: "m".into(),
                     params: Default::default(),
                     attributes: Default::default(),

@@ -159,17 +159,46 @@ pub enum Background {
 #[derive(Debug, Clone)]
 pub struct ObjectSpec {
     pub model: Arc<Model>,
-    /// Index into [`Config::classes`].
-    pub class: usize,
+    /// Index into [`Config::classes`]; `None` for scenery (`label: false`): rendered, never
+    /// labelled.
+    pub class: Option<usize>,
+    /// What `placement.on` of a later entry calls this one: its class, else its model's name.
+    pub name: String,
     pub count: Dist,
     pub placement: Placement,
+}
+
+/// What an object is placed on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Support {
+    /// The ground plane z = 0: the rotated model is lifted so its lowest point touches it (+ `z`).
+    Ground,
+    /// Free in space at (x, y, z).
+    Volume,
+    /// An instance of earlier `objects:` entries (one picked at random per placed object).
+    Parent {
+        /// Indices into [`Config::objects`].
+        entries: Vec<usize>,
+        at: Attach,
+        /// Only this part of the parent's model (surface placement).
+        part: Option<String>,
+    },
+}
+
+/// Where on its parent an object goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// In the parent's model frame: (x, y, z) and yaw/pitch/roll are relative to the parent.
+    Origin,
+    /// At a random point of the parent's surface (area-weighted), +z along the surface normal,
+    /// wrapped onto curved surfaces; `z` is a lift along the normal.
+    Surface,
 }
 
 /// How instances are posed in the world (z up, ground plane z = 0); angles in degrees.
 #[derive(Debug, Clone)]
 pub struct Placement {
-    /// On the ground: the rotated model is lifted so its lowest point touches z = 0 (+ `z`).
-    pub on_ground: bool,
+    pub on: Support,
     pub x: Dist,
     pub y: Dist,
     pub z: Dist,
@@ -177,7 +206,8 @@ pub struct Placement {
     pub pitch: Dist,
     pub roll: Dist,
     pub scale: Dist,
-    /// Reject positions whose bounding circle (sphere in a volume) meets an earlier instance's.
+    /// Reject positions whose bounding circle (sphere off the ground) meets that of an earlier
+    /// no_overlap instance on the same support (the ground and free space count as one).
     pub no_overlap: bool,
 }
 
@@ -399,6 +429,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         let class_name = o.class.unwrap_or_else(|| model.name.clone());
         let keypoints = model.keypoint_names();
         let class = match classes.iter().position(|c| c.name == class_name) {
+            _ if o.label == Some(false) => None,
             Some(ci) if classes[ci].keypoints != keypoints => {
                 return Err(src.err(
                     format!("{p}.class"),
@@ -408,10 +439,10 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
                     ),
                 ))
             }
-            Some(ci) => ci,
+            Some(ci) => Some(ci),
             None => {
-                classes.push(ClassSpec { name: class_name, keypoints });
-                classes.len() - 1
+                classes.push(ClassSpec { name: class_name.clone(), keypoints });
+                Some(classes.len() - 1)
             }
         };
         let count = o.count.unwrap_or(Dist::Const(1.0));
@@ -426,13 +457,20 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
                 ),
             ));
         }
-        let placement = placement(src, &p, o.placement.unwrap_or_default())?;
+        let placement = placement(src, &p, o.placement.unwrap_or_default(), &objects)?;
         objects.push(ObjectSpec {
             model: Arc::new(model),
             class,
+            name: class_name,
             count,
             placement,
         });
+    }
+    if classes.is_empty() {
+        return Err(src.err(
+            "objects",
+            "every entry has label: false; at least one object must be labelled",
+        ));
     }
 
     for (i, d) in output.anomaly.iter().flatten().enumerate() {
@@ -561,38 +599,107 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
     Ok(spec)
 }
 
-fn placement(src: &Source, p: &str, r: RawPlacement) -> Result<Placement, ConfigError> {
-    let on_ground = match r.on.as_deref().unwrap_or("ground") {
-        "ground" => true,
-        "volume" => false,
-        other => {
-            return Err(src.err(
-                format!("{p}.placement.on"),
-                format!("expected ground or volume, found {other:?}"),
-            ))
+fn placement(
+    src: &Source,
+    p: &str,
+    r: RawPlacement,
+    earlier: &[ObjectSpec],
+) -> Result<Placement, ConfigError> {
+    let on_name = r.on.as_deref().unwrap_or("ground");
+    let on = match on_name {
+        "ground" => Support::Ground,
+        "volume" => Support::Volume,
+        name => {
+            let entries: Vec<usize> = (0..earlier.len())
+                .filter(|&i| earlier[i].name == name)
+                .collect();
+            if entries.is_empty() {
+                let names: Vec<&str> = earlier.iter().map(|o| o.name.as_str()).collect();
+                return Err(src.err(
+                    format!("{p}.placement.on"),
+                    format!(
+                        "expected ground, volume or the class of an earlier objects: entry ({}), found {name:?}; list the parent entry before this one",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let at = match r.at.as_deref().unwrap_or("surface") {
+                "surface" => Attach::Surface,
+                "origin" => Attach::Origin,
+                other => {
+                    return Err(src.err(
+                        format!("{p}.placement.at"),
+                        format!("expected surface or origin, found {other:?}"),
+                    ))
+                }
+            };
+            if at == Attach::Surface && (r.x.is_some() || r.y.is_some()) {
+                return Err(src.err(
+                    format!("{p}.placement"),
+                    "x and y do not apply with at: surface (the point is drawn on the parent's surface); use at: origin for positions in the parent's frame, or part: to pick a part",
+                ));
+            }
+            if let Some(part) = &r.part {
+                let parts: Vec<&str> = entries
+                    .iter()
+                    .flat_map(|&i| earlier[i].model.parts.iter().map(|q| q.name.as_str()))
+                    .collect();
+                if !parts.contains(&part.as_str()) {
+                    return Err(src.err(
+                        format!("{p}.placement.part"),
+                        format!(
+                            "{name:?} has no part {part:?}; its parts are [{}]",
+                            parts.join(", ")
+                        ),
+                    ));
+                }
+                if at == Attach::Origin {
+                    return Err(src.err(
+                        format!("{p}.placement.part"),
+                        "part: picks a surface; it needs at: surface",
+                    ));
+                }
+            }
+            Support::Parent {
+                entries,
+                at,
+                part: r.part.clone(),
+            }
         }
     };
+    if !matches!(on, Support::Parent { .. }) && (r.at.is_some() || r.part.is_some()) {
+        return Err(src.err(
+            format!("{p}.placement"),
+            format!("at: and part: need placement.on to name a parent entry, not {on_name:?}"),
+        ));
+    }
     let spin = Dist::Uniform(0.0, 360.0);
+    let flat = !matches!(on, Support::Volume);
+    let parented = matches!(on, Support::Parent { .. });
     let pl = Placement {
-        on_ground,
-        x: r.x.unwrap_or(Dist::Uniform(-1.0, 1.0)),
-        y: r.y.unwrap_or(Dist::Uniform(-1.0, 1.0)),
-        z: r.z.unwrap_or(if on_ground {
+        x: r.x.unwrap_or(if parented {
+            Dist::Const(0.0)
+        } else {
+            Dist::Uniform(-1.0, 1.0)
+        }),
+        y: r.y.unwrap_or(if parented {
+            Dist::Const(0.0)
+        } else {
+            Dist::Uniform(-1.0, 1.0)
+        }),
+        z: r.z.unwrap_or(if flat {
             Dist::Const(0.0)
         } else {
             Dist::Uniform(0.0, 1.0)
         }),
         yaw: r.yaw.unwrap_or(spin.clone()),
-        pitch: r.pitch.unwrap_or(if on_ground {
-            Dist::Const(0.0)
-        } else {
-            spin.clone()
-        }),
-        roll: r
-            .roll
-            .unwrap_or(if on_ground { Dist::Const(0.0) } else { spin }),
+        pitch: r
+            .pitch
+            .unwrap_or(if flat { Dist::Const(0.0) } else { spin.clone() }),
+        roll: r.roll.unwrap_or(if flat { Dist::Const(0.0) } else { spin }),
         scale: r.scale.unwrap_or(Dist::Const(1.0)),
         no_overlap: r.no_overlap.unwrap_or(false),
+        on,
     };
     let (lo, _) = pl.scale.range();
     if lo <= 0.0 {

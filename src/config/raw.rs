@@ -105,12 +105,15 @@ pub struct RawObject {
     pub count: Option<Dist>,
     pub params: Option<Mapping>,
     pub placement: Option<RawPlacement>,
+    pub label: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlacement {
     pub on: Option<String>,
+    pub at: Option<String>,
+    pub part: Option<String>,
     pub x: Option<Dist>,
     pub y: Option<Dist>,
     pub z: Option<Dist>,

@@ -281,8 +281,9 @@ fn manifest_entry(
         .map(|(inst, l)| {
             json!({
                 "id": inst.id,
-                "class": cfg.classes[inst.class].name,
+                "class": inst.class.map(|c| cfg.classes[c].name.as_str()),
                 "class_index": inst.class,
+                "parent": inst.parent,
                 "model": inst.model,
                 "params": inst.params,
                 "pose": l.pose,

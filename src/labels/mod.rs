@@ -153,12 +153,13 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
                 .iter()
                 .map(|kp| keypoint(scene, frame, inst.world_from_model.transform_point3(*kp)))
                 .collect();
-            let labeled = pixels[k] > 0
+            let labeled = inst.class.is_some()
+                && pixels[k] > 0
                 && pixels[k] >= spec.min_visible_pixels as u64
                 && visibility >= spec.min_visibility;
             InstanceLabel {
                 id: inst.id,
-                class: inst.class,
+                class: inst.class.unwrap_or(0),
                 visible_pixels: pixels[k],
                 alone_pixels: alone,
                 visibility,

@@ -462,7 +462,12 @@ impl<'a> Renderer<'a> {
                         color: [m.color[0], m.color[1], m.color[2], 1.0],
                         color2: [m.color2[0], m.color2[1], m.color2[2], 1.0],
                         params: [m.pattern as u32 as f32, m.scale, m.specular, m.shininess],
-                        ids: [inst.id, vi as u32, tile, 0],
+                        ids: [
+                            inst.class.map_or(SCENERY_ID, |_| inst.id),
+                            vi as u32,
+                            tile,
+                            0,
+                        ],
                     });
                     push_mesh(
                         &mut vertices,

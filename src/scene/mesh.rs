@@ -276,6 +276,80 @@ pub fn sector(
     m
 }
 
+/// A leaf blade facing +z, from its base at the origin to its tip at (`length`, 0, ·). Along
+/// u = x / length the half-width is width/2 · sin(π·u^taper) (taper below 1: widest near the
+/// base, above 1: near the tip), cut into `teeth` saw teeth per side of relative depth `serration`.
+/// `curl` raises the edges (a cupped blade: z = curl · width/2 · (y / half-width)²) and `droop`
+/// bends it along its length (z = −droop · length · u²). Normals are smoothed over the blade.
+pub fn leaf(
+    length: f32,
+    width: f32,
+    taper: f32,
+    serration: f32,
+    teeth: f32,
+    curl: f32,
+    droop: f32,
+) -> Mesh {
+    let rows = ((teeth.max(0.0) * 4.0) as u32).clamp(32, 200);
+    let cols = 6u32;
+    let half = |u: f32| {
+        let outline = (std::f32::consts::PI * u.powf(taper.max(0.05)))
+            .sin()
+            .max(0.0);
+        // teeth lean towards the tip: the edge rises slowly, then drops
+        let tooth = 1.0 - (u * teeth.max(0.0)).fract();
+        width
+            * 0.5
+            * outline
+            * (1.0 - serration.clamp(0.0, 0.9) * tooth * (teeth > 0.0) as u8 as f32)
+    };
+    let mut m = Mesh::default();
+    for i in 0..=rows {
+        let u = i as f32 / rows as f32;
+        let w = half(u);
+        for j in 0..=cols {
+            let v = -1.0 + 2.0 * j as f32 / cols as f32;
+            let z = curl * width * 0.5 * v * v - droop * length * u * u;
+            m.positions.push(Vec3::new(u * length, v * w, z));
+        }
+    }
+    let at = |i: u32, j: u32| i * (cols + 1) + j;
+    for i in 0..rows {
+        for j in 0..cols {
+            // counter-clockwise seen from +z: x grows with i, y with j
+            let q = [at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)];
+            m.indices
+                .extend_from_slice(&[q[0], q[1], q[2], q[0], q[2], q[3]]);
+        }
+    }
+    smooth_normals(&mut m);
+    m
+}
+
+/// Per-vertex normals as the area-weighted sum of the faces around each vertex (degenerate
+/// faces add nothing; a vertex with none points along +z).
+fn smooth_normals(m: &mut Mesh) {
+    let mut acc = vec![Vec3::ZERO; m.positions.len()];
+    for t in m.indices.chunks_exact(3) {
+        let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.positions[i as usize]);
+        let n = (b - a).cross(c - a);
+        for &i in t {
+            acc[i as usize] += n;
+        }
+    }
+    m.normals = acc
+        .into_iter()
+        .map(|n| {
+            let n = n.normalize_or_zero();
+            if n == Vec3::ZERO {
+                Vec3::Z
+            } else {
+                n
+            }
+        })
+        .collect();
+}
+
 /// A prism: `polygon` (xy, any winding, simple) extruded from z = 0 to z = `depth`.
 pub fn extrusion(polygon: &[Vec2], depth: f32) -> Mesh {
     let mut poly = polygon.to_vec();

@@ -4,6 +4,7 @@
 
 pub mod mesh;
 pub mod model;
+pub mod surface;
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::config::{Background, ColorDist, Config};
-use model::PartMesh;
+use crate::config::{Attach, Background, ColorDist, Config, Placement, Support};
+use model::{PartMesh, Sampled};
+use surface::Surface;
 
 /// Mixes two 64-bit numbers into a well-spread seed (splitmix64 finaliser).
 pub fn mix(a: u64, b: u64) -> u64 {
@@ -184,7 +186,12 @@ pub enum BackgroundSample {
 pub struct Instance {
     /// 1-based id within the image (the value in the instance mask).
     pub id: u32,
-    pub class: usize,
+    /// Class index; `None` for scenery (rendered, never labelled).
+    pub class: Option<usize>,
+    /// Index of its `objects:` entry.
+    pub entry: usize,
+    /// The id of the instance it was placed on (`placement.on: <parent>`).
+    pub parent: Option<u32>,
     pub model: String,
     pub params: BTreeMap<String, f64>,
     /// The model's `attributes:` parameters with their values (COCO `attributes`).
@@ -300,62 +307,60 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
         },
     };
     let mut instances: Vec<Instance> = Vec::new();
-    // (centre, radius, volume?) of placed instances, for no_overlap
-    let mut placed: Vec<(Vec3, f32)> = Vec::new();
+    // (support, centre, radius) of instances placed with no_overlap; support is the parent's
+    // id, 0 for the ground and free space
+    let mut placed: Vec<(u32, Vec3, f32)> = Vec::new();
     let mut skipped = 0;
-    for spec in &cfg.objects {
-        let n = spec.count.sample(&mut rng).round().max(0.0) as usize;
-        for _ in 0..n {
-            let s = spec.model.sample(&mut rng);
+    for (entry, spec) in cfg.objects.iter().enumerate() {
+        // `count` is per image, or per parent instance for objects placed on a parent
+        let parents: Vec<Option<usize>> = match &spec.placement.on {
+            Support::Parent { entries, .. } => (0..instances.len())
+                .filter(|&i| entries.contains(&instances[i].entry))
+                .map(Some)
+                .collect(),
+            _ => vec![None],
+        };
+        let jobs: Vec<Option<usize>> = parents
+            .into_iter()
+            .flat_map(|parent| {
+                let n = spec.count.sample(&mut rng).round().max(0.0) as usize;
+                std::iter::repeat_n(parent, n)
+            })
+            .collect();
+        for parent in jobs {
+            let mut s = spec.model.sample(&mut rng);
             let p = &spec.placement;
+            let support = parent.map_or(0, |i| instances[i].id);
             let mut chosen = None;
             for _attempt in 0..if p.no_overlap { 50 } else { 1 } {
-                let rot = Quat::from_euler(
-                    EulerRot::ZYX,
-                    (p.yaw.sample(&mut rng) as f32).to_radians(),
-                    (p.pitch.sample(&mut rng) as f32).to_radians(),
-                    (p.roll.sample(&mut rng) as f32).to_radians(),
-                );
-                let scale = p.scale.sample(&mut rng) as f32;
-                let (x, y, z) = (
-                    p.x.sample(&mut rng) as f32,
-                    p.y.sample(&mut rng) as f32,
-                    p.z.sample(&mut rng) as f32,
-                );
-                let m = Mat4::from_scale_rotation_translation(Vec3::splat(scale), rot, Vec3::ZERO);
-                let (lo, hi) = bounds(&s.parts, &m);
-                let lift = if p.on_ground { -lo.z } else { 0.0 };
-                let t = Vec3::new(x, y, z + lift);
-                let centre = t + (lo + hi) * 0.5;
-                let radius = if p.on_ground {
-                    ((hi - lo) * Vec3::new(0.5, 0.5, 0.0)).length()
-                } else {
-                    ((hi - lo) * 0.5).length()
-                };
-                let flat = |v: Vec3| {
-                    if p.on_ground {
-                        v * Vec3::new(1.0, 1.0, 0.0)
-                    } else {
-                        v
-                    }
+                let Some(pose) = pose(p, &s, parent.map(|i| &instances[i]), &mut rng) else {
+                    break;
                 };
                 let clear = !p.no_overlap
                     || placed
                         .iter()
-                        .all(|(c, r)| flat(*c - centre).length() >= r + radius);
+                        .filter(|q| q.0 == support)
+                        .all(|(_, c, r)| pose.flat(*c - pose.centre).length() >= r + pose.radius);
                 if clear {
-                    chosen = Some((Mat4::from_translation(t) * m, centre, radius));
+                    chosen = Some(pose);
                     break;
                 }
             }
-            let Some((world_from_model, centre, radius)) = chosen else {
+            let Some(pose) = chosen else {
                 skipped += 1;
                 continue;
             };
-            placed.push((centre, radius));
+            if let Some(pi) = parent {
+                adopt(&mut s, &pose, &instances[pi]);
+            }
+            if p.no_overlap {
+                placed.push((support, pose.centre, pose.radius));
+            }
             instances.push(Instance {
                 id: instances.len() as u32 + 1,
                 class: spec.class,
+                entry,
+                parent: parent.map(|i| instances[i].id),
                 model: spec.model.name.clone(),
                 attributes: spec
                     .model
@@ -364,7 +369,7 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
                     .filter_map(|a| Some((a.clone(), *s.params.get(a)?)))
                     .collect(),
                 params: s.params,
-                world_from_model,
+                world_from_model: pose.world_from_model,
                 parts: s.parts,
                 keypoints: s.keypoints,
             });
@@ -381,6 +386,202 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
         instances,
         skipped_for_overlap: skipped,
     }
+}
+
+/// How far (scene units) a wrapped object's straight edges may dip below a curved parent's
+/// surface.
+const WRAP_TOLERANCE: f32 = 0.001;
+
+/// One candidate pose of an object.
+struct Pose {
+    world_from_model: Mat4,
+    centre: Vec3,
+    radius: f32,
+    /// Overlap is measured in the ground plane for objects on the ground.
+    on_ground: bool,
+    /// The surface point it stands on and the parent's surface, for `at: surface`.
+    hit: Option<(surface::Hit, Surface)>,
+}
+
+impl Pose {
+    fn flat(&self, v: Vec3) -> Vec3 {
+        if self.on_ground {
+            v * Vec3::new(1.0, 1.0, 0.0)
+        } else {
+            v
+        }
+    }
+}
+
+/// Draws a pose for a sampled model; `None` when the parent has no surface to stand on.
+fn pose(
+    p: &Placement,
+    s: &Sampled,
+    parent: Option<&Instance>,
+    rng: &mut ChaCha8Rng,
+) -> Option<Pose> {
+    let rot = Quat::from_euler(
+        EulerRot::ZYX,
+        (p.yaw.sample(rng) as f32).to_radians(),
+        (p.pitch.sample(rng) as f32).to_radians(),
+        (p.roll.sample(rng) as f32).to_radians(),
+    );
+    let scale = p.scale.sample(rng) as f32;
+    let (x, y, z) = (
+        p.x.sample(rng) as f32,
+        p.y.sample(rng) as f32,
+        p.z.sample(rng) as f32,
+    );
+    let m = Mat4::from_scale_rotation_translation(Vec3::splat(scale), rot, Vec3::ZERO);
+    let (lo, hi) = bounds(&s.parts, &m);
+    let (world_from_model, on_ground, hit) = match (&p.on, parent) {
+        (Support::Parent { at, part, .. }, Some(parent)) => match at {
+            Attach::Origin => (
+                parent.world_from_model * Mat4::from_translation(Vec3::new(x, y, z)) * m,
+                false,
+                None,
+            ),
+            Attach::Surface => {
+                let surf = Surface::new(&parent.parts, &parent.world_from_model, part.as_deref());
+                let hit = surf.sample(rng)?;
+                let axes = parent.world_from_model;
+                let frame = Mat4::from_mat3(tangent_frame(
+                    hit.normal,
+                    axes.z_axis.truncate(),
+                    axes.x_axis.truncate(),
+                ));
+                // the lowest point along the normal touches the tangent plane, then `z` more
+                let t = hit.point + hit.normal * (z - lo.z);
+                (
+                    Mat4::from_translation(t) * frame * m,
+                    false,
+                    Some((hit, surf)),
+                )
+            }
+        },
+        (Support::Ground, _) => (
+            Mat4::from_translation(Vec3::new(x, y, z - lo.z)) * m,
+            true,
+            None,
+        ),
+        _ => (Mat4::from_translation(Vec3::new(x, y, z)) * m, false, None),
+    };
+    let (wlo, whi) = bounds(&s.parts, &world_from_model);
+    let radius = if on_ground {
+        ((whi - wlo) * Vec3::new(0.5, 0.5, 0.0)).length()
+    } else {
+        ((hi - lo) * 0.5).length()
+    };
+    Some(Pose {
+        world_from_model,
+        centre: (wlo + whi) * 0.5,
+        radius,
+        on_ground,
+        hit,
+    })
+}
+
+/// Rotation whose +z is `n` and whose +x follows the parent's z axis (`along`) projected onto
+/// the tangent plane, or its x axis (`across`) where z is along the normal. So yaw 0 lays a
+/// scratch along a bolt's shaft or a bottle's side on every side of it, and along x on a
+/// plate's top face.
+fn tangent_frame(n: Vec3, along: Vec3, across: Vec3) -> Mat3 {
+    let project = |a: Vec3| (a - n * a.dot(n)).normalize_or_zero();
+    let mut x = project(along.normalize_or_zero());
+    if x.length_squared() < 0.5 || along.normalize_or_zero().dot(n).abs() > 0.999 {
+        x = project(across.normalize_or_zero());
+    }
+    if x.length_squared() < 0.5 {
+        x = n.any_orthonormal_vector();
+    }
+    Mat3::from_cols(x, n.cross(x), n)
+}
+
+/// Fits a placed object to its parent: wraps it onto a curved surface (each vertex keeps its
+/// height over the tangent plane, measured from the closest surface point instead) and hands
+/// `material: parent` parts the material and pattern frame of the part beneath.
+fn adopt(s: &mut Sampled, pose: &Pose, parent: &Instance) {
+    let mut under = 0;
+    if let Some((hit, surf)) = &pose.hit {
+        under = hit.part;
+        let near = surf.near(hit.point, pose.radius * 1.5 + 1e-3);
+        // edges short enough that their chords stay within WRAP_TOLERANCE of the surface
+        // (sagitta L² / 8R) follow it instead of cutting through it; on a flat patch the
+        // limit is infinite, and wrapping still keeps the object inside the part's outline
+        let bend = surf.curvature_radius(&near, hit.point, hit.normal);
+        let limit = (8.0 * bend * WRAP_TOLERANCE).sqrt();
+        for part in &mut s.parts {
+            for _ in 0..3 {
+                if !subdivide(&mut part.mesh, limit) {
+                    break;
+                }
+            }
+        }
+        let world = pose.world_from_model;
+        let model = world.inverse();
+        let nm = model.inverse().transpose();
+        let wn = world.inverse().transpose();
+        for part in &mut s.parts {
+            let mesh = &mut part.mesh;
+            for (v, nrm) in mesh.positions.iter_mut().zip(&mut mesh.normals) {
+                let w = world.transform_point3(*v);
+                let h = (w - hit.point).dot(hit.normal);
+                let Some(c) = surf.closest(w - hit.normal * h, &near) else {
+                    continue;
+                };
+                *v = model.transform_point3(c.point + c.normal * h);
+                let bend = Quat::from_rotation_arc(hit.normal, c.normal);
+                let wnrm = bend * wn.transform_vector3(*nrm).normalize_or_zero();
+                *nrm = nm.transform_vector3(wnrm).normalize_or_zero();
+            }
+        }
+    }
+    let Some(src) = parent.parts.get(under) else {
+        return;
+    };
+    // model frame of the child → parent's part-local frame, so patterns continue seamlessly
+    let local = src.local_from_model * parent.world_from_model.inverse() * pose.world_from_model;
+    for part in s.parts.iter_mut().filter(|q| q.inherit) {
+        part.material = src.material;
+        part.local_from_model = local;
+    }
+}
+
+/// Splits every triangle into four at its edge midpoints when any edge of the mesh is longer
+/// than `limit`; returns whether it did. Midpoints of a shared edge coincide, so wrapping the
+/// result onto a surface (a function of position) leaves no cracks.
+fn subdivide(m: &mut mesh::Mesh, limit: f32) -> bool {
+    let long = m.indices.chunks_exact(3).any(|t| {
+        (0..3).any(|k| {
+            let (a, b) = (t[k] as usize, t[(k + 1) % 3] as usize);
+            (m.positions[a] - m.positions[b]).length() > limit
+        })
+    });
+    if !long {
+        return false;
+    }
+    let mut out = mesh::Mesh::default();
+    for t in m.indices.chunks_exact(3) {
+        let p = [t[0], t[1], t[2]].map(|i| m.positions[i as usize]);
+        let n = [t[0], t[1], t[2]].map(|i| m.normals[i as usize]);
+        let mid = |a: usize, b: usize| ((p[a] + p[b]) * 0.5, (n[a] + n[b]).normalize_or_zero());
+        let v = [
+            (p[0], n[0]),
+            (p[1], n[1]),
+            (p[2], n[2]),
+            mid(0, 1),
+            mid(1, 2),
+            mid(2, 0),
+        ];
+        let base = out.positions.len() as u32;
+        out.positions.extend(v.iter().map(|x| x.0));
+        out.normals.extend(v.iter().map(|x| x.1));
+        for tri in [[0, 3, 5], [3, 1, 4], [5, 4, 2], [3, 4, 5]] {
+            out.indices.extend(tri.map(|k| base + k));
+        }
+    }
+    *m = out;
+    true
 }
 
 fn bounds(parts: &[PartMesh], m: &Mat4) -> (Vec3, Vec3) {
@@ -453,5 +654,67 @@ mod tests {
         let n = (0..10_000).filter(|i| is_val(7, *i, 0.2)).count();
         assert!((1800..2200).contains(&n), "{n} of 10000 in val");
         assert_eq!(is_val(7, 123, 0.2), is_val(7, 123, 0.2));
+    }
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::*;
+
+    fn config(yaml: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.yaml");
+        std::fs::write(&f, yaml).unwrap();
+        crate::config::load(&f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const BASE: &str = "seed: 3\ncount: 10\nimage: {width: 64, height: 64}\ncamera: {distance: 5, elevation: 60, fov: 40}\n";
+
+    /// Spots drawn anywhere on a curled, drooping, serrated leaf stay inside its outline
+    /// (wrapping clamps them to the blade) and are counted per leaf.
+    #[test]
+    fn surface_objects_stay_on_their_parent_part() {
+        let cfg = config(&format!(
+            "{BASE}objects:
+  - {{model: leaf, count: 3, params: {{curl: {{uniform: [0, 0.45]}}, droop: {{uniform: [0, 0.25]}}}}, placement: {{x: 0, y: 0}}}}
+  - {{model: blemish, count: 4, placement: {{on: leaf, part: blade}}}}
+"
+        ));
+        let mut spots = 0;
+        for i in 0..20 {
+            let s = sample(&cfg, i);
+            let leaves: Vec<&Instance> = s.instances.iter().filter(|x| x.model == "leaf").collect();
+            assert_eq!(leaves.len(), 3);
+            for leaf in &leaves {
+                let kids: Vec<&Instance> = s
+                    .instances
+                    .iter()
+                    .filter(|x| x.parent == Some(leaf.id))
+                    .collect();
+                assert_eq!(kids.len(), 4, "count is per parent");
+                let (len, width, taper) = (
+                    leaf.params["length"],
+                    leaf.params["width"],
+                    leaf.params["taper"],
+                );
+                let to_leaf = leaf.world_from_model.inverse();
+                for k in kids {
+                    spots += 1;
+                    for part in &k.parts {
+                        for v in &part.mesh.positions {
+                            let p =
+                                to_leaf.transform_point3(k.world_from_model.transform_point3(*v));
+                            let u = (p.x as f64 / len).clamp(0.0, 1.0);
+                            let half = width / 2.0 * (std::f64::consts::PI * u.powf(taper)).sin();
+                            assert!(
+                                p.x >= -1e-3 && p.x as f64 <= len + 1e-3 && (p.y as f64).abs() <= half + 0.012,
+                                "image {i}: spot vertex {p} outside the blade (length {len}, half width {half})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(spots, 20 * 12);
     }
 }

@@ -36,6 +36,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("scratch", include_str!("../../scenes/scratch.yaml")),
     ("crack", include_str!("../../scenes/crack.yaml")),
     ("stain", include_str!("../../scenes/stain.yaml")),
+    ("dent", include_str!("../../scenes/dent.yaml")),
+    ("edge_chip", include_str!("../../scenes/edge_chip.yaml")),
+    ("pcb", include_str!("../../scenes/pcb.yaml")),
+    ("chip", include_str!("../../scenes/chip.yaml")),
+    ("resistor", include_str!("../../scenes/resistor.yaml")),
+    ("capacitor", include_str!("../../scenes/capacitor.yaml")),
+    ("bare_pads", include_str!("../../scenes/bare_pads.yaml")),
+    ("plant", include_str!("../../scenes/plant.yaml")),
+    ("leaf", include_str!("../../scenes/leaf.yaml")),
+    ("fruit", include_str!("../../scenes/fruit.yaml")),
+    ("blemish", include_str!("../../scenes/blemish.yaml")),
+    ("field", include_str!("../../scenes/field.yaml")),
 ];
 
 /// A checked model.
@@ -67,6 +79,9 @@ pub struct Part {
     /// Degrees about x, then y, then z.
     pub rotation: [Expr; 3],
     pub material: MaterialSpec,
+    /// `material: parent`: take the material (and pattern frame) of the parent's part this
+    /// object sits on; `material` is the fallback when it has no parent.
+    pub inherit: bool,
 }
 
 /// The primitive kinds and their dimensions.
@@ -125,6 +140,15 @@ pub enum Shape {
         profile: Vec<[Expr; 2]>,
         segments: Expr,
     },
+    Leaf {
+        length: Expr,
+        width: Expr,
+        taper: Expr,
+        serration: Expr,
+        teeth: Expr,
+        curl: Expr,
+        droop: Expr,
+    },
 }
 
 /// Surface pattern, computed in the shader from part-local coordinates.
@@ -134,6 +158,13 @@ pub enum Pattern {
     Stripes = 1,
     Checker = 2,
     Noise = 3,
+    /// A leaf's midrib along x and lateral veins every `scale` (color2 is the vein colour).
+    Veins = 4,
+    /// color at z = -scale to color2 at z = +scale.
+    Gradient = 5,
+    /// `material: hole`: see-through to the background (material missing: a chipped edge);
+    /// still labelled, still occludes what is behind it.
+    Hole = 6,
 }
 
 /// A material with expressions for every number.
@@ -166,6 +197,10 @@ pub struct PartMesh {
     /// Model-frame position → part-local position (for patterns that stick to the part).
     pub local_from_model: Mat4,
     pub material: Material,
+    /// The part's name in its model (for `placement.part`).
+    pub name: String,
+    /// Takes its parent's material when placed on a parent (`material: parent`).
+    pub inherit: bool,
 }
 
 /// One draw of a model: its parameter values, meshes and keypoints in the model frame.
@@ -214,6 +249,12 @@ struct RawPart {
     end: Option<Value>,
     bulge: Option<Value>,
     dome: Option<Value>,
+    width: Option<Value>,
+    taper: Option<Value>,
+    serration: Option<Value>,
+    teeth: Option<Value>,
+    curl: Option<Value>,
+    droop: Option<Value>,
     position: Option<Vec<Value>>,
     rotation: Option<Vec<Value>>,
     material: Option<Value>,
@@ -467,6 +508,23 @@ impl Model {
                             .collect();
                         mesh::lathe(&prof, seg(segments))
                     }
+                    Shape::Leaf {
+                        length,
+                        width,
+                        taper,
+                        serration,
+                        teeth,
+                        curl,
+                        droop,
+                    } => mesh::leaf(
+                        ev(length),
+                        ev(width),
+                        ev(taper),
+                        ev(serration),
+                        ev(teeth).round().clamp(0.0, 50.0),
+                        ev(curl),
+                        ev(droop),
+                    ),
                 };
                 let r = v3(&p.rotation) * (std::f32::consts::PI / 180.0);
                 let model_from_part = Mat4::from_rotation_translation(
@@ -477,6 +535,8 @@ impl Model {
                 let mat = &p.material;
                 let c3 = |e: &[Expr; 3]| v3(e).clamp(Vec3::ZERO, Vec3::ONE).to_array();
                 PartMesh {
+                    name: p.name.clone(),
+                    inherit: p.inherit,
                     mesh: m,
                     local_from_model: model_from_part.inverse(),
                     material: Material {
@@ -574,10 +634,14 @@ fn material(
         Some("stripes") => Pattern::Stripes,
         Some("checker") => Pattern::Checker,
         Some("noise") => Pattern::Noise,
+        Some("veins") => Pattern::Veins,
+        Some("gradient") => Pattern::Gradient,
         Some(other) => {
             return Err(src.err(
                 format!("{path}.pattern"),
-                format!("expected solid, stripes, checker or noise, found {other:?}"),
+                format!(
+                    "expected solid, stripes, checker, noise, veins or gradient, found {other:?}"
+                ),
             ))
         }
     };
@@ -682,10 +746,19 @@ fn part(
             profile: points("profile", &p.profile)?,
             segments: opt("segments", &p.segments, 32.0)?,
         },
+        "leaf" => Shape::Leaf {
+            length: need("length", &p.length)?,
+            width: need("width", &p.width)?,
+            taper: opt("taper", &p.taper, 0.8)?,
+            serration: opt("serration", &p.serration, 0.0)?,
+            teeth: opt("teeth", &p.teeth, 0.0)?,
+            curl: opt("curl", &p.curl, 0.0)?,
+            droop: opt("droop", &p.droop, 0.0)?,
+        },
         other => {
             return Err(src.err(
                 format!("{path}.shape"),
-                format!("unknown shape {other:?}; expected box, sphere, ellipsoid, cylinder, cone, torus, capsule, plane, sector, extrusion or lathe"),
+                format!("unknown shape {other:?}; expected box, sphere, ellipsoid, cylinder, cone, torus, capsule, plane, sector, extrusion, lathe or leaf"),
             ))
         }
     };
@@ -698,7 +771,24 @@ fn part(
         Some(v) => exprs::<3>(src, &format!("{path}.rotation"), v, known)?,
         None => zero(),
     };
+    let inherit = p.material.as_ref().and_then(|m| m.as_str()) == Some("parent");
+    let hole = p.material.as_ref().and_then(|m| m.as_str()) == Some("hole");
     let material = match &p.material {
+        Some(Value::String(_)) if hole => MaterialSpec {
+            pattern: Pattern::Hole,
+            ..material(
+                src,
+                &format!("{path}.material"),
+                &Value::Mapping(Mapping::new()),
+                known,
+            )?
+        },
+        None | Some(Value::String(_)) if inherit => material(
+            src,
+            &format!("{path}.material"),
+            &Value::Mapping(Mapping::new()),
+            known,
+        )?,
         None => material(
             src,
             &format!("{path}.material"),
@@ -709,7 +799,7 @@ fn part(
             src.err(
                 format!("{path}.material"),
                 format!(
-                    "no material {name:?} under materials:; defined: [{}]",
+                    "no material {name:?} under materials: (or `parent`, the material of the part it is placed on, or `hole`, see-through to the background); defined: [{}]",
                     materials.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             )
@@ -722,6 +812,7 @@ fn part(
         position,
         rotation,
         material,
+        inherit,
     })
 }
 

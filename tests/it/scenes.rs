@@ -114,16 +114,18 @@ fn beesbook_tag_bits_agree_with_the_rendered_cells() {
 }
 
 /// Every defect of the QC scene lies on the plate (its pixels border only the plate, other
-/// defects or the image edge, never the background), and the anomaly layout pairs each defect
-/// image with a mask of exactly its defects' pixels, while good images hold no defect.
+/// defects or the image edge, never the background), except a chipped edge, which is a bite out
+/// of the plate's edge: it borders both the plate and the background. The anomaly layout pairs
+/// each defect image with a mask of exactly its defects' pixels; good images hold no defect.
 #[test]
 fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() {
     let dir = tmp();
     let mut cfg = load(&root().join("configs/qc_plate.yaml"));
-    cfg.count = 40;
+    cfg.count = 60;
     cfg.antialias = 1;
     generate(&cfg, dir.path(), 2, 1);
-    let defects = ["scratch", "crack", "stain"];
+    let defects = ["scratch", "crack", "stain", "dent", "chipped_edge"];
+    let mut chips = 0;
     let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
     let (mut defect_pixels, mut defect_images, mut good_images) = (0usize, 0, 0);
     for line in manifest.lines() {
@@ -142,7 +144,10 @@ fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() 
                 .collect()
         };
         let plate = id_of("plate");
+        let chip_ids = id_of("chipped_edge");
         let all_defects: Vec<u16> = defects.iter().flat_map(|d| id_of(d)).collect();
+        // per chip: (pixels, borders the plate, borders the background or the image edge)
+        let mut chip_sides: std::collections::BTreeMap<u16, (u32, bool, bool)> = Default::default();
         let labeled: Vec<u16> = objs
             .iter()
             .filter(|o| defects.contains(&o["class"].as_str().unwrap()) && o["labeled"] == true)
@@ -155,17 +160,39 @@ fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() 
                     continue;
                 }
                 defect_pixels += 1;
+                let chip = chip_ids.contains(&v);
+                if chip {
+                    chip_sides.entry(v).or_default().0 += 1;
+                }
                 for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
                     let (nx, ny) = (x + dx, y + dy);
                     if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
+                        if chip {
+                            chip_sides.entry(v).or_default().2 = true;
+                        }
                         continue;
                     }
                     let n = ids[(ny * w as i64 + nx) as usize];
+                    if chip {
+                        let e = chip_sides.entry(v).or_default();
+                        e.1 |= plate.contains(&n);
+                        e.2 |= n == 0;
+                        continue;
+                    }
                     assert!(
                         n == v || plate.contains(&n) || all_defects.contains(&n),
                         "{file}: defect {v} at ({x}, {y}) borders id {n}, not the plate"
                     );
                 }
+            }
+        }
+        for (id, (pixels, on_plate, at_edge)) in &chip_sides {
+            if *pixels >= 6 {
+                assert!(
+                    *on_plate && *at_edge,
+                    "{file}: chipped edge {id} is not a bite out of the plate's edge (borders plate: {on_plate}, background: {at_edge})"
+                );
+                chips += 1;
             }
         }
         let image = std::fs::read(dir.path().join(file)).unwrap();
@@ -218,4 +245,184 @@ fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() 
     }
     assert_eq!(n_files, good_images + 2 * defect_images);
     assert!(defect_images >= 10 && good_images >= 5 && defect_pixels > 500);
+    assert!(chips >= 2, "only {chips} chipped edges seen");
+}
+
+/// Pixel ids of one image's instance mask, with its manifest entry.
+fn mask_of(dir: &std::path::Path, entry: &Value) -> (u32, u32, Vec<u16>) {
+    let file = entry["file"].as_str().unwrap();
+    let name = file.rsplit('/').next().unwrap().trim_end_matches(".png");
+    let split = entry["split"].as_str().unwrap();
+    read_u16_png(&dir.join(format!("masks/{split}/{name}.png")))
+}
+
+/// Agriculture: leaves are counted per plant, every blemish lies on the leaf or fruit it was
+/// placed on (inside that parent's full box, touching its pixels), and the dataset holds all
+/// four classes.
+#[test]
+fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants() {
+    let dir = tmp();
+    let mut cfg = load(&root().join("configs/agriculture.yaml"));
+    cfg.count = 30;
+    cfg.antialias = 1;
+    generate(&cfg, dir.path(), 2, 1);
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
+    let (mut spots, mut plants) = (0, 0);
+    for line in manifest.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        let file = entry["file"].as_str().unwrap();
+        let objs = entry["objects"].as_array().unwrap();
+        let by_id = |id: &Value| objs.iter().find(|o| &o["id"] == id).unwrap();
+        for plant in objs.iter().filter(|o| o["class"] == "plant") {
+            let leaves = objs
+                .iter()
+                .filter(|o| o["class"] == "leaf" && o["parent"] == plant["id"])
+                .count();
+            assert!(
+                (5..=9).contains(&leaves),
+                "{file}: a plant with {leaves} leaves"
+            );
+            plants += 1;
+        }
+        let (w, _, ids) = mask_of(dir.path(), &entry);
+        for spot in objs
+            .iter()
+            .filter(|o| o["class"] == "blemish" && o["labeled"] == true)
+        {
+            let parent = by_id(&spot["parent"]);
+            assert!(
+                parent["class"] == "leaf" || parent["class"] == "fruit",
+                "{file}: blemish {} on a {}",
+                spot["id"],
+                parent["class"]
+            );
+            let b = |o: &Value, k: usize| num(&o["bbox"][k]);
+            let f = |k: usize| num(&parent["bbox_full"][k]);
+            assert!(
+                b(spot, 0) >= f(0) - 1.0
+                    && b(spot, 1) >= f(1) - 1.0
+                    && b(spot, 0) + b(spot, 2) <= f(0) + f(2) + 1.0
+                    && b(spot, 1) + b(spot, 3) <= f(1) + f(3) + 1.0,
+                "{file}: blemish {} box {} outside its parent's full box {}",
+                spot["id"],
+                spot["bbox"],
+                parent["bbox_full"]
+            );
+            if parent["labeled"] == true {
+                let (sid, pid) = (
+                    spot["id"].as_u64().unwrap() as u16,
+                    parent["id"].as_u64().unwrap() as u16,
+                );
+                let touches = (0..ids.len()).any(|i| {
+                    ids[i] == sid
+                        && [
+                            i.wrapping_sub(1),
+                            i + 1,
+                            i.wrapping_sub(w as usize),
+                            i + w as usize,
+                        ]
+                        .iter()
+                        .any(|&j| ids.get(j) == Some(&pid))
+                });
+                assert!(
+                    touches,
+                    "{file}: blemish {sid} does not touch its parent {pid}"
+                );
+            }
+            spots += 1;
+        }
+    }
+    assert!(
+        plants >= 60 && spots >= 20,
+        "{plants} plants, {spots} labelled blemishes"
+    );
+    let coco = read_json(&dir.path().join("annotations/instances_train.json"));
+    let names: Vec<&str> = coco["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["plant", "leaf", "fruit", "blemish"]);
+}
+
+/// Circuit boards: every component and missing-component footprint lies on the board (its
+/// pixels border only the board, other parts or the image edge), footprints are never covered
+/// by a part (no_overlap keeps them apart), and the anomaly layout files them under
+/// test/missing_component/.
+#[test]
+fn pcb_components_and_missing_footprints_lie_on_the_board() {
+    let dir = tmp();
+    let mut cfg = load(&root().join("configs/qc_pcb.yaml"));
+    cfg.count = 30;
+    cfg.antialias = 1;
+    generate(&cfg, dir.path(), 2, 1);
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
+    let (mut footprints, mut parts) = (0, 0);
+    for line in manifest.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        let file = entry["file"].as_str().unwrap();
+        let objs = entry["objects"].as_array().unwrap();
+        let board: Vec<u16> = objs
+            .iter()
+            .filter(|o| o["class"] == "pcb")
+            .map(|o| o["id"].as_u64().unwrap() as u16)
+            .collect();
+        let on_board: Vec<u16> = objs
+            .iter()
+            .filter(|o| o["class"] != "pcb")
+            .map(|o| o["id"].as_u64().unwrap() as u16)
+            .collect();
+        let (w, h, ids) = mask_of(dir.path(), &entry);
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let v = ids[y * w as usize + x];
+                if !on_board.contains(&v) {
+                    continue;
+                }
+                for (nx, ny) in [
+                    (x + 1, y),
+                    (x.wrapping_sub(1), y),
+                    (x, y + 1),
+                    (x, y.wrapping_sub(1)),
+                ] {
+                    if nx >= w as usize || ny >= h as usize {
+                        continue;
+                    }
+                    let n = ids[ny * w as usize + nx];
+                    assert!(
+                        n == v || board.contains(&n) || on_board.contains(&n),
+                        "{file}: part {v} at ({x}, {y}) borders id {n}, not the board"
+                    );
+                }
+            }
+        }
+        for o in objs.iter().filter(|o| o["labeled"] == true) {
+            if o["class"] == "missing_component" {
+                assert!(
+                    num(&o["visibility"]) > 0.98,
+                    "{file}: footprint {} covered",
+                    o["id"]
+                );
+                let name = file.rsplit('/').next().unwrap();
+                assert!(
+                    dir.path()
+                        .join(format!("anomaly/test/missing_component/{name}"))
+                        .is_file()
+                        || dir
+                            .path()
+                            .join(format!("anomaly/test/scratch/{name}"))
+                            .is_file(),
+                    "{file} has a missing component but no anomaly/test copy"
+                );
+                footprints += 1;
+            } else if o["class"] != "pcb" {
+                parts += 1;
+            }
+        }
+    }
+    assert!(
+        footprints >= 5 && parts >= 150,
+        "{footprints} footprints, {parts} parts"
+    );
 }
