@@ -84,10 +84,13 @@ pub fn learning_device(choice: &str) -> Result<(Device, String)> {
             None => (Device::flex(), "cpu (flex; no GPU adapter)".into()),
         }),
         "gpu" => match hardware() {
-            Some(a) => Ok((
-                Device::wgpu(DeviceKind::DefaultDevice),
-                format!("gpu (wgpu: {})", a.name),
-            )),
+            Some(a) => match probe(Device::wgpu(DeviceKind::DefaultDevice)) {
+                Some(d) => Ok((d, format!("gpu (wgpu: {})", a.name))),
+                None => bail!(
+                    "--device gpu: burn's wgpu backend failed a test pass on {}; use --device cpu",
+                    a.name
+                ),
+            },
             None => Err(InputError(format!(
                 "--device gpu: wgpu sees no hardware GPU (adapters: {}); use --device cpu or auto",
                 adapter_names()
