@@ -30,6 +30,13 @@ def check_coco(root, split):
         f = os.path.join(root, "images", split, img["file_name"])
         w, h = Image.open(f).size
         assert (w, h) == (img["width"], img["height"]), f"{f}: size {w}x{h} != COCO {img}"
+    # objects placed on a parent (manifest `parent`), so a `label: group` annotation can be
+    # checked against the union of its own and its descendants' pixels
+    parents = {}
+    with open(os.path.join(root, "manifest.jsonl")) as fh:
+        for line in fh:
+            e = json.loads(line)
+            parents[os.path.basename(e["file"])] = {o["id"]: o.get("parent") for o in e["objects"]}
     masks = {}
     for a in anns:
         img = coco.imgs[a["image_id"]]
@@ -38,6 +45,18 @@ def check_coco(root, split):
             masks[img["id"]] = np.array(Image.open(m)).astype(np.int64)
         inst = masks[img["id"]] == a["instance_id"]
         dec = mask_utils.decode(a["segmentation"]).astype(bool)
+        if not (dec == inst).all():
+            links = parents[img["file_name"]]
+
+            def under(i):
+                while i is not None:
+                    if i == a["instance_id"]:
+                        return True
+                    i = links.get(i)
+                return False
+
+            group = [i for i in links if under(i)]
+            inst = np.isin(masks[img["id"]], group)
         assert (dec == inst).all(), f"annotation {a['id']}: RLE differs from mask pixels of instance {a['instance_id']}"
         assert int(mask_utils.area(a["segmentation"])) == int(inst.sum()) == a["area"], f"annotation {a['id']}: area mismatch"
         bb = [int(round(v)) for v in mask_utils.toBbox(a["segmentation"])]

@@ -1,8 +1,8 @@
 """Makes the README galleries from a generated dataset (needs Pillow and numpy).
 
   python3 docs/gallery.py labels  OUT_DIR docs/gallery_x.png [--n 8] [--title "..."]
-      images beside themselves with every labelled instance's mask outline and box in its
-      class colour, and a legend
+      images beside themselves with every labelled instance's mask outline (the box of a
+      `label: group` object) in its class colour, and a legend
   python3 docs/gallery.py anomaly OUT_DIR docs/gallery_x.png [--n 8]
       images from anomaly/test/<defect>/ beside themselves with their ground-truth mask in red,
       one or two per defect class
@@ -45,7 +45,16 @@ def labels(out, dest, n, title):
             if not o["labeled"]:
                 continue
             c = COLORS[classes.index(o["class"]) % len(COLORS)]
-            ann[outline(ids == o["id"])] = c
+            own = ids == o["id"]
+            if own.sum() == o["visible_pixels"]:
+                ann[outline(own)] = c
+            elif o["bbox"]:
+                # a `label: group` object: its pixels carry its children's ids; draw its box
+                x, y, w, h = o["bbox"]
+                ann[y, x:x + w] = c
+                ann[y + h - 1, x:x + w] = c
+                ann[y:y + h, x] = c
+                ann[y:y + h, x + w - 1] = c
         tiles.append(np.concatenate([img, ann], 1))
     grid(tiles, dest, [(c, COLORS[i % len(COLORS)]) for i, c in enumerate(classes)], title)
 

@@ -47,6 +47,7 @@ pub(crate) mod test_support {
                     class: Some(0),
                     entry: 0,
                     parent: None,
+                    group: false,
                     model: "m".into(),
                     params: Default::default(),
                     attributes: Default::default(),

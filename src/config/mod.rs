@@ -164,6 +164,8 @@ pub struct ObjectSpec {
     pub class: Option<usize>,
     /// What `placement.on` of a later entry calls this one: its class, else its model's name.
     pub name: String,
+    /// `label: group`: its label covers itself and everything placed on it, recursively.
+    pub group: bool,
     pub count: Dist,
     pub placement: Placement,
 }
@@ -428,8 +430,22 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         }
         let class_name = o.class.unwrap_or_else(|| model.name.clone());
         let keypoints = model.keypoint_names();
+        let (labelled, group) = match &o.label {
+            None | Some(Value::Bool(true)) => (true, false),
+            Some(Value::Bool(false)) => (false, false),
+            Some(Value::String(s)) if s == "group" => (true, true),
+            Some(other) => {
+                return Err(src.err(
+                    format!("{p}.label"),
+                    format!(
+                        "expected true, false (scenery: rendered, never labelled) or group (one label over this object and everything placed on it), found {}",
+                        dist::describe(other)
+                    ),
+                ))
+            }
+        };
         let class = match classes.iter().position(|c| c.name == class_name) {
-            _ if o.label == Some(false) => None,
+            _ if !labelled => None,
             Some(ci) if classes[ci].keypoints != keypoints => {
                 return Err(src.err(
                     format!("{p}.class"),
@@ -462,6 +478,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             model: Arc::new(model),
             class,
             name: class_name,
+            group,
             count,
             placement,
         });

@@ -105,7 +105,7 @@ pub struct RawObject {
     pub count: Option<Dist>,
     pub params: Option<Mapping>,
     pub placement: Option<RawPlacement>,
-    pub label: Option<bool>,
+    pub label: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]

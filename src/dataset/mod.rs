@@ -119,7 +119,7 @@ pub fn process(
             .map(|c| c.keypoints.len())
             .max()
             .unwrap_or(0);
-        yolo::label_text(task, &labels, &frame.ids, w, h, k)
+        yolo::label_text(task, &labels, w, h, k)
     });
     let coco_image = coco::image_entry(scene.index, &format!("{name}.png"), w, h);
     let coco_annotations: Vec<String> = if cfg.output.coco {

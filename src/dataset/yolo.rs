@@ -14,7 +14,6 @@ const POLYGON_EPSILON: f64 = 0.7;
 pub fn label_text(
     task: YoloTask,
     labels: &[InstanceLabel],
-    ids: &[u32],
     width: u32,
     height: u32,
     kpt_count: usize,
@@ -47,7 +46,8 @@ pub fn label_text(
                 }
             }
             YoloTask::Segment => {
-                let mask: Vec<bool> = ids.iter().map(|v| *v == l.id).collect();
+                // the label's own mask: a `label: group` object covers its parts' pixels too
+                let mask = l.rle.to_mask();
                 let poly = polygon::mask_to_polygon(
                     &mask,
                     width as usize,

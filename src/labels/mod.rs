@@ -133,7 +133,7 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
         }
     }
 
-    scene
+    let mut labels: Vec<InstanceLabel> = scene
         .instances
         .iter()
         .enumerate()
@@ -175,7 +175,66 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
                 labeled,
             }
         })
-        .collect()
+        .collect();
+    for (k, inst) in scene.instances.iter().enumerate() {
+        if inst.group {
+            group_label(scene, frame, spec, k, &mut labels[k]);
+        }
+    }
+    labels
+}
+
+/// Re-labels instance `k` (`label: group`) over itself and everything placed on it, directly
+/// or through other objects: mask, boxes and visibility of their union.
+fn group_label(
+    scene: &Scene,
+    frame: &Frame,
+    spec: &LabelSpec,
+    k: usize,
+    label: &mut InstanceLabel,
+) {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    // parents come before their children, so one pass finds every descendant
+    let mut member = vec![false; scene.instances.len()];
+    for (i, inst) in scene.instances.iter().enumerate() {
+        member[i] = i == k || inst.parent.is_some_and(|p| member[p as usize - 1]);
+    }
+    let is_member = |id: u32| {
+        id != 0 && id != SCENERY_ID && member.get(id as usize - 1).copied().unwrap_or(false)
+    };
+    let mask: Vec<bool> = frame.ids.iter().map(|&id| is_member(id)).collect();
+    let mut extent = Extent::EMPTY;
+    let mut pixels = 0u64;
+    for (p, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+        pixels += 1;
+        extent.add((p % w) as u32, (p / w) as u32);
+    }
+    let words = (w * h).div_ceil(32);
+    let mut bits = vec![0u32; words];
+    for (i, _) in member.iter().enumerate().filter(|(_, m)| **m) {
+        if scene.instances[i].class.is_none() {
+            continue; // scenery is never visible in `ids`, so it must not count as hidden
+        }
+        if let Some(src) = frame.alone.get(i * words..(i + 1) * words) {
+            bits.iter_mut().zip(src).for_each(|(b, s)| *b |= s);
+        }
+    }
+    let (alone, full) = coverage(&bits, w);
+    let alone = alone.max(pixels);
+    label.visible_pixels = pixels;
+    label.alone_pixels = alone;
+    label.visibility = if alone == 0 {
+        0.0
+    } else {
+        pixels as f64 / alone as f64
+    };
+    label.bbox = extent.to_box();
+    label.bbox_full = full.to_box();
+    label.rle = Rle::from_mask(&mask, w as u32, h as u32);
+    label.labeled = scene.instances[k].class.is_some()
+        && pixels > 0
+        && pixels >= spec.min_visible_pixels as u64
+        && label.visibility >= spec.min_visibility;
 }
 
 /// Pixel count and extent of a coverage bitmap (bit `p % 32` of word `p / 32` is pixel `p`).

@@ -192,6 +192,8 @@ pub struct Instance {
     pub entry: usize,
     /// The id of the instance it was placed on (`placement.on: <parent>`).
     pub parent: Option<u32>,
+    /// Labelled as one with everything placed on it (`label: group`).
+    pub group: bool,
     pub model: String,
     pub params: BTreeMap<String, f64>,
     /// The model's `attributes:` parameters with their values (COCO `attributes`).
@@ -361,6 +363,7 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
                 class: spec.class,
                 entry,
                 parent: parent.map(|i| instances[i].id),
+                group: spec.group,
                 model: spec.model.name.clone(),
                 attributes: spec
                     .model

@@ -256,9 +256,10 @@ fn mask_of(dir: &std::path::Path, entry: &Value) -> (u32, u32, Vec<u16>) {
     read_u16_png(&dir.join(format!("masks/{split}/{name}.png")))
 }
 
-/// Agriculture: leaves are counted per plant, every blemish lies on the leaf or fruit it was
-/// placed on (inside that parent's full box, touching its pixels), and the dataset holds all
-/// four classes.
+/// Agriculture: leaves are counted per plant, a plant (`label: group`) is labelled over its crown
+/// and everything on it (its box holds its leaves' boxes), every blemish lies on the leaf or
+/// fruit it was placed on (inside that parent's full box, touching its pixels), and the dataset
+/// holds all four classes.
 #[test]
 fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants() {
     let dir = tmp();
@@ -267,7 +268,7 @@ fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants(
     cfg.antialias = 1;
     generate(&cfg, dir.path(), 2, 1);
     let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
-    let (mut spots, mut plants) = (0, 0);
+    let (mut spots, mut plants, mut whole_plants) = (0, 0, 0);
     for line in manifest.lines() {
         let entry: Value = serde_json::from_str(line).unwrap();
         let file = entry["file"].as_str().unwrap();
@@ -283,6 +284,25 @@ fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants(
                 "{file}: a plant with {leaves} leaves"
             );
             plants += 1;
+            if plant["labeled"] != true {
+                continue;
+            }
+            whole_plants += 1;
+            let pb: Vec<f64> = (0..4).map(|k| num(&plant["bbox"][k])).collect();
+            for leaf in objs.iter().filter(|o| {
+                o["class"] == "leaf" && o["parent"] == plant["id"] && o["labeled"] == true
+            }) {
+                let lb: Vec<f64> = (0..4).map(|k| num(&leaf["bbox"][k])).collect();
+                assert!(
+                    lb[0] >= pb[0]
+                        && lb[1] >= pb[1]
+                        && lb[0] + lb[2] <= pb[0] + pb[2]
+                        && lb[1] + lb[3] <= pb[1] + pb[3],
+                    "{file}: leaf {} box {lb:?} outside its plant's box {pb:?}",
+                    leaf["id"]
+                );
+                assert!(num(&plant["visible_pixels"]) >= num(&leaf["visible_pixels"]));
+            }
         }
         let (w, _, ids) = mask_of(dir.path(), &entry);
         for spot in objs
@@ -333,8 +353,8 @@ fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants(
         }
     }
     assert!(
-        plants >= 60 && spots >= 20,
-        "{plants} plants, {spots} labelled blemishes"
+        plants >= 60 && whole_plants >= plants / 2 && spots >= 20,
+        "{plants} plants ({whole_plants} labelled), {spots} labelled blemishes"
     );
     let coco = read_json(&dir.path().join("annotations/instances_train.json"));
     let names: Vec<&str> = coco["categories"]
