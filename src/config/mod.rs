@@ -184,6 +184,8 @@ pub enum Support {
         at: Attach,
         /// Only this part of the parent's model (surface placement).
         part: Option<String>,
+        /// Only surface facing within this many degrees of world up (surface placement).
+        max_tilt: Option<f32>,
     },
 }
 
@@ -677,17 +679,30 @@ fn placement(
                     ));
                 }
             }
+            if let Some(t) = r.max_tilt {
+                if at == Attach::Origin || !(0.0..=180.0).contains(&t) {
+                    return Err(src.err(
+                        format!("{p}.placement.max_tilt"),
+                        "expected degrees in [0, 180] from straight up, with at: surface",
+                    ));
+                }
+            }
             Support::Parent {
                 entries,
                 at,
                 part: r.part.clone(),
+                max_tilt: r.max_tilt.map(|t| t as f32),
             }
         }
     };
-    if !matches!(on, Support::Parent { .. }) && (r.at.is_some() || r.part.is_some()) {
+    if !matches!(on, Support::Parent { .. })
+        && (r.at.is_some() || r.part.is_some() || r.max_tilt.is_some())
+    {
         return Err(src.err(
             format!("{p}.placement"),
-            format!("at: and part: need placement.on to name a parent entry, not {on_name:?}"),
+            format!(
+                "at:, part: and max_tilt: need placement.on to name a parent entry, not {on_name:?}"
+            ),
         ));
     }
     let spin = Dist::Uniform(0.0, 360.0);

@@ -114,6 +114,7 @@ pub struct RawPlacement {
     pub on: Option<String>,
     pub at: Option<String>,
     pub part: Option<String>,
+    pub max_tilt: Option<f64>,
     pub x: Option<Dist>,
     pub y: Option<Dist>,
     pub z: Option<Dist>,

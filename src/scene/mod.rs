@@ -334,8 +334,11 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
             let p = &spec.placement;
             let support = parent.map_or(0, |i| instances[i].id);
             let mut chosen = None;
+            let mut no_surface = false;
             for _attempt in 0..if p.no_overlap { 50 } else { 1 } {
                 let Some(pose) = pose(p, &s, parent.map(|i| &instances[i]), &mut rng) else {
+                    // the parent has no surface of that part facing that way: nothing to stand on
+                    no_surface = true;
                     break;
                 };
                 let clear = !p.no_overlap
@@ -349,7 +352,7 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
                 }
             }
             let Some(pose) = chosen else {
-                skipped += 1;
+                skipped += u32::from(!no_surface);
                 continue;
             };
             if let Some(pi) = parent {
@@ -438,14 +441,24 @@ fn pose(
     let m = Mat4::from_scale_rotation_translation(Vec3::splat(scale), rot, Vec3::ZERO);
     let (lo, hi) = bounds(&s.parts, &m);
     let (world_from_model, on_ground, hit) = match (&p.on, parent) {
-        (Support::Parent { at, part, .. }, Some(parent)) => match at {
+        (
+            Support::Parent {
+                at, part, max_tilt, ..
+            },
+            Some(parent),
+        ) => match at {
             Attach::Origin => (
                 parent.world_from_model * Mat4::from_translation(Vec3::new(x, y, z)) * m,
                 false,
                 None,
             ),
             Attach::Surface => {
-                let surf = Surface::new(&parent.parts, &parent.world_from_model, part.as_deref());
+                let surf = Surface::new(
+                    &parent.parts,
+                    &parent.world_from_model,
+                    part.as_deref(),
+                    *max_tilt,
+                );
                 let hit = surf.sample(rng)?;
                 let axes = parent.world_from_model;
                 let frame = Mat4::from_mat3(tangent_frame(

@@ -35,8 +35,15 @@ pub struct Surface {
 }
 
 impl Surface {
-    /// The surface of `parts` placed by `world_from_model`, limited to parts named `only`.
-    pub fn new(parts: &[PartMesh], world_from_model: &Mat4, only: Option<&str>) -> Surface {
+    /// The surface of `parts` placed by `world_from_model`, limited to parts named `only` and to
+    /// triangles facing within `max_tilt` degrees of world up (+z).
+    pub fn new(
+        parts: &[PartMesh],
+        world_from_model: &Mat4,
+        only: Option<&str>,
+        max_tilt: Option<f32>,
+    ) -> Surface {
+        let min_up = max_tilt.map_or(-2.0, |t| t.to_radians().cos() - 1e-4);
         let nm = world_from_model.inverse().transpose();
         let mut tris = Vec::new();
         let mut cdf = Vec::new();
@@ -50,8 +57,9 @@ impl Surface {
                 let i = [t[0], t[1], t[2]].map(|i| i as usize);
                 let p = i.map(|i| world_from_model.transform_point3(m.positions[i]));
                 let n = i.map(|i| nm.transform_vector3(m.normals[i]).normalize_or_zero());
-                let area = 0.5 * (p[1] - p[0]).cross(p[2] - p[0]).length();
-                if area.is_nan() || area <= 0.0 {
+                let cross = (p[1] - p[0]).cross(p[2] - p[0]);
+                let area = 0.5 * cross.length();
+                if area.is_nan() || area <= 0.0 || cross.z / (2.0 * area) < min_up {
                     continue;
                 }
                 total += area;
@@ -212,6 +220,7 @@ mod tests {
             &[part(mesh::sphere(48), "ball")],
             &Mat4::from_translation(Vec3::new(1.0, 2.0, 3.0)),
             None,
+            None,
         );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for _ in 0..200 {
@@ -228,7 +237,7 @@ mod tests {
             part(mesh::cone(0.5, 0.5, 2.0, 64), "shaft"),
             part(mesh::cuboid(Vec3::splat(0.1)), "cap"),
         ];
-        let s = Surface::new(&parts, &Mat4::IDENTITY, Some("shaft"));
+        let s = Surface::new(&parts, &Mat4::IDENTITY, Some("shaft"), None);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
         assert!((0..100).all(|_| s.sample(&mut rng).unwrap().part == 0));
         // a point off the side, tangent-plane style, comes back onto the round side
@@ -237,5 +246,8 @@ mod tests {
         let radial = (h.point * Vec3::new(1.0, 1.0, 0.0)).length();
         assert!((radial - 0.5).abs() < 0.01, "radial {radial}");
         assert!((h.point.z - 0.2).abs() < 1e-4);
+        // only the top cap faces within 30 degrees of up
+        let top = Surface::new(&parts, &Mat4::IDENTITY, Some("shaft"), Some(30.0));
+        assert!((0..100).all(|_| top.sample(&mut rng).unwrap().normal.z > 0.99));
     }
 }
