@@ -333,10 +333,29 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
             let mut s = spec.model.sample(&mut rng);
             let p = &spec.placement;
             let support = parent.map_or(0, |i| instances[i].id);
+            // the parent's surface, built once for all attempts
+            let surf = match (&p.on, parent) {
+                (
+                    Support::Parent {
+                        at: Attach::Surface,
+                        part,
+                        max_tilt,
+                        ..
+                    },
+                    Some(pi),
+                ) => Some(Surface::new(
+                    &instances[pi].parts,
+                    &instances[pi].world_from_model,
+                    part.as_deref(),
+                    *max_tilt,
+                )),
+                _ => None,
+            };
             let mut chosen = None;
             let mut no_surface = false;
             for _attempt in 0..if p.no_overlap { 50 } else { 1 } {
-                let Some(pose) = pose(p, &s, parent.map(|i| &instances[i]), &mut rng) else {
+                let on = parent.map(|i| &instances[i]);
+                let Some(pose) = pose(p, &s, on, surf.as_ref(), &mut rng) else {
                     // the parent has no surface of that part facing that way: nothing to stand on
                     no_surface = true;
                     break;
@@ -356,7 +375,7 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
                 continue;
             };
             if let Some(pi) = parent {
-                adopt(&mut s, &pose, &instances[pi]);
+                adopt(&mut s, &pose, &instances[pi], surf.as_ref());
             }
             if p.no_overlap {
                 placed.push((support, pose.centre, pose.radius));
@@ -405,8 +424,8 @@ struct Pose {
     radius: f32,
     /// Overlap is measured in the ground plane for objects on the ground.
     on_ground: bool,
-    /// The surface point it stands on and the parent's surface, for `at: surface`.
-    hit: Option<(surface::Hit, Surface)>,
+    /// The surface point it stands on, for `at: surface`.
+    hit: Option<surface::Hit>,
 }
 
 impl Pose {
@@ -419,11 +438,13 @@ impl Pose {
     }
 }
 
-/// Draws a pose for a sampled model; `None` when the parent has no surface to stand on.
+/// Draws a pose for a sampled model; `surf` is the parent's surface for `at: surface`. `None`
+/// when that surface is empty: nothing to stand on.
 fn pose(
     p: &Placement,
     s: &Sampled,
     parent: Option<&Instance>,
+    surf: Option<&Surface>,
     rng: &mut ChaCha8Rng,
 ) -> Option<Pose> {
     let rot = Quat::from_euler(
@@ -441,25 +462,14 @@ fn pose(
     let m = Mat4::from_scale_rotation_translation(Vec3::splat(scale), rot, Vec3::ZERO);
     let (lo, hi) = bounds(&s.parts, &m);
     let (world_from_model, on_ground, hit) = match (&p.on, parent) {
-        (
-            Support::Parent {
-                at, part, max_tilt, ..
-            },
-            Some(parent),
-        ) => match at {
+        (Support::Parent { at, .. }, Some(parent)) => match at {
             Attach::Origin => (
                 parent.world_from_model * Mat4::from_translation(Vec3::new(x, y, z)) * m,
                 false,
                 None,
             ),
             Attach::Surface => {
-                let surf = Surface::new(
-                    &parent.parts,
-                    &parent.world_from_model,
-                    part.as_deref(),
-                    *max_tilt,
-                );
-                let hit = surf.sample(rng)?;
+                let hit = surf?.sample(rng)?;
                 let axes = parent.world_from_model;
                 let frame = Mat4::from_mat3(tangent_frame(
                     hit.normal,
@@ -468,11 +478,7 @@ fn pose(
                 ));
                 // the lowest point along the normal touches the tangent plane, then `z` more
                 let t = hit.point + hit.normal * (z - lo.z);
-                (
-                    Mat4::from_translation(t) * frame * m,
-                    false,
-                    Some((hit, surf)),
-                )
+                (Mat4::from_translation(t) * frame * m, false, Some(hit))
             }
         },
         (Support::Ground, _) => (
@@ -516,9 +522,9 @@ fn tangent_frame(n: Vec3, along: Vec3, across: Vec3) -> Mat3 {
 /// Fits a placed object to its parent: wraps it onto a curved surface (each vertex keeps its
 /// height over the tangent plane, measured from the closest surface point instead) and hands
 /// `material: parent` parts the material and pattern frame of the part beneath.
-fn adopt(s: &mut Sampled, pose: &Pose, parent: &Instance) {
+fn adopt(s: &mut Sampled, pose: &Pose, parent: &Instance, surf: Option<&Surface>) {
     let mut under = 0;
-    if let Some((hit, surf)) = &pose.hit {
+    if let (Some(hit), Some(surf)) = (&pose.hit, surf) {
         under = hit.part;
         let near = surf.near(hit.point, pose.radius * 1.5 + 1e-3);
         // edges short enough that their chords stay within WRAP_TOLERANCE of the surface
