@@ -8,6 +8,22 @@ fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
+/// Generates `count` images of a shipped scene without antialiasing (so every pixel of the image
+/// belongs to one instance) and returns the folder with its manifest entries.
+fn scene(config: &str, count: u64) -> (tempfile::TempDir, Vec<Value>) {
+    let dir = tmp();
+    let mut cfg = load(&root().join(format!("configs/{config}.yaml")));
+    cfg.count = count;
+    cfg.antialias = 1;
+    generate(&cfg, dir.path(), 2, 1);
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
+    let entries = manifest
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (dir, entries)
+}
+
 /// Projects a model-frame point with an object's pose and the camera's K (OpenCV frame).
 fn project(obj: &Value, k: &Value, p: [f64; 3]) -> Option<(f64, f64)> {
     let pose = &obj["pose"];
@@ -32,15 +48,9 @@ fn project(obj: &Value, k: &Value, p: [f64; 3]) -> Option<(f64, f64)> {
 /// COCO attributes carry the same bits and the id they spell.
 #[test]
 fn beesbook_tag_bits_agree_with_the_rendered_cells() {
-    let dir = tmp();
-    let mut cfg = load(&root().join("configs/beesbook.yaml"));
-    cfg.count = 24;
-    cfg.antialias = 1;
-    generate(&cfg, dir.path(), 2, 1);
-    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
+    let (dir, entries) = scene("beesbook", 24);
     let (mut checked, mut tags) = (0, 0);
-    for line in manifest.lines() {
-        let entry: Value = serde_json::from_str(line).unwrap();
+    for entry in &entries {
         let img = image::open(dir.path().join(entry["file"].as_str().unwrap()))
             .unwrap()
             .into_luma8();
@@ -119,23 +129,17 @@ fn beesbook_tag_bits_agree_with_the_rendered_cells() {
 /// each defect image with a mask of exactly its defects' pixels; good images hold no defect.
 #[test]
 fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() {
-    let dir = tmp();
-    let mut cfg = load(&root().join("configs/qc_plate.yaml"));
-    cfg.count = 60;
-    cfg.antialias = 1;
-    generate(&cfg, dir.path(), 2, 1);
+    let (dir, entries) = scene("qc_plate", 60);
     let defects = ["scratch", "crack", "stain", "dent", "chipped_edge"];
     let mut chips = 0;
-    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
     let (mut defect_pixels, mut defect_images, mut good_images) = (0usize, 0, 0);
-    for line in manifest.lines() {
-        let entry: Value = serde_json::from_str(line).unwrap();
+    for entry in &entries {
         let file = entry["file"].as_str().unwrap();
         let (split, name) = (
             entry["split"].as_str().unwrap(),
             file.rsplit('/').next().unwrap().trim_end_matches(".png"),
         );
-        let (w, h, ids) = read_u16_png(&dir.path().join(format!("masks/{split}/{name}.png")));
+        let (w, h, ids) = mask_of(dir.path(), entry);
         let objs = entry["objects"].as_array().unwrap();
         let id_of = |class: &str| -> Vec<u16> {
             objs.iter()
@@ -153,37 +157,26 @@ fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() 
             .filter(|o| defects.contains(&o["class"].as_str().unwrap()) && o["labeled"] == true)
             .map(|o| o["id"].as_u64().unwrap() as u16)
             .collect();
-        for y in 0..h as i64 {
-            for x in 0..w as i64 {
-                let v = ids[(y * w as i64 + x) as usize];
-                if !all_defects.contains(&v) {
-                    continue;
-                }
-                defect_pixels += 1;
-                let chip = chip_ids.contains(&v);
-                if chip {
-                    chip_sides.entry(v).or_default().0 += 1;
-                }
-                for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
-                    let (nx, ny) = (x + dx, y + dy);
-                    if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
-                        if chip {
-                            chip_sides.entry(v).or_default().2 = true;
-                        }
-                        continue;
-                    }
-                    let n = ids[(ny * w as i64 + nx) as usize];
-                    if chip {
-                        let e = chip_sides.entry(v).or_default();
-                        e.1 |= plate.contains(&n);
-                        e.2 |= n == 0;
-                        continue;
-                    }
-                    assert!(
-                        n == v || plate.contains(&n) || all_defects.contains(&n),
-                        "{file}: defect {v} at ({x}, {y}) borders id {n}, not the plate"
-                    );
-                }
+        for (i, &v) in ids.iter().enumerate() {
+            if !all_defects.contains(&v) {
+                continue;
+            }
+            defect_pixels += 1;
+            let (x, y) = (i % w as usize, i / w as usize);
+            if chip_ids.contains(&v) {
+                let e = chip_sides.entry(v).or_default();
+                e.0 += 1;
+                let around: Vec<usize> = neighbours(i, w, h).collect();
+                e.1 |= around.iter().any(|&j| plate.contains(&ids[j]));
+                e.2 |= around.len() < 4 || around.iter().any(|&j| ids[j] == 0);
+                continue;
+            }
+            for j in neighbours(i, w, h) {
+                let n = ids[j];
+                assert!(
+                    n == v || plate.contains(&n) || all_defects.contains(&n),
+                    "{file}: defect {v} at ({x}, {y}) borders id {n}, not the plate"
+                );
             }
         }
         for (id, (pixels, on_plate, at_edge)) in &chip_sides {
@@ -248,6 +241,20 @@ fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() 
     assert!(chips >= 2, "only {chips} chipped edges seen");
 }
 
+/// Indices of the 4-neighbours of pixel `i` of a `w` × `h` row-major image that lie inside it.
+fn neighbours(i: usize, w: u32, h: u32) -> impl Iterator<Item = usize> {
+    let (w, h) = (w as usize, h as usize);
+    let (x, y) = (i % w, i / w);
+    [
+        (x + 1 < w).then(|| i + 1),
+        (x > 0).then(|| i - 1),
+        (y + 1 < h).then(|| i + w),
+        (y > 0).then(|| i - w),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Pixel ids of one image's instance mask, with its manifest entry.
 fn mask_of(dir: &std::path::Path, entry: &Value) -> (u32, u32, Vec<u16>) {
     let file = entry["file"].as_str().unwrap();
@@ -262,15 +269,9 @@ fn mask_of(dir: &std::path::Path, entry: &Value) -> (u32, u32, Vec<u16>) {
 /// holds all four classes.
 #[test]
 fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants() {
-    let dir = tmp();
-    let mut cfg = load(&root().join("configs/agriculture.yaml"));
-    cfg.count = 30;
-    cfg.antialias = 1;
-    generate(&cfg, dir.path(), 2, 1);
-    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
+    let (dir, entries) = scene("agriculture", 30);
     let (mut spots, mut plants, mut whole_plants) = (0, 0, 0);
-    for line in manifest.lines() {
-        let entry: Value = serde_json::from_str(line).unwrap();
+    for entry in &entries {
         let file = entry["file"].as_str().unwrap();
         let objs = entry["objects"].as_array().unwrap();
         let by_id = |id: &Value| objs.iter().find(|o| &o["id"] == id).unwrap();
@@ -304,7 +305,7 @@ fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants(
                 assert!(num(&plant["visible_pixels"]) >= num(&leaf["visible_pixels"]));
             }
         }
-        let (w, _, ids) = mask_of(dir.path(), &entry);
+        let (w, h, ids) = mask_of(dir.path(), entry);
         for spot in objs
             .iter()
             .filter(|o| o["class"] == "blemish" && o["labeled"] == true)
@@ -333,17 +334,8 @@ fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants(
                     spot["id"].as_u64().unwrap() as u16,
                     parent["id"].as_u64().unwrap() as u16,
                 );
-                let touches = (0..ids.len()).any(|i| {
-                    ids[i] == sid
-                        && [
-                            i.wrapping_sub(1),
-                            i + 1,
-                            i.wrapping_sub(w as usize),
-                            i + w as usize,
-                        ]
-                        .iter()
-                        .any(|&j| ids.get(j) == Some(&pid))
-                });
+                let touches = (0..ids.len())
+                    .any(|i| ids[i] == sid && neighbours(i, w, h).any(|j| ids[j] == pid));
                 assert!(
                     touches,
                     "{file}: blemish {sid} does not touch its parent {pid}"
@@ -372,15 +364,9 @@ fn agriculture_blemishes_lie_on_their_leaf_or_fruit_and_leaves_belong_to_plants(
 /// test/missing_component/.
 #[test]
 fn pcb_components_and_missing_footprints_lie_on_the_board() {
-    let dir = tmp();
-    let mut cfg = load(&root().join("configs/qc_pcb.yaml"));
-    cfg.count = 30;
-    cfg.antialias = 1;
-    generate(&cfg, dir.path(), 2, 1);
-    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
+    let (dir, entries) = scene("qc_pcb", 30);
     let (mut footprints, mut parts) = (0, 0);
-    for line in manifest.lines() {
-        let entry: Value = serde_json::from_str(line).unwrap();
+    for entry in &entries {
         let file = entry["file"].as_str().unwrap();
         let objs = entry["objects"].as_array().unwrap();
         let board: Vec<u16> = objs
@@ -393,28 +379,19 @@ fn pcb_components_and_missing_footprints_lie_on_the_board() {
             .filter(|o| o["class"] != "pcb")
             .map(|o| o["id"].as_u64().unwrap() as u16)
             .collect();
-        let (w, h, ids) = mask_of(dir.path(), &entry);
-        for y in 0..h as usize {
-            for x in 0..w as usize {
-                let v = ids[y * w as usize + x];
-                if !on_board.contains(&v) {
-                    continue;
-                }
-                for (nx, ny) in [
-                    (x + 1, y),
-                    (x.wrapping_sub(1), y),
-                    (x, y + 1),
-                    (x, y.wrapping_sub(1)),
-                ] {
-                    if nx >= w as usize || ny >= h as usize {
-                        continue;
-                    }
-                    let n = ids[ny * w as usize + nx];
-                    assert!(
-                        n == v || board.contains(&n) || on_board.contains(&n),
-                        "{file}: part {v} at ({x}, {y}) borders id {n}, not the board"
-                    );
-                }
+        let (w, h, ids) = mask_of(dir.path(), entry);
+        for (i, &v) in ids.iter().enumerate() {
+            if !on_board.contains(&v) {
+                continue;
+            }
+            for j in neighbours(i, w, h) {
+                let n = ids[j];
+                assert!(
+                    n == v || board.contains(&n) || on_board.contains(&n),
+                    "{file}: part {v} at ({}, {}) borders id {n}, not the board",
+                    i % w as usize,
+                    i / w as usize
+                );
             }
         }
         for o in objs.iter().filter(|o| o["labeled"] == true) {
