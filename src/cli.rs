@@ -112,13 +112,18 @@ pub struct RealismArgs {
     /// Side of the square crops the classifier sees.
     #[arg(long, default_value_t = 64)]
     pub res: usize,
-    /// Crop side as a fraction of each image's shorter side (match object scale, like train.real_crop).
+    /// Crop side of the real photos as a fraction of their shorter side (use the middle of the
+    /// config's train.real_crop, so objects are as large as training saw them).
     #[arg(long, default_value_t = 1.0)]
     pub crop: f64,
-    /// Classifier training steps (batch 16).
+    /// Crop side of the images as a fraction of their shorter side (1.0: whole images, which
+    /// is how training sees renders: the whole scene).
+    #[arg(long, default_value_t = 1.0)]
+    pub images_crop: f64,
+    /// Training steps of each fold's classifier (batch 16).
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
-    /// Crops drawn from each folder (a quarter is held out).
+    /// Crops drawn from each folder (4 folds: each crop is held out once).
     #[arg(long, default_value_t = 256)]
     pub samples: usize,
     /// Seed of the crops and the classifier.
@@ -215,6 +220,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
             if let Some(run) = &cfg.augment {
                 crate::augment::infer::read_run_info(run)?;
+                warn_if_unhelpful(run);
             }
             let ctxs = generate::open_devices(opts.render_threads)?;
             let s = generate::run(&cfg, &ctxs, &opts)?;
@@ -239,18 +245,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 resume: a.resume,
                 device: a.device,
                 quiet: a.quiet,
+                probe: true,
             };
             crate::train::train(&cfg, &opts)?;
             println!("rendergan: training run in {}", opts.out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Realism(a) => {
-            if !(a.crop > 0.0 && a.crop <= 1.0) {
-                return Err(crate::config::InputError(format!(
-                    "--crop {}: a fraction of the shorter side in (0, 1]",
-                    a.crop
-                ))
-                .into());
+            for (flag, v) in [("--crop", a.crop), ("--images-crop", a.images_crop)] {
+                if !(v > 0.0 && v <= 1.0) {
+                    return Err(crate::config::InputError(format!(
+                        "{flag} {v}: a fraction of the shorter side in (0, 1]"
+                    ))
+                    .into());
+                }
             }
             if !(8..=512).contains(&a.res) {
                 return Err(crate::config::InputError(format!(
@@ -259,16 +267,37 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ))
                 .into());
             }
-            let acc = crate::eval::realism(
-                &a.real, &a.images, a.res, a.crop, a.samples, a.steps, a.seed,
+            let r = crate::eval::realism(
+                &a.real,
+                &a.images,
+                a.res,
+                [a.crop, a.images_crop],
+                a.samples,
+                a.steps,
+                a.seed,
             )?;
+            for w in &r.warnings {
+                eprintln!("rendergan: warning: {w}");
+            }
+            let round = |v: f64| (v * 1000.0).round() / 1000.0;
             println!(
                 "{}",
                 serde_json::json!({
                     "real": a.real,
                     "images": a.images,
-                    "accuracy": (acc * 1000.0).round() / 1000.0,
-                    "note": "held-out accuracy of a fresh classifier telling the two folders apart: 0.5 = indistinguishable, 1.0 = trivially different",
+                    "accuracy": round(r.c2st.accuracy),
+                    "std": round(r.c2st.std),
+                    "folds": r.c2st.folds,
+                    "loss": round(r.c2st.loss),
+                    "features": {
+                        "accuracy": round(r.features.accuracy),
+                        "std": round(r.features.std),
+                        "loss": round(r.features.loss),
+                    },
+                    "real_photos": r.real_photos,
+                    "image_files": r.images,
+                    "warnings": r.warnings,
+                    "note": "held-out accuracy of fresh conv classifiers telling the two folders apart (mean ± std over 4 folds): 0.5 = indistinguishable, 1.0 = trivially different; loss = held-out cross-entropy, higher = harder to tell apart; features = the same test with a linear classifier on fixed random conv features (the probe rendergan train reports)",
                 })
             );
             Ok(ExitCode::SUCCESS)
@@ -391,6 +420,7 @@ fn bench_train(
             resume: false,
             device: device.to_string(),
             quiet: true,
+            probe: false,
         },
     )?;
     let text = std::fs::read_to_string(run.join("metrics.csv"))?;
@@ -404,6 +434,34 @@ fn bench_train(
         .skip(2)
         .filter_map(|l| l.split(',').nth(col)?.parse().ok())
         .collect())
+}
+
+/// Says so when the run's own verdict was that learning did not bring the renders closer to
+/// the photos (runs stopped before their last step have no verdict yet).
+fn warn_if_unhelpful(run: &std::path::Path) {
+    let Ok(outcome) = crate::train::probe::Outcome::read(run) else {
+        return;
+    };
+    match outcome.verdict {
+        Some(v) if v.outcome != "helped" => {
+            eprintln!(
+                "rendergan: warning: {}: training did not make the renders look more like the photos (held-out realism raw {}, learned {}); its verdict:",
+                run.display(),
+                v.raw,
+                v.learned
+            );
+            for line in v.lines().iter().skip(1) {
+                eprintln!("rendergan:   {line}");
+            }
+        }
+        None => eprintln!(
+            "rendergan: warning: {}: training stopped at step {} before its verdict; the best checkpoint so far (step {}) is applied",
+            run.display(),
+            crate::augment::infer::read_run_info(run).map(|i| i.step).unwrap_or(0),
+            outcome.best.step
+        ),
+        _ => {}
+    }
 }
 
 fn median(v: &[f64]) -> f64 {

@@ -1,6 +1,7 @@
 //! Applying a trained run to rendered images: rebuild the chain from the run's saved settings,
-//! load its weights, and run it on batches of full-size renders on the CPU (flex). Each image's
-//! noise comes from its own seed, so the result is a pure function of (image, weights).
+//! load its weights, and run it on batches of full-size renders on the CPU (flex), scaled so
+//! that a training pixel covers `height / resolution` output pixels. Each image's noise comes
+//! from its own seed, so the result is a pure function of (image, weights).
 
 use std::path::{Path, PathBuf};
 
@@ -9,13 +10,16 @@ use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use serde::{Deserialize, Serialize};
 
-use super::model::{low, Chain, NoiseInput, StageConfig, BG_Z, DETAIL_Z, LIGHT_Z};
-use super::{image_noise, soft_mask};
+use super::image_noise;
+use super::model::{low, train_size, Chain, NoiseInput, StageConfig, BG_Z, DETAIL_Z, LIGHT_Z};
 use crate::config::InputError;
 
 /// What a run folder records about its training, enough to rebuild the models.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
+    /// The run folder's layout and model version ([`RUN_FORMAT`]); older runs cannot be applied.
+    #[serde(default)]
+    pub format: u32,
     pub stages: StageConfig,
     /// Side of the square training crops.
     pub resolution: usize,
@@ -27,10 +31,17 @@ pub struct RunInfo {
     pub config: PathBuf,
 }
 
+/// The run format this version writes and applies: 2 = scale-aware stages with the bounded
+/// background (format 1, unnumbered, had a free background generator).
+pub const RUN_FORMAT: u32 = 2;
+
 /// File names inside a run folder.
 pub const RUN_INFO: &str = "run.json";
-/// The chain `generate` applies: the running average of the trained weights.
+/// The chain `generate` applies: the averaged weights at the checkpoint with the best held-out
+/// realism.
 pub const GENERATOR: &str = "generator.bpk";
+/// The current running average of the trained weights, where `--resume` continues from.
+pub const GENERATOR_EMA: &str = "generator_ema.bpk";
 /// The chain's current training weights, where `--resume` continues from.
 pub const GENERATOR_TRAIN: &str = "generator_train.bpk";
 pub const DISCRIMINATOR: &str = "discriminator.bpk";
@@ -87,6 +98,14 @@ impl Augmenter {
     /// Loads a run folder written by `rendergan train`.
     pub fn load(dir: &Path) -> Result<Augmenter> {
         let info = read_run_info(dir)?;
+        if info.format != RUN_FORMAT {
+            return Err(InputError(format!(
+                "run folder {}: trained by another rendergan version (run format {}, this one applies {RUN_FORMAT}); train it again",
+                dir.display(),
+                info.format
+            ))
+            .into());
+        }
         let device = Device::flex();
         let mut chain = Chain::new(&info.stages, &device);
         load_module(&mut chain, &dir.join(GENERATOR))?;
@@ -97,16 +116,11 @@ impl Augmenter {
         })
     }
 
-    /// Builds the noise and mask tensors of a batch.
-    pub fn inputs(
-        &self,
-        seeds: &[u64],
-        alphas: &[Vec<f32>],
-        w: usize,
-        h: usize,
-    ) -> (Tensor<4>, NoiseInput) {
-        let c = self.info.stages.channels;
-        batch_inputs(seeds, alphas, c, w, h, &self.device)
+    /// Output pixels per training pixel for images `h` pixels high: training rendered the whole
+    /// scene at `resolution`², so this is what keeps a stage's effect the same relative to the
+    /// objects.
+    pub fn scale(&self, h: usize) -> f32 {
+        h as f32 / self.info.resolution.max(1) as f32
     }
 
     /// Augments images of one size in place.
@@ -128,9 +142,10 @@ impl Augmenter {
             );
         }
         let seeds: Vec<u64> = images.iter().map(|i| i.seed).collect();
-        let (m, z) = self.inputs(&seeds, &alphas, w, h);
+        let scale = self.scale(h);
+        let (a, z) = batch_inputs(&seeds, &alphas, c, w, h, scale, &self.device);
         let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, h, w]), &self.device);
-        let out = self.chain.forward(xt, m, &z).image();
+        let out = self.chain.forward(xt, a, &z, scale).image();
         let data = out
             .into_data()
             .try_to_vec::<f32>()
@@ -149,38 +164,49 @@ impl Augmenter {
     }
 }
 
-/// Noise maps and soft masks of a batch as tensors on `device`.
+/// Coverage and noise of a batch of `w` × `h` images as tensors on `device`: coverage
+/// [B, 1, H, W] from `alphas` (row-major, in [0, 1]), noise maps made at the images' size in
+/// training pixels (`scale` output pixels each), sensor noise per output pixel.
 pub fn batch_inputs(
     seeds: &[u64],
     alphas: &[Vec<f32>],
     c: usize,
     w: usize,
     h: usize,
+    scale: f32,
     device: &Device,
 ) -> (Tensor<4>, NoiseInput) {
     let b = seeds.len();
-    let mut mask = Vec::with_capacity(b * w * h);
-    let (mut blur, mut light, mut bg, mut det, mut pix) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (seed, alpha) in seeds.iter().zip(alphas) {
-        mask.extend(soft_mask(alpha, w, h));
-        let n = image_noise(*seed, c, w, h);
+    let (ht, wt) = train_size(h, w, scale);
+    let mut alpha = Vec::with_capacity(b * w * h);
+    let (mut blur, mut light, mut bgc, mut bg, mut det, mut pix) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for (seed, a) in seeds.iter().zip(alphas) {
+        alpha.extend_from_slice(a);
+        let n = image_noise(*seed, c, wt, ht, [w, h]);
         blur.push(n.blur);
         light.extend(n.lighting);
+        bgc.extend(n.bg_color);
         bg.extend(n.background);
         det.extend(n.detail);
         pix.extend(n.pixel);
     }
     let t4 = |v: Vec<f32>, s: [usize; 4]| Tensor::<4>::from_data(TensorData::new(v, s), device);
-    let m = t4(mask, [b, 1, h, w]);
     let z = NoiseInput {
         blur: Tensor::<2>::from_data(TensorData::new(blur, [b, 1]), device),
-        lighting: t4(light, [b, LIGHT_Z, low(h, 16), low(w, 16)]),
-        background: t4(bg, [b, BG_Z, low(h, 8), low(w, 8)]),
-        detail: t4(det, [b, DETAIL_Z, h, w]),
+        lighting: t4(light, [b, LIGHT_Z, low(ht, 16), low(wt, 16)]),
+        bg_color: Tensor::<2>::from_data(TensorData::new(bgc, [b, BG_Z]), device),
+        background: t4(bg, [b, BG_Z, low(ht, 8), low(wt, 8)]),
+        detail: t4(det, [b, DETAIL_Z, ht, wt]),
         pixel: t4(pix, [b, c, h, w]),
     };
-    (m, z)
+    (t4(alpha, [b, 1, h, w]), z)
 }
 
 /// RGB8 (row-major, 3 bytes a pixel) → CHW in [-1, 1]; grey averages the channels.

@@ -1,13 +1,19 @@
-//! The learned augmentation stages (RenderGAN, generalised to RGB and any size) as burn modules,
-//! and the patch discriminator. Every stage is bounded so it cannot move, hide or invent an
-//! object: blur only removes high frequencies, lighting scales stay away from zero, the
-//! background is blended only where the soft mask says background, details are high-passed and
-//! bounded, and noise has a learned, bounded level. All stages are fully convolutional and take
-//! their randomness as input maps, so a model trained on crops applies to full-size renders.
+//! The learned augmentation stages (RenderGAN, generalised to RGB and any size) as burn modules.
+//! Every stage is bounded so it cannot move, hide or invent an object: blur only removes high
+//! frequencies, lighting scales stay away from zero, the background changes only where the soft
+//! mask says background and only by a smooth colour shift plus a texture whose energy is capped
+//! by what the real photos' borders show, details are high-passed and bounded, and noise has a
+//! learned, bounded level.
+//!
+//! Scale: a chain learns at the training resolution (renders of the whole scene at `res`²) and
+//! is applied at any output size. `forward` takes `scale` = output pixels per training pixel; every
+//! stage works in training pixels (blur σ × scale, maps made at the training size and resized), so
+//! what a stage does relative to the objects is the same at every output resolution.
+//! The discriminator lives in `train`; this module is what `generate --augment` needs.
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, sigmoid};
 use burn::tensor::module::conv2d;
@@ -26,6 +32,11 @@ pub struct StageConfig {
     pub noise: bool,
     /// Width of the small conv nets.
     pub width: usize,
+    /// Largest RMS of the background texture (images in [-1, 1]), measured on the borders of
+    /// the real photos when training starts: the background may become as busy as the photos'
+    /// own background, no busier.
+    #[serde(default)]
+    pub bg_texture: f32,
 }
 
 impl Default for StageConfig {
@@ -38,21 +49,25 @@ impl Default for StageConfig {
             detail: true,
             noise: true,
             width: 8,
+            bg_texture: 0.1,
         }
     }
 }
 
-/// Noise maps the chain consumes; made from each image's own RNG at inference.
+/// Noise the chain consumes; made from each image's own RNG, at the training-pixel size of the
+/// image (see [`train_size`]).
 pub struct NoiseInput {
     /// [B, 1] per-image scalar for the blur level.
     pub blur: Tensor<2>,
-    /// [B, 8, H/16, W/16] for the lighting maps.
+    /// [B, 8, h/16, w/16] for the lighting maps.
     pub lighting: Tensor<4>,
-    /// [B, 8, H/8, W/8] for the background.
+    /// [B, 8] for the background's colour shift and ramp.
+    pub bg_color: Tensor<2>,
+    /// [B, 8, h/8, w/8] for the background texture.
     pub background: Tensor<4>,
-    /// [B, 4, H, W] for the details.
+    /// [B, 4, h, w] for the details.
     pub detail: Tensor<4>,
-    /// [B, C, H, W] sensor noise, standard normal.
+    /// [B, C, H, W] sensor noise per output pixel, standard normal.
     pub pixel: Tensor<4>,
 }
 
@@ -66,13 +81,23 @@ pub fn low(n: usize, factor: usize) -> usize {
     n.div_ceil(factor).max(1)
 }
 
+/// The size of an `h` × `w` image in training pixels, `scale` output pixels each.
+pub fn train_size(h: usize, w: usize, scale: f32) -> (usize, usize) {
+    let t = |n: usize| ((n as f32 / scale).round() as usize).max(1);
+    (t(h), t(w))
+}
+
 /// Per-stage statistics of one batch, for metrics and collapse checks.
 #[derive(Debug, Clone, Default)]
 pub struct StageStats {
-    /// Per image: blur σ in pixels, in [0, BLUR_MAX].
+    /// Per image: blur σ in training pixels, in [0, BLUR_MAX].
     pub blur: Vec<f32>,
     /// Per image: range (max − min) of the lighting scale maps.
     pub light_range: Vec<f32>,
+    /// Per image: mean |background shift| (colour and ramp).
+    pub bg_shift: Vec<f32>,
+    /// Per image: RMS of the background texture.
+    pub bg_texture: Vec<f32>,
     /// Per image: mean |detail|.
     pub detail: Vec<f32>,
     /// Sensor noise standard deviation (one learned value).
@@ -108,16 +133,10 @@ impl ChainOutput {
     }
 }
 
-fn conv(c_in: usize, c_out: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+fn conv(c_in: usize, c_out: usize, k: usize, device: &Device) -> Conv2d {
     let p = k / 2;
-    let pad = if stride == 1 {
-        PaddingConfig2d::Explicit(p, p, p, p)
-    } else {
-        PaddingConfig2d::Explicit(1, 1, 1, 1)
-    };
     Conv2dConfig::new([c_in, c_out], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(pad)
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .init(device)
 }
 
@@ -132,35 +151,58 @@ fn zero(c: Conv2d) -> Conv2d {
     }
 }
 
-/// Bilinear resampling matrix [out, in] (half-pixel centres, as `align_corners = false`).
-fn bilinear_matrix(n_in: usize, n_out: usize) -> Vec<f32> {
+/// A linear layer with its weights and bias set to zero.
+fn zero_linear(l: Linear) -> Linear {
+    let w = l.weight.val().zeros_like();
+    let b = l.bias.as_ref().map(|b| b.val().zeros_like());
+    Linear {
+        weight: Param::from_tensor(w),
+        bias: b.map(Param::from_tensor),
+    }
+}
+
+/// Resampling matrix [out, in]: bilinear when enlarging (half-pixel centres, as
+/// `align_corners = false`), area-weighted when shrinking (each output pixel averages the input
+/// pixels it covers, so nothing aliases).
+pub fn resample_matrix(n_in: usize, n_out: usize) -> Vec<f32> {
     let mut m = vec![0.0f32; n_out * n_in];
     let scale = n_in as f32 / n_out as f32;
-    for o in 0..n_out {
-        let src = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (n_in - 1) as f32);
-        let i0 = src.floor() as usize;
-        let i1 = (i0 + 1).min(n_in - 1);
-        let f = src - i0 as f32;
-        m[o * n_in + i0] += 1.0 - f;
-        m[o * n_in + i1] += f;
+    if n_out >= n_in {
+        for o in 0..n_out {
+            let src = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (n_in - 1) as f32);
+            let i0 = src.floor() as usize;
+            let i1 = (i0 + 1).min(n_in - 1);
+            let f = src - i0 as f32;
+            m[o * n_in + i0] += 1.0 - f;
+            m[o * n_in + i1] += f;
+        }
+    } else {
+        for o in 0..n_out {
+            let (lo, hi) = (o as f32 * scale, (o + 1) as f32 * scale);
+            let mut i = lo.floor() as usize;
+            while (i as f32) < hi && i < n_in {
+                let overlap = (hi.min(i as f32 + 1.0) - lo.max(i as f32)).max(0.0);
+                m[o * n_in + i] += overlap / scale;
+                i += 1;
+            }
+        }
     }
     m
 }
 
-/// Bilinear upsampling as two matrix products (rows, then columns): differentiable on every
-/// burn backend (the wgpu backend has no bilinear `interpolate` backward) and faster on flex.
-fn upsample(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+/// Resizes [B, C, h, w] to `size` as two matrix products (rows, then columns): bilinear up,
+/// area down. Differentiable on every burn backend (the wgpu backend has no bilinear
+/// `interpolate` backward) and faster on flex.
+pub fn resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let [oh, ow] = size;
     if (h, w) == (oh, ow) {
         return x;
     }
     let device = x.device();
-    let rx = Tensor::<2>::from_data(TensorData::new(bilinear_matrix(w, ow), [ow, w]), &device);
-    let ry = Tensor::<2>::from_data(TensorData::new(bilinear_matrix(h, oh), [oh, h]), &device);
-    // columns: [B·C·h, w] × [w, W]
+    let rx = Tensor::<2>::from_data(TensorData::new(resample_matrix(w, ow), [ow, w]), &device);
+    let ry = Tensor::<2>::from_data(TensorData::new(resample_matrix(h, oh), [oh, h]), &device);
     let t = x.reshape([b * c * h, w]).matmul(rx.transpose()); // [BCh, W]
-                                                              // rows: [h, ...] → [H, ...] as [H, h] × [h, B·C·W] after moving h to the front
     let t = t
         .reshape([b * c, h, ow])
         .swap_dims(0, 1)
@@ -171,16 +213,20 @@ fn upsample(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
         .reshape([b, c, oh, ow])
 }
 
-/// Gaussian blur with a fixed kernel (depthwise, separable), normalised at the borders by
-/// blurring ones, so edges are not pulled towards zero.
-pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
+fn gaussian_kernel(sigma: f32) -> (usize, Vec<f32>) {
     let radius = ((3.0 * sigma).ceil() as usize).max(1);
     let k: Vec<f32> = (0..2 * radius + 1)
         .map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp())
         .collect();
     let s: f32 = k.iter().sum();
-    let k: Vec<f32> = k.iter().map(|v| v / s).collect();
+    (radius, k.iter().map(|v| v / s).collect())
+}
+
+/// Gaussian blur with a fixed kernel (depthwise, separable), normalised at the borders by
+/// blurring ones, so edges are not pulled towards zero.
+pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let (radius, k) = gaussian_kernel(sigma);
     let device = x.device();
     let n = k.len();
     // channels folded into the batch: a single-channel conv is faster than a grouped one
@@ -204,15 +250,16 @@ pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
     (run(x.reshape([b * c, 1, h, w])) / run(ones)).reshape([b, c, h, w])
 }
 
-/// Largest learned blur σ in pixels.
+/// Largest learned blur σ, in training pixels.
 pub const BLUR_MAX: f32 = 3.0;
 
 /// Gaussian blur with a different, differentiable σ per image ([B, 1], pixels): kernels are
 /// built from σ with tensor ops and applied as one grouped convolution over (image, channel).
-fn blur_per_image(x: Tensor<4>, sigma: Tensor<2>) -> Tensor<4> {
+/// The kernel reaches 3 σ of the largest σ in the batch.
+fn blur_per_image(x: Tensor<4>, sigma: Tensor<2>, max_sigma: f32) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let device = x.device();
-    let r = BLUR_MAX.ceil() as usize * 3;
+    let r = ((3.0 * max_sigma).ceil() as usize).max(1);
     let k = 2 * r + 1;
     let t: Vec<f32> = (0..k).map(|i| (i as f32 - r as f32).powi(2)).collect();
     let t2 = Tensor::<2>::from_data(TensorData::new(t, [1, k]), &device); // [1, K]
@@ -243,6 +290,19 @@ fn blur_per_image(x: Tensor<4>, sigma: Tensor<2>) -> Tensor<4> {
     (run(flat, &kern) / run(ones, &kern)).reshape([b, c, h, w])
 }
 
+/// Soft object mask from render coverage `alpha` [B, 1, H, W] in [0, 1]: 1 wherever an object
+/// covers any part of a pixel, fading to 0 over about two training pixels outside (made at the
+/// training size: blur σ = 1, × 3, clamped; then resized). The background stage therefore never
+/// touches a pixel an object is drawn on.
+pub fn soft_mask(alpha: Tensor<4>, scale: f32) -> Tensor<4> {
+    let [_, _, h, w] = alpha.dims();
+    let (ht, wt) = train_size(h, w, scale);
+    let small = resize(alpha.clone(), [ht, wt]);
+    let fade = resize(gaussian_blur(small, 1.0).mul_scalar(3.0), [h, w]).clamp(0.0, 1.0);
+    let covered = alpha.greater_elem(0.0).float(); // [B, 1, H, W]
+    fade.max_pair(covered)
+}
+
 /// Mean distance outside [lo, hi], RenderGAN's `InBounds` penalty before its weight.
 fn out_of_bounds<const D: usize>(raw: Tensor<D>, lo: f32, hi: f32) -> Tensor<1> {
     let above = (raw.clone() - hi).clamp_min(0.0);
@@ -250,13 +310,24 @@ fn out_of_bounds<const D: usize>(raw: Tensor<D>, lo: f32, hi: f32) -> Tensor<1> 
     (above + below).mean()
 }
 
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
 fn per_image_mean(x: Tensor<4>) -> Vec<f32> {
     let [b, _, _, _] = x.dims();
-    x.reshape([b as i32, -1])
+    values(x.reshape([b as i32, -1]).mean_dim(1))
+}
+
+/// Per-image RMS of [B, C, H, W] as [B, 1, 1, 1].
+fn per_image_rms(x: Tensor<4>) -> Tensor<4> {
+    let [b, _, _, _] = x.dims();
+    x.powf_scalar(2.0)
+        .reshape([b as i32, -1])
         .mean_dim(1)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap_or_default()
+        .add_scalar(1e-12)
+        .sqrt()
+        .reshape([b, 1, 1, 1])
 }
 
 /// The generator: the chain of bounded stages.
@@ -266,6 +337,8 @@ pub struct Chain {
     blur_c: Param<Tensor<1>>,
     light1: Conv2d,
     light2: Conv2d,
+    bg_color1: Linear,
+    bg_color2: Linear,
     bg1: Conv2d,
     bg2: Conv2d,
     bg3: Conv2d,
@@ -275,6 +348,7 @@ pub struct Chain {
     noise_level: Param<Tensor<1>>,
     channels: usize,
     flags: [bool; 5],
+    bg_bound: f32,
 }
 
 /// The per-image scalars (blur level, noise level) are stored divided by this, so Adam's
@@ -285,9 +359,15 @@ pub const SCALAR_GAIN: f32 = 30.0;
 pub const DETAIL_BOUND: f32 = 0.5;
 /// Largest sensor noise standard deviation.
 pub const NOISE_BOUND: f32 = 0.25;
+/// Largest background colour offset, and largest ramp across the image.
+pub const BG_SHIFT_BOUND: f32 = 2.0;
+pub const BG_RAMP_BOUND: f32 = 1.0;
+/// The stage names, in chain order.
+pub const STAGES: [&str; 5] = ["blur", "lighting", "background", "detail", "noise"];
 
 impl Chain {
-    /// A fresh chain; starts near identity (little blur, unit lighting, faint detail and noise).
+    /// A fresh chain. Lighting, background and detail start as the identity (their last layers
+    /// are zero) and move only as far as the discriminator asks; blur and noise start faint.
     pub fn new(cfg: &StageConfig, device: &Device) -> Chain {
         let (c, w) = (cfg.channels, cfg.width);
         let scalar = |v: f32| {
@@ -299,16 +379,16 @@ impl Chain {
         Chain {
             blur_a: scalar(0.1 / SCALAR_GAIN),
             blur_c: scalar(-2.0 / SCALAR_GAIN),
-            light1: conv(LIGHT_Z, w, 3, 1, device),
-            // last layers start at zero: lighting starts as the identity (scales 1, shift 0)
-            // and detail as nothing; each moves only as far as the discriminator asks
-            light2: zero(conv(w, 3, 3, 1, device)),
-            bg1: conv(BG_Z, 2 * w, 3, 1, device),
-            bg2: conv(2 * w, 2 * w, 3, 1, device),
-            bg3: conv(2 * w, w, 3, 1, device),
-            bg4: conv(w, c, 3, 1, device),
-            detail1: conv(c + DETAIL_Z, w, 3, 1, device),
-            detail2: zero(conv(w, c, 3, 1, device)),
+            light1: conv(LIGHT_Z, w, 3, device),
+            light2: zero(conv(w, 3, 3, device)),
+            bg_color1: LinearConfig::new(BG_Z, w).init(device),
+            bg_color2: zero_linear(LinearConfig::new(w, 3 * c).init(device)),
+            bg1: conv(BG_Z, 2 * w, 3, device),
+            bg2: conv(2 * w, 2 * w, 3, device),
+            bg3: conv(2 * w, w, 3, device),
+            bg4: zero(conv(w, c, 3, device)),
+            detail1: conv(c + DETAIL_Z, w, 3, device),
+            detail2: zero(conv(w, c, 3, device)),
             noise_level: scalar(-3.0 / SCALAR_GAIN),
             channels: c,
             flags: [
@@ -318,13 +398,42 @@ impl Chain {
                 cfg.detail,
                 cfg.noise,
             ],
+            bg_bound: cfg.bg_texture.max(0.0),
         }
     }
 
-    /// Runs the enabled stages on `x` [B, C, H, W] in [-1, 1] with soft object mask `m`
-    /// [B, 1, H, W] in [0, 1].
-    pub fn forward(&self, x: Tensor<4>, m: Tensor<4>, z: &NoiseInput) -> ChainOutput {
+    /// The same chain with one stage (a name from [`STAGES`]) switched off: what the verdict
+    /// compares to tell which stage hurts.
+    pub fn without(&self, stage: &str) -> Chain {
+        let mut c = self.clone();
+        if let Some(i) = STAGES.iter().position(|s| *s == stage) {
+            c.flags[i] = false;
+        }
+        c
+    }
+
+    /// The stages that run.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        STAGES
+            .iter()
+            .zip(self.flags)
+            .filter(|(_, on)| *on)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
+    /// Runs the enabled stages on `x` [B, C, H, W] in [-1, 1]; `alpha` [B, 1, H, W] is the
+    /// render's object coverage in [0, 1]; `scale` is output pixels per training pixel (1 in
+    /// training); `z` was made at the training-pixel size ([`train_size`]).
+    pub fn forward(
+        &self,
+        x: Tensor<4>,
+        alpha: Tensor<4>,
+        z: &NoiseInput,
+        scale: f32,
+    ) -> ChainOutput {
         let [b, _, h, w] = x.dims();
+        let (ht, wt) = train_size(h, w, scale);
         let device = x.device();
         let mut stats = StageStats::default();
         let mut penalty = Tensor::<1>::zeros([1], &device);
@@ -332,25 +441,22 @@ impl Chain {
         let mut x = x;
         let [blur, lighting, background, detail, noise] = self.flags;
         if blur {
-            // a learned Gaussian σ per image in [0, BLUR_MAX] px: blurring only removes high
-            // frequencies, and σ is what a camera's defocus or motion is measured in
+            // a learned Gaussian σ per image in [0, BLUR_MAX] training px: blurring only removes
+            // high frequencies, and σ is what a camera's defocus or motion is measured in
             let (a, c) = (
                 self.blur_a.val().mul_scalar(SCALAR_GAIN),
                 self.blur_c.val().mul_scalar(SCALAR_GAIN),
             );
             let raw = z.blur.clone() * a.reshape([1, 1]) + c.reshape([1, 1]); // [B, 1]
             let sigma = sigmoid(raw).mul_scalar(BLUR_MAX); // [B, 1]
-            stats.blur = sigma
-                .clone()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_default();
-            x = blur_per_image(x, sigma);
+            stats.blur = values(sigma.clone());
+            let max = stats.blur.iter().copied().fold(0.0f32, f32::max);
+            x = blur_per_image(x, sigma.mul_scalar(scale), max * scale);
             stages.push(("blur", x.clone()));
         }
         if lighting {
             let t = leaky_relu(self.light1.forward(z.lighting.clone()), 0.2); // [B, w, h/16, w/16]
-            let raw = upsample(self.light2.forward(t), [h, w]); // [B, 3, H, W]
+            let raw = resize(self.light2.forward(t), [h, w]); // [B, 3, H, W]
             penalty = penalty + out_of_bounds(raw.clone(), -3.0, 3.0).mul_scalar(15.0);
             let raw = raw.clamp(-3.0, 3.0);
             // scales in (0.1, 1.9]: never zero, so contrast between parts never flips
@@ -367,26 +473,24 @@ impl Chain {
             let both = Tensor::cat(vec![s_black, s_white], 1); // [B, 2, H, W]
             let flat = both.reshape([b as i32, -1]);
             let range = flat.clone().max_dim(1) - flat.min_dim(1); // [B, 1]
-            stats.light_range = range.into_data().try_to_vec::<f32>().unwrap_or_default();
+            stats.light_range = values(range);
             stages.push(("lighting", x.clone()));
         }
         if background {
-            let t = leaky_relu(self.bg1.forward(z.background.clone()), 0.2); // [B, 2w, H/8, W/8]
-            let t = upsample(t, [low(h, 4), low(w, 4)]);
-            let t = leaky_relu(self.bg2.forward(t), 0.2);
-            let t = upsample(t, [low(h, 2), low(w, 2)]);
-            let t = leaky_relu(self.bg3.forward(t), 0.2);
-            let t = upsample(t, [h, w]);
-            let bg = self.bg4.forward(t).tanh(); // [B, C, H, W]
-            let inside = m.clone(); // [B, 1, H, W]
-            x = x * inside.clone() + bg * (inside.neg() + 1.0);
+            let (delta, shift_abs, tex_rms, pen) = self.background_change(z, ht, wt);
+            penalty = penalty + pen;
+            stats.bg_shift = shift_abs;
+            stats.bg_texture = tex_rms;
+            let outside = soft_mask(alpha, scale).neg() + 1.0; // [B, 1, H, W]
+            x = x + resize(delta, [h, w]) * outside;
             stages.push(("background", x.clone()));
         }
         if detail {
-            let t = Tensor::cat(vec![x.clone(), z.detail.clone()], 1); // [B, C + 4, H, W]
+            let small = resize(x.clone(), [ht, wt]); // [B, C, h, w]
+            let t = Tensor::cat(vec![small, z.detail.clone()], 1); // [B, C + 4, h, w]
             let t = leaky_relu(self.detail1.forward(t), 0.2);
-            // starts faint: the stage adds detail only as far as the discriminator asks for it
-            let raw = self.detail2.forward(t).mul_scalar(0.1); // [B, C, H, W]
+            // starts at nothing: the stage adds detail only as far as the discriminator asks
+            let raw = self.detail2.forward(t).mul_scalar(0.1); // [B, C, h, w]
             penalty =
                 penalty + out_of_bounds(raw.clone(), -DETAIL_BOUND, DETAIL_BOUND).mul_scalar(15.0);
             let d = raw.clamp(-DETAIL_BOUND, DETAIL_BOUND);
@@ -396,21 +500,17 @@ impl Chain {
                 hp = hp.clone() - gaussian_blur(hp, 3.5);
             }
             stats.detail = per_image_mean(hp.clone().abs());
-            x = x + hp;
+            x = x + resize(hp, [h, w]);
             stages.push(("detail", x.clone()));
         }
         if noise {
             let sigma =
                 sigmoid(self.noise_level.val().mul_scalar(SCALAR_GAIN)).mul_scalar(NOISE_BOUND); // [1]
-            stats.noise = sigma
-                .clone()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_default()
-                .first()
-                .copied()
-                .unwrap_or(0.0);
-            x = x + z.pixel.clone() * sigma.reshape([1, 1, 1, 1]);
+            stats.noise = values(sigma.clone()).first().copied().unwrap_or(0.0);
+            // independent per output pixel with σ × scale: averaged back over the `scale` ×
+            // `scale` output pixels of one training pixel, it has the learned σ again, as a
+            // photo's sensor noise does when it is shrunk
+            x = x + z.pixel.clone() * sigma.mul_scalar(scale).reshape([1, 1, 1, 1]);
             stages.push(("noise", x.clone()));
         }
         let last = stages.len() - 1;
@@ -422,94 +522,52 @@ impl Chain {
         }
     }
 
+    /// The background's change at the training size [B, C, h, w]: a per-image colour offset
+    /// and linear ramp (smooth by construction: it cannot draw anything object-like), plus a
+    /// texture with no smooth part whose per-image RMS is capped at the bound measured on the
+    /// real photos' borders. Also per-image mean |shift|, texture RMS, and the bound penalty.
+    fn background_change(
+        &self,
+        z: &NoiseInput,
+        ht: usize,
+        wt: usize,
+    ) -> (Tensor<4>, Vec<f32>, Vec<f32>, Tensor<1>) {
+        let c = self.channels;
+        let device = z.bg_color.device();
+        let [b, _] = z.bg_color.dims();
+        let t = leaky_relu(self.bg_color1.forward(z.bg_color.clone()), 0.2); // [B, w]
+        let p = self.bg_color2.forward(t); // [B, 3C]
+        let offset = p.clone().narrow(1, 0, c).tanh().mul_scalar(BG_SHIFT_BOUND); // [B, C]
+        let gx = p.clone().narrow(1, c, c).tanh().mul_scalar(BG_RAMP_BOUND);
+        let gy = p.narrow(1, 2 * c, c).tanh().mul_scalar(BG_RAMP_BOUND);
+        let coord =
+            |n: usize| -> Vec<f32> { (0..n).map(|i| (i as f32 + 0.5) / n as f32 - 0.5).collect() };
+        let u = Tensor::<4>::from_data(TensorData::new(coord(wt), [1, 1, 1, wt]), &device);
+        let v = Tensor::<4>::from_data(TensorData::new(coord(ht), [1, 1, ht, 1]), &device);
+        let shift = offset.reshape([b, c, 1, 1])
+            + gx.reshape([b, c, 1, 1]) * u
+            + gy.reshape([b, c, 1, 1]) * v; // [B, C, h, w]
+
+        let t = leaky_relu(self.bg1.forward(z.background.clone()), 0.2); // [B, 2w, h/8, w/8]
+        let t = resize(t, [low(ht, 4), low(wt, 4)]);
+        let t = leaky_relu(self.bg2.forward(t), 0.2);
+        let t = resize(t, [low(ht, 2), low(wt, 2)]);
+        let t = leaky_relu(self.bg3.forward(t), 0.2);
+        let t = self.bg4.forward(resize(t, [ht, wt])); // [B, C, h, w]
+                                                       // texture only: its smooth part is the shift's business
+        let hp = t.clone() - gaussian_blur(t, 2.0);
+        let rms = per_image_rms(hp.clone()); // [B, 1, 1, 1]
+        let over = (rms.clone() - self.bg_bound).clamp_min(0.0).mean();
+        let factor = (rms.recip() * self.bg_bound).clamp_max(1.0); // [B, 1, 1, 1]
+        let tex = hp * factor;
+        let shift_abs = per_image_mean(shift.clone().abs());
+        let tex_rms = values(per_image_rms(tex.clone()).reshape([b]));
+        (shift + tex, shift_abs, tex_rms, over.mul_scalar(15.0))
+    }
+
     /// Channels the chain was built for.
     pub fn channels(&self) -> usize {
         self.channels
-    }
-}
-
-/// A convolution whose weight is divided by its largest singular value (spectral
-/// normalisation), estimated by power iteration on every call from a fixed start vector: no
-/// state to carry, and only first-order gradients.
-#[derive(Module, Debug)]
-pub struct SnConv {
-    weight: Param<Tensor<4>>,
-    bias: Param<Tensor<1>>,
-    stride: usize,
-    padding: usize,
-}
-
-impl SnConv {
-    fn new(
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        stride: usize,
-        padding: usize,
-        device: &Device,
-    ) -> SnConv {
-        let conv = Conv2dConfig::new([c_in, c_out], [k, k]).init(device);
-        SnConv {
-            weight: conv.weight,
-            bias: Param::from_tensor(Tensor::zeros([c_out], device)),
-            stride,
-            padding,
-        }
-    }
-
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let w = self.weight.val(); // [O, I, k, k]
-        let [o, i, kh, kw] = w.dims();
-        let mat = w.clone().reshape([o, i * kh * kw]); // [O, N]
-        let fixed = mat.clone().detach();
-        let mut u = Tensor::<2>::ones([o, 1], &w.device()).div_scalar((o as f32).sqrt()); // [O, 1]
-        let mut v = Tensor::<2>::zeros([i * kh * kw, 1], &w.device());
-        for _ in 0..4 {
-            v = normalize(fixed.clone().transpose().matmul(u.clone())); // [N, 1]
-            u = normalize(fixed.clone().matmul(v.clone())); // [O, 1]
-        }
-        let sigma = u.transpose().matmul(mat.matmul(v)).reshape([1, 1, 1, 1]); // [1,1,1,1]
-        let w = w / sigma.add_scalar(1e-6);
-        conv2d(
-            x,
-            w,
-            Some(self.bias.val()),
-            ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1),
-        )
-    }
-}
-
-fn normalize(v: Tensor<2>) -> Tensor<2> {
-    let n = v.clone().powf_scalar(2.0).sum().sqrt().add_scalar(1e-12); // [1]
-    v / n.reshape([1, 1])
-}
-
-/// Patch discriminator: strided spectrally normalised convs with LeakyReLU 0.2 and a 1-channel
-/// map of logits, one per overlapping patch (SimGAN's local adversarial loss).
-#[derive(Module, Debug)]
-pub struct Discriminator {
-    c1: SnConv,
-    c2: SnConv,
-    c3: SnConv,
-    out: SnConv,
-}
-
-impl Discriminator {
-    pub fn new(channels: usize, width: usize, device: &Device) -> Discriminator {
-        Discriminator {
-            c1: SnConv::new(channels, width, 4, 2, 1, device),
-            c2: SnConv::new(width, 2 * width, 4, 2, 1, device),
-            c3: SnConv::new(2 * width, 4 * width, 4, 2, 1, device),
-            out: SnConv::new(4 * width, 1, 3, 1, 1, device),
-        }
-    }
-
-    /// [B, C, H, W] → [B, 1, H/8, W/8] logits.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = leaky_relu(self.c1.forward(x), 0.2);
-        let x = leaky_relu(self.c2.forward(x), 0.2);
-        let x = leaky_relu(self.c3.forward(x), 0.2);
-        self.out.forward(x)
     }
 }
 
@@ -517,37 +575,44 @@ impl Discriminator {
 mod tests {
     use super::*;
     use crate::augment::infer::batch_inputs;
+    use burn::module::ModuleMapper;
+
+    /// A square object in the middle of each image, over a smooth ramp, with its coverage.
+    fn scene(b: usize, c: usize, h: usize, w: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let inside =
+            |y: usize, x: usize| y * 4 >= h && y * 4 < 3 * h && x * 4 >= w && x * 4 < 3 * w;
+        let alpha: Vec<f32> = (0..h * w)
+            .map(|i| if inside(i / w, i % w) { 1.0 } else { 0.0 })
+            .collect();
+        let mut x = Vec::with_capacity(b * c * h * w);
+        for k in 0..b * c {
+            for i in 0..h * w {
+                let (yy, xx) = (i / w, i % w);
+                let v = if inside(yy, xx) {
+                    0.6 * (((xx * 8 / w) + (yy * 8 / h)) % 2) as f32 - 0.3
+                } else {
+                    (xx as f32 / w as f32 - 0.5) * 0.8 + 0.1 * k as f32 - 0.2
+                };
+                x.push(v);
+            }
+        }
+        (x, vec![alpha; b])
+    }
 
     fn inputs(
         b: usize,
         c: usize,
         h: usize,
         w: usize,
+        scale: f32,
         device: &Device,
     ) -> (Tensor<4>, Tensor<4>, NoiseInput) {
         let seeds: Vec<u64> = (0..b as u64).collect();
-        // a square object in the middle of each image
-        let alpha: Vec<f32> = (0..h * w)
-            .map(|i| {
-                if (i / w) * 4 >= h
-                    && (i / w) * 4 < 3 * h
-                    && (i % w) * 4 >= w
-                    && (i % w) * 4 < 3 * w
-                {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let alphas = vec![alpha; b];
-        let (m, z) = batch_inputs(&seeds, &alphas, c, w, h, device);
-        let x: Vec<f32> = (0..b * c * h * w)
-            .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
-            .collect();
+        let (x, alphas) = scene(b, c, h, w);
+        let (a, z) = batch_inputs(&seeds, &alphas, c, w, h, scale, device);
         (
             Tensor::from_data(TensorData::new(x, [b, c, h, w]), device),
-            m,
+            a,
             z,
         )
     }
@@ -555,29 +620,59 @@ mod tests {
     fn only(stage: &str) -> StageConfig {
         StageConfig {
             channels: 3,
-            blur: stage == "blur",
-            lighting: stage == "lighting",
-            background: stage == "background",
-            detail: stage == "detail",
-            noise: stage == "noise",
+            blur: stage == "blur" || stage == "all",
+            lighting: stage == "lighting" || stage == "all",
+            background: stage == "background" || stage == "all",
+            detail: stage == "detail" || stage == "all",
+            noise: stage == "noise" || stage == "all",
             width: 8,
+            bg_texture: 0.1,
         }
+    }
+
+    /// Moves every weight by a fixed pattern, so the zero-initialised heads do something.
+    struct Jitter(f32);
+
+    impl ModuleMapper for Jitter {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let shape = param.val().shape();
+            let n = shape.num_elements();
+            // scalars are stored divided by SCALAR_GAIN: keep their move small
+            let amp = if n == 1 { 0.05 } else { 0.3 };
+            self.0 += 1.0;
+            let v: Vec<f32> = (0..n)
+                .map(|i| ((i as f32 * 12.9898 + self.0 * 78.233).sin()) * amp)
+                .collect();
+            param.map(|t| {
+                let d = Tensor::<D>::from_data(TensorData::new(v, shape), &t.device());
+                t + d
+            })
+        }
+    }
+
+    fn trained_like(cfg: &StageConfig, device: &Device) -> Chain {
+        device.seed(7);
+        Chain::new(cfg, device).map(&mut Jitter(0.0))
     }
 
     fn vec4(t: Tensor<4>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
     }
 
+    fn mean_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(p, q)| (p - q).abs()).sum::<f32>() / a.len() as f32
+    }
+
     #[test]
-    fn upsampling_matches_burns_bilinear_interpolate() {
+    fn resizing_matches_burns_bilinear_interpolate_and_shrinks_by_area() {
         use burn::tensor::module::interpolate;
         use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
         let device = Device::flex();
         let v: Vec<f32> = (0..2 * 3 * 5 * 7).map(|i| ((i * 37) % 11) as f32).collect();
         let x = Tensor::<4>::from_data(TensorData::new(v, [2, 3, 5, 7]), &device);
-        let ours = vec4(upsample(x.clone(), [20, 16]));
+        let ours = vec4(resize(x.clone(), [20, 16]));
         let want = vec4(interpolate(
-            x,
+            x.clone(),
             InterpolateOptions::new(InterpolateMode::Bilinear)
                 .with_output_size([20, 16])
                 .with_align_corners(false),
@@ -588,38 +683,148 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         assert!(worst < 1e-4, "differs from interpolate by {worst}");
+        // shrinking 4× averages each 4 × 4 block
+        let v: Vec<f32> = (0..8 * 8).map(|i| (i % 8 + 8 * (i / 8)) as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(v.clone(), [1, 1, 8, 8]), &device);
+        let small = vec4(resize(x, [2, 2]));
+        let block = |by: usize, bx: usize| {
+            (0..16)
+                .map(|k| v[(by * 4 + k / 4) * 8 + bx * 4 + k % 4])
+                .sum::<f32>()
+                / 16.0
+        };
+        for (i, s) in small.iter().enumerate() {
+            assert!((s - block(i / 2, i % 2)).abs() < 1e-4, "block {i}: {s}");
+        }
+    }
+
+    #[test]
+    fn fresh_background_detail_and_lighting_are_the_identity() {
+        let device = Device::flex();
+        let (x, a, z) = inputs(2, 3, 32, 32, 1.0, &device);
+        for stage in ["background", "detail", "lighting"] {
+            let out = Chain::new(&only(stage), &device).forward(x.clone(), a.clone(), &z, 1.0);
+            let d = mean_abs_diff(&vec4(x.clone()), &vec4(out.image()));
+            assert!(d < 1e-6, "a fresh {stage} stage changed the image by {d}");
+        }
     }
 
     #[test]
     fn background_changes_only_pixels_outside_the_mask() {
         let device = Device::flex();
-        let (x, m, z) = inputs(2, 3, 32, 32, &device);
-        let out = Chain::new(&only("background"), &device).forward(x.clone(), m.clone(), &z);
-        let (a, b, mask) = (vec4(x), vec4(out.image()), vec4(m));
+        let (x, a, z) = inputs(2, 3, 32, 32, 1.0, &device);
+        let chain = trained_like(&only("background"), &device);
+        let out = chain.forward(x.clone(), a.clone(), &z, 1.0);
+        let (p, q, mask) = (vec4(x), vec4(out.image()), vec4(a));
         let hw = 32 * 32;
         let mut changed_outside = 0;
-        for i in 0..a.len() {
+        for i in 0..p.len() {
             let mi = mask[(i / (3 * hw)) * hw + i % hw];
-            if mi == 1.0 {
-                assert_eq!(a[i], b[i], "pixel {i} under the object changed");
-            } else if mi == 0.0 && (a[i] - b[i]).abs() > 1e-4 {
+            if mi > 0.0 {
+                assert_eq!(p[i], q[i], "pixel {i} under the object changed");
+            } else if (p[i] - q[i]).abs() > 1e-4 {
                 changed_outside += 1;
             }
         }
         assert!(
             changed_outside > 100,
-            "the background stage replaced the background"
+            "the background stage changed the background"
         );
+        for r in &out.stats.bg_texture {
+            assert!(*r <= 0.1 + 1e-4, "texture RMS {r} above its bound 0.1");
+        }
+    }
+
+    #[test]
+    fn background_without_texture_budget_is_a_smooth_ramp() {
+        let device = Device::flex();
+        let (x, a, z) = inputs(1, 3, 32, 32, 1.0, &device);
+        let mut cfg = only("background");
+        cfg.bg_texture = 0.0;
+        let out = trained_like(&cfg, &device).forward(x.clone(), a, &z, 1.0);
+        let (p, q) = (vec4(x), vec4(out.image()));
+        let d: Vec<f32> = p.iter().zip(&q).map(|(p, q)| q - p).collect();
+        // rows 0..4 lie outside the object and its fade: the change there is planar
+        let mut worst = 0.0f32;
+        for ch in 0..3 {
+            for y in 0..4 {
+                for xx in 1..31 {
+                    let i = ch * 1024 + y * 32 + xx;
+                    worst = worst.max((d[i - 1] - 2.0 * d[i] + d[i + 1]).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-4, "second difference {worst}: not a ramp");
+        assert!(d.iter().any(|v| v.abs() > 1e-3), "no change at all");
+    }
+
+    /// Correlation and RMS ratio of two changes to the same image.
+    fn agreement(base: &[f32], a: &[f32], b: &[f32]) -> (f32, f32) {
+        let da: Vec<f32> = a.iter().zip(base).map(|(x, y)| x - y).collect();
+        let db: Vec<f32> = b.iter().zip(base).map(|(x, y)| x - y).collect();
+        let dot = |p: &[f32], q: &[f32]| p.iter().zip(q).map(|(x, y)| x * y).sum::<f32>();
+        let (aa, bb) = (dot(&da, &da), dot(&db, &db));
+        (
+            dot(&da, &db) / (aa * bb).sqrt().max(1e-12),
+            (bb / aa.max(1e-12)).sqrt(),
+        )
+    }
+
+    #[test]
+    fn a_chain_does_the_same_relative_to_the_objects_at_any_output_size() {
+        let device = Device::flex();
+        let (big, a_big, z) = inputs(2, 3, 256, 256, 4.0, &device);
+        let small = resize(big.clone(), [64, 64]);
+        let a_small = resize(a_big.clone(), [64, 64]);
+        let base = vec4(small.clone());
+        let naive_z = inputs(2, 3, 256, 256, 1.0, &device).2;
+        // the same maps (made at the training size from the same seeds), sensor noise per pixel
+        let z_64 = inputs(2, 3, 64, 64, 1.0, &device).2;
+        let scalar = |v: f32| {
+            Param::from_tensor(Tensor::<1>::from_data(
+                TensorData::new(vec![v / SCALAR_GAIN], [1]),
+                &device,
+            ))
+        };
+        for stage in ["all"].into_iter().chain(STAGES) {
+            let mut chain = trained_like(&only(stage), &device);
+            // a blur of about 1.2 training px and noise of σ 0.05, whatever the jitter gave
+            chain.blur_a = scalar(0.2);
+            chain.blur_c = scalar(-0.4);
+            chain.noise_level = scalar(-1.4);
+            let at_64 = vec4(
+                chain
+                    .forward(small.clone(), a_small.clone(), &z_64, 1.0)
+                    .image(),
+            );
+            let shrunk = |t: Tensor<4>| vec4(resize(t, [64, 64]));
+            let at_256 = shrunk(chain.forward(big.clone(), a_big.clone(), &z, 4.0).image());
+            // the same chain treating output pixels as training pixels
+            let naive = shrunk(
+                chain
+                    .forward(big.clone(), a_big.clone(), &naive_z, 1.0)
+                    .image(),
+            );
+            let (corr, ratio) = agreement(&base, &at_64, &at_256);
+            let (corr_naive, ratio_naive) = agreement(&base, &at_64, &naive);
+            eprintln!("{stage}: change at 256²↓ vs at 64²: correlation {corr:.3}, size {ratio:.2}; without scaling {corr_naive:.3}, {ratio_naive:.2}");
+            // sensor noise is drawn per output pixel: only its level can agree
+            let min_corr = if stage == "noise" { -1.0 } else { 0.85 };
+            assert!(corr > min_corr && (0.7..1.3).contains(&ratio), "{stage}: applied at 256² and shrunk, the change differs from the one at 64²: correlation {corr}, size ratio {ratio}");
+            assert!(
+                corr_naive < corr - 0.1 || !(0.7..1.3).contains(&ratio_naive),
+                "{stage}: the check cannot tell scaling apart"
+            );
+        }
     }
 
     #[test]
     fn blur_keeps_the_mean_and_lowers_high_frequencies() {
         let device = Device::flex();
-        let (x, m, z) = inputs(2, 3, 32, 32, &device);
-        let out = Chain::new(&only("blur"), &device).forward(x.clone(), m, &z);
+        let (x, a, z) = inputs(2, 3, 32, 32, 1.0, &device);
+        let out = Chain::new(&only("blur"), &device).forward(x.clone(), a, &z, 1.0);
         let y = out.image();
         let diff = |t: Tensor<4>| {
-            // energy of horizontal differences: high frequencies
             let a = t.clone().narrow(3, 1, 31) - t.narrow(3, 0, 31);
             a.powf_scalar(2.0)
                 .mean()
@@ -639,15 +844,19 @@ mod tests {
     #[test]
     fn lighting_scales_stay_positive_and_detail_and_noise_stay_bounded() {
         let device = Device::flex();
-        let (x, m, z) = inputs(2, 3, 32, 32, &device);
-        let lit = Chain::new(&only("lighting"), &device).forward(x.clone(), m.clone(), &z);
+        let (x, a, z) = inputs(2, 3, 32, 32, 1.0, &device);
+        let lit = trained_like(&only("lighting"), &device).forward(x.clone(), a.clone(), &z, 1.0);
         // scales lie in [0.1, 1.9]: the range over a map is below 1.8
         assert!(lit.stats.light_range.iter().all(|r| (0.0..1.8).contains(r)));
-        let det = Chain::new(&only("detail"), &device).forward(x.clone(), m.clone(), &z);
-        let (a, b) = (vec4(x.clone()), vec4(det.image()));
-        let max = a
+        assert!(
+            lit.stats.light_range.iter().any(|r| *r > 0.01),
+            "lighting did nothing"
+        );
+        let det = trained_like(&only("detail"), &device).forward(x.clone(), a.clone(), &z, 1.0);
+        let (p, q) = (vec4(x.clone()), vec4(det.image()));
+        let max = p
             .iter()
-            .zip(&b)
+            .zip(&q)
             .map(|(p, q)| (p - q).abs())
             .fold(0.0f32, f32::max);
         // the high-pass of a clamped map is at most 2^3 × the bound
@@ -655,7 +864,33 @@ mod tests {
             max <= 8.0 * DETAIL_BOUND + 1e-4,
             "detail moved a pixel by {max}"
         );
-        let noisy = Chain::new(&only("noise"), &device).forward(x, m, &z);
+        assert!(max > 1e-3, "detail did nothing");
+        let noisy = Chain::new(&only("noise"), &device).forward(x, a, &z, 1.0);
         assert!(noisy.stats.noise > 0.0 && noisy.stats.noise <= NOISE_BOUND);
+    }
+
+    #[test]
+    fn soft_mask_is_one_on_coverage_and_fades_outside() {
+        let device = Device::flex();
+        let (w, h) = (12, 10);
+        let mut a = vec![0.0f32; w * h];
+        for y in 3..7 {
+            for x in 4..8 {
+                a[y * w + x] = if x == 4 { 0.3 } else { 1.0 };
+            }
+        }
+        let t = Tensor::<4>::from_data(TensorData::new(a.clone(), [1, 1, h, w]), &device);
+        let m = vec4(soft_mask(t, 1.0));
+        for i in 0..w * h {
+            if a[i] > 0.0 {
+                assert_eq!(m[i], 1.0);
+            }
+            assert!((0.0..=1.0).contains(&m[i]));
+        }
+        assert!(
+            m[5 * w + 3] > 0.0 && m[5 * w + 3] < 1.0,
+            "one pixel out is partly object"
+        );
+        assert_eq!(m[0], 0.0, "far away is background");
     }
 }

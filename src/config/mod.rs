@@ -77,6 +77,8 @@ pub struct TrainSpec {
     pub history: usize,
     pub sample_every: u64,
     pub checkpoint_every: u64,
+    /// Steps between held-out realism measurements (the best one is what `generate` applies).
+    pub probe_every: u64,
     pub blur: bool,
     pub lighting: bool,
     pub background: bool,
@@ -573,6 +575,7 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
         history: t.history.unwrap_or(256),
         sample_every: t.sample_every.unwrap_or(100),
         checkpoint_every: t.checkpoint_every.unwrap_or(100),
+        probe_every: t.probe_every.unwrap_or(100),
         blur: st.blur.unwrap_or(true),
         lighting: st.lighting.unwrap_or(true),
         background: st.background.unwrap_or(true),
@@ -609,11 +612,14 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
             "expected a fraction of the photo's shorter side in (0, 1]",
         ));
     }
-    if spec.sample_every == 0 || spec.checkpoint_every == 0 {
-        return Err(src.err(
-            "train.sample_every",
-            "sample_every and checkpoint_every must be at least 1",
-        ));
+    for (p, v) in [
+        ("train.sample_every", spec.sample_every),
+        ("train.checkpoint_every", spec.checkpoint_every),
+        ("train.probe_every", spec.probe_every),
+    ] {
+        if v == 0 {
+            return Err(src.err(p, "expected a number of steps, at least 1, found 0"));
+        }
     }
     Ok(spec)
 }

@@ -153,6 +153,7 @@ pub struct RawTrain {
     pub history: Option<usize>,
     pub sample_every: Option<u64>,
     pub checkpoint_every: Option<u64>,
+    pub probe_every: Option<u64>,
     pub stages: Option<RawStages>,
 }
 

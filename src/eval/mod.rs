@@ -1,138 +1,116 @@
-//! Realism checks. `c2st` is a classifier two-sample test: a fresh small conv net learns to tell
-//! two sets of images apart, and its accuracy on held-out images says how different they look
-//! (0.5: indistinguishable). Training made augmentation work when real-vs-augmented is clearly
-//! harder to separate than real-vs-raw-render.
+//! Realism and content checks. `c2st` is the classifier two-sample test (a fresh small conv net
+//! learns to tell two sets apart; its held-out accuracy says how different they look);
+//! `content` measures what images show, so that a mismatch between photos and renders is
+//! reported, not learned. `realism` is the `rendergan realism` command.
 
-use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, sigmoid, softplus};
-use rand::seq::SliceRandom;
+pub mod c2st;
+pub mod content;
+pub mod features;
+
+pub use c2st::{c2st, c2st_folds, C2st, Side};
+pub use features::{linear_c2st, Features};
+
+use std::path::Path;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 
-#[derive(Module, Debug)]
-struct Probe {
-    c1: Conv2d,
-    c2: Conv2d,
-    c3: Conv2d,
-    head: Linear,
+use crate::train::data::RealSet;
+
+/// Fewest photos for a realism figure that is more than a hint.
+pub const FEW_PHOTOS: usize = 10;
+/// Fewest non-overlapping crops the real photos must hold for the crops to be more than near
+/// copies of each other.
+pub const FEW_CROPS: usize = 16;
+
+/// What `rendergan realism` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Realism {
+    /// The trained conv classifier.
+    #[serde(flatten)]
+    pub c2st: C2st,
+    /// The fast probe on fixed random features, the one `rendergan train` reports.
+    pub features: C2st,
+    pub real_photos: usize,
+    pub images: usize,
+    pub warnings: Vec<String>,
 }
 
-impl Probe {
-    fn new(c: usize, device: &Device) -> Probe {
-        let conv = |i, o| {
-            Conv2dConfig::new([i, o], [3, 3])
-                .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
-        Probe {
-            c1: conv(c, 16),
-            c2: conv(16, 32),
-            c3: conv(32, 32),
-            head: LinearConfig::new(32, 1).init(device),
-        }
+/// Warnings about a real set that cannot rank datasets well: too few photos, or crops that are
+/// near copies of each other (few non-overlapping crops of side `crop` × the shorter side).
+pub fn real_set_warnings(real: &RealSet, crop: f64) -> Vec<String> {
+    let mut out = Vec::new();
+    let n = real.images.len();
+    let distinct: usize = real
+        .images
+        .iter()
+        .map(|im| {
+            let side = (crop * im.width().min(im.height()) as f64).max(1.0);
+            ((im.width() as f64 / side).floor() * (im.height() as f64 / side).floor()) as usize
+        })
+        .sum();
+    if distinct < FEW_CROPS {
+        out.push(format!(
+            "the real crops are near copies of each other ({n} photo(s) hold only {distinct} non-overlapping crops of this size): a classifier learns the photos themselves, so every dataset can score near 1.0 and the figures cannot rank them; give more photos (20 or more of different scenes) or smaller crops, and compare by `loss` (higher = closer) meanwhile"
+        ));
+    } else if n < FEW_PHOTOS {
+        out.push(format!(
+            "only {n} real photo(s): the score says how the datasets compare to these photos, not to your domain; use 20 or more photos of different scenes for a figure you can trust"
+        ));
     }
-
-    /// [B, C, H, W] → [B, 1] logits (global average pooling, so any size works).
-    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = leaky_relu(self.c1.forward(x), 0.2);
-        let x = leaky_relu(self.c2.forward(x), 0.2);
-        let x = leaky_relu(self.c3.forward(x), 0.2); // [B, 32, h, w]
-        let [b, ch, _, _] = x.dims();
-        let pooled = x
-            .reshape([b as i32, ch as i32, -1])
-            .mean_dim(2)
-            .reshape([b, ch]); // [B, 32]
-        self.head.forward(pooled)
-    }
+    out
 }
 
-/// Held-out accuracy of a fresh classifier trained for `steps` to separate `a` from `b` (each a
-/// list of CHW images of `c` × `res` × `res` in [-1, 1]); a quarter of each set is held out.
-pub fn c2st(a: &[Vec<f32>], b: &[Vec<f32>], c: usize, res: usize, steps: usize, seed: u64) -> f64 {
-    let device = Device::flex().autodiff();
-    device.seed(seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let split = |v: &[Vec<f32>]| {
-        let n_test = (v.len() / 4).max(1);
-        (v[n_test..].to_vec(), v[..n_test].to_vec())
-    };
-    let (a_train, a_test) = split(a);
-    let (b_train, b_test) = split(b);
-    let mut model = Probe::new(c, &device);
-    let mut opt = AdamConfig::new().init();
-    let batch = 16usize;
-    let tensor = |items: &[&Vec<f32>]| {
-        let flat: Vec<f32> = items.iter().flat_map(|v| v.iter().copied()).collect();
-        Tensor::<4>::from_data(TensorData::new(flat, [items.len(), c, res, res]), &device)
-    };
-    for _ in 0..steps {
-        let mut items: Vec<(&Vec<f32>, f32)> = Vec::with_capacity(batch);
-        for k in 0..batch {
-            let (set, label) = if k % 2 == 0 {
-                (&a_train, 1.0)
-            } else {
-                (&b_train, 0.0)
-            };
-            items.push((set.choose(&mut rng).expect("sets are not empty"), label));
-        }
-        let x = tensor(&items.iter().map(|i| i.0).collect::<Vec<_>>());
-        let y = Tensor::<2>::from_data(
-            TensorData::new(items.iter().map(|i| i.1).collect::<Vec<f32>>(), [batch, 1]),
-            &device,
-        );
-        let logits = model.forward(x); // [B, 1]
-                                       // binary cross-entropy with logits
-        let loss = (softplus(logits.clone().neg(), 1.0) * y.clone()
-            + softplus(logits, 1.0) * (y.neg() + 1.0))
-            .mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = opt.step(1e-3, model, grads);
-    }
-    let mut correct = 0usize;
-    let mut total = 0usize;
-    for (set, want) in [(&a_test, true), (&b_test, false)] {
-        for chunk in set.chunks(batch) {
-            let p = sigmoid(model.forward(tensor(&chunk.iter().collect::<Vec<_>>()).detach()));
-            let v = p.into_data().try_to_vec::<f32>().unwrap_or_default();
-            correct += v.iter().filter(|p| (**p > 0.5) == want).count();
-            total += v.len();
-        }
-    }
-    correct as f64 / total.max(1) as f64
-}
-
-/// C2ST accuracy between two image folders: `samples` random square crops (side `crop` × the
-/// shorter side, resized to `res`) from each, a fresh classifier trained for `steps`. A folder
-/// with an `images/` subfolder (a dataset) is read from there.
+/// C2ST between two image folders: `samples` random square crops from each (side `crop[0]` ×
+/// the shorter side of a real photo, `crop[1]` × that of an image; resized to `res`), four
+/// fresh classifiers trained for `steps` each. A folder with an `images/` subfolder (a dataset)
+/// is read from there.
 pub fn realism(
-    real: &std::path::Path,
-    images: &std::path::Path,
+    real: &Path,
+    images: &Path,
     res: usize,
-    crop: f64,
+    crop: [f64; 2],
     samples: usize,
     steps: usize,
     seed: u64,
-) -> anyhow::Result<f64> {
-    use crate::train::data::RealSet;
-    let scale = crate::config::Dist::Const(crop);
+) -> anyhow::Result<Realism> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut draw = |dir: &std::path::Path, flag: &str| -> anyhow::Result<Vec<Vec<f32>>> {
+    let load = |dir: &Path, flag: &str| -> anyhow::Result<RealSet> {
         // a dataset folder: only its images, not its masks, depth maps or previews
         let own = dir.join("images");
         let dir = if own.is_dir() { own } else { dir.to_path_buf() };
-        let set = RealSet::load_flag(&dir, (res * 4) as u32, flag)?;
-        Ok((0..samples.max(8))
-            .map(|_| set.crop(&mut rng, res as u32, &scale, 3))
-            .collect())
+        RealSet::load_flag(&dir, (res * 4) as u32, flag)
     };
-    let a = draw(real, "--real")?;
-    let b = draw(images, "--images")?;
-    Ok(c2st(&a, &b, 3, res, steps, seed))
+    let (real_set, image_set) = (load(real, "--real")?, load(images, "--images")?);
+    let mut draw = |set: &RealSet, crop: f64| -> (Vec<usize>, Vec<Vec<f32>>) {
+        let scale = crate::config::Dist::Const(crop);
+        (0..samples.max(8))
+            .map(|_| set.crop_indexed(&mut rng, res as u32, &scale, 3))
+            .unzip()
+    };
+    let ((ga, a), (gb, b)) = (draw(&real_set, crop[0]), draw(&image_set, crop[1]));
+    let side = |items, groups| Side {
+        items,
+        groups: Some(groups),
+    };
+    let result = c2st_folds(side(&a, &ga), side(&b, &gb), 3, res, steps, 4, seed);
+    let f = Features::new(3);
+    let (fa, fb) = (f.embed(&a, res), f.embed(&b, res));
+    let features = linear_c2st(side(&fa, &ga), side(&fb, &gb), 4, seed);
+    let mut warnings = real_set_warnings(&real_set, crop[0]);
+    if result.accuracy >= 0.98 {
+        warnings.push(format!(
+            "saturated: the classifier tells the folders apart every time ({result}); it cannot rank datasets this far from the photos; compare `loss` (higher = closer), and check what makes them trivially different (rendergan train prints a content check)"
+        ));
+    }
+    Ok(Realism {
+        c2st: result,
+        features,
+        real_photos: real_set.images.len(),
+        images: image_set.images.len(),
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -140,19 +118,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn separates_different_sets_and_not_identical_ones() {
-        let res = 16;
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        use rand::Rng;
-        let make = |rng: &mut ChaCha8Rng, bright: f32| -> Vec<f32> {
-            (0..res * res)
-                .map(|_| bright + rng.gen_range(-0.3..0.3))
-                .collect()
-        };
-        let a: Vec<Vec<f32>> = (0..64).map(|_| make(&mut rng, 0.3)).collect();
-        let b: Vec<Vec<f32>> = (0..64).map(|_| make(&mut rng, -0.3)).collect();
-        let same: Vec<Vec<f32>> = (0..64).map(|_| make(&mut rng, 0.3)).collect();
-        assert!(c2st(&a, &b, 1, res, 60, 2) > 0.9);
-        assert!(c2st(&a, &same, 1, res, 60, 2) < 0.75);
+    fn one_small_photo_is_too_self_similar_to_rank() {
+        let dir = tempfile::tempdir().unwrap();
+        image::RgbImage::from_fn(120, 90, |x, y| {
+            image::Rgb([(x * 2) as u8, (y * 2) as u8, 9])
+        })
+        .save(dir.path().join("one.png"))
+        .unwrap();
+        let set = RealSet::load(dir.path(), 256).unwrap();
+        let w = real_set_warnings(&set, 0.5);
+        assert!(w.len() == 1 && w[0].contains("near copies"), "{w:?}");
+        assert!(real_set_warnings(&set, 0.05)
+            .iter()
+            .any(|m| m.contains("only 1 real photo")));
     }
 }

@@ -78,6 +78,27 @@ impl RealSet {
         })
     }
 
+    /// Splits the photos into those the discriminator trains on and those held out for the
+    /// realism probe: every fourth photo when there are at least four, so the probe judges on
+    /// photos the discriminator never saw; with fewer, both sides get every photo and the third
+    /// value says so (false).
+    pub fn holdout(&self) -> (RealSet, RealSet, bool) {
+        let part = |keep: &dyn Fn(usize) -> bool| RealSet {
+            dir: self.dir.clone(),
+            images: (0..self.images.len())
+                .filter(|i| keep(*i))
+                .map(|i| self.images[i].clone())
+                .collect(),
+            unreadable: Vec::new(),
+            not_images: 0,
+        };
+        if self.images.len() >= 4 {
+            (part(&|i| i % 4 != 3), part(&|i| i % 4 == 3), true)
+        } else {
+            (part(&|_| true), part(&|_| true), false)
+        }
+    }
+
     /// One random crop as CHW floats in [-1, 1] (`channels` 1 = grey, 3 = RGB).
     pub fn crop<R: Rng + ?Sized>(
         &self,
@@ -86,7 +107,20 @@ impl RealSet {
         scale: &Dist,
         channels: usize,
     ) -> Vec<f32> {
-        let img = &self.images[rng.gen_range(0..self.images.len())];
+        self.crop_indexed(rng, res, scale, channels).1
+    }
+
+    /// [`RealSet::crop`], with the index of the photo it came from (crops of one photo share
+    /// content, so a two-sample test keeps them in one fold).
+    pub fn crop_indexed<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        res: u32,
+        scale: &Dist,
+        channels: usize,
+    ) -> (usize, Vec<f32>) {
+        let k = rng.gen_range(0..self.images.len());
+        let img = &self.images[k];
         let short = img.width().min(img.height()) as f64;
         let side = ((scale.sample(rng).clamp(0.01, 1.0) * short).round() as u32)
             .clamp(1, img.width().min(img.height()));
@@ -95,7 +129,7 @@ impl RealSet {
         let view = image::imageops::crop_imm(img, x, y, side, side).to_image();
         let small = image::imageops::resize(&view, res, res, image::imageops::FilterType::Triangle);
         let flip = rng.gen_bool(0.5);
-        to_chw(&small, channels, flip)
+        (k, to_chw(&small, channels, flip))
     }
 }
 
@@ -161,6 +195,27 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("not a folder"), "{e}");
+    }
+
+    #[test]
+    fn every_fourth_photo_is_held_out_when_there_are_four() {
+        let dir = tempfile::tempdir().unwrap();
+        for k in 0..8u8 {
+            RgbImage::from_pixel(20, 20, image::Rgb([k * 30, 0, 0]))
+                .save(dir.path().join(format!("{k}.png")))
+                .unwrap();
+        }
+        let set = RealSet::load(dir.path(), 64).unwrap();
+        let (train, held, disjoint) = set.holdout();
+        assert!(disjoint);
+        assert_eq!((train.images.len(), held.images.len()), (6, 2));
+        assert!(held.images.iter().all(|h| !train.images.contains(h)));
+        let few = RealSet {
+            images: set.images[..2].to_vec(),
+            ..set
+        };
+        let (train, held, disjoint) = few.holdout();
+        assert!(!disjoint && train.images.len() == 2 && held.images.len() == 2);
     }
 
     #[test]

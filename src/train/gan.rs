@@ -1,51 +1,64 @@
 //! The adversarial loop: render a synthetic batch from the config, draw real crops, run the
-//! chain, update the patch discriminator (non-saturating loss, half of its fakes from a history
-//! buffer of older ones), then the chain (adversarial + L1 to the render + bound penalties).
-//! Writes metrics, sample grids and atomic checkpoints; resumes from the last one.
+//! chain, update the discriminator on differentiably augmented real and generated images
+//! (non-saturating loss, half of its fakes from a history buffer of older ones), then the chain
+//! (adversarial + L1 to the render + bound penalties). Before the first step it checks that the
+//! real crops and the renders show the same kind of content, and measures the texture of the
+//! photos' borders (the background stage's bound). Every `train.probe_every` steps it measures
+//! held-out realism and keeps the best averaged chain; it ends with a verdict.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::activation::softplus;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::data::{from_chw, RealSet};
+use super::device::learning_device;
+use super::diffaug::diff_augment;
+use super::discriminator::{d_loss, g_loss, mean_logit, Discriminator};
 use super::ema::Ema;
-use super::run::{grid, write_atomic, Metrics};
-use crate::augment::infer::{self, batch_inputs, rgb_to_chw, RunInfo};
-use crate::augment::model::{Chain, Discriminator, StageConfig, StageStats};
-use crate::config::{Background, Config, InputError};
-use crate::dataset::image_io;
-use crate::render::{RenderContext, Renderer};
+use super::probe::{Best, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
+use super::run::{caption, grid, stack, write_atomic, Metrics};
+use super::synth::Synth;
+use crate::augment::infer::{self, batch_inputs, RunInfo, RUN_FORMAT};
+use crate::augment::model::{Chain, StageConfig, StageStats};
+use crate::config::Config;
+use crate::eval::content;
+use crate::render::RenderContext;
 use crate::scene;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
-use burn::tensor::DeviceKind;
 
 /// Command-line choices for a training run.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     /// Folder of real photos.
-    pub real: PathBuf,
+    pub real: std::path::PathBuf,
     /// Run folder.
-    pub out: PathBuf,
+    pub out: std::path::PathBuf,
     /// Overrides `train.steps`.
     pub steps: Option<u64>,
     /// Continue from the run folder's last checkpoint.
     pub resume: bool,
-    /// auto | cpu | gpu.
+    /// auto | cpu | gpu | wgpu.
     pub device: String,
     pub quiet: bool,
+    /// Measure held-out realism, keep the best checkpoint and end with a verdict (off only for
+    /// `bench --train`, which times steps).
+    pub probe: bool,
 }
 
 const D_WIDTH: usize = 32;
 /// Averaging horizon of the generator weights `generate` applies, in steps.
 const EMA_HORIZON: f32 = 200.0;
-const METRIC_COLUMNS: [&str; 14] = [
+/// Scene streams of training batches and of the probe's renders, apart from datasets' images.
+const TRAIN_STREAM: u64 = 0x7EA1_7EA1;
+const PROBE_STREAM: u64 = 0x9B0B_E001;
+/// Random streams of the loop and of the content check.
+const STEP_STREAM: u64 = 0x5EA1;
+const CONTENT_STREAM: u64 = 0xC0_7E47;
+const METRIC_COLUMNS: [&str; 20] = [
     "step",
     "d_loss",
     "g_adv",
@@ -55,95 +68,18 @@ const METRIC_COLUMNS: [&str; 14] = [
     "blur_std",
     "light_range_mean",
     "light_range_std",
+    "bg_shift_mean",
+    "bg_shift_std",
+    "bg_texture_mean",
     "detail_mean",
     "detail_std",
     "noise",
     "d_real",
+    "d_fake",
+    "realism",
+    "realism_std",
     "step_seconds",
 ];
-
-/// The device burn learns on. `auto` takes a hardware GPU when wgpu sees one, else the CPU
-/// (flex); `gpu` insists on a hardware GPU; `wgpu` takes wgpu's default adapter even when it is
-/// a software one (lavapipe), which exercises the GPU code path on any machine, slowly.
-pub fn learning_device(choice: &str) -> Result<(Device, String)> {
-    let hardware = || {
-        crate::render::adapters()
-            .into_iter()
-            .find(|a| ["DiscreteGpu", "IntegratedGpu", "VirtualGpu"].contains(&a.kind.as_str()))
-    };
-    match choice {
-        "cpu" => Ok((Device::flex(), "cpu (flex)".into())),
-        "auto" => Ok(match hardware() {
-            Some(a) => match probe(Device::wgpu(DeviceKind::DefaultDevice)) {
-                Some(d) => (d, format!("gpu (wgpu: {})", a.name)),
-                None => (
-                    Device::flex(),
-                    format!("cpu (flex; burn's wgpu backend failed on {})", a.name),
-                ),
-            },
-            None => (Device::flex(), "cpu (flex; no GPU adapter)".into()),
-        }),
-        "gpu" => match hardware() {
-            Some(a) => match probe(Device::wgpu(DeviceKind::DefaultDevice)) {
-                Some(d) => Ok((d, format!("gpu (wgpu: {})", a.name))),
-                None => bail!(
-                    "--device gpu: burn's wgpu backend failed a test pass on {}; use --device cpu",
-                    a.name
-                ),
-            },
-            None => Err(InputError(format!(
-                "--device gpu: wgpu sees no hardware GPU (adapters: {}); use --device cpu or auto",
-                adapter_names()
-            ))
-            .into()),
-        },
-        "wgpu" => match probe(Device::wgpu(DeviceKind::DefaultDevice)) {
-            Some(d) => Ok((d, format!("wgpu default adapter ({})", adapter_names()))),
-            None => bail!(
-                "--device wgpu: burn's wgpu backend failed a test pass on this machine's adapters ({}); use --device cpu",
-                adapter_names()
-            ),
-        },
-        other => {
-            Err(InputError(format!("--device {other}: expected auto, cpu, gpu or wgpu")).into())
-        }
-    }
-}
-
-/// The device if a small forward and backward pass runs on it (a GPU whose driver burn's wgpu
-/// backend cannot use panics there); `auto` then falls back to the CPU.
-fn probe(device: Device) -> Option<Device> {
-    let d = device.clone();
-    let ok = std::panic::catch_unwind(move || {
-        let ad = d.autodiff();
-        let x = Tensor::<4>::ones([1, 1, 4, 4], &ad).require_grad();
-        let k = Tensor::<4>::ones([1, 1, 3, 3], &ad);
-        let y = conv2d(
-            x.clone(),
-            k,
-            None,
-            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
-        );
-        let g = y.sum().backward();
-        x.grad(&g).is_some()
-    });
-    match ok {
-        Ok(true) => Some(device),
-        _ => None,
-    }
-}
-
-fn adapter_names() -> String {
-    let names: Vec<String> = crate::render::adapters()
-        .into_iter()
-        .map(|a| format!("{} [{}]", a.name, a.kind))
-        .collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
-}
 
 fn mean_std(v: &[f32]) -> (f64, f64) {
     if v.is_empty() {
@@ -163,91 +99,98 @@ fn scalar(t: Tensor<1>) -> f64 {
         .unwrap_or(f32::NAN) as f64
 }
 
-/// Renders synthetic training images at the training resolution.
-struct Synth<'a> {
-    cfg: Config,
-    renderer: Renderer<'a>,
-    backgrounds: Option<image_io::Backgrounds>,
+/// The background stage's texture bound: the median over photos of their border texture, each
+/// photo resized so that a typical training crop (`crop` × its shorter side) spans `res` pixels.
+fn border_bound(real: &RealSet, res: usize, crop: f64) -> f32 {
+    let mut v: Vec<f64> = real
+        .images
+        .iter()
+        .map(|im| {
+            let f = res as f64 / (crop * im.width().min(im.height()) as f64);
+            let (w, h) = (
+                ((im.width() as f64 * f).round() as u32).max(1),
+                ((im.height() as f64 * f).round() as u32).max(1),
+            );
+            let small = image::imageops::resize(im, w, h, image::imageops::FilterType::Triangle);
+            content::border_texture(&small)
+        })
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0) as f32
 }
 
-impl<'a> Synth<'a> {
-    fn new(cfg: &Config, res: usize, ctx: &'a RenderContext) -> Result<Synth<'a>> {
-        let mut c = cfg.clone();
-        c.width = res as u32;
-        c.height = res as u32;
-        // a stream of scenes apart from any dataset's images
-        c.seed = scene::mix(cfg.seed, 0x7EA1_7EA1);
-        let backgrounds = match &c.background {
-            Background::Images { files, .. } => {
-                Some(image_io::load_backgrounds(files, 2 * res as u32))
-            }
-            _ => None,
-        };
-        let renderer = Renderer::new(
-            &ctx.device,
-            &ctx.queue,
-            c.width,
-            c.height,
-            if c.antialias > 1 { 4 } else { 1 },
-            false,
-        );
-        Ok(Synth {
-            cfg: c,
-            renderer,
-            backgrounds,
-        })
-    }
-
-    /// (images CHW in [-1, 1], coverage per image, seeds) for scene indices `first..first + n`.
-    fn batch(
-        &mut self,
-        first: u64,
-        n: usize,
-        channels: usize,
-    ) -> (Vec<f32>, Vec<Vec<f32>>, Vec<u64>) {
-        let scenes: Vec<scene::Scene> = (first..first + n as u64)
-            .map(|i| scene::sample(&self.cfg, i))
-            .collect();
-        let frames = self.renderer.render(&scenes);
-        let (w, h) = (self.cfg.width, self.cfg.height);
-        let mut x = Vec::new();
-        let mut alphas = Vec::new();
-        for (s, f) in scenes.iter().zip(&frames) {
-            let rgb = image_io::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
-            x.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
-            alphas.push(
-                f.color
-                    .chunks_exact(4)
-                    .map(|p| p[3] as f32 / 255.0)
-                    .collect(),
-            );
-        }
-        (x, alphas, scenes.iter().map(|s| s.seed).collect())
-    }
+/// A status line on stderr.
+fn say(line: &str) {
+    eprintln!("rendergan: {line}");
 }
 
 /// Runs (or resumes) a training.
 pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let spec = &cfg.train;
     let steps = opts.steps.unwrap_or(spec.steps);
-    let res = spec.resolution;
-    let c = spec.channels;
-    let b = spec.batch;
+    let (res, c, b) = (spec.resolution, spec.channels, spec.batch);
     let (device, device_name) = learning_device(&opts.device)?;
     let real = RealSet::load(&opts.real, (res * 4) as u32)?;
-    eprintln!(
-        "rendergan: {} real images from {} ({} unreadable, {} other files skipped)",
+    say(&format!(
+        "{} real images from {} ({} unreadable, {} other files skipped)",
         real.images.len(),
         real.dir.display(),
         real.unreadable.len(),
         real.not_images
-    );
+    ));
     for (f, why) in real.unreadable.iter().take(5) {
-        eprintln!("rendergan:   skipped {}: {why}", f.display());
+        say(&format!("  skipped {}: {why}", f.display()));
     }
-    eprintln!("rendergan: learning on {device_name}");
-    let device = device.autodiff();
-    let stages = StageConfig {
+    say(&format!("learning on {device_name}"));
+    let (lo, hi) = spec.real_crop.range();
+    let crop_mid = (lo + hi) / 2.0;
+    for w in crate::eval::real_set_warnings(&real, crop_mid) {
+        say(&format!("warning: {w}"));
+    }
+    let resumed = if opts.resume {
+        Some(infer::read_run_info(&opts.out)?)
+    } else {
+        if opts.out.join(infer::RUN_INFO).exists() {
+            bail!(
+                "{} already holds a run; pass --resume to continue it or -o a new folder",
+                opts.out.display()
+            );
+        }
+        None
+    };
+    std::fs::create_dir_all(opts.out.join("samples"))
+        .with_context(|| format!("cannot create {}", opts.out.display()))?;
+
+    let ctx = RenderContext::new()?;
+    let mut synth = Synth::new(cfg, res, TRAIN_STREAM, &ctx)?;
+    let probe_renders =
+        Synth::new(cfg, res, PROBE_STREAM, &ctx)?.many(0, PROBE_IMAGES, b.max(8), c);
+    let (train_set, held_set, disjoint) = real.holdout();
+
+    // content: the real crops and the renders should show the same kind of thing
+    let mut rng = ChaCha8Rng::seed_from_u64(scene::mix(cfg.seed, CONTENT_STREAM));
+    let crops: Vec<Vec<f32>> = (0..PROBE_IMAGES)
+        .map(|_| train_set.crop(&mut rng, res as u32, &spec.real_crop, c))
+        .collect();
+    let raw_images = probe_renders.split(c * res * res);
+    let (real_content, synth_content) = (
+        content::measure(&crops, c, res),
+        content::measure(&raw_images, c, res),
+    );
+    for w in content::mismatch(&real_content, &synth_content, crop_mid) {
+        say(&format!("warning: {w}"));
+    }
+    let probe = Probe::new(
+        &held_set,
+        disjoint,
+        &spec.real_crop,
+        probe_renders,
+        c,
+        res,
+        cfg.seed,
+    );
+
+    let mut stages = StageConfig {
         channels: c,
         blur: spec.blur,
         lighting: spec.lighting,
@@ -255,67 +198,102 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         detail: spec.detail,
         noise: spec.noise,
         width: 8,
+        bg_texture: border_bound(&real, res, crop_mid),
     };
-    std::fs::create_dir_all(opts.out.join("samples"))
-        .with_context(|| format!("cannot create {}", opts.out.display()))?;
-    let mut start = 0u64;
-    device.seed(cfg.seed);
-    let mut g = Chain::new(&stages, &device);
-    let mut d = Discriminator::new(c, D_WIDTH, &device);
-    let mut ema = Ema::new(&g, EMA_HORIZON);
-    if opts.resume {
-        let info = infer::read_run_info(&opts.out)?;
-        if info.stages != stages || info.resolution != res {
+    if let Some(info) = &resumed {
+        // the bound was measured when the run started; keep it
+        let same = StageConfig {
+            bg_texture: info.stages.bg_texture,
+            ..stages.clone()
+        };
+        if info.stages != same || info.resolution != res {
             bail!(
                 "--resume {}: the run was trained with {:?} at {}², the config now asks for {:?} at {}²; use a new -o folder",
                 opts.out.display(),
                 info.stages,
                 info.resolution,
-                stages,
+                same,
                 res
             );
         }
-        infer::load_module(&mut g, &opts.out.join(infer::GENERATOR))?;
-        start = info.step;
-        ema = Ema::resume(&g, start, EMA_HORIZON);
-        let raw = opts.out.join(infer::GENERATOR_TRAIN);
-        if raw.is_file() {
-            infer::load_module(&mut g, &raw)?;
-        }
-        infer::load_module(&mut d, &opts.out.join(infer::DISCRIMINATOR))?;
-        eprintln!("rendergan: resuming {} at step {start}", opts.out.display());
-    } else if opts.out.join(infer::RUN_INFO).exists() {
-        bail!(
-            "{} already holds a run; pass --resume to continue it or -o a new folder",
-            opts.out.display()
-        );
+        stages = same;
     }
+    if stages.background {
+        say(&format!(
+            "background texture bound {:.3} (RMS the photos' borders show)",
+            stages.bg_texture
+        ));
+    }
+
+    let device = device.autodiff();
+    device.seed(cfg.seed);
+    let mut g = Chain::new(&stages, &device);
+    let mut d = Discriminator::new(c, D_WIDTH, &device);
+    let mut ema = Ema::new(&g, EMA_HORIZON);
+    let mut start = 0u64;
+    if let Some(info) = &resumed {
+        if info.format != RUN_FORMAT {
+            return Err(crate::config::InputError(format!(
+                "--resume {}: the run was made by another rendergan version (run format {}, this one trains {RUN_FORMAT}); use a new -o folder",
+                opts.out.display(),
+                info.format
+            ))
+            .into());
+        }
+        start = info.step;
+        infer::load_module(&mut g, &opts.out.join(infer::GENERATOR_EMA))?;
+        ema = Ema::resume(&g, start, EMA_HORIZON);
+        infer::load_module(&mut g, &opts.out.join(infer::GENERATOR_TRAIN))?;
+        infer::load_module(&mut d, &opts.out.join(infer::DISCRIMINATOR))?;
+        say(&format!("resuming {} at step {start}", opts.out.display()));
+    }
+    let mut outcome = match (&resumed, opts.probe) {
+        (_, false) => None,
+        (Some(_), true) => Some(Outcome::read(&opts.out)?),
+        (None, true) => {
+            let raw = probe.score(&raw_images, false, cfg.seed);
+            let first = probe.score(&probe.apply(&g, &device), false, cfg.seed);
+            write_atomic(&opts.out.join(infer::GENERATOR), &infer::module_bytes(&g)?)?;
+            say(&format!(
+                "held-out realism before training: raw renders {raw}, starting chain {first}"
+            ));
+            Some(Outcome {
+                raw,
+                best: Best {
+                    step: 0,
+                    score: first,
+                },
+                verdict: None,
+            })
+        }
+    };
     std::fs::copy(&cfg.file, opts.out.join("config.yaml"))
         .with_context(|| format!("cannot copy {}", cfg.file.display()))?;
-    let ctx = RenderContext::new()?;
-    let mut synth = Synth::new(cfg, res, &ctx)?;
     let mut opt_g = AdamConfig::new().with_beta_1(0.5).init();
     let mut opt_d = AdamConfig::new().with_beta_1(0.5).init();
     let mut metrics = Metrics::open(&opts.out, &METRIC_COLUMNS)?;
     let mut history: Vec<Vec<f32>> = Vec::new();
     let sample_len = c * res * res;
+    let mut last_score: Option<Score> = None;
     for step in start..steps {
         let t0 = Instant::now();
-        let mut rng = ChaCha8Rng::seed_from_u64(scene::mix(cfg.seed ^ 0x5EA1, step));
-        let (x, alphas, seeds) = synth.batch(step * b as u64, b, c);
+        let mut rng = ChaCha8Rng::seed_from_u64(scene::mix(cfg.seed ^ STEP_STREAM, step));
+        let batch = synth.batch(step * b as u64, b, c);
         let real_batch: Vec<f32> = (0..b)
-            .flat_map(|_| real.crop(&mut rng, res as u32, &spec.real_crop, c))
+            .flat_map(|_| train_set.crop(&mut rng, res as u32, &spec.real_crop, c))
             .collect();
-        let render = Tensor::<4>::from_data(TensorData::new(x, [b, c, res, res]), &device);
+        let render =
+            Tensor::<4>::from_data(TensorData::new(batch.images, [b, c, res, res]), &device);
         let real_t = Tensor::<4>::from_data(
             TensorData::new(real_batch.clone(), [b, c, res, res]),
             &device,
         );
-        let (m, z) = batch_inputs(&seeds, &alphas, c, res, res, &device);
-        let out = g.forward(render.clone(), m, &z);
+        let (alpha, z) = batch_inputs(&batch.seeds, &batch.alphas, c, res, res, 1.0, &device);
+        let out = g.forward(render.clone(), alpha, &z, 1.0);
         let fake = out.image();
 
-        // discriminator: real vs. fakes, half of them from the history of older fakes
+        // discriminator: real vs. fakes, half of them from the history of older fakes, both
+        // through the same random differentiable augmentation
         let fake_now = fake.clone().detach();
         let fake_data = fake_now
             .clone()
@@ -332,16 +310,16 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         } else {
             fake_now
         };
-        let d_real = d.forward(real_t);
-        let d_fake = d.forward(fake_d);
-        let d_real_mean = scalar(d_real.clone().mean());
-        let loss_d = softplus(d_real.neg(), 1.0).mean() + softplus(d_fake, 1.0).mean();
-        let d_loss = scalar(loss_d.clone());
+        let d_real = d.forward(diff_augment(real_t, &mut rng));
+        let d_fake = d.forward(diff_augment(fake_d, &mut rng));
+        let (d_real_mean, d_fake_mean) = (mean_logit(&d_real), mean_logit(&d_fake));
+        let loss_d = d_loss(d_real, d_fake);
+        let d_loss_value = scalar(loss_d.clone());
         let grads = GradientsParams::from_grads(loss_d.backward(), &d);
         d = opt_d.step(spec.lr_d, d, grads);
 
         // chain: fool the discriminator, stay close to the render, stay inside the bounds
-        let adv = softplus(d.forward(fake.clone()).neg(), 1.0).mean();
+        let adv = g_loss(d.forward(diff_augment(fake.clone(), &mut rng)));
         let l1 = (out.content() - render).abs().mean();
         let (g_adv, g_l1, pen) = (
             scalar(adv.clone()),
@@ -363,14 +341,31 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             }
         }
         let done = step + 1;
+        let secs = t0.elapsed().as_secs_f64();
+        let probed = done % spec.probe_every == 0 || done == steps;
+        let mut realism = (f64::NAN, f64::NAN);
+        if let (true, Some(o)) = (probed, outcome.as_mut()) {
+            let avg = ema.apply(&g);
+            let score = probe.score(&probe.apply(&avg, &device), false, cfg.seed ^ done);
+            if score.key() < o.best.score.key() {
+                write_atomic(
+                    &opts.out.join(infer::GENERATOR),
+                    &infer::module_bytes(&avg)?,
+                )?;
+                o.best = Best { step: done, score };
+            }
+            realism = (score.accuracy, score.std);
+            last_score = Some(score);
+        }
         let st: &StageStats = &out.stats;
         let (bm, bs) = mean_std(&st.blur);
         let (lm, ls) = mean_std(&st.light_range);
+        let (sm, ss) = mean_std(&st.bg_shift);
+        let (tm, _) = mean_std(&st.bg_texture);
         let (dm, ds) = mean_std(&st.detail);
-        let secs = t0.elapsed().as_secs_f64();
         metrics.row(&[
             done as f64,
-            d_loss,
+            d_loss_value,
             g_adv,
             g_l1,
             pen,
@@ -378,34 +373,107 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             bs,
             lm,
             ls,
+            sm,
+            ss,
+            tm,
             dm,
             ds,
             st.noise as f64,
             d_real_mean,
+            d_fake_mean,
+            realism.0,
+            realism.1,
             secs,
         ])?;
         if !opts.quiet {
-            eprintln!("step {done:>6}/{steps}  D {d_loss:.3}  G {g_adv:.3}  L1 {g_l1:.3}  blur {bm:.2}±{bs:.2}  noise {:.3}  {secs:.2} s/step", st.noise);
+            let r = if probed {
+                format!("  realism {:.2}±{:.2}", realism.0, realism.1)
+            } else {
+                String::new()
+            };
+            eprintln!("step {done:>6}/{steps}  D {d_loss_value:.3}  G {g_adv:.3}  L1 {g_l1:.3}  blur {bm:.2}±{bs:.2}  noise {:.3}{r}  {secs:.2} s/step", st.noise);
         }
         if done % spec.sample_every == 0 || done == steps {
             let rows = sample_rows(&out.stages, &real_batch, c, res, 8);
-            grid(&rows).save(opts.out.join("samples").join(format!("step_{done:06}.png")))?;
+            let text = match (&outcome, last_score) {
+                (Some(o), Some(s)) => format!(
+                    "STEP {done}  REALISM {:.2}  RAW {:.2}  BEST {:.2} AT {}",
+                    s.accuracy, o.raw.accuracy, o.best.score.accuracy, o.best.step
+                ),
+                (Some(o), None) => format!("STEP {done}  RAW {:.2}", o.raw.accuracy),
+                (None, _) => format!("STEP {done}"),
+            };
+            let tiles = grid(&rows);
+            let page = stack(&tiles, &caption(&text, tiles.width()));
+            page.save(opts.out.join("samples").join(format!("step_{done:06}.png")))?;
         }
-        if done % spec.checkpoint_every == 0 || done == steps {
-            checkpoint(&opts.out, &g, &ema, &d, &stages, res, done, &cfg.file)?;
+        if probed || done % spec.checkpoint_every == 0 {
+            checkpoint(
+                &opts.out,
+                &g,
+                &ema,
+                &d,
+                &stages,
+                res,
+                done,
+                &cfg.file,
+                outcome.as_ref(),
+            )?;
         }
     }
-    if start >= steps {
-        eprintln!(
-            "rendergan: {} already at step {start} of {steps}; nothing to do",
+    let Some(mut outcome) = outcome else {
+        return Ok(());
+    };
+    if start >= steps && outcome.verdict.is_some() {
+        say(&format!(
+            "{} already at step {start} of {steps}; nothing to do",
             opts.out.display()
-        );
+        ));
+    } else {
+        let verdict = judge(&opts.out, &stages, &probe, &outcome, &device, cfg.seed)?;
+        outcome.verdict = Some(verdict);
+        outcome.write(&opts.out)?;
+    }
+    if let Some(v) = &outcome.verdict {
+        for line in v.lines() {
+            say(&line);
+        }
     }
     Ok(())
 }
 
-/// Writes weights, then `run.json`, each atomically; `run.json` last so it never points at
-/// weights that are not there yet.
+/// The final, more thorough comparison of the applied checkpoint with the raw renders.
+fn judge(
+    dir: &Path,
+    stages: &StageConfig,
+    probe: &Probe,
+    outcome: &Outcome,
+    device: &Device,
+    seed: u64,
+) -> Result<Verdict> {
+    let mut best = Chain::new(stages, device);
+    infer::load_module(&mut best, &dir.join(infer::GENERATOR))?;
+    let final_seed = seed ^ 0xF1A1;
+    let raw = probe.score(&probe.raw(), true, final_seed);
+    let learned = probe.score(&probe.apply(&best, device), true, final_seed);
+    let enabled = best.enabled();
+    Ok(Verdict::judge(
+        raw,
+        learned,
+        outcome.best.step,
+        probe,
+        |stage| {
+            (enabled.len() > 1)
+                .then(|| probe.score(&probe.apply(&best.without(stage), device), true, final_seed))
+        },
+        &enabled,
+    ))
+}
+
+/// Writes the current weights, their average (what `--resume` continues), the discriminator,
+/// then `run.json` and the training outcome, each atomically; `run.json` after the weights so it
+/// never points at weights that are not there yet. Without a probe (no outcome) the average is
+/// also what `generate` applies.
 #[allow(clippy::too_many_arguments)]
 fn checkpoint(
     dir: &Path,
@@ -416,14 +484,17 @@ fn checkpoint(
     res: usize,
     step: u64,
     config: &Path,
+    outcome: Option<&Outcome>,
 ) -> Result<()> {
     write_atomic(&dir.join(infer::GENERATOR_TRAIN), &infer::module_bytes(g)?)?;
-    write_atomic(
-        &dir.join(infer::GENERATOR),
-        &infer::module_bytes(&ema.apply(g))?,
-    )?;
+    let avg = infer::module_bytes(&ema.apply(g))?;
+    write_atomic(&dir.join(infer::GENERATOR_EMA), &avg)?;
+    if outcome.is_none() {
+        write_atomic(&dir.join(infer::GENERATOR), &avg)?;
+    }
     write_atomic(&dir.join(infer::DISCRIMINATOR), &infer::module_bytes(d)?)?;
     let info = RunInfo {
+        format: RUN_FORMAT,
         stages: stages.clone(),
         resolution: res,
         d_width: D_WIDTH,
@@ -433,7 +504,11 @@ fn checkpoint(
     write_atomic(
         &dir.join(infer::RUN_INFO),
         serde_json::to_string_pretty(&info)?.as_bytes(),
-    )
+    )?;
+    match outcome {
+        Some(o) => o.write(dir),
+        None => Ok(()),
+    }
 }
 
 /// Sample grid rows: the render, the image after each stage, and real crops.

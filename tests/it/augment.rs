@@ -138,6 +138,7 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
         resume,
         device: "cpu".into(),
         quiet: true,
+        probe: true,
     };
     train(&cfg, &opts(100, false)).unwrap_or_else(|e| panic!("{e:#}"));
     // a stopped run continues from its checkpoint
@@ -147,7 +148,9 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
     assert_eq!(rows.last().unwrap()["step"], 150.0);
     for f in [
         "run.json",
+        "training.json",
         "generator.bpk",
+        "generator_ema.bpk",
         "generator_train.bpk",
         "discriminator.bpk",
         "config.yaml",
@@ -156,6 +159,21 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
     ] {
         assert!(run.join(f).is_file(), "{f} missing from the run folder");
     }
+    // held-out realism is measured every probe_every (100) steps and at the end, nowhere else
+    for r in &rows {
+        let probed = r["step"] == 100.0 || r["step"] == 150.0;
+        assert_eq!(r["realism"].is_finite(), probed, "step {}", r["step"]);
+    }
+    // the run judges itself: learning helped here, and the best checkpoint is the one applied
+    let outcome = read_json(&run.join("training.json"));
+    let verdict = &outcome["verdict"];
+    eprintln!("verdict: {verdict}");
+    assert_eq!(verdict["outcome"], "helped", "{verdict}");
+    assert!(
+        verdict["learned"]["accuracy"].as_f64().unwrap()
+            < verdict["raw"]["accuracy"].as_f64().unwrap()
+    );
+    assert!(outcome["best"]["step"].as_u64().unwrap() >= 100);
     let (first, last) = (&rows[..5], &rows[rows.len() - 20..]);
     let (b0, b1) = (mean(first, "blur_mean"), mean(last, "blur_mean"));
     let (n0, n1) = (mean(first, "noise"), mean(last, "noise"));
@@ -212,6 +230,53 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
     assert!(images_differ > 0, "augmentation changed no image");
 }
 
+/// A run whose "real" photos are renders of the config itself has nothing to learn: its verdict
+/// must say learning did not help, and name what switching each stage off would give.
+#[test]
+fn a_run_that_cannot_help_says_so() {
+    let dir = tmp();
+    let mut cfg = load(&fixture("train.yaml"));
+    cfg.count = 48;
+    cfg.seed = 31;
+    generate(&cfg, &dir.path().join("real"), 2, 1);
+    let text = std::fs::read_to_string(fixture("train.yaml"))
+        .unwrap()
+        .replace("sample_every: 50", "sample_every: 40\n  probe_every: 20");
+    let cfg_path = dir.path().join("nothing_to_learn.yaml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let cfg = load(&cfg_path);
+    let run = dir.path().join("run");
+    train(
+        &cfg,
+        &TrainOptions {
+            real: dir.path().join("real/images"),
+            out: run.clone(),
+            steps: Some(40),
+            resume: false,
+            device: "cpu".into(),
+            quiet: true,
+            probe: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let outcome = read_json(&run.join("training.json"));
+    let verdict = &outcome["verdict"];
+    eprintln!("verdict: {verdict}");
+    assert_ne!(verdict["outcome"], "helped", "{verdict}");
+    let without = verdict["without"].as_array().unwrap();
+    assert_eq!(
+        without.len(),
+        2,
+        "blur and noise each switched off: {verdict}"
+    );
+    let v: rendergan::train::probe::Verdict = serde_json::from_value(verdict.clone()).unwrap();
+    let lines = v.lines();
+    assert!(
+        lines[1].contains("did not help") || lines[1].contains("did harm"),
+        "{lines:?}"
+    );
+}
+
 /// The longer version: all five stages, 400 steps. Figures go to stderr (`--nocapture`).
 #[test]
 #[ignore = "about 2 min in release; run with cargo test --release --test it long_training -- --ignored --nocapture"]
@@ -237,6 +302,7 @@ fn long_training_on_the_controlled_domain() {
         resume: false,
         device: "cpu".into(),
         quiet: true,
+        probe: true,
     };
     train(&cfg, &opts).unwrap_or_else(|e| panic!("{e:#}"));
     let rows = metrics(&run);
@@ -283,6 +349,7 @@ fn learning_runs_on_the_wgpu_backend() {
             resume: false,
             device: "wgpu".into(),
             quiet: true,
+            probe: false,
         },
     )
     .unwrap_or_else(|e| panic!("{e:#}"));

@@ -1,0 +1,325 @@
+//! Held-out realism while training: a fixed set of real crops the discriminator never trains on
+//! (whole photos held out when there are enough of them) and a fixed set of renders. Every few
+//! steps the averaged chain is applied to those renders and a fresh classifier (C2ST, k folds)
+//! says how far they are from the held-out crops; the best checkpoint is what `generate
+//! --augment` applies, and the run ends with a verdict: raw renders vs learned, and, when
+//! learning did not help, which stage to switch off.
+
+use std::path::Path;
+
+use anyhow::Context;
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::data::RealSet;
+use super::run::write_atomic;
+use super::synth::SynthBatch;
+use crate::augment::infer::batch_inputs;
+use crate::augment::model::Chain;
+use crate::config::Dist;
+use crate::eval::{linear_c2st, C2st, Features, Side};
+
+/// Images on each side of the probe.
+pub const PROBE_IMAGES: usize = 96;
+/// Folds of the probe during training, and of the final verdict.
+const FOLDS_DURING: usize = 4;
+const FOLDS_FINAL: usize = 8;
+
+/// The fixed images of the probe, and their features.
+pub struct Probe {
+    features: Features,
+    held: Vec<Vec<f32>>,
+    /// The photo each held-out crop came from.
+    groups: Vec<usize>,
+    renders: SynthBatch,
+    channels: usize,
+    res: usize,
+    /// The held-out crops come from photos the discriminator never sees.
+    pub disjoint: bool,
+}
+
+/// One realism measurement, as the run folder records it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Score {
+    pub accuracy: f64,
+    /// Standard deviation of the accuracy over folds.
+    pub std: f64,
+    pub loss: f64,
+    pub folds: usize,
+}
+
+impl From<C2st> for Score {
+    fn from(c: C2st) -> Score {
+        Score {
+            accuracy: c.accuracy,
+            std: c.std,
+            loss: c.loss,
+            folds: c.folds,
+        }
+    }
+}
+
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} ± {:.2}", self.accuracy, self.std)
+    }
+}
+
+impl Score {
+    /// Lower is closer to the photos: accuracy first; the held-out loss breaks ties and still
+    /// ranks when every accuracy is 1.0.
+    pub fn key(&self) -> f64 {
+        self.accuracy - 0.02 * self.loss.min(1.0)
+    }
+
+    /// Clearly closer to the photos than `other`: lower accuracy by two standard errors of the
+    /// difference (each the spread over folds / √folds) and at least 0.03; when both saturate
+    /// at 1.0, a clearly higher held-out loss.
+    pub fn beats(&self, other: &Score) -> bool {
+        if self.accuracy >= 0.98 && other.accuracy >= 0.98 {
+            return self.loss > other.loss * 1.25 + 0.01;
+        }
+        let se2 = |s: &Score| s.std.powi(2) / s.folds.max(1) as f64;
+        let se = (se2(self) + se2(other)).sqrt();
+        self.accuracy < other.accuracy - (2.0 * se).max(0.03)
+    }
+}
+
+impl Probe {
+    /// Draws `PROBE_IMAGES` crops from `held` (photos kept from the discriminator, or all
+    /// photos when there are too few to spare) and takes `renders` as the synthetic side.
+    pub fn new(
+        held: &RealSet,
+        disjoint: bool,
+        crop: &Dist,
+        renders: SynthBatch,
+        channels: usize,
+        res: usize,
+        seed: u64,
+    ) -> Probe {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (groups, crops): (Vec<usize>, Vec<Vec<f32>>) = (0..PROBE_IMAGES)
+            .map(|_| held.crop_indexed(&mut rng, res as u32, crop, channels))
+            .unzip();
+        let features = Features::new(channels);
+        Probe {
+            held: features.embed(&crops, res),
+            groups,
+            features,
+            renders,
+            channels,
+            res,
+            disjoint,
+        }
+    }
+
+    /// Number of held-out real crops.
+    pub fn held_out(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The raw renders, one CHW image each.
+    pub fn raw(&self) -> Vec<Vec<f32>> {
+        self.renders.split(self.channels * self.res * self.res)
+    }
+
+    /// The probe renders through `chain` (no gradients kept).
+    pub fn apply(&self, chain: &Chain, device: &Device) -> Vec<Vec<f32>> {
+        let (c, r) = (self.channels, self.res);
+        let n = c * r * r;
+        let mut out = Vec::with_capacity(self.renders.seeds.len());
+        for (k, seeds) in self.renders.seeds.chunks(16).enumerate() {
+            let first = k * 16;
+            let b = seeds.len();
+            let x = self.renders.images[first * n..(first + b) * n].to_vec();
+            let alphas = &self.renders.alphas[first..first + b];
+            let (a, z) = batch_inputs(seeds, alphas, c, r, r, 1.0, device);
+            let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, r, r]), device);
+            let y = chain.forward(xt, a, &z, 1.0).image().detach();
+            let v = y.into_data().try_to_vec::<f32>().unwrap_or_default();
+            out.extend(v.chunks(n).map(|s| s.to_vec()));
+        }
+        out
+    }
+
+    /// C2ST of `images` against the held-out real crops on the fixed features; `thorough`
+    /// (more folds) for the final verdict.
+    pub fn score(&self, images: &[Vec<f32>], thorough: bool, seed: u64) -> Score {
+        let folds = if thorough { FOLDS_FINAL } else { FOLDS_DURING };
+        let f = self.features.embed(images, self.res);
+        let held = Side {
+            items: &self.held,
+            groups: Some(&self.groups),
+        };
+        linear_c2st(held, Side::plain(&f), folds, seed).into()
+    }
+}
+
+/// How a training ended, as `run.json` records it and the last lines print it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Raw renders against the held-out crops.
+    pub raw: Score,
+    /// The applied (best) checkpoint against the held-out crops.
+    pub learned: Score,
+    /// The step of the applied checkpoint (0: the starting chain, nearly the raw renders).
+    pub best_step: u64,
+    /// helped | no better | worse
+    pub outcome: String,
+    /// The applied chain with one stage switched off, when learning did not help.
+    pub without: Vec<(String, Score)>,
+    /// Held-out real crops, and whether they came from photos the discriminator never saw.
+    pub held_out: usize,
+    pub disjoint: bool,
+}
+
+impl Verdict {
+    /// Judges `learned` (checkpoint `best_step`) against `raw`; `ablate` scores the chain with
+    /// one stage off and is called only when learning did not help.
+    pub fn judge(
+        raw: Score,
+        learned: Score,
+        best_step: u64,
+        probe: &Probe,
+        mut ablate: impl FnMut(&str) -> Option<Score>,
+        stages: &[&str],
+    ) -> Verdict {
+        let outcome = if learned.beats(&raw) {
+            "helped"
+        } else if raw.beats(&learned) {
+            "worse"
+        } else {
+            "no better"
+        };
+        let without = if outcome == "helped" {
+            Vec::new()
+        } else {
+            stages
+                .iter()
+                .filter_map(|s| ablate(s).map(|sc| (s.to_string(), sc)))
+                .collect()
+        };
+        Verdict {
+            raw,
+            learned,
+            best_step,
+            outcome: outcome.into(),
+            without,
+            held_out: probe.held_out(),
+            disjoint: probe.disjoint,
+        }
+    }
+
+    /// The lines that end a training run.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "realism on {} held-out real crops{} (a fresh classifier's accuracy telling them from the images: 0.5 = indistinguishable, 1.0 = trivially different): raw renders {}, learned {} (step {})",
+            self.held_out,
+            if self.disjoint { "" } else { " (from the same photos the discriminator saw: too few photos to hold some out)" },
+            self.raw,
+            self.learned,
+            self.best_step
+        )];
+        match self.outcome.as_str() {
+            "helped" => out.push(format!(
+                "verdict: learning helped; generate --augment applies the step-{} weights",
+                self.best_step
+            )),
+            outcome => {
+                out.push(format!(
+                    "verdict: learning did {}; {}",
+                    if outcome == "worse" { "harm: the learned images look less like the photos than the raw renders" } else { "not help: the learned images look no more like the photos than the raw renders" },
+                    if self.best_step == 0 { "generate --augment applies the starting chain, which is nearly the raw renders".to_string() } else { format!("generate --augment applies the step-{} weights", self.best_step) }
+                ));
+                let helps: Vec<&(String, Score)> = self
+                    .without
+                    .iter()
+                    .filter(|(_, s)| s.beats(&self.learned))
+                    .collect();
+                if helps.is_empty() {
+                    out.push("no single stage is to blame (switching each off does not help): check the content warnings above, the crop size (train.real_crop) and whether the photos show what the config renders".into());
+                } else {
+                    let names: Vec<String> = helps
+                        .iter()
+                        .map(|(s, sc)| format!("{s} ({sc} without it)"))
+                        .collect();
+                    let keys: Vec<String> =
+                        helps.iter().map(|(s, _)| format!("{s}: false")).collect();
+                    out.push(format!(
+                        "switching off {} brings the images closer to the photos: set train.stages: {{{}}} and train again",
+                        names.join(", "),
+                        keys.join(", ")
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The best checkpoint so far: its step and held-out realism.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Best {
+    pub step: u64,
+    pub score: Score,
+}
+
+/// What a run learned about its own realism: `training.json` in the run folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Raw renders against the held-out crops, measured before the first step.
+    pub raw: Score,
+    /// The checkpoint `generate --augment` applies.
+    pub best: Best,
+    /// The final comparison, once the run has reached its last step.
+    pub verdict: Option<Verdict>,
+}
+
+/// File name of [`Outcome`] in a run folder.
+pub const OUTCOME: &str = "training.json";
+
+impl Outcome {
+    /// Reads `training.json` of a run folder.
+    pub fn read(dir: &Path) -> anyhow::Result<Outcome> {
+        let p = dir.join(OUTCOME);
+        let text = std::fs::read_to_string(&p).with_context(|| {
+            format!("cannot read {}; the run folder is incomplete", p.display())
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a training outcome", p.display()))
+    }
+
+    /// Writes it atomically.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        write_atomic(
+            &dir.join(OUTCOME),
+            serde_json::to_string_pretty(self)?.as_bytes(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(accuracy: f64, loss: f64) -> Score {
+        Score {
+            accuracy,
+            std: 0.02,
+            loss,
+            folds: 4,
+        }
+    }
+
+    #[test]
+    fn saturated_scores_rank_by_loss_and_close_ones_do_not_beat() {
+        assert!(s(0.7, 0.6).beats(&s(0.9, 0.3)));
+        assert!(!s(0.89, 0.3).beats(&s(0.9, 0.3)));
+        assert!(s(1.0, 0.2).beats(&s(1.0, 0.05)));
+        assert!(!s(1.0, 0.05).beats(&s(1.0, 0.045)));
+        assert!(s(0.7, 0.6).key() < s(0.9, 0.3).key());
+        assert!(s(1.0, 0.2).key() < s(1.0, 0.05).key());
+    }
+}

@@ -1,0 +1,108 @@
+//! The synthetic side of training: renders of the config at the training resolution, with the
+//! background composited, as CHW floats in [-1, 1] plus each image's coverage and seed. The only
+//! place in `train` that renders.
+
+use anyhow::Result;
+
+use crate::augment::infer::rgb_to_chw;
+use crate::config::{Background, Config};
+use crate::dataset::image_io;
+use crate::render::{RenderContext, Renderer};
+use crate::scene;
+
+/// A batch of renders: images (CHW, concatenated), coverage per image (row-major, [0, 1]),
+/// seeds per image.
+pub struct SynthBatch {
+    pub images: Vec<f32>,
+    pub alphas: Vec<Vec<f32>>,
+    pub seeds: Vec<u64>,
+}
+
+impl SynthBatch {
+    /// The images one by one.
+    pub fn split(&self, len: usize) -> Vec<Vec<f32>> {
+        self.images.chunks(len).map(|c| c.to_vec()).collect()
+    }
+}
+
+/// Renders synthetic training images at the training resolution.
+pub struct Synth<'a> {
+    cfg: Config,
+    renderer: Renderer<'a>,
+    backgrounds: Option<image_io::Backgrounds>,
+}
+
+impl<'a> Synth<'a> {
+    /// `stream` keeps scene streams apart (training batches, probe images), and all apart from
+    /// any dataset's images.
+    pub fn new(cfg: &Config, res: usize, stream: u64, ctx: &'a RenderContext) -> Result<Synth<'a>> {
+        let mut c = cfg.clone();
+        c.width = res as u32;
+        c.height = res as u32;
+        c.seed = scene::mix(cfg.seed, stream);
+        let backgrounds = match &c.background {
+            Background::Images { files, .. } => {
+                Some(image_io::load_backgrounds(files, 2 * res as u32))
+            }
+            _ => None,
+        };
+        let renderer = Renderer::new(
+            &ctx.device,
+            &ctx.queue,
+            c.width,
+            c.height,
+            if c.antialias > 1 { 4 } else { 1 },
+            false,
+        );
+        Ok(Synth {
+            cfg: c,
+            renderer,
+            backgrounds,
+        })
+    }
+
+    /// Renders scene indices `first..first + n`.
+    pub fn batch(&mut self, first: u64, n: usize, channels: usize) -> SynthBatch {
+        let scenes: Vec<scene::Scene> = (first..first + n as u64)
+            .map(|i| scene::sample(&self.cfg, i))
+            .collect();
+        let frames = self.renderer.render(&scenes);
+        let (w, h) = (self.cfg.width, self.cfg.height);
+        let mut images = Vec::new();
+        let mut alphas = Vec::new();
+        for (s, f) in scenes.iter().zip(&frames) {
+            let rgb = image_io::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
+            images.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
+            alphas.push(
+                f.color
+                    .chunks_exact(4)
+                    .map(|p| p[3] as f32 / 255.0)
+                    .collect(),
+            );
+        }
+        SynthBatch {
+            images,
+            alphas,
+            seeds: scenes.iter().map(|s| s.seed).collect(),
+        }
+    }
+
+    /// Renders `n` images in batches of at most `batch`.
+    pub fn many(&mut self, first: u64, n: usize, batch: usize, channels: usize) -> SynthBatch {
+        let mut all = SynthBatch {
+            images: Vec::new(),
+            alphas: Vec::new(),
+            seeds: Vec::new(),
+        };
+        let mut i = 0;
+        while i < n {
+            let k = batch.min(n - i);
+            let b = self.batch(first + i as u64, k, channels);
+            all.images.extend(b.images);
+            all.alphas.extend(b.alphas);
+            all.seeds.extend(b.seeds);
+            i += k;
+        }
+        all
+    }
+}
