@@ -1,7 +1,7 @@
 //! The learned augmentation stages (RenderGAN, generalised to RGB and any size) as burn modules.
 //! Every stage is bounded so it cannot move, hide or invent an object: blur only removes high
-//! frequencies, lighting scales stay away from zero, the background changes only where the soft
-//! mask says background and only by a smooth colour shift plus a texture whose energy is capped
+//! frequencies, lighting scales stay away from zero, the background changes only the share of a
+//! pixel no object covers and only by a smooth colour shift plus a texture whose energy is capped
 //! by what the real photos' borders show, details are high-passed and bounded, and noise has a
 //! learned, bounded level.
 //!
@@ -290,19 +290,6 @@ fn blur_per_image(x: Tensor<4>, sigma: Tensor<2>, max_sigma: f32) -> Tensor<4> {
     (run(flat, &kern) / run(ones, &kern)).reshape([b, c, h, w])
 }
 
-/// Soft object mask from render coverage `alpha` [B, 1, H, W] in [0, 1]: 1 wherever an object
-/// covers any part of a pixel, fading to 0 over about two training pixels outside (made at the
-/// training size: blur σ = 1, × 3, clamped; then resized). The background stage therefore never
-/// touches a pixel an object is drawn on.
-pub fn soft_mask(alpha: Tensor<4>, scale: f32) -> Tensor<4> {
-    let [_, _, h, w] = alpha.dims();
-    let (ht, wt) = train_size(h, w, scale);
-    let small = resize(alpha.clone(), [ht, wt]);
-    let fade = resize(gaussian_blur(small, 1.0).mul_scalar(3.0), [h, w]).clamp(0.0, 1.0);
-    let covered = alpha.greater_elem(0.0).float(); // [B, 1, H, W]
-    fade.max_pair(covered)
-}
-
 /// Mean distance outside [lo, hi], RenderGAN's `InBounds` penalty before its weight.
 fn out_of_bounds<const D: usize>(raw: Tensor<D>, lo: f32, hi: f32) -> Tensor<1> {
     let above = (raw.clone() - hi).clamp_min(0.0);
@@ -481,7 +468,9 @@ impl Chain {
             penalty = penalty + pen;
             stats.bg_shift = shift_abs;
             stats.bg_texture = tex_rms;
-            let outside = soft_mask(alpha, scale).neg() + 1.0; // [B, 1, H, W]
+            // composited by coverage: a pixel an object half covers keeps its object half, and
+            // a pure background pixel takes the whole change (no rim of the old background)
+            let outside = alpha.neg() + 1.0; // [B, 1, H, W]
             x = x + resize(delta, [h, w]) * outside;
             stages.push(("background", x.clone()));
         }
@@ -867,30 +856,5 @@ mod tests {
         assert!(max > 1e-3, "detail did nothing");
         let noisy = Chain::new(&only("noise"), &device).forward(x, a, &z, 1.0);
         assert!(noisy.stats.noise > 0.0 && noisy.stats.noise <= NOISE_BOUND);
-    }
-
-    #[test]
-    fn soft_mask_is_one_on_coverage_and_fades_outside() {
-        let device = Device::flex();
-        let (w, h) = (12, 10);
-        let mut a = vec![0.0f32; w * h];
-        for y in 3..7 {
-            for x in 4..8 {
-                a[y * w + x] = if x == 4 { 0.3 } else { 1.0 };
-            }
-        }
-        let t = Tensor::<4>::from_data(TensorData::new(a.clone(), [1, 1, h, w]), &device);
-        let m = vec4(soft_mask(t, 1.0));
-        for i in 0..w * h {
-            if a[i] > 0.0 {
-                assert_eq!(m[i], 1.0);
-            }
-            assert!((0.0..=1.0).contains(&m[i]));
-        }
-        assert!(
-            m[5 * w + 3] > 0.0 && m[5 * w + 3] < 1.0,
-            "one pixel out is partly object"
-        );
-        assert_eq!(m[0], 0.0, "far away is background");
     }
 }

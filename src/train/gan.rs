@@ -55,6 +55,10 @@ const EMA_HORIZON: f32 = 200.0;
 /// Scene streams of training batches and of the probe's renders, apart from datasets' images.
 const TRAIN_STREAM: u64 = 0x7EA1_7EA1;
 const PROBE_STREAM: u64 = 0x9B0B_E001;
+/// The starting chain (nearly the raw renders), what `generate` applies when learning did not
+/// help; the best checkpoint is then kept aside under the second name.
+const GENERATOR_START: &str = "generator_start.bpk";
+pub const GENERATOR_BEST: &str = "generator_best.bpk";
 /// Random streams of the loop and of the content check.
 const STEP_STREAM: u64 = 0x5EA1;
 const CONTENT_STREAM: u64 = 0xC0_7E47;
@@ -245,6 +249,13 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         ema = Ema::resume(&g, start, EMA_HORIZON);
         infer::load_module(&mut g, &opts.out.join(infer::GENERATOR_TRAIN))?;
         infer::load_module(&mut d, &opts.out.join(infer::DISCRIMINATOR))?;
+        // a finished run whose verdict handed over the starting chain keeps its best aside:
+        // training on competes against that best again
+        let aside = opts.out.join(GENERATOR_BEST);
+        if aside.is_file() {
+            std::fs::rename(&aside, opts.out.join(infer::GENERATOR))
+                .with_context(|| format!("cannot move {} back", aside.display()))?;
+        }
         say(&format!("resuming {} at step {start}", opts.out.display()));
     }
     let mut outcome = match (&resumed, opts.probe) {
@@ -253,7 +264,9 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         (None, true) => {
             let raw = probe.score(&raw_images, false, cfg.seed);
             let first = probe.score(&probe.apply(&g, &device), false, cfg.seed);
-            write_atomic(&opts.out.join(infer::GENERATOR), &infer::module_bytes(&g)?)?;
+            let bytes = infer::module_bytes(&g)?;
+            write_atomic(&opts.out.join(infer::GENERATOR), &bytes)?;
+            write_atomic(&opts.out.join(GENERATOR_START), &bytes)?;
             say(&format!(
                 "held-out realism before training: raw renders {raw}, starting chain {first}"
             ));
@@ -431,6 +444,16 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         ));
     } else {
         let verdict = judge(&opts.out, &stages, &probe, &outcome, &device, cfg.seed)?;
+        if verdict.outcome != "helped" && outcome.best.step > 0 {
+            // do no harm: hand over the starting chain, keep the best aside
+            let dir = &opts.out;
+            std::fs::rename(dir.join(infer::GENERATOR), dir.join(GENERATOR_BEST)).with_context(
+                || format!("cannot move the best weights aside in {}", dir.display()),
+            )?;
+            std::fs::copy(dir.join(GENERATOR_START), dir.join(infer::GENERATOR)).with_context(
+                || format!("cannot restore the starting weights in {}", dir.display()),
+            )?;
+        }
         outcome.verdict = Some(verdict);
         outcome.write(&opts.out)?;
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use burn::prelude::*;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ use crate::config::Dist;
 use crate::eval::{linear_c2st, C2st, Features, Side};
 
 /// Images on each side of the probe.
-pub const PROBE_IMAGES: usize = 96;
+pub const PROBE_IMAGES: usize = 128;
 /// Folds of the probe during training, and of the final verdict.
 const FOLDS_DURING: usize = 4;
 const FOLDS_FINAL: usize = 8;
@@ -104,8 +104,9 @@ impl Probe {
             .map(|_| held.crop_indexed(&mut rng, res as u32, crop, channels))
             .unzip();
         let features = Features::new(channels);
+        let patches = patches(&crops, channels, res, seed);
         Probe {
-            held: features.embed(&crops, res),
+            held: features.embed(&patches, res / 2),
             groups,
             features,
             renders,
@@ -115,7 +116,7 @@ impl Probe {
         }
     }
 
-    /// Number of held-out real crops.
+    /// Number of held-out real crops (one patch of each is compared).
     pub fn held_out(&self) -> usize {
         self.held.len()
     }
@@ -144,17 +145,47 @@ impl Probe {
         out
     }
 
-    /// C2ST of `images` against the held-out real crops on the fixed features; `thorough`
-    /// (more folds) for the final verdict.
+    /// C2ST of `images` against the held-out real crops on the fixed features of one
+    /// half-size patch of each; `thorough` (more folds) for the final verdict.
     pub fn score(&self, images: &[Vec<f32>], thorough: bool, seed: u64) -> Score {
         let folds = if thorough { FOLDS_FINAL } else { FOLDS_DURING };
-        let f = self.features.embed(images, self.res);
+        let f = self.features.embed(
+            &patches(images, self.channels, self.res, PATCH_SEED),
+            self.res / 2,
+        );
         let held = Side {
             items: &self.held,
             groups: Some(&self.groups),
         };
         linear_c2st(held, Side::plain(&f), folds, seed).into()
     }
+}
+
+/// Seed of where the patch of each probe render lies (the same every time, so successive
+/// probes compare the same patches).
+const PATCH_SEED: u64 = 0x9A7C;
+
+/// One square patch of half the side from each CHW image (`res` × `res`), at a random place.
+/// The probe compares patches rather than whole crops: the stages change how things look, not
+/// how a crop is laid out (content is the content check's business), and a few photos hold
+/// many more distinct patches than distinct crops.
+fn patches(images: &[Vec<f32>], c: usize, res: usize, seed: u64) -> Vec<Vec<f32>> {
+    let p = res / 2;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    images
+        .iter()
+        .map(|img| {
+            let (y0, x0) = (rng.gen_range(0..=res - p), rng.gen_range(0..=res - p));
+            let mut out = Vec::with_capacity(c * p * p);
+            for ch in 0..c {
+                for y in y0..y0 + p {
+                    let row = ch * res * res + y * res + x0;
+                    out.extend_from_slice(&img[row..row + p]);
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 /// How a training ended, as `run.json` records it and the last lines print it.
@@ -229,9 +260,9 @@ impl Verdict {
             )),
             outcome => {
                 out.push(format!(
-                    "verdict: learning did {}; {}",
+                    "verdict: learning did {}; generate --augment applies the starting chain, which is nearly the raw renders{}",
                     if outcome == "worse" { "harm: the learned images look less like the photos than the raw renders" } else { "not help: the learned images look no more like the photos than the raw renders" },
-                    if self.best_step == 0 { "generate --augment applies the starting chain, which is nearly the raw renders".to_string() } else { format!("generate --augment applies the step-{} weights", self.best_step) }
+                    if self.best_step == 0 { String::new() } else { format!(" (the best learned weights, step {}, are kept as generator_best.bpk; copy it over generator.bpk to apply them anyway)", self.best_step) }
                 ));
                 let helps: Vec<&(String, Score)> = self
                     .without
