@@ -171,10 +171,12 @@ class Bench:
         if self.skip(path):
             with open(path) as f:
                 return json.load(f)
-        # images/ rather than the dataset folder: its preview.png is no image of the set
+        # images/ rather than the dataset folder: its preview.png is no image of the set.
+        # The geometry of training's probe: half of a training crop of the photos against half
+        # of a whole image, at 32 px (a single photo holds many distinct patches, few crops)
         out, secs = self.rg(["realism", "--real", photos, "--images",
-                             os.path.join(tdir, cond, "images"), "--crop", f"{crop:g}",
-                             "--res", "64"])
+                             os.path.join(tdir, cond, "images"), "--crop", f"{crop / 2:g}",
+                             "--images-crop", "0.5", "--res", "32"])
         lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
         if not lines:
             raise RuntimeError(f"rendergan realism printed no JSON line:\n{out}")

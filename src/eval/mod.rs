@@ -37,8 +37,9 @@ pub struct Realism {
     pub warnings: Vec<String>,
 }
 
-/// Warnings about a real set that cannot rank datasets well: too few photos, or crops that are
-/// near copies of each other (few non-overlapping crops of side `crop` × the shorter side).
+/// Warnings about a real set that cannot rank datasets well: too few photos, or (with fewer
+/// than four photos, which the folds cannot keep apart) crops that are near copies of each other
+/// (few non-overlapping crops of side `crop` × the shorter side).
 pub fn real_set_warnings(real: &RealSet, crop: f64) -> Vec<String> {
     let mut out = Vec::new();
     let n = real.images.len();
@@ -50,7 +51,9 @@ pub fn real_set_warnings(real: &RealSet, crop: f64) -> Vec<String> {
             ((im.width() as f64 / side).floor() * (im.height() as f64 / side).floor()) as usize
         })
         .sum();
-    if distinct < FEW_CROPS {
+    // with four or more photos the folds keep each photo's crops together, so a classifier
+    // cannot score by recognising a photo; with fewer, overlapping crops are the risk
+    if n < 4 && distinct < FEW_CROPS {
         out.push(format!(
             "the real crops are near copies of each other ({n} photo(s) hold only {distinct} non-overlapping crops of this size): a classifier learns the photos themselves, so every dataset can score near 1.0 and the figures cannot rank them; give more photos (20 or more of different scenes) or smaller crops, and compare by `loss` (higher = closer) meanwhile"
         ));
@@ -131,5 +134,12 @@ mod tests {
         assert!(real_set_warnings(&set, 0.05)
             .iter()
             .any(|m| m.contains("only 1 real photo")));
+        // six photos, one crop each: the folds keep them apart, only their number is low
+        let many = RealSet {
+            images: vec![set.images[0].clone(); 6],
+            ..set
+        };
+        let w = real_set_warnings(&many, 0.9);
+        assert!(w.len() == 1 && w[0].contains("only 6 real photo"), "{w:?}");
     }
 }
