@@ -55,9 +55,8 @@ const EMA_HORIZON: f32 = 200.0;
 /// Scene streams of training batches and of the probe's renders, apart from datasets' images.
 const TRAIN_STREAM: u64 = 0x7EA1_7EA1;
 const PROBE_STREAM: u64 = 0x9B0B_E001;
-/// The starting chain (nearly the raw renders), what `generate` applies when learning did not
-/// help; the best checkpoint is then kept aside under the second name.
-const GENERATOR_START: &str = "generator_start.bpk";
+/// Where the best checkpoint is kept when learning did not help (`generator.bpk` then holds a
+/// chain that changes nothing).
 pub const GENERATOR_BEST: &str = "generator_best.bpk";
 /// Random streams of the loop and of the content check.
 const STEP_STREAM: u64 = 0x5EA1;
@@ -249,7 +248,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         ema = Ema::resume(&g, start, EMA_HORIZON);
         infer::load_module(&mut g, &opts.out.join(infer::GENERATOR_TRAIN))?;
         infer::load_module(&mut d, &opts.out.join(infer::DISCRIMINATOR))?;
-        // a finished run whose verdict handed over the starting chain keeps its best aside:
+        // a finished run whose verdict handed over the identity keeps its best aside:
         // training on competes against that best again
         let aside = opts.out.join(GENERATOR_BEST);
         if aside.is_file() {
@@ -264,9 +263,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         (None, true) => {
             let raw = probe.score(&raw_images, false, cfg.seed);
             let first = probe.score(&probe.apply(&g, &device), false, cfg.seed);
-            let bytes = infer::module_bytes(&g)?;
-            write_atomic(&opts.out.join(infer::GENERATOR), &bytes)?;
-            write_atomic(&opts.out.join(GENERATOR_START), &bytes)?;
+            write_atomic(&opts.out.join(infer::GENERATOR), &infer::module_bytes(&g)?)?;
             say(&format!(
                 "held-out realism before training: raw renders {raw}, starting chain {first}"
             ));
@@ -444,14 +441,16 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         ));
     } else {
         let verdict = judge(&opts.out, &stages, &probe, &outcome, &device, cfg.seed)?;
-        if verdict.outcome != "helped" && outcome.best.step > 0 {
-            // do no harm: hand over the starting chain, keep the best aside
+        if verdict.outcome != "helped" {
+            // do no harm: hand over a chain that changes nothing, keep the best aside
             let dir = &opts.out;
             std::fs::rename(dir.join(infer::GENERATOR), dir.join(GENERATOR_BEST)).with_context(
                 || format!("cannot move the best weights aside in {}", dir.display()),
             )?;
-            std::fs::copy(dir.join(GENERATOR_START), dir.join(infer::GENERATOR)).with_context(
-                || format!("cannot restore the starting weights in {}", dir.display()),
+            let identity = Chain::identity(&stages, &device);
+            write_atomic(
+                &dir.join(infer::GENERATOR),
+                &infer::module_bytes(&identity)?,
             )?;
         }
         outcome.verdict = Some(verdict);

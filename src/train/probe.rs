@@ -195,7 +195,7 @@ pub struct Verdict {
     pub raw: Score,
     /// The applied (best) checkpoint against the held-out crops.
     pub learned: Score,
-    /// The step of the applied checkpoint (0: the starting chain, nearly the raw renders).
+    /// The step of the best checkpoint (0: the starting chain, nearly the raw renders).
     pub best_step: u64,
     /// helped | no better | worse
     pub outcome: String,
@@ -260,9 +260,9 @@ impl Verdict {
             )),
             outcome => {
                 out.push(format!(
-                    "verdict: learning did {}; generate --augment applies the starting chain, which is nearly the raw renders{}",
+                    "verdict: learning did {}; generate --augment with this run leaves the renders as they are (the best learned weights, step {}, are kept as generator_best.bpk: copy it over generator.bpk to apply them anyway)",
                     if outcome == "worse" { "harm: the learned images look less like the photos than the raw renders" } else { "not help: the learned images look no more like the photos than the raw renders" },
-                    if self.best_step == 0 { String::new() } else { format!(" (the best learned weights, step {}, are kept as generator_best.bpk; copy it over generator.bpk to apply them anyway)", self.best_step) }
+                    self.best_step
                 ));
                 let helps: Vec<&(String, Score)> = self
                     .without
