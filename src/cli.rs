@@ -190,12 +190,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { config } => {
             let cfg = load(&config)?;
             println!(
-                "{}: ok — {} images of {}×{}, {} classes ({})",
+                "{}: ok — {} images of {}×{}, {} class{} ({})",
                 config.display(),
                 cfg.count,
                 cfg.width,
                 cfg.height,
                 cfg.classes.len(),
+                if cfg.classes.len() == 1 { "" } else { "es" },
                 cfg.classes
                     .iter()
                     .map(|c| c.name.as_str())

@@ -10,7 +10,7 @@ use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::augment::infer::{AugImage, Augmenter};
-use crate::config::{Background, Config};
+use crate::config::{Background, Config, InputError};
 use crate::dataset::{self, image_io, DatasetWriter, StageTimes};
 use crate::render::{Frame, RenderContext, Renderer};
 use crate::scene;
@@ -71,16 +71,46 @@ pub fn apply(cfg: &mut Config, opts: &Options) {
     }
 }
 
-/// Checks the output folder before anything is rendered: an existing non-empty folder is kept
-/// unless `--overwrite` was given.
+/// Checks the output folder before anything is rendered: it must be a folder that can be
+/// swapped into place (a named folder that does not hold the working folder), and an existing
+/// non-empty folder is kept unless `--overwrite` was given.
 pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        bail!(
-            "output path {} exists and is not a folder; pass -o with another path",
-            dir.display()
-        );
+    let unusable = |why: String| -> anyhow::Error { InputError(why).into() };
+    if dir.file_name().is_none() {
+        // "", ".", "..", "/", "a/..": the finished dataset is renamed into place, which needs a
+        // folder of its own
+        return Err(unusable(format!(
+            "output folder {:?} (output.dir or -o) does not end in a folder name: the dataset is \
+             written to a folder of its own and moved into place when complete; give one, e.g. -o \
+             output/dataset",
+            dir.display().to_string()
+        )));
     }
-    let non_empty = dir.is_dir() && std::fs::read_dir(dir)?.next().is_some();
+    if dir.exists() && !dir.is_dir() {
+        return Err(unusable(format!(
+            "output path {} (output.dir or -o) exists and is not a folder; pass -o with another path",
+            dir.display()
+        )));
+    }
+    if let (Ok(d), Ok(cwd)) = (
+        dir.canonicalize(),
+        std::env::current_dir().and_then(|c| c.canonicalize()),
+    ) {
+        if cwd.starts_with(&d) {
+            return Err(unusable(format!(
+                "output folder {} (output.dir or -o) holds the current working folder {}, so it \
+                 cannot be replaced; write to a folder below it, e.g. -o {}",
+                dir.display(),
+                cwd.display(),
+                dir.join("dataset").display()
+            )));
+        }
+    }
+    let non_empty = dir.is_dir()
+        && std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the output folder {}", dir.display()))?
+            .next()
+            .is_some();
     if non_empty && !overwrite {
         bail!(
             "output folder {} already holds files; pass --overwrite to replace it (it is swapped only \

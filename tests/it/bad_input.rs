@@ -81,6 +81,47 @@ fn existing_output_is_kept_without_overwrite() {
 }
 
 #[test]
+fn unusable_output_folders_are_refused_before_rendering() {
+    let out = tmp();
+    let work = out.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("precious.txt"), "keep me").unwrap();
+    let file = out.path().join("a_file");
+    std::fs::write(&file, "x").unwrap();
+    let cases: Vec<(std::ffi::OsString, &str)> = vec![
+        ("".into(), "a value is required"),
+        (".".into(), "does not end in a folder name"),
+        ("..".into(), "does not end in a folder name"),
+        (out.path().into(), "holds the current working folder"),
+        (file.clone().into(), "is not a folder"),
+    ];
+    for (o_arg, expect) in cases {
+        let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+            .current_dir(&work)
+            .args(["generate", "-q", "--overwrite", "-c"])
+            .arg(fixture("tiny.yaml"))
+            .arg("-o")
+            .arg(&o_arg)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "-o {o_arg:?}: {err}");
+        assert!(err.contains(expect), "-o {o_arg:?}: {err}");
+    }
+    let mut left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .chain(std::fs::read_dir(&work).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["a_file", "precious.txt", "work"],
+        "nothing written or removed"
+    );
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error() {
     let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
         .args(["generate", "--cfg", "x.yaml"])
