@@ -92,6 +92,7 @@ pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
             dir.display()
         )));
     }
+    recover(dir)?;
     if let (Ok(d), Ok(cwd)) = (
         dir.canonicalize(),
         std::env::current_dir().and_then(|c| c.canonicalize()),
@@ -132,19 +133,17 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = final_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("dataset");
-    let work = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let pid = std::process::id();
+    let work = sibling(&final_dir, Sibling::Partial, pid);
     if work.exists() {
-        std::fs::remove_dir_all(&work)?;
+        std::fs::remove_dir_all(&work)
+            .with_context(|| format!("cannot remove {}", work.display()))?;
     }
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let result = write_all(cfg, ctxs, opts, &work, &final_dir, start);
     match result {
         Ok(summary) => {
-            swap_into_place(&work, &final_dir)?;
+            swap_into_place(&work, &final_dir, pid)?;
             Ok(summary)
         }
         Err(e) => {
@@ -154,18 +153,193 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     }
 }
 
-fn swap_into_place(work: &Path, final_dir: &Path) -> Result<()> {
+/// The hidden folders a run keeps beside its output folder `OUT`: `.OUT.partial-PID` while it
+/// writes, `.OUT.complete-PID` once the dataset is whole, `.OUT.old-PID` for the replaced
+/// dataset between the two renames of the swap. A run killed at any moment leaves only these,
+/// and the next run on `OUT` finishes or clears them ([`recover`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Sibling {
+    Complete,
+    Old,
+    Partial,
+}
+
+impl Sibling {
+    fn tag(self) -> &'static str {
+        match self {
+            Sibling::Complete => "complete",
+            Sibling::Old => "old",
+            Sibling::Partial => "partial",
+        }
+    }
+}
+
+fn sibling(final_dir: &Path, kind: Sibling, pid: u32) -> PathBuf {
+    let name = final_dir.file_name().unwrap_or_default().to_string_lossy();
+    final_dir.with_file_name(format!(".{name}.{}-{pid}", kind.tag()))
+}
+
+/// Whether process `pid` may still be running: on Linux it is whether /proc has it; where that
+/// cannot be told, every process counts as running, so nothing of it is touched.
+fn alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !Path::new("/proc/self").is_dir()
+        || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The hidden folders beside `final_dir` left by runs that are no longer running, by kind.
+fn stale_siblings(final_dir: &Path) -> Vec<(Sibling, u32, PathBuf)> {
+    let name = final_dir.file_name().unwrap_or_default().to_string_lossy();
+    let prefix = format!(".{name}.");
+    let parent = match final_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        for kind in [Sibling::Complete, Sibling::Old, Sibling::Partial] {
+            let pid = rest
+                .strip_prefix(kind.tag())
+                .and_then(|r| r.strip_prefix('-'))
+                .and_then(|r| r.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if !alive(pid) && e.path().is_dir() {
+                    found.push((kind, pid, e.path()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Finishes or clears what runs killed on `final_dir` left (see [`Sibling`]), and says what it
+/// did: a complete dataset that was not yet swapped in is swapped in (that run was allowed to
+/// replace the folder), a replaced dataset whose swap finished is deleted (or put back if the
+/// folder is missing), and unfinished datasets are deleted.
+pub fn recover(final_dir: &Path) -> Result<()> {
+    for (kind, pid, path) in stale_siblings(final_dir) {
+        let say = |what: &str| {
+            eprintln!(
+                "rendergan: {what} ({} of process {pid}, which is no longer running)",
+                path.display()
+            )
+        };
+        match kind {
+            Sibling::Complete => {
+                if final_dir.exists() {
+                    let old = sibling(final_dir, Sibling::Old, pid);
+                    std::fs::rename(final_dir, &old).with_context(|| {
+                        format!(
+                            "cannot finish the swap a stopped run began: cannot move {} aside to \
+                             {}; its finished dataset is in {}",
+                            final_dir.display(),
+                            old.display(),
+                            path.display()
+                        )
+                    })?;
+                }
+                std::fs::rename(&path, final_dir).with_context(|| {
+                    format!(
+                        "cannot move the finished dataset of a stopped run from {} to {}",
+                        path.display(),
+                        final_dir.display()
+                    )
+                })?;
+                say(&format!(
+                    "finished the swap a stopped run began: {} now holds the dataset it completed",
+                    final_dir.display()
+                ));
+            }
+            Sibling::Old if !final_dir.exists() => {
+                std::fs::rename(&path, final_dir).with_context(|| {
+                    format!(
+                        "cannot put the dataset of {} back from {}",
+                        final_dir.display(),
+                        path.display()
+                    )
+                })?;
+                say(&format!(
+                    "put the earlier dataset back into {}",
+                    final_dir.display()
+                ));
+            }
+            Sibling::Old | Sibling::Partial => {
+                std::fs::remove_dir_all(&path).with_context(|| {
+                    format!(
+                        "cannot remove {}, left by a stopped run; remove it by hand",
+                        path.display()
+                    )
+                })?;
+                say(if kind == Sibling::Old {
+                    "removed a replaced dataset"
+                } else {
+                    "removed an unfinished dataset"
+                });
+            }
+        }
+    }
+    // a swap finished above leaves its replaced dataset: clear it too
+    for (kind, _, path) in stale_siblings(final_dir) {
+        if kind == Sibling::Old && final_dir.exists() {
+            std::fs::remove_dir_all(&path).with_context(|| {
+                format!(
+                    "cannot remove {}, left by a stopped run; remove it by hand",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves the finished dataset in `work` to `final_dir`: first renamed to its complete name, then
+/// the old folder aside, the new one in, the old one deleted. Every error says where the data is.
+fn swap_into_place(work: &Path, final_dir: &Path, pid: u32) -> Result<()> {
+    let complete = sibling(final_dir, Sibling::Complete, pid);
+    std::fs::rename(work, &complete).with_context(|| {
+        format!(
+            "cannot rename the finished dataset {} to {}",
+            work.display(),
+            complete.display()
+        )
+    })?;
+    let old = sibling(final_dir, Sibling::Old, pid);
     if final_dir.exists() {
-        let trash = work.with_extension("old");
-        std::fs::rename(final_dir, &trash)
-            .with_context(|| format!("cannot move the old {} aside", final_dir.display()))?;
-        std::fs::rename(work, final_dir)?;
-        std::fs::remove_dir_all(&trash)?;
-    } else {
-        std::fs::rename(work, final_dir).with_context(|| {
+        std::fs::rename(final_dir, &old).with_context(|| {
             format!(
-                "cannot move the finished dataset to {}",
-                final_dir.display()
+                "cannot move the old {} aside to {}; the finished dataset is in {}",
+                final_dir.display(),
+                old.display(),
+                complete.display()
+            )
+        })?;
+    }
+    std::fs::rename(&complete, final_dir).with_context(|| {
+        format!(
+            "cannot move the finished dataset from {} to {}{}",
+            complete.display(),
+            final_dir.display(),
+            if old.exists() {
+                format!("; the old one is in {}", old.display())
+            } else {
+                String::new()
+            }
+        )
+    })?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).with_context(|| {
+            format!(
+                "the new dataset is in {}, but the old one in {} could not be removed",
+                final_dir.display(),
+                old.display()
             )
         })?;
     }

@@ -121,6 +121,89 @@ fn unusable_output_folders_are_refused_before_rendering() {
     );
 }
 
+/// A process id that is not running: a child that has exited.
+fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn folders_left_by_killed_runs_are_finished_or_cleared() {
+    let run = |out: &std::path::Path, overwrite: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rendergan"));
+        c.args(["generate", "-q", "-n", "2", "-c"])
+            .arg(fixture("tiny.yaml"))
+            .arg("-o")
+            .arg(out);
+        if overwrite {
+            c.arg("--overwrite");
+        }
+        c.output().unwrap()
+    };
+    let pid = dead_pid();
+    let hidden = |dir: &std::path::Path, kind: &str| dir.join(format!(".out.{kind}-{pid}"));
+    let put = |dir: &std::path::Path, file: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(file), file).unwrap();
+    };
+
+    // killed between its two renames: the old dataset aside, the finished one not yet in place
+    let t = tmp();
+    let out = t.path().join("out");
+    put(&hidden(t.path(), "old"), "old.txt");
+    put(&hidden(t.path(), "complete"), "new.txt");
+    let o = run(&out, false);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("finished the swap"), "{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "then refused without --overwrite: {err}"
+    );
+    assert_eq!(names(&out), ["new.txt"]);
+    assert_eq!(names(t.path()), ["out"], "{err}");
+
+    // killed after moving the old dataset aside, with no finished one: it is put back
+    let t = tmp();
+    let out = t.path().join("out");
+    put(&hidden(t.path(), "old"), "old.txt");
+    let o = run(&out, false);
+    assert_eq!(
+        names(&out),
+        ["old.txt"],
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(names(t.path()), ["out"]);
+
+    // the old dataset's deletion and an unfinished run interrupted: both cleared, the run works
+    let t = tmp();
+    let out = t.path().join("out");
+    put(&out, "current.txt");
+    put(&hidden(t.path(), "old"), "old.txt");
+    put(&hidden(t.path(), "partial"), "half.txt");
+    let o = run(&out, true);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("removed a replaced dataset") && err.contains("removed an unfinished dataset"),
+        "{err}"
+    );
+    assert!(out.join("manifest.jsonl").is_file());
+    assert_eq!(names(t.path()), ["out"]);
+}
+
 #[test]
 fn unknown_flag_is_a_usage_error() {
     let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
