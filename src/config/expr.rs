@@ -58,6 +58,8 @@ impl Expr {
         let mut p = Parser {
             s: src.as_bytes(),
             i: 0,
+            depth: 0,
+            ops: 0,
         };
         let e = p.sum()?;
         p.ws();
@@ -113,9 +115,19 @@ impl Expr {
     }
 }
 
+/// The most brackets, signs, powers and calls nested in one another, and the most operators,
+/// in one expression: far beyond any model's formulas, and low enough that parsing, evaluating
+/// and dropping an expression never run out of stack (30,000 nested brackets used to abort).
+const MAX_DEPTH: usize = 64;
+const MAX_OPS: usize = 1000;
+/// How much of an expression an error quotes on each side of the bad character.
+const QUOTE: usize = 40;
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    depth: usize,
+    ops: usize,
 }
 
 impl Parser<'_> {
@@ -136,14 +148,60 @@ impl Parser<'_> {
             None => "the end".into(),
         };
         format!(
-            "in expression {:?}: expected {expected}, found {found}",
-            String::from_utf8_lossy(self.s)
+            "in expression {}: expected {expected}, found {found}",
+            self.quote()
         )
+    }
+
+    /// The expression, or for a long one the part around the current character.
+    fn quote(&self) -> String {
+        if self.s.len() <= 2 * QUOTE + 20 {
+            return format!("{:?}", String::from_utf8_lossy(self.s));
+        }
+        let lo = self.i.saturating_sub(QUOTE);
+        let hi = (self.i + QUOTE).min(self.s.len());
+        format!(
+            "{}{:?}{} ({} characters)",
+            if lo > 0 { "…" } else { "" },
+            String::from_utf8_lossy(&self.s[lo..hi]),
+            if hi < self.s.len() { "…" } else { "" },
+            self.s.len()
+        )
+    }
+
+    /// Counts one nesting level (a bracket, sign, power or call) until [`Parser::leave`].
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "in expression {}: nested more than {MAX_DEPTH} levels deep; split it into \
+                 parameters",
+                self.quote()
+            ));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Counts one operator.
+    fn op(&mut self) -> Result<(), String> {
+        self.ops += 1;
+        if self.ops > MAX_OPS {
+            return Err(format!(
+                "in expression {}: more than {MAX_OPS} operators; split it into parameters",
+                self.quote()
+            ));
+        }
+        Ok(())
     }
 
     fn sum(&mut self) -> Result<Expr, String> {
         let mut e = self.product()?;
         while let Some(c @ (b'+' | b'-')) = self.peek() {
+            self.op()?;
             self.i += 1;
             let r = self.product()?;
             let op = if c == b'+' { Op::Add } else { Op::Sub };
@@ -155,6 +213,7 @@ impl Parser<'_> {
     fn product(&mut self) -> Result<Expr, String> {
         let mut e = self.unary()?;
         while let Some(c @ (b'*' | b'/')) = self.peek() {
+            self.op()?;
             self.i += 1;
             let r = self.unary()?;
             let op = if c == b'*' { Op::Mul } else { Op::Div };
@@ -166,8 +225,12 @@ impl Parser<'_> {
     /// `-x ^ 2` is `-(x ^ 2)`, as in mathematics; `2 ^ -1` works too.
     fn unary(&mut self) -> Result<Expr, String> {
         if self.peek() == Some(b'-') {
+            self.op()?;
+            self.enter()?;
             self.i += 1;
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            let e = Expr::Neg(Box::new(self.unary()?));
+            self.leave();
+            return Ok(e);
         }
         self.power()
     }
@@ -175,8 +238,11 @@ impl Parser<'_> {
     fn power(&mut self) -> Result<Expr, String> {
         let base = self.atom()?;
         if self.peek() == Some(b'^') {
+            self.op()?;
+            self.enter()?;
             self.i += 1;
             let exp = self.unary()?;
+            self.leave();
             return Ok(Expr::Bin(Op::Pow, Box::new(base), Box::new(exp)));
         }
         Ok(base)
@@ -185,12 +251,14 @@ impl Parser<'_> {
     fn atom(&mut self) -> Result<Expr, String> {
         match self.peek() {
             Some(b'(') => {
+                self.enter()?;
                 self.i += 1;
                 let e = self.sum()?;
                 if self.peek() != Some(b')') {
                     return Err(self.err("`)`"));
                 }
                 self.i += 1;
+                self.leave();
                 Ok(e)
             }
             Some(c) if c.is_ascii_digit() || c == b'.' => {
@@ -237,12 +305,15 @@ impl Parser<'_> {
                             );
                         }
                     };
+                    self.op()?;
+                    self.enter()?;
                     self.i += 1;
                     let a = self.sum()?;
                     if self.peek() != Some(b')') {
                         return Err(self.err("`)`"));
                     }
                     self.i += 1;
+                    self.leave();
                     return Ok(Expr::Call(f, Box::new(a)));
                 }
                 Ok(Expr::Var(name))
@@ -279,5 +350,37 @@ mod tests {
         assert!(Expr::parse("1 +").unwrap_err().contains("found the end"));
         assert!(Expr::parse("2 $ 3").unwrap_err().contains("character 3"));
         assert!(Expr::parse("foo(2)").unwrap_err().contains("sqrt"));
+    }
+
+    #[test]
+    fn deep_or_long_expressions_are_errors_that_quote_a_little() {
+        for (src, expect) in [
+            (
+                format!("{}1{}", "(".repeat(30_000), ")".repeat(30_000)),
+                "nested more than",
+            ),
+            (format!("{}1", "-".repeat(30_000)), "more than"),
+            (format!("{}1", "sqrt(".repeat(5_000)), "nested more than"),
+            (format!("2{}", "^2".repeat(30_000)), "more than"),
+            (vec!["x"; 150_000].join(" + "), "more than 1000 operators"),
+        ] {
+            let err = Expr::parse(&src).unwrap_err();
+            assert!(err.contains(expect), "{err}");
+            assert!(
+                err.len() < 300,
+                "the error quotes too much: {} chars",
+                err.len()
+            );
+        }
+        // at the limits it still parses
+        let deep = format!("{}1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(Expr::parse(&deep).unwrap().eval(&BTreeMap::new()), 1.0);
+        let long = vec!["1"; MAX_OPS + 1].join("+");
+        assert_eq!(Expr::parse(&long).unwrap().eval(&BTreeMap::new()), 1001.0);
+        let err = Expr::parse(&format!("{} + )", "a".repeat(500))).unwrap_err();
+        assert!(
+            err.contains("(504 characters)") && err.contains('…'),
+            "{err}"
+        );
     }
 }
