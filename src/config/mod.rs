@@ -432,6 +432,10 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
                 .override_param(key, v)
                 .map_err(|m| src.err(format!("{p}.params.{key}"), m))?;
         }
+        // a few draws catch expressions that are never a number (x / 0, sqrt(-1), 10 ^ 400)
+        model
+            .check_finite(8)
+            .map_err(|m| src.err(format!("{p}.model"), m))?;
         let class_name = o.class.unwrap_or_else(|| model.name.clone());
         let keypoints = model.keypoint_names();
         let (labelled, group) = match &o.label {

@@ -421,6 +421,66 @@ impl Model {
         Ok(())
     }
 
+    /// Draws the model `draws` times (seeds 0, 1, ...) and reports the first number that is not
+    /// finite: a parameter by name, else a part's geometry or material, else a keypoint. Such a
+    /// number comes from an expression like `x / 0`, `sqrt(-1)` or `10 ^ 400`, and would reach the
+    /// renderer and the manifest (as null).
+    pub fn check_finite(&self, draws: u64) -> Result<(), String> {
+        use rand::SeedableRng;
+        for d in 0..draws {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(d);
+            let s = self.sample(&mut rng);
+            let drawn = || {
+                self.params
+                    .iter()
+                    .map(|(k, _)| format!("{k} = {}", s.params.get(k).copied().unwrap_or(f64::NAN)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let fix = "change the expression or the ranges of the parameters it uses";
+            for (k, _) in &self.params {
+                let v = s.params.get(k).copied().unwrap_or(f64::NAN);
+                if !v.is_finite() {
+                    return Err(format!(
+                        "model {:?} ({}): parameter `{k}` evaluates to {v} in a draw with {}; {fix}",
+                        self.name,
+                        self.file.display(),
+                        drawn()
+                    ));
+                }
+            }
+            for part in &s.parts {
+                let m = &part.material;
+                let finite = part.mesh.positions.iter().all(|p| p.is_finite())
+                    && part.mesh.normals.iter().all(|n| !n.is_nan())
+                    && m.color.iter().chain(&m.color2).all(|c| c.is_finite())
+                    && [m.scale, m.specular, m.shininess]
+                        .iter()
+                        .all(|x| x.is_finite());
+                if !finite {
+                    return Err(format!(
+                        "model {:?} ({}): part `{}` has a size, position, rotation or material value \
+                         that is not a finite number in a draw with {}; {fix}",
+                        self.name,
+                        self.file.display(),
+                        part.name,
+                        drawn()
+                    ));
+                }
+            }
+            if let Some(i) = s.keypoints.iter().position(|k| !k.is_finite()) {
+                return Err(format!(
+                    "model {:?} ({}): keypoint `{}` is not a finite position in a draw with {}; {fix}",
+                    self.name,
+                    self.file.display(),
+                    self.keypoints[i].0,
+                    drawn()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Keypoint names in file order.
     pub fn keypoint_names(&self) -> Vec<String> {
         self.keypoints.iter().map(|k| k.0.clone()).collect()
@@ -438,7 +498,15 @@ impl Model {
         }
         let ev = |e: &Expr| e.eval(&env) as f32;
         let v3 = |e: &[Expr; 3]| Vec3::new(ev(&e[0]), ev(&e[1]), ev(&e[2]));
-        let seg = |e: &Expr| ev(e).round().clamp(3.0, 512.0) as u32;
+        // a segment count that is not a number takes the fewest segments
+        let seg = |e: &Expr| {
+            let x = ev(e);
+            if x.is_finite() {
+                x.round().clamp(3.0, 512.0) as u32
+            } else {
+                3
+            }
+        };
         let parts = self
             .parts
             .iter()
