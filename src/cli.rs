@@ -59,7 +59,7 @@ pub struct GenerateArgs {
     /// Run seed (overrides seed in the config).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Worker threads for labels and encoding (default: all cores).
+    /// Worker threads for labels and encoding (default: RAYON_NUM_THREADS if set, else all cores).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Replace an existing non-empty output folder (swapped only after the run completes).
@@ -139,7 +139,7 @@ pub struct BenchArgs {
     /// Number of images (overrides count in the config).
     #[arg(short = 'n', long)]
     pub count: Option<u64>,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: RAYON_NUM_THREADS if set, else all cores).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Render devices in parallel (default: 2 on a software rasteriser, 1 on a GPU).

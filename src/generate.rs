@@ -21,7 +21,7 @@ pub struct Options {
     pub out: Option<PathBuf>,
     pub count: Option<u64>,
     pub seed: Option<u64>,
-    /// Worker threads for labels and encoding (default: all cores).
+    /// Worker threads for labels and encoding (default: [`default_threads`]).
     pub threads: Option<usize>,
     /// Replace an existing non-empty output folder.
     pub overwrite: bool,
@@ -69,6 +69,16 @@ pub fn apply(cfg: &mut Config, opts: &Options) {
     if let Some(a) = &opts.augment {
         cfg.augment = Some(a.clone());
     }
+}
+
+/// Worker threads when `--threads` is not given: `RAYON_NUM_THREADS` when it is a positive whole
+/// number (the variable every rayon program and the learning code honour), else all cores.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 /// Checks the output folder before anything is rendered: it must be a folder that can be
@@ -354,10 +364,7 @@ fn write_all(
     final_dir: &Path,
     start: Instant,
 ) -> Result<Summary> {
-    let threads = opts
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+    let threads = opts.threads.unwrap_or_else(default_threads).max(1);
     let bgs = match &cfg.background {
         Background::Images { files, dir, .. } => {
             let b = image_io::load_backgrounds(files, 2 * cfg.width.max(cfg.height));

@@ -205,6 +205,27 @@ fn folders_left_by_killed_runs_are_finished_or_cleared() {
 }
 
 #[test]
+fn rayon_num_threads_sets_the_workers_unless_threads_is_given() {
+    let out = tmp();
+    let gen = |env: &str, flag: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rendergan"));
+        c.env("RAYON_NUM_THREADS", env)
+            .args(["generate", "-q", "-n", "2", "--overwrite", "-c"])
+            .arg(fixture("tiny.yaml"))
+            .arg("-o")
+            .arg(out.path().join("d"));
+        if let Some(n) = flag {
+            c.args(["--threads", n]);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(gen("3", None).contains(", 3 threads,"));
+    assert!(gen("3", Some("1")).contains(", 1 threads,"));
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error() {
     let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
         .args(["generate", "--cfg", "x.yaml"])
