@@ -25,6 +25,33 @@ pub struct RealSet {
 /// Fewest usable images a training run accepts.
 pub const MIN_REAL_IMAGES: usize = 1;
 
+/// Photos whose shorter side is below this are skipped (a crop of one is a blur of a few pixels).
+const MIN_PHOTO_SIDE: u32 = 32;
+
+/// Why a .jpg/.jpeg file is cut short (no end-of-image marker in its last 4 KiB), or `None`:
+/// decoders fill the missing part with grey without an error.
+fn truncated_jpeg(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    if ext != "jpg" && ext != "jpeg" {
+        return None;
+    }
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).ok()?;
+    let starts_as_jpeg = len >= 2 && {
+        let mut head = [0u8; 2];
+        f.seek(SeekFrom::Start(0)).ok()?;
+        f.read_exact(&mut head).ok()?;
+        head == [0xFF, 0xD8]
+    };
+    let ends = tail.windows(2).any(|w| w == [0xFF, 0xD9]);
+    (starts_as_jpeg && !ends)
+        .then(|| "truncated JPEG (no end-of-image marker): the file was cut short".to_string())
+}
+
 impl RealSet {
     /// Loads `dir`; images are shrunk so their shorter side is at most `max_side`.
     pub fn load(dir: &Path, max_side: u32) -> Result<RealSet> {
@@ -56,7 +83,20 @@ impl RealSet {
                 not_images += 1;
                 continue;
             }
+            if let Some(why) = truncated_jpeg(&f) {
+                unreadable.push((f, why));
+                continue;
+            }
             match crate::dataset::image_io::load_shrunk(&f, max_side) {
+                Ok(img) if img.width().min(img.height()) < MIN_PHOTO_SIDE => {
+                    let why = format!(
+                        "too small ({}×{} px): a photo needs a shorter side of at least \
+                         {MIN_PHOTO_SIDE} px",
+                        img.width(),
+                        img.height()
+                    );
+                    unreadable.push((f, why));
+                }
                 Ok(img) => images.push(img),
                 Err(e) => unreadable.push((f, e.to_string())),
             }
@@ -168,9 +208,29 @@ mod tests {
             .unwrap();
         std::fs::write(dir.path().join("broken.jpg"), b"nope").unwrap();
         std::fs::write(dir.path().join("readme.txt"), b"text").unwrap();
+        // a 1×1 image, and a JPEG cut in half (decoders read it without an error)
+        RgbImage::from_pixel(1, 1, image::Rgb([0, 255, 0]))
+            .save(dir.path().join("dot.png"))
+            .unwrap();
+        let whole = dir.path().join("whole.jpg");
+        RgbImage::from_fn(96, 96, |x, y| image::Rgb([(x * 2) as u8, (y * 2) as u8, 7]))
+            .save(&whole)
+            .unwrap();
+        let bytes = std::fs::read(&whole).unwrap();
+        std::fs::write(dir.path().join("cut.jpg"), &bytes[..bytes.len() / 2]).unwrap();
+        std::fs::remove_file(&whole).unwrap();
         let set = RealSet::load(dir.path(), 64).unwrap();
         assert_eq!(set.images.len(), 2);
-        assert_eq!(set.unreadable.len(), 1);
+        let why: Vec<&str> = set.unreadable.iter().map(|u| u.1.as_str()).collect();
+        assert_eq!(set.unreadable.len(), 3, "{why:?}");
+        assert!(
+            why.iter().any(|w| w.contains("too small (1×1 px)")),
+            "{why:?}"
+        );
+        assert!(
+            why.iter().any(|w| w.starts_with("truncated JPEG")),
+            "{why:?}"
+        );
         assert_eq!(set.not_images, 1);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let c = set.crop(&mut rng, 16, &Dist::Uniform(0.3, 0.8), 3);
