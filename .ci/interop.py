@@ -90,6 +90,8 @@ def check_yolo(root):
     lines = 0
     for split in ("train", "val"):
         img_dir = os.path.join(root, "images", split)
+        if not os.path.isdir(img_dir):
+            continue  # no images in this split (e.g. split.val: 0): no folder
         for name in sorted(os.listdir(img_dir)):
             lab = os.path.join(root, "labels", split, os.path.splitext(name)[0] + ".txt")
             assert os.path.isfile(lab), f"{lab}: missing label file for {name}"

@@ -393,6 +393,12 @@ impl DatasetWriter {
             train.finish(&cfg.classes, info.clone())?;
             val.finish(&cfg.classes, info)?;
         }
+        if !self.has_val {
+            // no image went to val (split.val: 0, or too few images): no empty val folders
+            for d in ["images", "labels", "masks", "depth", "normals"] {
+                let _ = std::fs::remove_dir(self.root.join(d).join("val"));
+            }
+        }
         if let Some(task) = cfg.output.yolo {
             let abs = std::path::absolute(final_dir).unwrap_or_else(|_| final_dir.to_path_buf());
             let text = yolo::data_yaml(&abs.to_string_lossy(), self.has_val, &cfg.classes, task);

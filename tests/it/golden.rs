@@ -80,6 +80,10 @@ fn golden_coco_and_yolo_files() {
     let dir = tmp();
     let out = dir.path().join("tiny");
     generate(&load(&fixture("tiny.yaml")), &out, 1, 1);
+    for d in ["images", "labels", "masks", "depth"] {
+        assert!(out.join(d).join("train").is_dir(), "{d}/train");
+        assert!(!out.join(d).join("val").exists(), "split.val: 0 leaves no {d}/val");
+    }
     let golden = root().join("tests/golden/tiny");
     for (actual, name) in [
         ("annotations/instances_train.json", "instances_train.json"),
