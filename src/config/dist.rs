@@ -332,7 +332,7 @@ pub fn describe(v: &Value) -> String {
         Value::Null => "nothing (null)".into(),
         Value::Bool(b) => format!("{b}"),
         Value::Number(n) => format!("{n}"),
-        Value::String(s) => format!("{s:?}"),
+        Value::String(s) => format!("{:?}", super::error::excerpt(s, 60)),
         Value::Sequence(s) => format!("a list of {}", s.len()),
         Value::Mapping(m) => {
             let keys: Vec<_> = m.keys().filter_map(|k| k.as_str()).collect();

@@ -29,7 +29,7 @@ impl fmt::Display for ConfigError {
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", excerpt(&self.message, MAX_MESSAGE))?;
         if let Some(line) = self.line {
             write!(f, " (line {line})")?;
         }
@@ -38,6 +38,59 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The longest message an error prints: a message that quotes a user's text (a whole file read
+/// as a string, a 10 MB value) is cut in the middle.
+const MAX_MESSAGE: usize = 600;
+/// The largest config or model file read: far beyond any real one, and a guard against reading
+/// a huge file or a device as YAML.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// `message` with every double-quoted part longer than `max_chars` cut to an [`excerpt`].
+fn shorten_quotes(message: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let body = &rest[open + 1..];
+        // the closing quote: the first one not escaped by a backslash
+        let mut close = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    close = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(close) = close else {
+            out.push_str(&excerpt(body, max_chars));
+            return out;
+        };
+        out.push_str(&excerpt(&body[..close], max_chars));
+        out.push('"');
+        rest = &body[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text`, or for a longer one its start and end around "…".
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let n = text.chars().count();
+    if n <= max_chars {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max_chars * 3 / 4).collect();
+    let tail: String = text.chars().skip(n - max_chars / 4).collect();
+    format!(
+        "{head} … ({} characters left out) … {tail}",
+        n - head.chars().count() - tail.chars().count()
+    )
+}
 
 /// Collects the context needed to turn a (path, message) pair into a [`ConfigError`].
 #[derive(Debug, Clone)]
@@ -49,12 +102,32 @@ pub struct Source {
 impl Source {
     /// Reads a YAML file; a missing or unreadable file is itself a config error.
     pub fn read(file: &Path) -> Result<Source, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        let fail = |message: String| ConfigError {
             file: file.to_path_buf(),
             path: String::new(),
             line: None,
-            message: format!("cannot read the file: {e}"),
-        })?;
+            message,
+        };
+        match std::fs::metadata(file) {
+            Ok(m) if m.is_dir() => {
+                return Err(fail("is a folder, not a YAML file".into()));
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(fail(
+                    "is not a regular file (a device, pipe or socket); give a YAML file".into(),
+                ));
+            }
+            Ok(m) if m.len() > MAX_FILE_BYTES => {
+                return Err(fail(format!(
+                    "is {} MiB; config and model files are small YAML files (at most {} MiB)",
+                    m.len() >> 20,
+                    MAX_FILE_BYTES >> 20
+                )));
+            }
+            _ => {}
+        }
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| fail(format!("cannot read the file: {e}")))?;
         Ok(Source {
             file: file.to_path_buf(),
             text,
@@ -83,8 +156,9 @@ impl Source {
             let line = line_of(&self.text, &path)
                 .filter(|_| !path.is_empty())
                 .or_else(|| inner.location().map(|l| l.line()));
-            // serde_yaml appends " at line N column M"; the line is reported separately
-            let mut message = inner.to_string();
+            // serde_yaml appends " at line N column M"; the line is reported separately; it
+            // quotes a whole string value (a file that is not YAML reads as one): cut it short
+            let mut message = shorten_quotes(&inner.to_string(), 60);
             if let Some(p) = message.find(" at line ") {
                 message.truncate(p);
             }
@@ -116,3 +190,40 @@ impl fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_devices_and_long_messages_are_named_not_read_or_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Source::read(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+        if Path::new("/dev/zero").exists() {
+            let err = Source::read(Path::new("/dev/zero")).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+        let long = dir.path().join("long.yaml");
+        std::fs::write(&long, format!("count: \"{}\"\n", "x".repeat(100_000))).unwrap();
+        let src = Source::read(&long).unwrap();
+        let err = src.err("count", format!("expected a number, found {:?}", src.text));
+        let shown = err.to_string();
+        assert!(shown.len() < 1000, "{} characters shown", shown.len());
+        assert!(shown.contains("characters left out"), "{shown}");
+        // a file that is not YAML reads as one long string; serde quotes it
+        let passwd = dir.path().join("passwd.yaml");
+        std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n".repeat(200)).unwrap();
+        let err = Source::read(&passwd)
+            .unwrap()
+            .parse::<std::collections::BTreeMap<String, f64>>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 300, "{err}");
+        assert_eq!(
+            shorten_quotes(r#"a "b\"c" d "e"#, 60),
+            r#"a "b\"c" d "e"#,
+            "escaped and unclosed quotes"
+        );
+    }
+}

@@ -277,7 +277,7 @@ pub fn resolve(name: &str, base: &Path) -> Result<Result<Model, ConfigError>, St
         };
     }
     let file = base.join(name);
-    if !file.is_file() {
+    if !file.exists() {
         return Err(format!(
             "model file {} does not exist (paths are relative to the config file's folder)",
             file.display()

@@ -103,10 +103,14 @@ impl RealSet {
         }
         if images.len() < MIN_REAL_IMAGES {
             return Err(InputError(format!(
-                "{flag} {}: no usable images ({} unreadable, {} other files); give a folder with png/jpg/bmp/tiff/webp images",
+                "{flag} {}: no usable images ({} unreadable, {} other files{}); give a folder with png/jpg/bmp/tiff/webp images",
                 dir.display(),
                 unreadable.len(),
-                not_images
+                not_images,
+                unreadable
+                    .first()
+                    .map(|(f, why)| format!("; e.g. {}: {why}", f.display()))
+                    .unwrap_or_default()
             ))
             .into());
         }
@@ -261,7 +265,7 @@ mod tests {
     fn every_fourth_photo_is_held_out_when_there_are_four() {
         let dir = tempfile::tempdir().unwrap();
         for k in 0..8u8 {
-            RgbImage::from_pixel(20, 20, image::Rgb([k * 30, 0, 0]))
+            RgbImage::from_pixel(40, 40, image::Rgb([k * 30, 0, 0]))
                 .save(dir.path().join(format!("{k}.png")))
                 .unwrap();
         }

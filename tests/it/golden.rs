@@ -82,7 +82,10 @@ fn golden_coco_and_yolo_files() {
     generate(&load(&fixture("tiny.yaml")), &out, 1, 1);
     for d in ["images", "labels", "masks", "depth"] {
         assert!(out.join(d).join("train").is_dir(), "{d}/train");
-        assert!(!out.join(d).join("val").exists(), "split.val: 0 leaves no {d}/val");
+        assert!(
+            !out.join(d).join("val").exists(),
+            "split.val: 0 leaves no {d}/val"
+        );
     }
     let golden = root().join("tests/golden/tiny");
     for (actual, name) in [
