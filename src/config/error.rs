@@ -46,6 +46,38 @@ const MAX_MESSAGE: usize = 600;
 /// a huge file or a device as YAML.
 const MAX_FILE_BYTES: u64 = 16 << 20;
 
+/// The deepest `[` / `{` nesting a YAML file may have: the YAML parser takes minutes on 100,000
+/// levels before it fails.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// The line where flow brackets first nest deeper than [`MAX_FLOW_DEPTH`], outside quotes and
+/// comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(n + 1);
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    None
+}
+
 /// `message` with every double-quoted part longer than `max_chars` cut to an [`excerpt`].
 fn shorten_quotes(message: &str, max_chars: usize) -> String {
     let mut out = String::new();
@@ -128,6 +160,15 @@ impl Source {
         }
         let text = std::fs::read_to_string(file)
             .map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        if let Some(line) = too_deep(&text) {
+            return Err(ConfigError {
+                line: Some(line),
+                ..fail(format!(
+                    "brackets nest more than {MAX_FLOW_DEPTH} levels deep; no config or model \
+                     needs that many"
+                ))
+            });
+        }
         Ok(Source {
             file: file.to_path_buf(),
             text,
@@ -220,6 +261,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.len() < 300, "{err}");
+        let deep = dir.path().join("deep.yaml");
+        let n = 100_000;
+        std::fs::write(
+            &deep,
+            format!("count: 1\nimage: {}{}\n", "[".repeat(n), "]".repeat(n)),
+        )
+        .unwrap();
+        let err = Source::read(&deep).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("nest more than 64"), "{err}");
+        assert_eq!(too_deep("a: [1, {b: \"[[[[\"}]  # [[[[\n"), None);
         assert_eq!(
             shorten_quotes(r#"a "b\"c" d "e"#, 60),
             r#"a "b\"c" d "e"#,
