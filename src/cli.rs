@@ -189,6 +189,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Validate { config } => {
             let cfg = load(&config)?;
+            generate::check_memory(&cfg)?;
             println!(
                 "{}: ok — {} images of {}×{}, {} class{} ({})",
                 config.display(),
@@ -219,6 +220,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             generate::apply(&mut cfg, &opts);
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
+            generate::check_memory(&cfg)?;
             if let Some(run) = &cfg.augment {
                 crate::augment::infer::read_run_info(run)?;
                 warn_if_unhelpful(run);
