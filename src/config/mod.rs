@@ -800,7 +800,7 @@ fn background(
             ),
         ));
     }
-    let files = crate::util::image_files(&dir);
+    let files = crate::util::image_files(&dir).map_err(|m| src.err("background.images.dir", m))?;
     if files.is_empty() {
         return Err(src.err(
             "background.images.dir",

@@ -70,14 +70,7 @@ impl RealSet {
         let mut images = Vec::new();
         let mut unreadable = Vec::new();
         let mut not_images = 0;
-        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-            .follow_links(true)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
-            .collect();
-        files.sort();
+        let files = crate::util::files_under(dir).map_err(|m| InputError(format!("{flag} {m}")))?;
         for f in files {
             if !crate::dataset::image_io::is_image_path(&f) {
                 not_images += 1;
