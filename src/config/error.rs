@@ -158,8 +158,19 @@ impl Source {
             }
             _ => {}
         }
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let bytes = std::fs::read(file).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column =
+                valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+            ConfigError {
+                line: Some(line),
+                ..fail(format!(
+                    "bytes that are not UTF-8 text at column {column}; save the file as UTF-8"
+                ))
+            }
+        })?;
         if let Some(line) = too_deep(&text) {
             return Err(ConfigError {
                 line: Some(line),

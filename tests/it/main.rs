@@ -5,6 +5,7 @@ mod augment;
 mod bad_input;
 mod common;
 mod determinism;
+mod fuzz;
 mod golden;
 mod invariants;
 mod scenes;
