@@ -151,6 +151,30 @@ pub enum Shape {
     },
 }
 
+impl Shape {
+    /// The counts of a shape (segments, sides, teeth), each with its field name and the range
+    /// it must be drawn in.
+    fn counts(&self) -> Vec<(&'static str, &Expr, f64, f64)> {
+        let seg = |e| ("segments", e, 3.0, 512.0);
+        match self {
+            Shape::Box { .. } | Shape::Plane { .. } | Shape::Extrusion { .. } => vec![],
+            Shape::Leaf { teeth, .. } => vec![("teeth", teeth, 0.0, 50.0)],
+            Shape::Sphere { segments, .. }
+            | Shape::Ellipsoid { segments, .. }
+            | Shape::Cylinder { segments, .. }
+            | Shape::Cone { segments, .. }
+            | Shape::Capsule { segments, .. }
+            | Shape::Sector { segments, .. }
+            | Shape::Lathe { segments, .. } => vec![seg(segments)],
+            Shape::Torus {
+                segments, sides, ..
+            } => {
+                vec![seg(segments), ("sides", sides, 3.0, 512.0)]
+            }
+        }
+    }
+}
+
 /// Surface pattern, computed in the shader from part-local coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pattern {
@@ -447,6 +471,20 @@ impl Model {
                         self.file.display(),
                         drawn()
                     ));
+                }
+            }
+            for (i, spec) in self.parts.iter().enumerate() {
+                for (field, e, lo, hi) in spec.shape.counts() {
+                    let v = e.eval(&s.params);
+                    if !(v.is_finite() && (lo - 0.5..hi + 0.5).contains(&v)) {
+                        return Err(format!(
+                            "model {:?} ({}): parts[{i}].{field} is {v} in a draw with {}; it must \
+                             be a whole number from {lo} to {hi} (it is rounded)",
+                            self.name,
+                            self.file.display(),
+                            drawn()
+                        ));
+                    }
                 }
             }
             for part in &s.parts {
