@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod eval;
 pub mod generate;
 pub mod labels;
+pub mod outdir;
 pub mod render;
 pub mod scene;
 pub mod shaders;

@@ -1,0 +1,254 @@
+//! The output folder of a run: checks before anything is rendered (a named folder that is not
+//! the working folder, kept unless `--overwrite`), the swap of a finished dataset into place
+//! through hidden sibling folders, and the recovery of what a killed run left there. It does
+//! not know what a dataset holds.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::InputError;
+
+/// Checks the output folder before anything is rendered: it must be a folder that can be
+/// swapped into place (a named folder that does not hold the working folder), and an existing
+/// non-empty folder is kept unless `--overwrite` was given.
+pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
+    let unusable = |why: String| -> anyhow::Error { InputError(why).into() };
+    if dir.file_name().is_none() {
+        // "", ".", "..", "/", "a/..": the finished dataset is renamed into place, which needs a
+        // folder of its own
+        return Err(unusable(format!(
+            "output folder {:?} (output.dir or -o) does not end in a folder name: the dataset is \
+             written to a folder of its own and moved into place when complete; give one, e.g. -o \
+             output/dataset",
+            dir.display().to_string()
+        )));
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(unusable(format!(
+            "output path {} (output.dir or -o) exists and is not a folder; pass -o with another path",
+            dir.display()
+        )));
+    }
+    recover(dir)?;
+    if let (Ok(d), Ok(cwd)) = (
+        dir.canonicalize(),
+        std::env::current_dir().and_then(|c| c.canonicalize()),
+    ) {
+        if cwd.starts_with(&d) {
+            return Err(unusable(format!(
+                "output folder {} (output.dir or -o) holds the current working folder {}, so it \
+                 cannot be replaced; write to a folder below it, e.g. -o {}",
+                dir.display(),
+                cwd.display(),
+                dir.join("dataset").display()
+            )));
+        }
+    }
+    let non_empty = dir.is_dir()
+        && std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the output folder {}", dir.display()))?
+            .next()
+            .is_some();
+    if non_empty && !overwrite {
+        bail!(
+            "output folder {} already holds files; pass --overwrite to replace it (it is swapped only \
+             after the new run completes) or -o to write elsewhere",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The hidden folders a run keeps beside its output folder `OUT`: `.OUT.partial-PID` while it
+/// writes, `.OUT.complete-PID` once the dataset is whole, `.OUT.old-PID` for the replaced
+/// dataset between the two renames of the swap. A run killed at any moment leaves only these,
+/// and the next run on `OUT` finishes or clears them ([`recover`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Sibling {
+    Complete,
+    Old,
+    Partial,
+}
+
+impl Sibling {
+    fn tag(self) -> &'static str {
+        match self {
+            Sibling::Complete => "complete",
+            Sibling::Old => "old",
+            Sibling::Partial => "partial",
+        }
+    }
+}
+
+pub fn sibling(final_dir: &Path, kind: Sibling, pid: u32) -> PathBuf {
+    let name = final_dir.file_name().unwrap_or_default().to_string_lossy();
+    final_dir.with_file_name(format!(".{name}.{}-{pid}", kind.tag()))
+}
+
+/// Whether process `pid` may still be running: on Linux it is whether /proc has it; where that
+/// cannot be told, every process counts as running, so nothing of it is touched.
+fn alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !Path::new("/proc/self").is_dir()
+        || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The hidden folders beside `final_dir` left by runs that are no longer running, by kind.
+fn stale_siblings(final_dir: &Path) -> Vec<(Sibling, u32, PathBuf)> {
+    let name = final_dir.file_name().unwrap_or_default().to_string_lossy();
+    let prefix = format!(".{name}.");
+    let parent = match final_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        for kind in [Sibling::Complete, Sibling::Old, Sibling::Partial] {
+            let pid = rest
+                .strip_prefix(kind.tag())
+                .and_then(|r| r.strip_prefix('-'))
+                .and_then(|r| r.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if !alive(pid) && e.path().is_dir() {
+                    found.push((kind, pid, e.path()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Finishes or clears what runs killed on `final_dir` left (see [`Sibling`]), and says what it
+/// did: a complete dataset that was not yet swapped in is swapped in (that run was allowed to
+/// replace the folder), a replaced dataset whose swap finished is deleted (or put back if the
+/// folder is missing), and unfinished datasets are deleted.
+pub fn recover(final_dir: &Path) -> Result<()> {
+    for (kind, pid, path) in stale_siblings(final_dir) {
+        let say = |what: &str| {
+            eprintln!(
+                "rendergan: {what} ({} of process {pid}, which is no longer running)",
+                path.display()
+            )
+        };
+        match kind {
+            Sibling::Complete => {
+                if final_dir.exists() {
+                    let old = sibling(final_dir, Sibling::Old, pid);
+                    std::fs::rename(final_dir, &old).with_context(|| {
+                        format!(
+                            "cannot finish the swap a stopped run began: cannot move {} aside to \
+                             {}; its finished dataset is in {}",
+                            final_dir.display(),
+                            old.display(),
+                            path.display()
+                        )
+                    })?;
+                }
+                std::fs::rename(&path, final_dir).with_context(|| {
+                    format!(
+                        "cannot move the finished dataset of a stopped run from {} to {}",
+                        path.display(),
+                        final_dir.display()
+                    )
+                })?;
+                say(&format!(
+                    "finished the swap a stopped run began: {} now holds the dataset it completed",
+                    final_dir.display()
+                ));
+            }
+            Sibling::Old if !final_dir.exists() => {
+                std::fs::rename(&path, final_dir).with_context(|| {
+                    format!(
+                        "cannot put the dataset of {} back from {}",
+                        final_dir.display(),
+                        path.display()
+                    )
+                })?;
+                say(&format!(
+                    "put the earlier dataset back into {}",
+                    final_dir.display()
+                ));
+            }
+            Sibling::Old | Sibling::Partial => {
+                std::fs::remove_dir_all(&path).with_context(|| {
+                    format!(
+                        "cannot remove {}, left by a stopped run; remove it by hand",
+                        path.display()
+                    )
+                })?;
+                say(if kind == Sibling::Old {
+                    "removed a replaced dataset"
+                } else {
+                    "removed an unfinished dataset"
+                });
+            }
+        }
+    }
+    // a swap finished above leaves its replaced dataset: clear it too
+    for (kind, _, path) in stale_siblings(final_dir) {
+        if kind == Sibling::Old && final_dir.exists() {
+            std::fs::remove_dir_all(&path).with_context(|| {
+                format!(
+                    "cannot remove {}, left by a stopped run; remove it by hand",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves the finished dataset in `work` to `final_dir`: first renamed to its complete name, then
+/// the old folder aside, the new one in, the old one deleted. Every error says where the data is.
+pub fn swap_into_place(work: &Path, final_dir: &Path, pid: u32) -> Result<()> {
+    let complete = sibling(final_dir, Sibling::Complete, pid);
+    std::fs::rename(work, &complete).with_context(|| {
+        format!(
+            "cannot rename the finished dataset {} to {}",
+            work.display(),
+            complete.display()
+        )
+    })?;
+    let old = sibling(final_dir, Sibling::Old, pid);
+    if final_dir.exists() {
+        std::fs::rename(final_dir, &old).with_context(|| {
+            format!(
+                "cannot move the old {} aside to {}; the finished dataset is in {}",
+                final_dir.display(),
+                old.display(),
+                complete.display()
+            )
+        })?;
+    }
+    std::fs::rename(&complete, final_dir).with_context(|| {
+        format!(
+            "cannot move the finished dataset from {} to {}{}",
+            complete.display(),
+            final_dir.display(),
+            if old.exists() {
+                format!("; the old one is in {}", old.display())
+            } else {
+                String::new()
+            }
+        )
+    })?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).with_context(|| {
+            format!(
+                "the new dataset is in {}, but the old one in {} could not be removed",
+                final_dir.display(),
+                old.display()
+            )
+        })?;
+    }
+    Ok(())
+}
