@@ -28,6 +28,9 @@ pub enum Dist {
     Choice { values: Vec<f64>, weights: Vec<f64> },
     /// `{int: [lo, hi]}`: an integer in the closed range.
     Int(i64, i64),
+    /// `{mixture: [<dist>, <dist>, ...], weights: [1, 1]}`: one of the distributions, picked by
+    /// weight (default equal), then drawn: "portrait or landscape, each ±20°".
+    Mixture { parts: Vec<Dist>, weights: Vec<f64> },
 }
 
 impl std::fmt::Display for Dist {
@@ -55,6 +58,14 @@ impl std::fmt::Display for Dist {
                 write!(f, "{{choice: {values:?}, weights: {weights:?}}}")
             }
             Dist::Int(a, b) => write!(f, "{{int: [{a}, {b}]}}"),
+            Dist::Mixture { parts, weights } => {
+                let parts: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+                write!(
+                    f,
+                    "{{mixture: [{}], weights: {weights:?}}}",
+                    parts.join(", ")
+                )
+            }
         }
     }
 }
@@ -76,7 +87,7 @@ pub fn weighted_index<R: Rng + ?Sized>(weights: &[f64], rng: &mut R) -> usize {
 /// The shape hint every parse error repeats, so users see the accepted forms.
 pub const FORMS: &str =
     "a number or a distribution like {uniform: [a, b]}, {normal: [mean, std]}, \
-{choice: [a, b]}, {int: [lo, hi]} or {const: x}";
+{choice: [a, b]}, {int: [lo, hi]}, {mixture: [<distribution>, ...]} or {const: x}";
 
 impl Dist {
     /// Draws one value.
@@ -124,6 +135,10 @@ impl Dist {
                     .expect("choice has at least one value; checked at parse")
             }
             Dist::Int(lo, hi) => rng.gen_range(lo..=hi) as f64,
+            Dist::Mixture {
+                ref parts,
+                ref weights,
+            } => parts[weighted_index(weights, rng)].sample(rng),
         }
     }
 
@@ -143,6 +158,17 @@ impl Dist {
                     (a.min(*v), b.max(*v))
                 }),
             Dist::Int(lo, hi) => (lo as f64, hi as f64),
+            Dist::Mixture {
+                ref parts,
+                ref weights,
+            } => parts
+                .iter()
+                .zip(weights)
+                .filter(|(_, w)| **w > 0.0)
+                .map(|(p, _)| p.range())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (lo, hi)| {
+                    (a.min(lo), b.max(hi))
+                }),
         }
     }
 
@@ -196,6 +222,26 @@ impl Dist {
             "choice" => {
                 allowed_extra(&["weights"])?;
                 parse_choice(key("choice").unwrap(), key("weights"))
+            }
+            "mixture" => {
+                allowed_extra(&["weights"])?;
+                let Some(Value::Sequence(items)) = key("mixture") else {
+                    return Err(format!(
+                        "mixture: expected a list of distributions like [{{normal: [0, 20]}}, \
+                         {{normal: [90, 20]}}], found {}",
+                        describe(key("mixture").unwrap())
+                    ));
+                };
+                if items.is_empty() {
+                    return Err("mixture: the list is empty; give at least one distribution".into());
+                }
+                let parts = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| Dist::from_value(x).map_err(|e| format!("mixture[{i}]: {e}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let weights = parse_weights(key("weights"), parts.len())?;
+                Ok(Dist::Mixture { parts, weights })
             }
             "int" => {
                 allowed_extra(&[])?;
@@ -275,19 +321,25 @@ fn parse_choice(v: &Value, w: Option<&Value>) -> Result<Dist, String> {
     if values.is_empty() {
         return Err("choice: the list is empty; give at least one value".into());
     }
-    let weights = match w {
-        None => vec![1.0; values.len()],
+    let weights = parse_weights(w, values.len())?;
+    Ok(Dist::Choice { values, weights })
+}
+
+/// `weights:` of a choice or mixture of `n` items: non-negative, one per item, positive sum;
+/// equal when absent.
+fn parse_weights(w: Option<&Value>, n: usize) -> Result<Vec<f64>, String> {
+    Ok(match w {
+        None => vec![1.0; n],
         Some(Value::Sequence(ws)) => {
             let ws = ws
                 .iter()
                 .map(|x| as_f64(x).filter(|x| *x >= 0.0))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| "weights: expected non-negative numbers".to_string())?;
-            if ws.len() != values.len() {
+            if ws.len() != n {
                 return Err(format!(
-                    "weights: {} weights for {} choices; give one weight per choice",
+                    "weights: {} weights for {n} choices; give one weight per choice",
                     ws.len(),
-                    values.len()
                 ));
             }
             if ws.iter().sum::<f64>() <= 0.0 {
@@ -301,8 +353,7 @@ fn parse_choice(v: &Value, w: Option<&Value>) -> Result<Dist, String> {
                 describe(other)
             ))
         }
-    };
-    Ok(Dist::Choice { values, weights })
+    })
 }
 
 fn pair(v: &Value, form: &str) -> Result<[f64; 2], String> {
@@ -415,5 +466,37 @@ mod tests {
         assert!((0..100).all(|_| dists[3].sample(&mut rng) == 9.0));
         // ints are integers
         assert!((0..100).all(|_| dists[2].sample(&mut rng).fract() == 0.0));
+    }
+
+    #[test]
+    fn a_mixture_draws_from_each_part_by_weight() {
+        let m = parse(
+            "{mixture: [{normal: {mean: 0, std: 5, min: -20, max: 20}}, {uniform: [80, 100]}], \
+             weights: [1, 3]}",
+        )
+        .unwrap();
+        assert_eq!(m.range(), (-20.0, 100.0));
+        assert_eq!(
+            parse(&m.to_string()).unwrap(),
+            m,
+            "Display gives the YAML form back"
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let draws: Vec<f64> = (0..4000).map(|_| m.sample(&mut rng)).collect();
+        let high = draws.iter().filter(|v| **v >= 80.0).count() as f64 / 4000.0;
+        assert!(
+            (high - 0.75).abs() < 0.03,
+            "share of the second part {high}"
+        );
+        assert!(draws
+            .iter()
+            .all(|v| (-20.0..=20.0).contains(v) || (80.0..=100.0).contains(v)));
+        assert!(parse("{mixture: []}").unwrap_err().contains("empty"));
+        assert!(parse("{mixture: [1, {gamma: 2}]}")
+            .unwrap_err()
+            .contains("mixture[1]: unknown distribution"));
+        assert!(parse("{mixture: [1, 2], weights: [1]}")
+            .unwrap_err()
+            .contains("one weight"));
     }
 }
