@@ -13,6 +13,9 @@ pub enum Expr {
     Neg(Box<Expr>),
     Bin(Op, Box<Expr>, Box<Expr>),
     Call(Func, Box<Expr>),
+    /// `pick(k, a, b, ...)`: the value at index round(k), clamped to the list (a discrete choice
+    /// per instance, e.g. a colour channel from a parameter `k: {int: [0, 2]}`).
+    Pick(Box<Expr>, Vec<Expr>),
 }
 
 /// Binary operators, in the usual precedence.
@@ -79,6 +82,10 @@ impl Expr {
                 a.vars(out);
                 b.vars(out);
             }
+            Expr::Pick(k, items) => {
+                k.vars(out);
+                items.iter().for_each(|e| e.vars(out));
+            }
         }
     }
 
@@ -98,6 +105,14 @@ impl Expr {
                     Op::Div => a / b,
                     Op::Pow => a.powf(b),
                 }
+            }
+            Expr::Pick(k, items) => {
+                let k = k.eval(env);
+                if k.is_nan() {
+                    return f64::NAN;
+                }
+                let i = k.round().clamp(0.0, (items.len() - 1) as f64) as usize;
+                items[i].eval(env)
             }
             Expr::Call(f, a) => {
                 let a = a.eval(env);
@@ -289,6 +304,27 @@ impl Parser<'_> {
                 if name == "pi" {
                     return Ok(Expr::Num(std::f64::consts::PI));
                 }
+                if name == "pick" && self.peek() == Some(b'(') {
+                    self.op()?;
+                    self.enter()?;
+                    self.i += 1;
+                    let k = self.sum()?;
+                    let mut items = Vec::new();
+                    while self.peek() == Some(b',') {
+                        self.op()?;
+                        self.i += 1;
+                        items.push(self.sum()?);
+                    }
+                    if self.peek() != Some(b')') {
+                        return Err(self.err("`,` or `)`"));
+                    }
+                    if items.is_empty() {
+                        return Err(self.err("pick(k, a, b, ...) with at least one value after k"));
+                    }
+                    self.i += 1;
+                    self.leave();
+                    return Ok(Expr::Pick(Box::new(k), items));
+                }
                 if self.peek() == Some(b'(') {
                     let f = match name.as_str() {
                         "sqrt" => Func::Sqrt,
@@ -300,9 +336,9 @@ impl Parser<'_> {
                         "rad" => Func::Rad,
                         _ => {
                             self.i = start;
-                            return Err(
-                                self.err("a function among sqrt, sin, cos, tan, abs, floor, rad")
-                            );
+                            return Err(self.err(
+                                "a function among sqrt, sin, cos, tan, abs, floor, rad, pick",
+                            ));
                         }
                     };
                     self.op()?;
@@ -382,5 +418,28 @@ mod tests {
             err.contains("(504 characters)") && err.contains('…'),
             "{err}"
         );
+    }
+
+    #[test]
+    fn pick_takes_the_value_at_the_rounded_index() {
+        let e = Expr::parse("pick(k, 0.9, 0.1 + x, 2 * x)").unwrap();
+        let mut vars = Vec::new();
+        e.vars(&mut vars);
+        assert_eq!(vars, ["k", "x", "x"]);
+        let at = |k: f64| {
+            e.eval(&BTreeMap::from([
+                ("k".to_string(), k),
+                ("x".to_string(), 3.0),
+            ]))
+        };
+        assert_eq!(
+            [at(0.0), at(1.2), at(1.6), at(7.0), at(-2.0)],
+            [0.9, 3.1, 6.0, 6.0, 0.9]
+        );
+        assert!(at(f64::NAN).is_nan());
+        assert!(Expr::parse("pick(k)")
+            .unwrap_err()
+            .contains("at least one value"));
+        assert!(Expr::parse("pick(k, 1").unwrap_err().contains("`,` or `)`"));
     }
 }
