@@ -58,6 +58,39 @@ pub fn stem(index: u64) -> String {
     format!("{index:06}")
 }
 
+/// The file beside `anomaly/` that loads it with anomalib (not named `anomalib.py`, which would
+/// hide the package when run from the dataset folder).
+pub const ANOMALIB_SNIPPET: &str = "anomaly_folder.py";
+
+/// Python that builds anomalib's `Folder` datamodule over this dataset's `anomaly/`, with every
+/// defect folder the config names.
+fn anomalib_snippet(cfg: &Config, defects: &[String]) -> String {
+    let list = |prefix: &str| {
+        let items: Vec<String> = defects
+            .iter()
+            .map(|d| format!("\"{prefix}/{d}\""))
+            .collect();
+        format!("[{}]", items.join(", "))
+    };
+    let name = cfg
+        .file
+        .file_stem()
+        .map_or("rendergan".into(), |s| s.to_string_lossy().into_owned());
+    format!(
+        "# Written by rendergan: anomalib's Folder datamodule over this dataset's anomaly/ layout,\n\
+         # with every defect folder of the config. Use: from anomaly_folder import datamodule\n\
+         # (run from this folder), or copy the call.\n\
+         from pathlib import Path\n\n\
+         from anomalib.data import Folder\n\n\
+         root = Path(__file__).resolve().parent / \"anomaly\"\n\
+         datamodule = Folder(\n    name={name:?},\n    root=root,\n    normal_dir=\"train/good\",\n    \
+         abnormal_dir={},\n    normal_test_dir=\"test/good\",\n    mask_dir={},\n    \
+         num_workers=2,  # anomalib's default of 8 is more than most machines here have\n)\n",
+        list("test"),
+        list("ground_truth")
+    )
+}
+
 /// Creates the folder tree of a dataset under `root`.
 pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
     let mut dirs = vec!["images"];
@@ -403,6 +436,11 @@ impl DatasetWriter {
             let abs = std::path::absolute(final_dir).unwrap_or_else(|_| final_dir.to_path_buf());
             let text = yolo::data_yaml(&abs.to_string_lossy(), self.has_val, &cfg.classes, task);
             std::fs::write(self.root.join("data.yaml"), text)?;
+        }
+        if let Some(defects) = &cfg.output.anomaly {
+            let text = anomalib_snippet(cfg, defects);
+            std::fs::write(self.root.join(ANOMALIB_SNIPPET), text)
+                .with_context(|| format!("cannot write {ANOMALIB_SNIPPET}"))?;
         }
         if !self.tiles.is_empty() {
             let sheet = preview::contact_sheet(&self.tiles);

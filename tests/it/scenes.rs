@@ -237,6 +237,15 @@ fn qc_defects_lie_on_the_plate_and_the_anomaly_layout_pairs_images_with_masks() 
         }
     }
     assert_eq!(n_files, good_images + 2 * defect_images);
+    // the anomalib snippet beside the layout names every defect folder, images and masks
+    let snippet = std::fs::read_to_string(dir.path().join("anomaly_folder.py")).unwrap();
+    for d in defects {
+        assert!(
+            snippet.contains(&format!("\"test/{d}\""))
+                && snippet.contains(&format!("\"ground_truth/{d}\"")),
+            "{d} missing from anomaly_folder.py:\n{snippet}"
+        );
+    }
     assert!(defect_images >= 10 && good_images >= 5 && defect_pixels > 500);
     assert!(chips >= 2, "only {chips} chipped edges seen");
 }
