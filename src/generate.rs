@@ -13,7 +13,7 @@ use crate::augment::infer::{AugImage, Augmenter};
 use crate::config::{Background, Config, InputError};
 use crate::dataset::{self, image_io, DatasetWriter, StageTimes};
 pub use crate::outdir::check_output;
-use crate::outdir::{sibling, swap_into_place, Sibling};
+use crate::outdir::{parent_of, sibling, swap_into_place, Sibling};
 use crate::render::{Frame, RenderContext, Renderer};
 use crate::scene;
 
@@ -89,8 +89,8 @@ fn available_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Refuses, before anything is rendered, an image size this machine cannot hold in memory
-/// (8192² with antialiasing needs about 20 GB and used to abort on allocation).
+/// Refuses, before anything is rendered, an image size this machine cannot hold in memory (by
+/// [`memory_estimate`]; too large a size used to abort on allocation).
 pub fn check_memory(cfg: &Config) -> Result<()> {
     let need = memory_estimate(cfg);
     if let Some(free) = available_memory() {
@@ -135,10 +135,7 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     let start = Instant::now();
     let final_dir = cfg.output.dir.clone();
     check_output(&final_dir, opts.overwrite)?;
-    let parent = final_dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let parent = parent_of(&final_dir);
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
     let pid = std::process::id();

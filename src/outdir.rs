@@ -81,6 +81,14 @@ impl Sibling {
     }
 }
 
+/// The folder `dir` lies in (`.` for a bare name).
+pub fn parent_of(dir: &Path) -> &Path {
+    dir.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// The hidden sibling of kind `kind` that process `pid` uses for `final_dir`.
 pub fn sibling(final_dir: &Path, kind: Sibling, pid: u32) -> PathBuf {
     let name = final_dir.file_name().unwrap_or_default().to_string_lossy();
     final_dir.with_file_name(format!(".{name}.{}-{pid}", kind.tag()))
@@ -98,11 +106,7 @@ fn alive(pid: u32) -> bool {
 fn stale_siblings(final_dir: &Path) -> Vec<(Sibling, u32, PathBuf)> {
     let name = final_dir.file_name().unwrap_or_default().to_string_lossy();
     let prefix = format!(".{name}.");
-    let parent = match final_dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(parent) else {
+    let Ok(entries) = std::fs::read_dir(parent_of(final_dir)) else {
         return Vec::new();
     };
     let mut found = Vec::new();
@@ -141,25 +145,8 @@ pub fn recover(final_dir: &Path) -> Result<()> {
         };
         match kind {
             Sibling::Complete => {
-                if final_dir.exists() {
-                    let old = sibling(final_dir, Sibling::Old, pid);
-                    std::fs::rename(final_dir, &old).with_context(|| {
-                        format!(
-                            "cannot finish the swap a stopped run began: cannot move {} aside to \
-                             {}; its finished dataset is in {}",
-                            final_dir.display(),
-                            old.display(),
-                            path.display()
-                        )
-                    })?;
-                }
-                std::fs::rename(&path, final_dir).with_context(|| {
-                    format!(
-                        "cannot move the finished dataset of a stopped run from {} to {}",
-                        path.display(),
-                        final_dir.display()
-                    )
-                })?;
+                swap_in(&path, final_dir, pid)
+                    .context("cannot finish the swap a stopped run began")?;
                 say(&format!(
                     "finished the swap a stopped run began: {} now holds the dataset it completed",
                     final_dir.display()
@@ -193,22 +180,11 @@ pub fn recover(final_dir: &Path) -> Result<()> {
             }
         }
     }
-    // a swap finished above leaves its replaced dataset: clear it too
-    for (kind, _, path) in stale_siblings(final_dir) {
-        if kind == Sibling::Old && final_dir.exists() {
-            std::fs::remove_dir_all(&path).with_context(|| {
-                format!(
-                    "cannot remove {}, left by a stopped run; remove it by hand",
-                    path.display()
-                )
-            })?;
-        }
-    }
     Ok(())
 }
 
 /// Moves the finished dataset in `work` to `final_dir`: first renamed to its complete name, then
-/// the old folder aside, the new one in, the old one deleted. Every error says where the data is.
+/// [`swap_in`]. Every error says where the data is.
 pub fn swap_into_place(work: &Path, final_dir: &Path, pid: u32) -> Result<()> {
     let complete = sibling(final_dir, Sibling::Complete, pid);
     std::fs::rename(work, &complete).with_context(|| {
@@ -218,6 +194,12 @@ pub fn swap_into_place(work: &Path, final_dir: &Path, pid: u32) -> Result<()> {
             complete.display()
         )
     })?;
+    swap_in(&complete, final_dir, pid)
+}
+
+/// Puts the complete dataset `complete` in place of `final_dir`: the old folder aside (as
+/// process `pid`'s old sibling), the new one in, the old one deleted.
+fn swap_in(complete: &Path, final_dir: &Path, pid: u32) -> Result<()> {
     let old = sibling(final_dir, Sibling::Old, pid);
     if final_dir.exists() {
         std::fs::rename(final_dir, &old).with_context(|| {
@@ -229,7 +211,7 @@ pub fn swap_into_place(work: &Path, final_dir: &Path, pid: u32) -> Result<()> {
             )
         })?;
     }
-    std::fs::rename(&complete, final_dir).with_context(|| {
+    std::fs::rename(complete, final_dir).with_context(|| {
         format!(
             "cannot move the finished dataset from {} to {}{}",
             complete.display(),
