@@ -133,6 +133,15 @@ impl ChainOutput {
     }
 }
 
+/// A learned scalar whose effective value (after the `SCALAR_GAIN` the forward pass applies)
+/// starts at `v`.
+fn scalar(v: f32, device: &Device) -> Param<Tensor<1>> {
+    Param::from_tensor(Tensor::<1>::from_data(
+        TensorData::new(vec![v / SCALAR_GAIN], [1]),
+        device,
+    ))
+}
+
 fn conv(c_in: usize, c_out: usize, k: usize, device: &Device) -> Conv2d {
     let p = k / 2;
     Conv2dConfig::new([c_in, c_out], [k, k])
@@ -358,18 +367,13 @@ impl Chain {
     /// as the discriminator asks.
     pub fn new(cfg: &StageConfig, device: &Device) -> Chain {
         let (c, w) = (cfg.channels, cfg.width);
-        let scalar = |v: f32| {
-            Param::from_tensor(Tensor::<1>::from_data(
-                TensorData::new(vec![v], [1]),
-                device,
-            ))
-        };
+        let scalar = |v: f32| scalar(v, device);
         Chain {
             // blur and noise start faint but not at nothing (σ 0.36 training px, noise 0.012):
             // from much fainter starts (σ 0.05) the blur did not learn at all in 400 steps on the
             // test domain
-            blur_a: scalar(0.1 / SCALAR_GAIN),
-            blur_c: scalar(-2.0 / SCALAR_GAIN),
+            blur_a: scalar(0.1),
+            blur_c: scalar(-2.0),
             light1: conv(LIGHT_Z, w, 3, device),
             light2: zero(conv(w, 3, 3, device)),
             bg_color1: LinearConfig::new(BG_Z, w).init(device),
@@ -380,7 +384,7 @@ impl Chain {
             bg4: zero(conv(w, c, 3, device)),
             detail1: conv(c + DETAIL_Z, w, 3, device),
             detail2: zero(conv(w, c, 3, device)),
-            noise_level: scalar(-3.0 / SCALAR_GAIN),
+            noise_level: scalar(-3.0),
             channels: c,
             flags: [
                 cfg.blur,
@@ -396,16 +400,10 @@ impl Chain {
     /// A chain that changes nothing: what a run hands over when learning did not help (every
     /// head at zero, blur and noise levels so low that σ is below 1e-8).
     pub fn identity(cfg: &StageConfig, device: &Device) -> Chain {
-        let scalar = |v: f32| {
-            Param::from_tensor(Tensor::<1>::from_data(
-                TensorData::new(vec![v / SCALAR_GAIN], [1]),
-                device,
-            ))
-        };
         Chain {
-            blur_a: scalar(0.0),
-            blur_c: scalar(-20.0),
-            noise_level: scalar(-20.0),
+            blur_a: scalar(0.0, device),
+            blur_c: scalar(-20.0, device),
+            noise_level: scalar(-20.0, device),
             ..Chain::new(cfg, device)
         }
     }
@@ -799,12 +797,7 @@ mod tests {
         let naive_z = inputs(2, 3, 256, 256, 1.0, &device).2;
         // the same maps (made at the training size from the same seeds), sensor noise per pixel
         let z_64 = inputs(2, 3, 64, 64, 1.0, &device).2;
-        let scalar = |v: f32| {
-            Param::from_tensor(Tensor::<1>::from_data(
-                TensorData::new(vec![v / SCALAR_GAIN], [1]),
-                &device,
-            ))
-        };
+        let scalar = |v: f32| scalar(v, &device);
         for stage in ["all"].into_iter().chain(STAGES) {
             let mut chain = trained_like(&only(stage), &device);
             // a blur of about 1.2 training px and noise of σ 0.05, whatever the jitter gave
