@@ -461,29 +461,30 @@ impl Model {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            // "model …: <what> in a draw with <the drawn parameters>; <fix>"
+            let fail = |what: String, fix: &str| {
+                Err(format!(
+                    "model {:?} ({}): {what} in a draw with {}; {fix}",
+                    self.name,
+                    self.file.display(),
+                    drawn()
+                ))
+            };
             let fix = "change the expression or the ranges of the parameters it uses";
             for (k, _) in &self.params {
                 let v = s.params.get(k).copied().unwrap_or(f64::NAN);
                 if !v.is_finite() {
-                    return Err(format!(
-                        "model {:?} ({}): parameter `{k}` evaluates to {v} in a draw with {}; {fix}",
-                        self.name,
-                        self.file.display(),
-                        drawn()
-                    ));
+                    return fail(format!("parameter `{k}` evaluates to {v}"), fix);
                 }
             }
             for (i, spec) in self.parts.iter().enumerate() {
                 for (field, e, lo, hi) in spec.shape.counts() {
                     let v = e.eval(&s.params);
                     if !(v.is_finite() && (lo - 0.5..hi + 0.5).contains(&v)) {
-                        return Err(format!(
-                            "model {:?} ({}): parts[{i}].{field} is {v} in a draw with {}; it must \
-                             be a whole number from {lo} to {hi} (it is rounded)",
-                            self.name,
-                            self.file.display(),
-                            drawn()
-                        ));
+                        return fail(
+                            format!("parts[{i}].{field} is {v}"),
+                            &format!("it must be a whole number from {lo} to {hi} (it is rounded)"),
+                        );
                     }
                 }
             }
@@ -496,24 +497,24 @@ impl Model {
                         .iter()
                         .all(|x| x.is_finite());
                 if !finite {
-                    return Err(format!(
-                        "model {:?} ({}): part `{}` has a size, position, rotation or material value \
-                         that is not a finite number in a draw with {}; {fix}",
-                        self.name,
-                        self.file.display(),
-                        part.name,
-                        drawn()
-                    ));
+                    return fail(
+                        format!(
+                            "part `{}` has a size, position, rotation or material value that is \
+                             not a finite number",
+                            part.name
+                        ),
+                        fix,
+                    );
                 }
             }
             if let Some(i) = s.keypoints.iter().position(|k| !k.is_finite()) {
-                return Err(format!(
-                    "model {:?} ({}): keypoint `{}` is not a finite position in a draw with {}; {fix}",
-                    self.name,
-                    self.file.display(),
-                    self.keypoints[i].0,
-                    drawn()
-                ));
+                return fail(
+                    format!(
+                        "keypoint `{}` is not a finite position",
+                        self.keypoints[i].0
+                    ),
+                    fix,
+                );
             }
         }
         Ok(())
