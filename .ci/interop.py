@@ -85,8 +85,12 @@ def check_yolo(root):
         data = yaml.safe_load(f)
     names = data["names"]
     nc = len(names)
-    assert os.path.isdir(os.path.join(data["path"], data["train"])), "data.yaml train folder missing"
+    assert "path" not in data, "data.yaml has a path: a moved or copied dataset would read the original"
     kpt = data.get("kpt_shape")
+    if kpt:
+        flip = data.get("flip_idx")
+        assert flip is None or sorted(flip) == list(range(kpt[0])), f"flip_idx {flip} is no permutation"
+        assert flip is None or all(flip[flip[i]] == i for i in range(kpt[0])), f"flip_idx {flip} swaps no pairs"
     lines = 0
     for split in ("train", "val"):
         img_dir = os.path.join(root, "images", split)
@@ -113,6 +117,38 @@ def check_yolo(root):
     return lines
 
 
+def ultralytics_root(yaml_file):
+    """The dataset root as ultralytics' check_det_dataset (8.1+) resolves it: `path:` when given,
+    else the folder of the yaml file (absolute, or relative to the working folder)."""
+    with open(yaml_file) as f:
+        data = yaml.safe_load(f)
+    return data.get("path") or os.path.dirname(yaml_file)
+
+
+def check_relocation(root):
+    """Copies the dataset elsewhere, hides the original, and checks the copy's data.yaml finds
+    the copy's images and labels, from an absolute and from a relative yaml path."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        moved = os.path.join(tmp, "moved")
+        shutil.copytree(root, moved)
+        hidden = root.rstrip("/") + ".hidden-by-interop"
+        os.rename(root, hidden)
+        try:
+            for yaml_file in (os.path.join(moved, "data.yaml"), os.path.relpath(os.path.join(moved, "data.yaml"))):
+                base = ultralytics_root(yaml_file)
+                with open(yaml_file) as f:
+                    data = yaml.safe_load(f)
+                for k in ("train", "val"):
+                    d = os.path.realpath(os.path.join(base, data[k].split("#")[0].strip()))
+                    assert d.startswith(os.path.realpath(moved)), f"{yaml_file}: {k} resolves to {d}, outside the copy"
+                    assert os.path.isdir(d) and os.listdir(d), f"{yaml_file}: {k} folder {d} missing or empty"
+        finally:
+            os.rename(hidden, root)
+
+
 def main():
     root = sys.argv[1]
     total = 0
@@ -123,6 +159,8 @@ def main():
     if os.path.isfile(os.path.join(root, "data.yaml")):
         lines = check_yolo(root)
         print(f"interop: yolo: {lines} label lines in ultralytics format")
+        check_relocation(root)
+        print("interop: yolo: a copied dataset's data.yaml reads the copy (original hidden)")
     assert total > 0, "no annotations at all"
     print("interop: ok")
 

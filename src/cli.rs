@@ -71,6 +71,11 @@ pub struct GenerateArgs {
     /// Apply a trained run folder (from `rendergan train -o`) to every image; labels are unchanged.
     #[arg(long)]
     pub augment: Option<PathBuf>,
+    /// Finish the unfinished dataset a stopped run (killed, failed) of the same config, seed,
+    /// count and -o left: only the missing images are rendered, and the result is the same as
+    /// an uninterrupted run's.
+    #[arg(long)]
+    pub resume: bool,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -217,6 +222,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 progress: !a.quiet,
                 render_threads: a.render_threads,
                 augment: a.augment,
+                resume: a.resume,
             };
             generate::apply(&mut cfg, &opts);
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
@@ -348,6 +354,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 progress: false,
                 render_threads: a.render_threads,
                 augment: a.augment,
+                resume: false,
             };
             generate::apply(&mut cfg, &opts);
             let ctxs = generate::open_devices(opts.render_threads)?;
@@ -408,6 +415,7 @@ fn bench_train(
         progress: false,
         render_threads: None,
         augment: None,
+        resume: false,
     };
     generate::apply(&mut real, &opts);
     let ctxs = generate::open_devices(None)?;

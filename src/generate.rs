@@ -11,9 +11,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::augment::infer::{AugImage, Augmenter};
 use crate::config::{Background, Config, InputError};
+use crate::dataset::journal;
 use crate::dataset::{self, image_io, DatasetWriter, StageTimes};
 pub use crate::outdir::check_output;
-use crate::outdir::{parent_of, sibling, swap_into_place, Sibling};
+use crate::outdir::{self, parent_of, sibling, swap_into_place, Sibling};
 use crate::render::{Frame, RenderContext, Renderer};
 use crate::scene;
 
@@ -32,6 +33,8 @@ pub struct Options {
     pub progress: bool,
     /// A trained run folder to apply (overrides `augment:` in the config).
     pub augment: Option<PathBuf>,
+    /// Continue the unfinished dataset a stopped run of the same config, seed and count left.
+    pub resume: bool,
 }
 
 /// What a run did and where its time went.
@@ -130,7 +133,9 @@ pub fn default_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
-/// Runs the whole job on the given render devices (see [`open_devices`]).
+/// Runs the whole job on the given render devices (see [`open_devices`]). The dataset is
+/// written into a hidden sibling folder and swapped in when complete; with `opts.resume` the
+/// unfinished folder of a stopped run of the same config, seed and count is continued.
 pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summary> {
     let start = Instant::now();
     let final_dir = cfg.output.dir.clone();
@@ -144,18 +149,89 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
         std::fs::remove_dir_all(&work)
             .with_context(|| format!("cannot remove {}", work.display()))?;
     }
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let result = write_all(cfg, ctxs, opts, &work, &final_dir, start);
+    let done = adopt_unfinished(cfg, &final_dir, &work, opts.resume)?;
+    if done == 0 {
+        std::fs::create_dir_all(&work)
+            .with_context(|| format!("cannot create {}", work.display()))?;
+        journal::write_stamp(&work, cfg)?;
+    }
+    let result = write_all(cfg, ctxs, opts, &work, &final_dir, start, done);
     match result {
         Ok(summary) => {
+            journal::remove(&work)?;
             swap_into_place(&work, &final_dir, pid)?;
+            outdir::remove_stale_partials(&final_dir)?;
             Ok(summary)
         }
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&work);
-            Err(e)
+            let kept = journal::done(&work).0;
+            if kept == 0 {
+                let _ = std::fs::remove_dir_all(&work);
+                return Err(e);
+            }
+            Err(e.context(format!(
+                "the {kept} images written so far are kept in {}: fix the cause and run the same \
+                 command with --resume to finish only the rest (a run without --resume starts \
+                 over and removes them when it completes)",
+                work.display()
+            )))
         }
     }
+}
+
+/// With `resume`, moves the unfinished dataset of a stopped run of this same config, seed and
+/// count (the one with most images) to `work` and returns how many images it holds; without,
+/// says what stopped runs left. 0 when nothing is continued.
+fn adopt_unfinished(cfg: &Config, final_dir: &Path, work: &Path, resume: bool) -> Result<u64> {
+    let stale = outdir::stale_partials(final_dir);
+    if !resume {
+        for (_, p) in &stale {
+            eprintln!(
+                "rendergan: {} holds {} images of a stopped run; this run starts over and \
+                 removes it when it completes (run with --resume instead to continue it)",
+                p.display(),
+                journal::done(p).0
+            );
+        }
+        return Ok(0);
+    }
+    let mut best: Option<(u64, u64, &Path)> = None;
+    for (_, p) in &stale {
+        if !journal::matches(p, cfg) {
+            eprintln!(
+                "rendergan: --resume: {} was made with another config, seed or count; not \
+                 continued (it is removed when this run completes)",
+                p.display()
+            );
+            continue;
+        }
+        let (n, bytes) = journal::done(p);
+        if best.is_none_or(|(m, ..)| n > m) {
+            best = Some((n, bytes, p));
+        }
+    }
+    let Some((n, bytes, from)) = best else {
+        eprintln!(
+            "rendergan: --resume: no stopped run of this config, seed and count left an \
+             unfinished dataset beside {}; starting from image 0",
+            final_dir.display()
+        );
+        return Ok(0);
+    };
+    std::fs::rename(from, work).with_context(|| {
+        format!(
+            "cannot take over the unfinished dataset {} (as {})",
+            from.display(),
+            work.display()
+        )
+    })?;
+    journal::truncate(work, bytes)?;
+    eprintln!(
+        "rendergan: --resume: {n} of {} images were done in {}; rendering the rest",
+        cfg.count,
+        from.display()
+    );
+    Ok(n)
 }
 
 fn write_all(
@@ -165,6 +241,7 @@ fn write_all(
     root: &Path,
     final_dir: &Path,
     start: Instant,
+    done: u64,
 ) -> Result<Summary> {
     let threads = opts.threads.unwrap_or_else(default_threads).max(1);
     let bgs = match &cfg.background {
@@ -185,13 +262,28 @@ fn write_all(
         _ => None,
     };
     dataset::create_layout(root, cfg)?;
-    let mut writer = DatasetWriter::new(root, cfg)?;
+    let mut writer = DatasetWriter::new(root, cfg, done)?;
     let samples = if cfg.antialias > 1 { 4 } else { 1 };
     let bar = progress_bar(cfg.count, opts.progress);
     let mut stages = StageTimes::default();
     let preview_n = cfg.output.preview as u64;
-    let renderers = ctxs.len().max(1) as u64;
+    let renderers = ctxs.len().max(1);
     let batch = cfg.batch.max(1);
+    // what is rendered: everything but the whole chunks a resumed run's journal holds, except
+    // the preview's (its tiles need the pixels); the journal's images are replayed in their
+    // place. Chunks start at multiples of `batch` in every run: an image's edge pixels can
+    // differ by a rounding with its place in the batch texture, so its batch must not change.
+    let b = batch as u64;
+    let journal_chunks = done / b * b;
+    let replay_from = (preview_n.min(cfg.count).div_ceil(b) * b).min(journal_chunks);
+    let chunks = chunks(&[(0, replay_from), (journal_chunks, cfg.count)], b);
+    let replay = |writer: &mut DatasetWriter| -> Result<()> {
+        if writer.images == replay_from && journal_chunks > replay_from {
+            journal::replay(root, replay_from, journal_chunks, writer)?;
+        }
+        Ok(())
+    };
+    replay(&mut writer)?;
     let (work_tx, work_rx) = bounded::<(scene::Scene, Frame)>(2 * batch);
     let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
     let (render_time, readback_time, augment_time) = std::thread::scope(
@@ -201,16 +293,14 @@ fn write_all(
             for (r, ctx) in ctxs.iter().enumerate() {
                 let work_tx = work_tx.clone();
                 let bgs = bgs.as_ref();
+                let chunks = &chunks;
                 render_handles.push(s.spawn(move || -> Result<(Duration, Duration, Duration)> {
                 let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, cfg.output.normals);
                 let augmenter = cfg.augment.as_deref().map(Augmenter::load).transpose()?;
                 let mut augment_time = Duration::ZERO;
                 let max_tiles = renderer.max_tiles();
                 let max_batch = renderer.max_batch();
-                let mut chunk = r as u64;
-                'chunks: while chunk * batch as u64 <= cfg.count.saturating_sub(1) {
-                    let lo = chunk * batch as u64;
-                    let hi = (lo + batch as u64).min(cfg.count);
+                'chunks: for &(lo, hi) in chunks.iter().skip(r).step_by(renderers) {
                     let mut pending: Vec<scene::Scene> = (lo..hi).map(|i| scene::sample(cfg, i)).collect();
                     while !pending.is_empty() {
                         // as many images as fit the coverage budget and the texture height
@@ -244,7 +334,6 @@ fn write_all(
                         }
                         pending = rest;
                     }
-                    chunk += renderers;
                 }
                 Ok((renderer.render_time, renderer.readback_time, augment_time))
             }));
@@ -269,6 +358,7 @@ fn write_all(
                     stages.encode += p.times.encode;
                     stages.write += p.times.write;
                     writer.accept(p)?;
+                    replay(&mut writer)?;
                     bar.set_position(writer.images);
                     Ok(())
                 });
@@ -293,7 +383,7 @@ fn write_all(
         bail!("internal: wrote {} of {} images", writer.images, cfg.count);
     }
     let (images, annotations) = (writer.images, writer.annotations);
-    writer.finish(cfg, final_dir)?;
+    writer.finish(cfg)?;
     Ok(Summary {
         dir: final_dir.to_path_buf(),
         images,
@@ -306,6 +396,19 @@ fn write_all(
         augment: augment_time,
         stages,
     })
+}
+
+/// The half-open index ranges `ranges` cut into chunks of at most `batch` images, in order.
+fn chunks(ranges: &[(u64, u64)], batch: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for &(lo, hi) in ranges {
+        let mut a = lo;
+        while a < hi {
+            out.push((a, (a + batch).min(hi)));
+            a += batch;
+        }
+    }
+    out
 }
 
 /// Composites each frame's background and applies the learned stages; the frames then carry

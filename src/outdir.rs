@@ -131,10 +131,11 @@ fn stale_siblings(final_dir: &Path) -> Vec<(Sibling, u32, PathBuf)> {
     found
 }
 
-/// Finishes or clears what runs killed on `final_dir` left (see [`Sibling`]), and says what it
-/// did: a complete dataset that was not yet swapped in is swapped in (that run was allowed to
-/// replace the folder), a replaced dataset whose swap finished is deleted (or put back if the
-/// folder is missing), and unfinished datasets are deleted.
+/// Finishes what runs killed on `final_dir` left in their swap (see [`Sibling`]), and says what
+/// it did: a complete dataset that was not yet swapped in is swapped in (that run was allowed to
+/// replace the folder), and a replaced dataset whose swap finished is deleted (or put back if
+/// the folder is missing). Unfinished datasets are left for `--resume` ([`stale_partials`]);
+/// a run that completes removes them ([`remove_stale_partials`]).
 pub fn recover(final_dir: &Path) -> Result<()> {
     for (kind, pid, path) in stale_siblings(final_dir) {
         let say = |what: &str| {
@@ -165,20 +166,46 @@ pub fn recover(final_dir: &Path) -> Result<()> {
                     final_dir.display()
                 ));
             }
-            Sibling::Old | Sibling::Partial => {
+            Sibling::Old => {
                 std::fs::remove_dir_all(&path).with_context(|| {
                     format!(
                         "cannot remove {}, left by a stopped run; remove it by hand",
                         path.display()
                     )
                 })?;
-                say(if kind == Sibling::Old {
-                    "removed a replaced dataset"
-                } else {
-                    "removed an unfinished dataset"
-                });
+                say("removed a replaced dataset");
             }
+            Sibling::Partial => {}
         }
+    }
+    Ok(())
+}
+
+/// The unfinished datasets (`.OUT.partial-PID`) that stopped runs left beside `final_dir`, with
+/// their process ids.
+pub fn stale_partials(final_dir: &Path) -> Vec<(u32, PathBuf)> {
+    stale_siblings(final_dir)
+        .into_iter()
+        .filter(|(k, ..)| *k == Sibling::Partial)
+        .map(|(_, pid, p)| (pid, p))
+        .collect()
+}
+
+/// Removes the unfinished datasets of stopped runs beside `final_dir` (once a run on it has
+/// completed, nothing can resume them), and says so.
+pub fn remove_stale_partials(final_dir: &Path) -> Result<()> {
+    for (pid, path) in stale_partials(final_dir) {
+        std::fs::remove_dir_all(&path).with_context(|| {
+            format!(
+                "cannot remove {}, left by a stopped run; remove it by hand",
+                path.display()
+            )
+        })?;
+        eprintln!(
+            "rendergan: removed an unfinished dataset ({} of process {pid}, which is no longer \
+             running)",
+            path.display()
+        );
     }
     Ok(())
 }

@@ -223,6 +223,8 @@ pub struct ClassSpec {
     pub name: String,
     /// Keypoint names, in the order COCO and YOLO pose list them.
     pub keypoints: Vec<String>,
+    /// For each keypoint, the one it becomes in a left-right mirrored image.
+    pub mirror: Vec<usize>,
 }
 
 /// Which rendered objects become labels.
@@ -465,7 +467,11 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             }
             Some(ci) => Some(ci),
             None => {
-                classes.push(ClassSpec { name: class_name.clone(), keypoints });
+                classes.push(ClassSpec {
+                    name: class_name.clone(),
+                    keypoints,
+                    mirror: model.mirror.clone(),
+                });
                 Some(classes.len() - 1)
             }
         };

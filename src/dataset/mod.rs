@@ -7,6 +7,7 @@
 
 pub mod coco;
 pub mod image_io;
+pub mod journal;
 pub mod preview;
 pub mod yolo;
 
@@ -350,6 +351,8 @@ pub struct DatasetWriter {
     root: PathBuf,
     coco: Option<(coco::CocoWriter, coco::CocoWriter)>,
     manifest: BufWriter<File>,
+    /// The resume journal and the first index it does not hold yet.
+    journal: (BufWriter<File>, u64),
     pending: BTreeMap<u64, Processed>,
     next: u64,
     pub tiles: Vec<preview::Tile>,
@@ -359,8 +362,19 @@ pub struct DatasetWriter {
 }
 
 impl DatasetWriter {
-    /// Starts the in-order files under `root` (layout already created).
-    pub fn new(root: &Path, cfg: &Config) -> Result<DatasetWriter> {
+    /// Starts the in-order files under `root` (layout already created); the resume journal there
+    /// already holds images `0..journaled`.
+    pub fn new(root: &Path, cfg: &Config, journaled: u64) -> Result<DatasetWriter> {
+        let create = |p: PathBuf| -> Result<BufWriter<File>> {
+            let f = File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
+            Ok(BufWriter::new(f))
+        };
+        let jp = root.join(journal::JOURNAL);
+        let jf = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&jp)
+            .with_context(|| format!("cannot open {}", jp.display()))?;
         let coco = if cfg.output.coco {
             let a = root.join("annotations");
             Some((
@@ -373,7 +387,8 @@ impl DatasetWriter {
         Ok(DatasetWriter {
             root: root.to_path_buf(),
             coco,
-            manifest: BufWriter::new(File::create(root.join("manifest.jsonl"))?),
+            manifest: create(root.join("manifest.jsonl"))?,
+            journal: (BufWriter::new(jf), journaled),
             pending: BTreeMap::new(),
             next: 0,
             tiles: Vec::new(),
@@ -392,6 +407,10 @@ impl DatasetWriter {
                 w.add(&p.coco_image, &p.coco_annotations)?;
             }
             writeln!(self.manifest, "{}", p.manifest_line)?;
+            if p.index >= self.journal.1 {
+                writeln!(self.journal.0, "{}", journal::line(&p))?;
+                self.journal.1 = p.index + 1;
+            }
             self.annotations += p.coco_annotations.len() as u64;
             self.has_val |= p.val;
             if let Some(t) = p.preview {
@@ -409,7 +428,7 @@ impl DatasetWriter {
     }
 
     /// Writes COCO, data.yaml and preview.png.
-    pub fn finish(mut self, cfg: &Config, final_dir: &Path) -> Result<()> {
+    pub fn finish(mut self, cfg: &Config) -> Result<()> {
         if !self.pending.is_empty() {
             bail!(
                 "internal: {} images never got written (a worker failed)",
@@ -417,6 +436,7 @@ impl DatasetWriter {
             );
         }
         self.manifest.flush()?;
+        self.journal.0.flush()?;
         if let Some((train, val)) = self.coco.take() {
             let info = json!({
                 "description": format!("rendergan dataset from {}", cfg.file.file_name().map_or(cfg.file.display().to_string(), |n| n.to_string_lossy().into_owned())),
@@ -433,8 +453,9 @@ impl DatasetWriter {
             }
         }
         if let Some(task) = cfg.output.yolo {
-            let abs = std::path::absolute(final_dir).unwrap_or_else(|_| final_dir.to_path_buf());
-            let text = yolo::data_yaml(&abs.to_string_lossy(), self.has_val, &cfg.classes, task);
+            // no `path:`: ultralytics then reads the folders beside data.yaml, wherever the
+            // dataset was moved or copied
+            let text = yolo::data_yaml(self.has_val, &cfg.classes, task);
             std::fs::write(self.root.join("data.yaml"), text)?;
         }
         if let Some(defects) = &cfg.output.anomaly {

@@ -66,13 +66,12 @@ pub fn label_text(
 
 /// `data.yaml` for ultralytics. `root` is written as an absolute path so the file works from any
 /// working directory; move the dataset and edit that one line.
-pub fn data_yaml(root: &str, has_val: bool, classes: &[ClassSpec], task: YoloTask) -> String {
+pub fn data_yaml(has_val: bool, classes: &[ClassSpec], task: YoloTask) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "# ultralytics dataset written by rendergan ({task:?} labels)"
     );
-    let _ = writeln!(s, "path: {}", yaml_string(root));
     let _ = writeln!(s, "train: images/train");
     let _ = writeln!(
         s,
@@ -90,10 +89,67 @@ pub fn data_yaml(root: &str, has_val: bool, classes: &[ClassSpec], task: YoloTas
     if task == YoloTask::Pose {
         let k = classes.iter().map(|c| c.keypoints.len()).max().unwrap_or(0);
         let _ = writeln!(s, "kpt_shape: [{k}, 3]");
+        match flip_idx(classes, k) {
+            Some(f) => {
+                let list: Vec<String> = f.iter().map(|i| i.to_string()).collect();
+                let _ = writeln!(s, "flip_idx: [{}]", list.join(", "));
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "# no flip_idx: the classes' keypoints swap differently under a mirror, so \
+                     ultralytics turns left-right flips off"
+                );
+            }
+        }
     }
     s
 }
 
+/// ultralytics' `flip_idx` (one for all classes, `k` keypoints each, shorter lists padded):
+/// each class's keypoint mirror map; `None` when two classes would need different ones.
+pub fn flip_idx(classes: &[ClassSpec], k: usize) -> Option<Vec<usize>> {
+    let mut flip: Vec<Option<usize>> = vec![None; k];
+    for c in classes {
+        for (i, &j) in c.mirror.iter().enumerate() {
+            match flip[i] {
+                Some(f) if f != j => return None,
+                _ => flip[i] = Some(j),
+            }
+        }
+    }
+    Some(
+        flip.iter()
+            .enumerate()
+            .map(|(i, f)| f.unwrap_or(i))
+            .collect(),
+    )
+}
+
 fn yaml_string(v: &str) -> String {
     serde_json::to_string(v).expect("strings serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(mirror: &[usize]) -> ClassSpec {
+        ClassSpec {
+            name: "c".into(),
+            keypoints: (0..mirror.len()).map(|i| format!("k{i}")).collect(),
+            mirror: mirror.to_vec(),
+        }
+    }
+
+    #[test]
+    fn flip_idx_is_shared_by_the_classes_or_absent() {
+        // one class swaps 1 and 2; another has a single keypoint: padded places map to themselves
+        assert_eq!(flip_idx(&[class(&[0, 2, 1]), class(&[0])], 3), Some(vec![0, 2, 1]));
+        // two classes that need different swaps: no flip_idx (ultralytics then does not flip)
+        assert_eq!(flip_idx(&[class(&[1, 0]), class(&[0, 1])], 2), None);
+        let text = data_yaml(true, &[class(&[0, 2, 1])], YoloTask::Pose);
+        assert!(text.contains("kpt_shape: [3, 3]\nflip_idx: [0, 2, 1]\n"), "{text}");
+        assert!(!text.contains("path:"), "relocatable: {text}");
+    }
 }

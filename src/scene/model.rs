@@ -59,8 +59,74 @@ pub struct Model {
     pub params: Vec<(String, Param)>,
     pub parts: Vec<Part>,
     pub keypoints: Vec<(String, [Expr; 3])>,
+    /// For each keypoint, the one it becomes in a left-right mirrored image (YOLO's `flip_idx`):
+    /// from `mirror:` pairs, else names that differ only in left/right, else itself.
+    pub mirror: Vec<usize>,
     /// Parameters written with each instance's COCO annotation as `attributes`.
     pub attributes: Vec<String>,
+}
+
+/// The keypoint each keypoint becomes under a left-right mirror: the `mirror:` pairs of the
+/// file when given (names that must exist, each in one pair), else the pairs whose names differ
+/// only in `left`/`right` (`split_left`/`split_right`, `left_eye`/`right_eye`).
+fn mirror_of(
+    src: &Source,
+    keypoints: &[(String, [Expr; 3])],
+    pairs: Option<&[Vec<String>]>,
+) -> Result<Vec<usize>, ConfigError> {
+    let index = |n: &str| keypoints.iter().position(|k| k.0 == n);
+    let mut map: Vec<usize> = (0..keypoints.len()).collect();
+    let Some(pairs) = pairs else {
+        for (i, (name, _)) in keypoints.iter().enumerate() {
+            let other = if name.contains("left") {
+                name.replace("left", "right")
+            } else if name.contains("right") {
+                name.replace("right", "left")
+            } else {
+                continue;
+            };
+            if let Some(j) = index(&other) {
+                map[i] = j;
+            }
+        }
+        return Ok(map);
+    };
+    let names = || {
+        keypoints
+            .iter()
+            .map(|k| k.0.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (n, pair) in pairs.iter().enumerate() {
+        let p = format!("mirror[{n}]");
+        let [a, b] = pair.as_slice() else {
+            return Err(src.err(
+                &p,
+                format!(
+                    "expected a pair of keypoint names that swap when the image is mirrored, \
+                     e.g. [left_eye, right_eye]; found {} names",
+                    pair.len()
+                ),
+            ));
+        };
+        let (Some(i), Some(j)) = (index(a), index(b)) else {
+            let missing = if index(a).is_none() { a } else { b };
+            return Err(src.err(
+                &p,
+                format!("{missing:?} is not a keypoint of this model ({})", names()),
+            ));
+        };
+        if i == j || map[i] != i || map[j] != j {
+            return Err(src.err(
+                &p,
+                format!("a keypoint is in two pairs, or paired with itself: [{a}, {b}]"),
+            ));
+        }
+        map[i] = j;
+        map[j] = i;
+    }
+    Ok(map)
 }
 
 /// A parameter: drawn from a distribution or computed from earlier parameters.
@@ -247,6 +313,8 @@ struct RawModel {
     #[serde(default)]
     keypoints: Mapping,
     #[serde(default)]
+    mirror: Option<Vec<Vec<String>>>,
+    #[serde(default)]
     attributes: Vec<String>,
 }
 
@@ -406,6 +474,7 @@ impl Model {
             };
             keypoints.push((name, exprs::<3>(src, &p, xyz, &known)?));
         }
+        let mirror = mirror_of(src, &keypoints, raw.mirror.as_deref())?;
         for (i, a) in raw.attributes.iter().enumerate() {
             if !known.contains(a) {
                 return Err(src.err(
@@ -423,6 +492,7 @@ impl Model {
             params,
             parts,
             keypoints,
+            mirror,
             attributes: raw.attributes,
         })
     }
@@ -957,5 +1027,27 @@ mod tests {
         assert_eq!(e.path, "parts[0].radius");
         assert_eq!(e.line, Some(4));
         assert!(e.message.contains("unknown parameter `r`"), "{e}");
+    }
+
+    #[test]
+    fn mirror_pairs_come_from_the_file_or_from_left_right_names() {
+        let model = |extra: &str| {
+            Model::parse(&Source {
+                file: "m.yaml".into(),
+                text: format!(
+                    "name: m\nparts:\n  - shape: sphere\n    radius: 1\nkeypoints:\n  \
+                     nose: [0, 0, 1]\n  left_eye: [-1, 0, 1]\n  right_eye: [1, 0, 1]\n  \
+                     fin_a: [-2, 0, 0]\n  fin_b: [2, 0, 0]\n{extra}"
+                ),
+            })
+        };
+        assert_eq!(model("").unwrap().mirror, [0, 2, 1, 3, 4], "by name");
+        let m = model("mirror: [[fin_a, fin_b], [left_eye, right_eye]]\n").unwrap();
+        assert_eq!(m.mirror, [0, 2, 1, 4, 3], "declared");
+        let e = model("mirror: [[fin_a, tail]]\n").unwrap_err();
+        assert_eq!(e.path, "mirror[0]");
+        assert!(e.message.contains("\"tail\" is not a keypoint"), "{e}");
+        let e = model("mirror: [[fin_a, fin_b], [fin_b, nose]]\n").unwrap_err();
+        assert!(e.message.contains("in two pairs"), "{e}");
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,7 +21,7 @@ use super::diffaug::diff_augment;
 use super::discriminator::{d_loss, g_loss, mean_logit, Discriminator};
 use super::ema::Ema;
 use super::probe::{Best, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
-use super::run::{caption, grid, stack, write_atomic, Metrics};
+use super::run::{self, caption, grid, stack, write_atomic, Metrics};
 use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs, RunInfo, RUN_FORMAT};
 use crate::augment::model::{Chain, StageConfig, StageStats};
@@ -58,6 +58,10 @@ const PROBE_STREAM: u64 = 0x9B0B_E001;
 /// Where the best checkpoint is kept when learning did not help (`generator.bpk` then holds a
 /// chain that changes nothing).
 pub const GENERATOR_BEST: &str = "generator_best.bpk";
+/// In a checkpoint folder: the optimisers' moments and the discriminator's history of fakes.
+const ADAM_G: &str = "adam_generator.bpk";
+const ADAM_D: &str = "adam_discriminator.bpk";
+const HISTORY: &str = "history.f32";
 /// Random streams of the loop and of the content check.
 const STEP_STREAM: u64 = 0x5EA1;
 const CONTENT_STREAM: u64 = 0xC0_7E47;
@@ -234,6 +238,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let mut d = Discriminator::new(c, D_WIDTH, &device);
     let mut ema = Ema::new(&g, EMA_HORIZON);
     let mut start = 0u64;
+    let mut checkpoint_dir = None;
     if let Some(info) = &resumed {
         if info.format != RUN_FORMAT {
             return Err(crate::config::InputError(format!(
@@ -243,27 +248,53 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             ))
             .into());
         }
-        start = info.step;
-        infer::load_module(&mut g, &opts.out.join(infer::GENERATOR_EMA))?;
+        let Some((step, ck)) = run::latest_checkpoint(&opts.out)? else {
+            return Err(crate::config::InputError(format!(
+                "--resume {}: the run has no {}/ folder (made by an earlier rendergan, or stopped \
+                 before its first checkpoint); use a new -o folder",
+                opts.out.display(),
+                run::CHECKPOINTS
+            ))
+            .into());
+        };
+        start = step;
+        infer::load_module(&mut g, &ck.join(infer::GENERATOR_EMA))?;
         ema = Ema::resume(&g, start, EMA_HORIZON);
-        infer::load_module(&mut g, &opts.out.join(infer::GENERATOR_TRAIN))?;
-        infer::load_module(&mut d, &opts.out.join(infer::DISCRIMINATOR))?;
-        // a finished run whose verdict handed over the identity keeps its best aside:
-        // training on competes against that best again
-        let aside = opts.out.join(GENERATOR_BEST);
-        if aside.is_file() {
-            std::fs::rename(&aside, opts.out.join(infer::GENERATOR))
-                .with_context(|| format!("cannot move {} back", aside.display()))?;
+        infer::load_module(&mut g, &ck.join(infer::GENERATOR_TRAIN))?;
+        infer::load_module(&mut d, &ck.join(infer::DISCRIMINATOR))?;
+        if start < steps {
+            // training on: what generate applies, and the outcome, as they were at the
+            // checkpoint (a finished run that handed over the identity competes against its
+            // best again)
+            let applied = ck.join(infer::GENERATOR);
+            let bytes = std::fs::read(&applied)
+                .with_context(|| format!("cannot read {}", applied.display()))?;
+            write_atomic(&opts.out.join(infer::GENERATOR), &bytes)?;
+            let aside = opts.out.join(GENERATOR_BEST);
+            if aside.is_file() {
+                std::fs::remove_file(&aside)
+                    .with_context(|| format!("cannot remove {}", aside.display()))?;
+            }
         }
         say(&format!("resuming {} at step {start}", opts.out.display()));
+        checkpoint_dir = Some(ck);
     }
+    // the averaged chain with the best held-out realism so far (what generate applies)
+    let mut best_bytes = match &checkpoint_dir {
+        Some(ck) => std::fs::read(ck.join(infer::GENERATOR)).unwrap_or_default(),
+        None => Vec::new(),
+    };
     let mut outcome = match (&resumed, opts.probe) {
         (_, false) => None,
-        (Some(_), true) => Some(Outcome::read(&opts.out)?),
+        (Some(_), true) => Some(Outcome::read(match &checkpoint_dir {
+            Some(ck) if start < steps => ck,
+            _ => &opts.out,
+        })?),
         (None, true) => {
             let raw = probe.score(&raw_images, false, cfg.seed);
             let first = probe.score(&probe.apply(&g, &device), false, cfg.seed);
-            write_atomic(&opts.out.join(infer::GENERATOR), &infer::module_bytes(&g)?)?;
+            best_bytes = infer::module_bytes(&g)?;
+            write_atomic(&opts.out.join(infer::GENERATOR), &best_bytes)?;
             say(&format!(
                 "held-out realism before training: raw renders {raw}, starting chain {first}"
             ));
@@ -281,9 +312,18 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         .with_context(|| format!("cannot copy {}", cfg.file.display()))?;
     let mut opt_g = AdamConfig::new().with_beta_1(0.5).init();
     let mut opt_d = AdamConfig::new().with_beta_1(0.5).init();
-    let mut metrics = Metrics::open(&opts.out, &METRIC_COLUMNS)?;
-    let mut history: Vec<Vec<f32>> = Vec::new();
     let sample_len = c * res * res;
+    let mut history: Vec<Vec<f32>> = Vec::new();
+    if let Some(ck) = &checkpoint_dir {
+        opt_g = load_optimizer(opt_g, &ck.join(ADAM_G))?;
+        opt_d = load_optimizer(opt_d, &ck.join(ADAM_D))?;
+        history = read_history(&ck.join(HISTORY), sample_len)?;
+    }
+    let mut metrics = Metrics::open(
+        &opts.out,
+        &METRIC_COLUMNS,
+        resumed.is_some().then_some(start),
+    )?;
     let mut last_score: Option<Score> = None;
     for step in start..steps {
         let t0 = Instant::now();
@@ -358,10 +398,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             let avg = ema.apply(&g);
             let score = probe.score(&probe.apply(&avg, &device), false, cfg.seed ^ done);
             if score.key() < o.best.score.key() {
-                write_atomic(
-                    &opts.out.join(infer::GENERATOR),
-                    &infer::module_bytes(&avg)?,
-                )?;
+                best_bytes = infer::module_bytes(&avg)?;
                 o.best = Best { step: done, score };
             }
             realism = (score.accuracy, score.std);
@@ -420,14 +457,19 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         if probed || done % spec.checkpoint_every == 0 {
             checkpoint(
                 &opts.out,
-                &g,
-                &ema,
-                &d,
+                Trained {
+                    g: &g,
+                    ema: &ema,
+                    d: &d,
+                    opt_g: &opt_g,
+                    opt_d: &opt_d,
+                    history: &history,
+                },
                 &stages,
                 res,
                 done,
                 &cfg.file,
-                outcome.as_ref(),
+                outcome.as_ref().map(|o| (o, best_bytes.as_slice())),
             )?;
         }
     }
@@ -492,29 +534,44 @@ fn judge(
     ))
 }
 
-/// Writes the current weights, their average (what `--resume` continues), the discriminator,
-/// then `run.json` and the training outcome, each atomically; `run.json` after the weights so it
-/// never points at weights that are not there yet. Without a probe (no outcome) the average is
-/// also what `generate` applies.
-#[allow(clippy::too_many_arguments)]
+/// What a checkpoint holds of the training state.
+struct Trained<'a> {
+    g: &'a Chain,
+    ema: &'a Ema,
+    d: &'a Discriminator,
+    opt_g: &'a ModuleOptimizer,
+    opt_d: &'a ModuleOptimizer,
+    history: &'a [Vec<f32>],
+}
+
+/// Writes one checkpoint as a unit ([`run::save_checkpoint`]): the current weights, their average
+/// (what `--resume` continues), the discriminator, both optimisers' moments, the history of
+/// fakes, the chain `generate` applies (`best`: the best probe's bytes; without a probe, the
+/// average), the outcome and `run.json`. Then the run folder's own `generator.bpk`, `run.json`
+/// and outcome are replaced by the checkpoint's, each atomically.
 fn checkpoint(
     dir: &Path,
-    g: &Chain,
-    ema: &Ema,
-    d: &Discriminator,
+    t: Trained<'_>,
     stages: &StageConfig,
     res: usize,
     step: u64,
     config: &Path,
-    outcome: Option<&Outcome>,
+    outcome: Option<(&Outcome, &[u8])>,
 ) -> Result<()> {
-    write_atomic(&dir.join(infer::GENERATOR_TRAIN), &infer::module_bytes(g)?)?;
-    let avg = infer::module_bytes(&ema.apply(g))?;
-    write_atomic(&dir.join(infer::GENERATOR_EMA), &avg)?;
-    if outcome.is_none() {
-        write_atomic(&dir.join(infer::GENERATOR), &avg)?;
-    }
-    write_atomic(&dir.join(infer::DISCRIMINATOR), &infer::module_bytes(d)?)?;
+    let optim = |o: &ModuleOptimizer| -> Result<Vec<u8>> {
+        Ok(o.to_record()
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot serialise the optimiser: {e}"))?
+            .to_vec())
+    };
+    let avg = infer::module_bytes(&t.ema.apply(t.g))?;
+    let applied = outcome.map_or(avg.as_slice(), |(_, best)| best);
+    let history: Vec<u8> = t
+        .history
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let info = RunInfo {
         format: RUN_FORMAT,
         stages: stages.clone(),
@@ -523,14 +580,53 @@ fn checkpoint(
         step,
         config: config.to_path_buf(),
     };
-    write_atomic(
-        &dir.join(infer::RUN_INFO),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-    )?;
-    match outcome {
-        Some(o) => o.write(dir),
-        None => Ok(()),
+    let info = serde_json::to_string_pretty(&info)?;
+    let outcome_json = outcome
+        .map(|(o, _)| serde_json::to_string_pretty(o))
+        .transpose()?;
+    let (train, disc) = (infer::module_bytes(t.g)?, infer::module_bytes(t.d)?);
+    let (adam_g, adam_d) = (optim(t.opt_g)?, optim(t.opt_d)?);
+    let mut files: Vec<(&str, &[u8])> = vec![
+        (infer::GENERATOR_TRAIN, &train),
+        (infer::GENERATOR_EMA, &avg),
+        (infer::DISCRIMINATOR, &disc),
+        (ADAM_G, &adam_g),
+        (ADAM_D, &adam_d),
+        (HISTORY, &history),
+        (infer::GENERATOR, applied),
+        (infer::RUN_INFO, info.as_bytes()),
+    ];
+    if let Some(j) = &outcome_json {
+        files.push((super::probe::OUTCOME, j.as_bytes()));
     }
+    run::save_checkpoint(dir, step, &files)?;
+    write_atomic(&dir.join(infer::GENERATOR), applied)?;
+    write_atomic(&dir.join(infer::RUN_INFO), info.as_bytes())?;
+    if let Some(j) = &outcome_json {
+        write_atomic(&dir.join(super::probe::OUTCOME), j.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Restores an optimiser's moments from a checkpoint file.
+fn load_optimizer(o: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let record = OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| anyhow::anyhow!("{}: cannot load the optimiser: {e}", path.display()))?;
+    Ok(o.load_record(record))
+}
+
+/// Reads the history of fakes (little-endian f32, `sample_len` values each) of a checkpoint.
+fn read_history(path: &Path, sample_len: usize) -> Result<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok(values
+        .chunks_exact(sample_len.max(1))
+        .map(|c| c.to_vec())
+        .collect())
 }
 
 /// Sample grid rows: the render, the image after each stage, and real crops.

@@ -1,5 +1,6 @@
-//! The run folder of a training: resolved config, checkpoints written atomically (temp file, then
-//! rename, so Ctrl-C never leaves a half-written one), `metrics.csv`, and sample grids. No burn.
+//! The run folder of a training: resolved config, checkpoints (each one folder of files renamed
+//! into place, then named by a pointer file, so a kill at any moment leaves a whole checkpoint),
+//! `metrics.csv`, and sample grids. No burn.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -25,6 +26,67 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The folder of a run's checkpoints.
+pub const CHECKPOINTS: &str = "checkpoint";
+/// The pointer file in [`CHECKPOINTS`]: the name of the newest whole checkpoint folder.
+const LATEST: &str = "LATEST";
+
+/// Writes `files` as the checkpoint of `step`: into `checkpoint/step_N.tmp/`, renamed to
+/// `checkpoint/step_N/`, then named in `checkpoint/LATEST`; older checkpoints are removed after.
+pub fn save_checkpoint(dir: &Path, step: u64, files: &[(&str, &[u8])]) -> Result<()> {
+    let root = dir.join(CHECKPOINTS);
+    let name = format!("step_{step:06}");
+    let (tmp, done) = (root.join(format!("{name}.tmp")), root.join(&name));
+    for p in [&tmp, &done] {
+        if p.exists() {
+            std::fs::remove_dir_all(p).with_context(|| format!("cannot remove {}", p.display()))?;
+        }
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    for (file, bytes) in files {
+        let p = tmp.join(file);
+        let mut f = File::create(&p).with_context(|| format!("cannot write {}", p.display()))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    std::fs::rename(&tmp, &done)
+        .with_context(|| format!("cannot move {} into place", done.display()))?;
+    write_atomic(&root.join(LATEST), format!("{name}\n").as_bytes())?;
+    for e in std::fs::read_dir(&root)
+        .with_context(|| format!("cannot read {}", root.display()))?
+        .flatten()
+    {
+        if e.file_name() != *name.as_str() && e.file_name() != LATEST && e.path().is_dir() {
+            std::fs::remove_dir_all(e.path())
+                .with_context(|| format!("cannot remove {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The newest whole checkpoint of the run in `dir`: its step and folder; `None` when it has none.
+pub fn latest_checkpoint(dir: &Path) -> Result<Option<(u64, PathBuf)>> {
+    let pointer = dir.join(CHECKPOINTS).join(LATEST);
+    let Ok(text) = std::fs::read_to_string(&pointer) else {
+        return Ok(None);
+    };
+    let name = text.trim();
+    let step = name
+        .strip_prefix("step_")
+        .and_then(|n| n.parse::<u64>().ok())
+        .with_context(|| format!("{}: not a checkpoint name: {name:?}", pointer.display()))?;
+    let folder = dir.join(CHECKPOINTS).join(name);
+    if !folder.is_dir() {
+        anyhow::bail!(
+            "{} names {}, which is missing; the run cannot be continued, start a new -o folder",
+            pointer.display(),
+            folder.display()
+        );
+    }
+    Ok(Some((step, folder)))
+}
+
 /// Appends rows to `metrics.csv`, writing the header when the file is new.
 pub struct Metrics {
     path: PathBuf,
@@ -32,13 +94,28 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Opens (or continues) the metrics file of a run.
-    pub fn open(dir: &Path, columns: &[&str]) -> Result<Metrics> {
+    /// Opens the metrics file of a run: new, or continued after step `through` (a resumed run:
+    /// rows of later steps, written after that checkpoint by the stopped run, are cut).
+    pub fn open(dir: &Path, columns: &[&str], through: Option<u64>) -> Result<Metrics> {
         let path = dir.join("metrics.csv");
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        if !path.exists() {
-            std::fs::write(&path, format!("{}\n", columns.join(",")))?;
+        let header = format!("{}\n", columns.join(","));
+        let old = match through {
+            Some(_) => std::fs::read_to_string(&path).unwrap_or_default(),
+            None => String::new(),
+        };
+        let mut text = header.clone();
+        for line in old.lines().skip(1) {
+            let step = line.split(',').next().and_then(|v| v.parse::<f64>().ok());
+            match (step, through) {
+                (Some(s), Some(t)) if s <= t as f64 => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                _ => break,
+            }
         }
+        write_atomic(&path, text.as_bytes())?;
         Ok(Metrics { path, columns })
     }
 
@@ -170,17 +247,51 @@ mod tests {
     }
 
     #[test]
-    fn metrics_keep_one_header_across_reopen() {
+    fn metrics_reopened_after_a_checkpoint_are_cut_back_to_it() {
         let dir = tempfile::tempdir().unwrap();
-        Metrics::open(dir.path(), &["step", "loss"])
+        let mut m = Metrics::open(dir.path(), &["step", "loss"], None).unwrap();
+        for s in 1..=3 {
+            m.row(&[s as f64, 0.5]).unwrap();
+        }
+        // a run stopped after step 3 whose last checkpoint was step 2
+        Metrics::open(dir.path(), &["step", "loss"], Some(2))
             .unwrap()
-            .row(&[1.0, 0.5])
-            .unwrap();
-        Metrics::open(dir.path(), &["step", "loss"])
-            .unwrap()
-            .row(&[2.0, 0.25])
+            .row(&[3.0, 0.25])
             .unwrap();
         let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
-        assert_eq!(text, "step,loss\n1.000000,0.500000\n2.000000,0.250000\n");
+        assert_eq!(
+            text,
+            "step,loss\n1.000000,0.500000\n2.000000,0.500000\n3.000000,0.250000\n"
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_is_whole_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(latest_checkpoint(dir.path()).unwrap().is_none());
+        save_checkpoint(dir.path(), 5, &[("a", b"five"), ("b", b"5")]).unwrap();
+        // a kill while the next one is written leaves its .tmp folder: step 5 is still the one
+        let tmp = dir.path().join(CHECKPOINTS).join("step_000010.tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("a"), b"ten, half").unwrap();
+        let (step, folder) = latest_checkpoint(dir.path()).unwrap().unwrap();
+        assert_eq!(step, 5);
+        assert_eq!(std::fs::read(folder.join("a")).unwrap(), b"five");
+        save_checkpoint(dir.path(), 10, &[("a", b"ten"), ("b", b"10")]).unwrap();
+        let (step, folder) = latest_checkpoint(dir.path()).unwrap().unwrap();
+        assert_eq!(
+            (step, std::fs::read(folder.join("b")).unwrap()),
+            (10, b"10".to_vec())
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path().join(CHECKPOINTS))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["LATEST", "step_000010"],
+            "older and unfinished ones removed"
+        );
     }
 }

@@ -8,4 +8,5 @@ mod determinism;
 mod fuzz;
 mod golden;
 mod invariants;
+mod resume;
 mod scenes;
