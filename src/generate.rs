@@ -169,12 +169,14 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
                 let _ = std::fs::remove_dir_all(&work);
                 return Err(e);
             }
-            Err(e.context(format!(
-                "the {kept} images written so far are kept in {}: fix the cause and run the same \
-                 command with --resume to finish only the rest (a run without --resume starts \
-                 over and removes them when it completes)",
+            eprintln!(
+                "rendergan: the {kept} images written so far are kept in {}; when the cause \
+                 is outside the config (a full disk, a stop), run the same command with --resume \
+                 to finish only the rest (a run without --resume starts over and removes them \
+                 when it completes)",
                 work.display()
-            )))
+            );
+            Err(e)
         }
     }
 }
@@ -302,6 +304,10 @@ fn write_all(
                 let max_batch = renderer.max_batch();
                 'chunks: for &(lo, hi) in chunks.iter().skip(r).step_by(renderers) {
                     let mut pending: Vec<scene::Scene> = (lo..hi).map(|i| scene::sample(cfg, i)).collect();
+                    if let Some(sc) = pending.iter().find(|s| s.invalid.is_some()) {
+                        let why = sc.invalid.as_deref().unwrap_or_default();
+                        return Err(InputError(format!("{}: image {}: {why}", cfg.file.display(), sc.index)).into());
+                    }
                     while !pending.is_empty() {
                         // as many images as fit the coverage budget and the texture height
                         let mut take = 0;

@@ -58,6 +58,7 @@ pub(crate) mod test_support {
                 })
                 .collect(),
             skipped_for_overlap: 0,
+            invalid: None,
         }
     }
 }

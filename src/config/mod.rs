@@ -103,6 +103,9 @@ pub struct OutputSpec {
     /// The anomaly-detection layout (anomalib's Folder / MVTec style): the classes that are
     /// defects. Images without a labelled defect are `good`.
     pub anomaly: Option<Vec<String>>,
+    /// `anomaly_images: {good, defective}`: of every good + defective images, this many of
+    /// each (see [`crate::scene::anomaly_role`]).
+    pub anomaly_images: Option<(u64, u64)>,
 }
 
 /// The YOLO label flavour written to `labels/`.
@@ -253,9 +256,6 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         }
         Ok(())
     };
-    if raw.count == 0 {
-        return Err(src.err("count", "expected at least 1 image, found 0"));
-    }
     for (p, v) in [
         ("image.width", raw.image.width),
         ("image.height", raw.image.height),
@@ -292,6 +292,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         depth_scale: out.depth_scale.unwrap_or(1000.0),
         preview: out.preview.unwrap_or(16),
         anomaly: None,
+        anomaly_images: None,
     };
     if let Some(formats) = out.formats {
         output.coco = false;
@@ -331,6 +332,21 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             ))
         }
         (None, None) => {}
+    }
+    if let Some(a) = out.anomaly_images {
+        if output.anomaly.is_none() {
+            return Err(src.err(
+                "output.anomaly_images",
+                "anomaly_images is only used by the anomaly format: add anomaly to output.formats",
+            ));
+        }
+        if a.good + a.defective == 0 {
+            return Err(src.err(
+                "output.anomaly_images",
+                "expected at least one good or defective image, e.g. {good: 300, defective: 200}",
+            ));
+        }
+        output.anomaly_images = Some((a.good, a.defective));
     }
     if let Some(task) = out.yolo_task {
         let t = match task.as_str() {
@@ -504,6 +520,43 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         ));
     }
 
+    let count = match (raw.count, output.anomaly_images) {
+        (Some(0), _) => return Err(src.err("count", "expected at least 1 image, found 0")),
+        (Some(n), Some((g, d))) if n != g + d => {
+            return Err(src.err(
+                "count",
+                format!(
+                    "count is {n}, but output.anomaly_images asks for {g} good + {d} defective = \
+                     {} images; leave count out (it is then their sum) or make them agree",
+                    g + d
+                ),
+            ))
+        }
+        (Some(n), _) => n,
+        (None, Some((g, d))) => g + d,
+        (None, None) => {
+            return Err(src.err(
+                "count",
+                "missing: the number of images to make, e.g. count: 1000",
+            ))
+        }
+    };
+    if let Some((_, defective)) = output.anomaly_images.filter(|a| a.1 > 0) {
+        let defects = output.anomaly.as_deref().unwrap_or_default();
+        let can = objects.iter().any(|o| {
+            o.class.is_some_and(|c| defects.contains(&classes[c].name)) && o.count.range().1 >= 1.0
+        });
+        if !can {
+            return Err(src.err(
+                "output.anomaly_images",
+                format!(
+                    "{defective} defective images asked for, but no objects entry of a defect \
+                     class ({}) can have a count above 0",
+                    defects.join(", ")
+                ),
+            ));
+        }
+    }
     for (i, d) in output.anomaly.iter().flatten().enumerate() {
         if !classes.iter().any(|c| &c.name == d) {
             return Err(src.err(
@@ -553,7 +606,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     Ok(Config {
         file: src.file.clone(),
         seed: raw.seed.unwrap_or(0),
-        count: raw.count,
+        count,
         width: raw.image.width,
         height: raw.image.height,
         val_fraction,

@@ -10,7 +10,7 @@ use super::Dist;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub seed: Option<u64>,
-    pub count: u64,
+    pub count: Option<u64>,
     pub image: RawImage,
     pub split: Option<RawSplit>,
     pub output: Option<RawOutput>,
@@ -47,6 +47,14 @@ pub struct RawOutput {
     pub depth_scale: Option<f64>,
     pub preview: Option<usize>,
     pub defects: Option<Vec<String>>,
+    pub anomaly_images: Option<RawAnomalyImages>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnomalyImages {
+    pub good: u64,
+    pub defective: u64,
 }
 
 #[derive(Deserialize)]

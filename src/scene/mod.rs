@@ -217,6 +217,9 @@ pub struct Scene {
     pub instances: Vec<Instance>,
     /// Instances left out because no position kept them apart from earlier ones.
     pub skipped_for_overlap: u32,
+    /// The first draw of a model that gave a number that is not finite (`x / 0` for the
+    /// parameters this image drew), as [`crate::scene::model::Model::check_draw`] words it.
+    pub invalid: Option<String>,
 }
 
 fn sample_color(c: &ColorDist, rng: &mut ChaCha8Rng) -> [f32; 3] {
@@ -248,9 +251,54 @@ fn hsv_to_rgb(h: f64, s: f64, v: f64) -> [f32; 3] {
     [(r + m) as f32, (g + m) as f32, (b + m) as f32]
 }
 
-/// Draws the scene of image `index`.
+/// What `output.anomaly_images` asks of image `index`: with good N and defective M, of every
+/// N + M consecutive images M (spread evenly) must show a defect and the others none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnomalyRole {
+    Good,
+    Defective,
+}
+
+/// The role of image `index` under `output.anomaly_images`, if set.
+pub fn anomaly_role(cfg: &Config, index: u64) -> Option<AnomalyRole> {
+    let (good, defective) = cfg.output.anomaly_images?;
+    let total = (good + defective).max(1) as u128;
+    let before = |i: u64| i as u128 * defective as u128 / total;
+    Some(if before(index + 1) > before(index) {
+        AnomalyRole::Defective
+    } else {
+        AnomalyRole::Good
+    })
+}
+
+/// Whether objects entry `entry` makes a defect of the anomaly layout.
+fn is_defect_entry(cfg: &Config, entry: usize) -> bool {
+    let defects = cfg.output.anomaly.as_deref().unwrap_or_default();
+    cfg.objects[entry]
+        .class
+        .is_some_and(|c| defects.contains(&cfg.classes[c].name))
+}
+
+/// Draws the scene of image `index`. Under `output.anomaly_images` a good image is drawn with
+/// every defect entry's count 0, and a defective one is drawn again (from seeds derived from its
+/// own) until a defect is placed, at most 64 times.
 pub fn sample(cfg: &Config, index: u64) -> Scene {
     let seed = image_seed(cfg.seed, index);
+    let role = anomaly_role(cfg, index);
+    if role != Some(AnomalyRole::Defective) {
+        return sample_seeded(cfg, index, seed, role);
+    }
+    let mut scene = sample_seeded(cfg, index, seed, role);
+    for attempt in 1..64 {
+        if scene.instances.iter().any(|i| is_defect_entry(cfg, i.entry)) {
+            break;
+        }
+        scene = sample_seeded(cfg, index, mix(seed, attempt), role);
+    }
+    scene
+}
+
+fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>) -> Scene {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let c = &cfg.camera;
     let jitter = c.look_at_jitter.sample(&mut rng) as f32;
@@ -313,6 +361,7 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
     // id, 0 for the ground and free space
     let mut placed: Vec<(u32, Vec3, f32)> = Vec::new();
     let mut skipped = 0;
+    let mut invalid = None;
     for (entry, spec) in cfg.objects.iter().enumerate() {
         // `count` is per image, or per parent instance for objects placed on a parent
         let parents: Vec<Option<usize>> = match &spec.placement.on {
@@ -325,12 +374,18 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
         let jobs: Vec<Option<usize>> = parents
             .into_iter()
             .flat_map(|parent| {
-                let n = spec.count.sample(&mut rng).round().max(0.0) as usize;
+                let mut n = spec.count.sample(&mut rng).round().max(0.0) as usize;
+                if role == Some(AnomalyRole::Good) && is_defect_entry(cfg, entry) {
+                    n = 0;
+                }
                 std::iter::repeat_n(parent, n)
             })
             .collect();
         for parent in jobs {
             let mut s = spec.model.sample(&mut rng);
+            if invalid.is_none() {
+                invalid = spec.model.check_draw(&s).err();
+            }
             let p = &spec.placement;
             let support = parent.map_or(0, |i| instances[i].id);
             // the parent's surface, built once for all attempts
@@ -410,6 +465,7 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
         background,
         instances,
         skipped_for_overlap: skipped,
+        invalid,
     }
 }
 

@@ -523,69 +523,75 @@ impl Model {
         use rand::SeedableRng;
         for d in 0..draws {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(d);
-            let s = self.sample(&mut rng);
-            let drawn = || {
-                self.params
-                    .iter()
-                    .map(|(k, _)| format!("{k} = {}", s.params.get(k).copied().unwrap_or(f64::NAN)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            // "model …: <what> in a draw with <the drawn parameters>; <fix>"
-            let fail = |what: String, fix: &str| {
-                Err(format!(
-                    "model {:?} ({}): {what} in a draw with {}; {fix}",
-                    self.name,
-                    self.file.display(),
-                    drawn()
-                ))
-            };
-            let fix = "change the expression or the ranges of the parameters it uses";
-            for (k, _) in &self.params {
-                let v = s.params.get(k).copied().unwrap_or(f64::NAN);
-                if !v.is_finite() {
-                    return fail(format!("parameter `{k}` evaluates to {v}"), fix);
-                }
+            self.check_draw(&self.sample(&mut rng))?;
+        }
+        Ok(())
+    }
+
+    /// Checks one draw `s` of this model as [`Model::check_finite`] does (at generate time, each
+    /// instance's draw is checked the same way).
+    pub fn check_draw(&self, s: &Sampled) -> Result<(), String> {
+        let drawn = || {
+            self.params
+                .iter()
+                .map(|(k, _)| format!("{k} = {}", s.params.get(k).copied().unwrap_or(f64::NAN)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // "model …: <what> in a draw with <the drawn parameters>; <fix>"
+        let fail = |what: String, fix: &str| {
+            Err(format!(
+                "model {:?} ({}): {what} in a draw with {}; {fix}",
+                self.name,
+                self.file.display(),
+                drawn()
+            ))
+        };
+        let fix = "change the expression or the ranges of the parameters it uses";
+        for (k, _) in &self.params {
+            let v = s.params.get(k).copied().unwrap_or(f64::NAN);
+            if !v.is_finite() {
+                return fail(format!("parameter `{k}` evaluates to {v}"), fix);
             }
-            for (i, spec) in self.parts.iter().enumerate() {
-                for (field, e, lo, hi) in spec.shape.counts() {
-                    let v = e.eval(&s.params);
-                    if !(v.is_finite() && (lo - 0.5..hi + 0.5).contains(&v)) {
-                        return fail(
-                            format!("parts[{i}].{field} is {v}"),
-                            &format!("it must be a whole number from {lo} to {hi} (it is rounded)"),
-                        );
-                    }
-                }
-            }
-            for part in &s.parts {
-                let m = &part.material;
-                let finite = part.mesh.positions.iter().all(|p| p.is_finite())
-                    && part.mesh.normals.iter().all(|n| !n.is_nan())
-                    && m.color.iter().chain(&m.color2).all(|c| c.is_finite())
-                    && [m.scale, m.specular, m.shininess]
-                        .iter()
-                        .all(|x| x.is_finite());
-                if !finite {
+        }
+        for (i, spec) in self.parts.iter().enumerate() {
+            for (field, e, lo, hi) in spec.shape.counts() {
+                let v = e.eval(&s.params);
+                if !(v.is_finite() && (lo - 0.5..hi + 0.5).contains(&v)) {
                     return fail(
-                        format!(
-                            "part `{}` has a size, position, rotation or material value that is \
-                             not a finite number",
-                            part.name
-                        ),
-                        fix,
+                        format!("parts[{i}].{field} is {v}"),
+                        &format!("it must be a whole number from {lo} to {hi} (it is rounded)"),
                     );
                 }
             }
-            if let Some(i) = s.keypoints.iter().position(|k| !k.is_finite()) {
+        }
+        for part in &s.parts {
+            let m = &part.material;
+            let finite = part.mesh.positions.iter().all(|p| p.is_finite())
+                && part.mesh.normals.iter().all(|n| !n.is_nan())
+                && m.color.iter().chain(&m.color2).all(|c| c.is_finite())
+                && [m.scale, m.specular, m.shininess]
+                    .iter()
+                    .all(|x| x.is_finite());
+            if !finite {
                 return fail(
                     format!(
-                        "keypoint `{}` is not a finite position",
-                        self.keypoints[i].0
+                        "part `{}` has a size, position, rotation or material value that is \
+                         not a finite number",
+                        part.name
                     ),
                     fix,
                 );
             }
+        }
+        if let Some(i) = s.keypoints.iter().position(|k| !k.is_finite()) {
+            return fail(
+                format!(
+                    "keypoint `{}` is not a finite position",
+                    self.keypoints[i].0
+                ),
+                fix,
+            );
         }
         Ok(())
     }

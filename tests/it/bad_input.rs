@@ -324,3 +324,43 @@ fn device_gpu_without_a_gpu_is_bad_input() {
     );
     assert!(!dir.path().join("run").exists(), "nothing is written");
 }
+
+/// A model whose numbers are finite in validate's 8 draws but not in every image's (here 1 in
+/// 100 draws divides 0 by 0): generate stops at the first such image, exit 2, naming the image,
+/// the model, the part and the drawn values.
+#[test]
+fn a_non_finite_draw_at_generate_time_stops_the_run_with_its_cause() {
+    let t = tmp();
+    std::fs::write(
+        t.path().join("rare.yaml"),
+        "name: rare\nparams:\n  p: {uniform: [0, 1]}\nparts:\n  - shape: sphere\n    \
+         radius: \"0.5 + 0 / floor(p + 0.99)\"\n",
+    )
+    .unwrap();
+    let cfg = t.path().join("cfg.yaml");
+    std::fs::write(
+        &cfg,
+        "count: 400\nimage: {width: 32, height: 32}\ncamera: {distance: 5, elevation: 60, fov: 40}\n\
+         objects:\n  - {model: rare.yaml}\n",
+    )
+    .unwrap();
+    let run = |cmd: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rendergan"))
+            .args([cmd, "-c"])
+            .arg(&cfg)
+            .args(if cmd == "generate" { vec!["-q", "-o"] } else { vec![] })
+            .args(if cmd == "generate" { vec![t.path().join("out")] } else { vec![] })
+            .output()
+            .unwrap()
+    };
+    assert!(run("validate").status.success(), "validate's 8 draws are all finite");
+    let o = run("generate");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("image ") && err.contains("model \"rare\"") && err.contains("part `sphere`")
+            && err.contains("p = "),
+        "{err}"
+    );
+    assert!(!t.path().join("out").exists(), "no dataset swapped in");
+}

@@ -432,3 +432,43 @@ fn pcb_components_and_missing_footprints_lie_on_the_board() {
         "{footprints} footprints, {parts} parts"
     );
 }
+
+/// `output.anomaly_images: {good, defective}`: exactly that many images drawn without any
+/// defect and with at least one, spread over the run; the anomaly layout files them.
+#[test]
+fn anomaly_images_sets_how_many_good_and_defective_images_a_run_makes() {
+    let dir = tmp();
+    let mut cfg = load(&root().join("configs/qc_plate.yaml"));
+    cfg.output.anomaly_images = Some((30, 20));
+    cfg.count = 50;
+    cfg.antialias = 1;
+    cfg.output.preview = 0;
+    generate(&cfg, dir.path(), 2, 1);
+    let defects = cfg.output.anomaly.clone().unwrap();
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
+    let with_defect: Vec<bool> = manifest
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            e["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| defects.iter().any(|d| o["class"] == d.as_str()))
+        })
+        .collect();
+    assert_eq!(with_defect.iter().filter(|d| **d).count(), 20, "{with_defect:?}");
+    // spread: every 5 consecutive images hold 2 defective ones
+    for (k, w) in with_defect.chunks(5).enumerate() {
+        assert_eq!(w.iter().filter(|d| **d).count(), 2, "images {}..{}", 5 * k, 5 * k + 5);
+    }
+    let count = |sub: &str| -> usize {
+        std::fs::read_dir(dir.path().join("anomaly").join(sub))
+            .map_or(0, |d| d.count())
+    };
+    let good = count("train/good") + count("test/good");
+    let bad: usize = defects.iter().map(|d| count(&format!("test/{d}"))).sum();
+    assert_eq!(good + bad, 50);
+    // a placed defect can end up below labels.min_visible_pixels: then the image is good
+    assert!((17..=20).contains(&bad), "{bad} defective images filed");
+}
