@@ -197,8 +197,21 @@ impl Source {
         }
     }
 
-    /// Parses the text into `T`, reporting serde's errors with their YAML path and line.
+    /// Parses the text into `T`, reporting serde's errors with their YAML path and line. An
+    /// explicit YAML tag (`!!str 5`, `!!int "5"`) is refused first: serde reads `count: !!str 5`
+    /// as the number 5 without a word, and no rendergan file needs a tag.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        if let Some((line, tag)) = first_tag(&self.text) {
+            return Err(ConfigError {
+                file: self.file.clone(),
+                path: String::new(),
+                line: Some(line),
+                message: format!(
+                    "explicit YAML tag {tag:?}: rendergan reads plain values; write numbers \
+                     without a tag (count: 5) and text in quotes"
+                ),
+            });
+        }
         let de = serde_yaml::Deserializer::from_str(&self.text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -230,6 +243,33 @@ impl Source {
     }
 }
 
+/// The first explicit YAML tag (`!…` starting a value, outside quotes and comments) in `text`,
+/// with its 1-based line.
+fn first_tag(text: &str) -> Option<(usize, String)> {
+    for (n, line) in text.lines().enumerate() {
+        let (mut quote, mut prev) = (None::<char>, ' ');
+        for (i, c) in line.char_indices() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '\'' => quote = Some(c),
+                None if c == '#' && prev.is_whitespace() => break,
+                None if c == '!' && (prev.is_whitespace() || "[{,:-".contains(prev)) => {
+                    let tag: String = line[i..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && !",]}".contains(*c))
+                        .take(20)
+                        .collect();
+                    return Some((n + 1, tag));
+                }
+                None => {}
+            }
+            prev = c;
+        }
+    }
+    None
+}
+
 /// Bad input outside a config file (a flag's folder, a run folder): the run stops before
 /// anything is written and the CLI exits with code 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,6 +286,13 @@ impl std::error::Error for InputError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explicit_tags_are_found_outside_quotes_and_comments() {
+        assert_eq!(first_tag("count: !!str 5\n"), Some((1, "!!str".into())));
+        assert_eq!(first_tag("a: 1\nb: [1, !!int 2]\n"), Some((2, "!!int".into())));
+        assert_eq!(first_tag("name: \"hi! there\"  # a !comment\nx: \"!!str\"\n"), None);
+    }
 
     #[test]
     fn folders_devices_and_long_messages_are_named_not_read_or_echoed() {
