@@ -115,7 +115,8 @@ pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
         }
     }
     if cfg.output.coco {
-        std::fs::create_dir_all(root.join("annotations"))?;
+        let p = root.join("annotations");
+        std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
     }
     if let Some(defects) = &cfg.output.anomaly {
         let a = root.join("anomaly");
@@ -377,9 +378,14 @@ impl DatasetWriter {
             .with_context(|| format!("cannot open {}", jp.display()))?;
         let coco = if cfg.output.coco {
             let a = root.join("annotations");
+            let create = |name: &str| {
+                let p = a.join(name);
+                coco::CocoWriter::create(&p)
+                    .with_context(|| format!("cannot create {} (or its parts)", p.display()))
+            };
             Some((
-                coco::CocoWriter::create(&a.join("instances_train.json"))?,
-                coco::CocoWriter::create(&a.join("instances_val.json"))?,
+                create("instances_train.json")?,
+                create("instances_val.json")?,
             ))
         } else {
             None
@@ -402,13 +408,18 @@ impl DatasetWriter {
     pub fn accept(&mut self, p: Processed) -> Result<()> {
         self.pending.insert(p.index, p);
         while let Some(p) = self.pending.remove(&self.next) {
+            let root = &self.root;
+            let at = |file: &str| format!("cannot write {}", root.join(file).display());
             if let Some((train, val)) = &mut self.coco {
-                let w = if p.val { val } else { train };
-                w.add(&p.coco_image, &p.coco_annotations)?;
+                let (w, split) = if p.val { (val, "val") } else { (train, "train") };
+                w.add(&p.coco_image, &p.coco_annotations).with_context(|| {
+                    at(&format!("annotations/instances_{split}.images.part (or .annotations.part)"))
+                })?;
             }
-            writeln!(self.manifest, "{}", p.manifest_line)?;
+            writeln!(self.manifest, "{}", p.manifest_line).with_context(|| at("manifest.jsonl"))?;
             if p.index >= self.journal.1 {
-                writeln!(self.journal.0, "{}", journal::line(&p))?;
+                writeln!(self.journal.0, "{}", journal::line(&p))
+                    .with_context(|| at(journal::JOURNAL))?;
                 self.journal.1 = p.index + 1;
             }
             self.annotations += p.coco_annotations.len() as u64;
@@ -435,16 +446,21 @@ impl DatasetWriter {
                 self.pending.len()
             );
         }
-        self.manifest.flush()?;
-        self.journal.0.flush()?;
+        let root = self.root.clone();
+        let at = |file: &str| format!("cannot write {}", root.join(file).display());
+        self.manifest.flush().with_context(|| at("manifest.jsonl"))?;
+        self.journal.0.flush().with_context(|| at(journal::JOURNAL))?;
         if let Some((train, val)) = self.coco.take() {
             let info = json!({
                 "description": format!("rendergan dataset from {}", cfg.file.file_name().map_or(cfg.file.display().to_string(), |n| n.to_string_lossy().into_owned())),
                 "version": env!("CARGO_PKG_VERSION"),
                 "seed": cfg.seed,
             });
-            train.finish(&cfg.classes, info.clone())?;
-            val.finish(&cfg.classes, info)?;
+            train
+                .finish(&cfg.classes, info.clone())
+                .with_context(|| at("annotations/instances_train.json"))?;
+            val.finish(&cfg.classes, info)
+                .with_context(|| at("annotations/instances_val.json"))?;
         }
         if !self.has_val {
             // no image went to val (split.val: 0, or too few images): no empty val folders
@@ -456,18 +472,18 @@ impl DatasetWriter {
             // no `path:`: ultralytics then reads the folders beside data.yaml, wherever the
             // dataset was moved or copied
             let text = yolo::data_yaml(self.has_val, &cfg.classes, task);
-            std::fs::write(self.root.join("data.yaml"), text)?;
+            std::fs::write(self.root.join("data.yaml"), text).with_context(|| at("data.yaml"))?;
         }
         if let Some(defects) = &cfg.output.anomaly {
             let text = anomalib_snippet(cfg, defects);
             std::fs::write(self.root.join(ANOMALIB_SNIPPET), text)
-                .with_context(|| format!("cannot write {ANOMALIB_SNIPPET}"))?;
+                .with_context(|| at(ANOMALIB_SNIPPET))?;
         }
         if !self.tiles.is_empty() {
             let sheet = preview::contact_sheet(&self.tiles);
             sheet
                 .save(self.root.join("preview.png"))
-                .context("cannot write preview.png")?;
+                .with_context(|| at("preview.png"))?;
         }
         Ok(())
     }

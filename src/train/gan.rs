@@ -452,7 +452,9 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             };
             let tiles = grid(&rows);
             let page = stack(&tiles, &caption(&text, tiles.width()));
-            page.save(opts.out.join("samples").join(format!("step_{done:06}.png")))?;
+            let p = opts.out.join("samples").join(format!("step_{done:06}.png"));
+            page.save(&p)
+                .with_context(|| format!("cannot write {}", p.display()))?;
         }
         if probed || done % spec.checkpoint_every == 0 {
             checkpoint(

@@ -18,8 +18,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     {
         let mut f =
             File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot move {} into place", path.display()))?;
@@ -122,9 +123,12 @@ impl Metrics {
     /// Appends one row; `values` are in column order.
     pub fn row(&mut self, values: &[f64]) -> Result<()> {
         debug_assert_eq!(values.len(), self.columns.len());
-        let mut f = OpenOptions::new().append(true).open(&self.path)?;
         let line: Vec<String> = values.iter().map(|v| format!("{v:.6}")).collect();
-        writeln!(f, "{}", line.join(","))?;
+        OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| writeln!(f, "{}", line.join(",")))
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
         Ok(())
     }
 }
