@@ -290,8 +290,14 @@ mod tests {
     #[test]
     fn explicit_tags_are_found_outside_quotes_and_comments() {
         assert_eq!(first_tag("count: !!str 5\n"), Some((1, "!!str".into())));
-        assert_eq!(first_tag("a: 1\nb: [1, !!int 2]\n"), Some((2, "!!int".into())));
-        assert_eq!(first_tag("name: \"hi! there\"  # a !comment\nx: \"!!str\"\n"), None);
+        assert_eq!(
+            first_tag("a: 1\nb: [1, !!int 2]\n"),
+            Some((2, "!!int".into()))
+        );
+        assert_eq!(
+            first_tag("name: \"hi! there\"  # a !comment\nx: \"!!str\"\n"),
+            None
+        );
     }
 
     #[test]

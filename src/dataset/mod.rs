@@ -411,9 +411,15 @@ impl DatasetWriter {
             let root = &self.root;
             let at = |file: &str| format!("cannot write {}", root.join(file).display());
             if let Some((train, val)) = &mut self.coco {
-                let (w, split) = if p.val { (val, "val") } else { (train, "train") };
+                let (w, split) = if p.val {
+                    (val, "val")
+                } else {
+                    (train, "train")
+                };
                 w.add(&p.coco_image, &p.coco_annotations).with_context(|| {
-                    at(&format!("annotations/instances_{split}.images.part (or .annotations.part)"))
+                    at(&format!(
+                        "annotations/instances_{split}.images.part (or .annotations.part)"
+                    ))
                 })?;
             }
             writeln!(self.manifest, "{}", p.manifest_line).with_context(|| at("manifest.jsonl"))?;
@@ -448,8 +454,13 @@ impl DatasetWriter {
         }
         let root = self.root.clone();
         let at = |file: &str| format!("cannot write {}", root.join(file).display());
-        self.manifest.flush().with_context(|| at("manifest.jsonl"))?;
-        self.journal.0.flush().with_context(|| at(journal::JOURNAL))?;
+        self.manifest
+            .flush()
+            .with_context(|| at("manifest.jsonl"))?;
+        self.journal
+            .0
+            .flush()
+            .with_context(|| at(journal::JOURNAL))?;
         if let Some((train, val)) = self.coco.take() {
             let info = json!({
                 "description": format!("rendergan dataset from {}", cfg.file.file_name().map_or(cfg.file.display().to_string(), |n| n.to_string_lossy().into_owned())),

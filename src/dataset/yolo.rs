@@ -145,11 +145,17 @@ mod tests {
     #[test]
     fn flip_idx_is_shared_by_the_classes_or_absent() {
         // one class swaps 1 and 2; another has a single keypoint: padded places map to themselves
-        assert_eq!(flip_idx(&[class(&[0, 2, 1]), class(&[0])], 3), Some(vec![0, 2, 1]));
+        assert_eq!(
+            flip_idx(&[class(&[0, 2, 1]), class(&[0])], 3),
+            Some(vec![0, 2, 1])
+        );
         // two classes that need different swaps: no flip_idx (ultralytics then does not flip)
         assert_eq!(flip_idx(&[class(&[1, 0]), class(&[0, 1])], 2), None);
         let text = data_yaml(true, &[class(&[0, 2, 1])], YoloTask::Pose);
-        assert!(text.contains("kpt_shape: [3, 3]\nflip_idx: [0, 2, 1]\n"), "{text}");
+        assert!(
+            text.contains("kpt_shape: [3, 3]\nflip_idx: [0, 2, 1]\n"),
+            "{text}"
+        );
         assert!(!text.contains("path:"), "relocatable: {text}");
     }
 }

@@ -290,7 +290,11 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
     }
     let mut scene = sample_seeded(cfg, index, seed, role);
     for attempt in 1..64 {
-        if scene.instances.iter().any(|i| is_defect_entry(cfg, i.entry)) {
+        if scene
+            .instances
+            .iter()
+            .any(|i| is_defect_entry(cfg, i.entry))
+        {
             break;
         }
         scene = sample_seeded(cfg, index, mix(seed, attempt), role);

@@ -348,17 +348,30 @@ fn a_non_finite_draw_at_generate_time_stops_the_run_with_its_cause() {
         Command::new(env!("CARGO_BIN_EXE_rendergan"))
             .args([cmd, "-c"])
             .arg(&cfg)
-            .args(if cmd == "generate" { vec!["-q", "-o"] } else { vec![] })
-            .args(if cmd == "generate" { vec![t.path().join("out")] } else { vec![] })
+            .args(if cmd == "generate" {
+                vec!["-q", "-o"]
+            } else {
+                vec![]
+            })
+            .args(if cmd == "generate" {
+                vec![t.path().join("out")]
+            } else {
+                vec![]
+            })
             .output()
             .unwrap()
     };
-    assert!(run("validate").status.success(), "validate's 8 draws are all finite");
+    assert!(
+        run("validate").status.success(),
+        "validate's 8 draws are all finite"
+    );
     let o = run("generate");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("image ") && err.contains("model \"rare\"") && err.contains("part `sphere`")
+        err.contains("image ")
+            && err.contains("model \"rare\"")
+            && err.contains("part `sphere`")
             && err.contains("p = "),
         "{err}"
     );

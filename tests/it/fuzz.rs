@@ -110,13 +110,12 @@ fn check(config: &Path, what: &str, failures: &mut Vec<String>) -> bool {
     false
 }
 
-#[test]
-fn mutated_configs_and_models_never_panic_and_errors_point_at_a_line() {
-    let keep = std::env::temp_dir().join("rendergan-fuzz");
-    let _ = std::fs::remove_dir_all(&keep);
-    std::fs::create_dir_all(&keep).unwrap();
-    let mut failures = Vec::new();
-    let (mut n, mut refused) = (0, 0);
+/// Writes mutants into `keep`: `per_config` of each shipped config and `per_model` of four model
+/// files (each used by a small valid config), seeds from `seed`; returns (what, config file).
+fn mutants(keep: &Path, per_config: u64, per_model: u64, seed: u64) -> Vec<(String, PathBuf)> {
+    let _ = std::fs::remove_dir_all(keep);
+    std::fs::create_dir_all(keep).unwrap();
+    let mut out = Vec::new();
     let mut configs: Vec<PathBuf> = std::fs::read_dir(root().join("configs"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -125,26 +124,20 @@ fn mutated_configs_and_models_never_panic_and_errors_point_at_a_line() {
     configs.sort();
     for (c, path) in configs.iter().enumerate() {
         let text = std::fs::read_to_string(path).unwrap();
-        for k in 0..40u64 {
-            let mut rng = ChaCha8Rng::seed_from_u64(1000 * c as u64 + k);
+        for k in 0..per_config {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed + 1000 * c as u64 + k);
             let file = keep.join(format!(
                 "{}_{k}.yaml",
                 path.file_stem().unwrap().to_string_lossy()
             ));
             std::fs::write(&file, mutate(&text, &mut rng)).unwrap();
-            refused += check(
-                &file,
-                &format!("{} mutant {k}", path.display()),
-                &mut failures,
-            ) as usize;
-            n += 1;
+            out.push((format!("{} mutant {k}", path.display()), file));
         }
     }
-    // model files: a mutated model, used by a small valid config
     for (m, model) in ["box", "cylinder", "hex_bolt", "leaf"].iter().enumerate() {
         let text = std::fs::read_to_string(root().join(format!("scenes/{model}.yaml"))).unwrap();
-        for k in 0..25u64 {
-            let mut rng = ChaCha8Rng::seed_from_u64(7_000 + 100 * m as u64 + k);
+        for k in 0..per_model {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed + 7_000 + 100 * m as u64 + k);
             let model_file = keep.join(format!("model_{model}_{k}.yaml"));
             std::fs::write(&model_file, mutate(&text, &mut rng)).unwrap();
             let config = keep.join(format!("uses_model_{model}_{k}.yaml"));
@@ -156,13 +149,20 @@ fn mutated_configs_and_models_never_panic_and_errors_point_at_a_line() {
                 ),
             )
             .unwrap();
-            refused += check(
-                &config,
-                &format!("scenes/{model}.yaml mutant {k}"),
-                &mut failures,
-            ) as usize;
-            n += 1;
+            out.push((format!("scenes/{model}.yaml mutant {k}"), config));
         }
+    }
+    out
+}
+
+#[test]
+fn mutated_configs_and_models_never_panic_and_errors_point_at_a_line() {
+    let keep = std::env::temp_dir().join("rendergan-fuzz");
+    let mut failures = Vec::new();
+    let (mut n, mut refused) = (0, 0);
+    for (what, config) in mutants(&keep, 40, 25, 0) {
+        refused += check(&config, &what, &mut failures) as usize;
+        n += 1;
     }
     eprintln!("{n} mutants, {refused} refused with an error naming a line or field");
     assert!(n >= 300, "only {n} mutants");
@@ -173,6 +173,164 @@ fn mutated_configs_and_models_never_panic_and_errors_point_at_a_line() {
     assert!(
         failures.is_empty(),
         "{} of {n} mutants failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The long run, through the binary as a user runs it: 490 new mutants (60 of each config, 35
+/// of each model file) through `validate`, each accepted one through `generate -n 2`, plus
+/// hostile flags and folders for generate, train and realism. No run may end by a signal (an
+/// abort is 134) or a panic, exit codes are 0, 1 or 2, and every refused config names a line or
+/// field. Slow (about 10 min): `cargo test --release --test it cli_fuzz -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn cli_fuzz() {
+    use std::process::Command;
+    let keep = std::env::temp_dir().join("rendergan-cli-fuzz");
+    let cases = mutants(&keep, 60, 35, 50_000);
+    let out = keep.join("out");
+    let bin = env!("CARGO_BIN_EXE_rendergan");
+    let mut failures = Vec::new();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    type Counts = std::collections::BTreeMap<String, usize>;
+    fn judge(
+        what: &str,
+        o: std::process::Output,
+        counts: &mut Counts,
+        failures: &mut Vec<String>,
+    ) -> Option<i32> {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let code = o.status.code();
+        *counts.entry(format!("exit {code:?}")).or_default() += 1;
+        if !matches!(code, Some(0..=2)) || err.contains("panicked") {
+            let head: String = err.chars().take(400).collect();
+            failures.push(format!("{what}: exit {code:?}: {head}"));
+        }
+        code
+    }
+    for (what, config) in &cases {
+        let o = Command::new(bin)
+            .arg("validate")
+            .arg("-c")
+            .arg(config)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let code = judge(&format!("validate {what}"), o, &mut counts, &mut failures);
+        if code == Some(2) {
+            // "file:line: path: message" or "file: path: message"
+            let named = err.contains(".yaml:") || err.contains(".yaml: ");
+            if !named {
+                failures.push(format!("validate {what}: names no file or line: {err}"));
+            }
+            continue;
+        }
+        let o = Command::new(bin)
+            .args(["generate", "-q", "-n", "2", "--overwrite", "-c"])
+            .arg(config)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let code = judge(&format!("generate {what}"), o, &mut counts, &mut failures);
+        *counts.entry(format!("generate exit {code:?}")).or_default() += 1;
+    }
+    // hostile flags and folders
+    let q = root().join("configs/quickstart.yaml");
+    let empty = keep.join("empty");
+    let bad_photos = keep.join("bad_photos");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::create_dir_all(&bad_photos).unwrap();
+    std::fs::write(
+        bad_photos.join("truncated.jpg"),
+        [0xFF, 0xD8, 0xFF, 0xE0, 0, 16],
+    )
+    .unwrap();
+    std::fs::write(bad_photos.join("text.png"), "not a png").unwrap();
+    image::RgbImage::new(1, 1)
+        .save(bad_photos.join("tiny.png"))
+        .unwrap();
+    let q = q.to_string_lossy().into_owned();
+    let (e, b, o) = (
+        empty.to_string_lossy().into_owned(),
+        bad_photos.to_string_lossy().into_owned(),
+        out.to_string_lossy().into_owned(),
+    );
+    let flags: Vec<Vec<&str>> = vec![
+        vec!["generate", "-c", &q, "-n", "0", "-o", &o],
+        vec!["generate", "-c", &q, "-n", "-1", "-o", &o],
+        vec![
+            "generate",
+            "-c",
+            &q,
+            "--threads",
+            "0",
+            "-n",
+            "2",
+            "-o",
+            &o,
+            "--overwrite",
+        ],
+        vec!["generate", "-c", &q, "-o", "", "-n", "2"],
+        vec!["generate", "-c", &q, "-o", "/", "-n", "2"],
+        vec!["generate", "-c", &q, "-o", "/proc/x", "-n", "2"],
+        vec!["generate", "-c", &q, "--seed", "abc"],
+        vec![
+            "generate",
+            "-c",
+            &q,
+            "--augment",
+            &e,
+            "-n",
+            "2",
+            "-o",
+            &o,
+            "--overwrite",
+        ],
+        vec![
+            "generate",
+            "-c",
+            &q,
+            "--augment",
+            "/nonexistent",
+            "-n",
+            "2",
+            "-o",
+            &o,
+        ],
+        vec!["generate", "-c", "/etc/passwd"],
+        vec!["generate", "-c", "/dev/zero"],
+        vec!["generate", "-c", "/"],
+        vec!["validate", "-c", ""],
+        vec!["train", "-c", &q, "--real", &e, "-o", &o],
+        vec!["train", "-c", &q, "--real", &b, "-o", &o],
+        vec!["train", "-c", &q, "--real", "/dev/null", "-o", &o],
+        vec!["train", "-c", &q, "--real", &b, "-o", "/dev/null"],
+        vec!["train", "-c", &q, "--real", &b, "-o", &o, "--device", "tpu"],
+        vec!["train", "-c", &q, "--real", &b, "-o", &o, "--resume"],
+        vec!["realism", "--real", &e, "--images", &b],
+        vec!["realism", "--real", &b, "--images", &b, "--crop", "0"],
+        vec!["realism", "--real", &b, "--images", &b, "--res", "0"],
+        vec!["bench", "-c", &q, "-n", "0"],
+    ];
+    for args in &flags {
+        let o = Command::new(bin).args(args).output().unwrap();
+        judge(
+            &format!("rendergan {}", args.join(" ")),
+            o,
+            &mut counts,
+            &mut failures,
+        );
+    }
+    eprintln!(
+        "cli_fuzz: {} mutants and {} hostile command lines: {counts:?}",
+        cases.len(),
+        flags.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -457,14 +457,23 @@ fn anomaly_images_sets_how_many_good_and_defective_images_a_run_makes() {
                 .any(|o| defects.iter().any(|d| o["class"] == d.as_str()))
         })
         .collect();
-    assert_eq!(with_defect.iter().filter(|d| **d).count(), 20, "{with_defect:?}");
+    assert_eq!(
+        with_defect.iter().filter(|d| **d).count(),
+        20,
+        "{with_defect:?}"
+    );
     // spread: every 5 consecutive images hold 2 defective ones
     for (k, w) in with_defect.chunks(5).enumerate() {
-        assert_eq!(w.iter().filter(|d| **d).count(), 2, "images {}..{}", 5 * k, 5 * k + 5);
+        assert_eq!(
+            w.iter().filter(|d| **d).count(),
+            2,
+            "images {}..{}",
+            5 * k,
+            5 * k + 5
+        );
     }
     let count = |sub: &str| -> usize {
-        std::fs::read_dir(dir.path().join("anomaly").join(sub))
-            .map_or(0, |d| d.count())
+        std::fs::read_dir(dir.path().join("anomaly").join(sub)).map_or(0, |d| d.count())
     };
     let good = count("train/good") + count("test/good");
     let bad: usize = defects.iter().map(|d| count(&format!("test/{d}"))).sum();
