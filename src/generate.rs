@@ -141,8 +141,7 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     let final_dir = cfg.output.dir.clone();
     check_output(&final_dir, opts.overwrite)?;
     let parent = parent_of(&final_dir);
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
+    outdir::create_output_folder(parent)?;
     let pid = std::process::id();
     let work = sibling(&final_dir, Sibling::Partial, pid);
     if work.exists() {
@@ -151,8 +150,7 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     }
     let done = adopt_unfinished(cfg, &final_dir, &work, opts.resume)?;
     if done == 0 {
-        std::fs::create_dir_all(&work)
-            .with_context(|| format!("cannot create {}", work.display()))?;
+        outdir::create_output_folder(&work)?;
         journal::write_stamp(&work, cfg)?;
     }
     let result = write_all(cfg, ctxs, opts, &work, &final_dir, start, done);
@@ -253,11 +251,14 @@ fn write_all(
                 eprintln!("rendergan: skipped background {}: {why}", f.display());
             }
             if b.images.is_empty() {
-                bail!(
-                    "background.images.dir: none of the {} files in {} could be read",
+                return Err(InputError(format!(
+                    "{}: background.images.dir: none of the {} files in {} could be read as an \
+                     image (see the lines above); give a folder of png/jpg/bmp/tiff/webp photos",
+                    cfg.file.display(),
                     files.len(),
                     dir.display()
-                );
+                ))
+                .into());
             }
             Some(b)
         }

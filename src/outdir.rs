@@ -60,6 +60,27 @@ pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
     Ok(())
 }
 
+/// Creates folder `dir` of the output (`-o`'s parent, or the run's hidden folder); a folder this
+/// user cannot write there (no permission, a read-only mount, a file in the way) is bad input
+/// (exit 2) that names the folder.
+pub fn create_output_folder(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        use std::io::ErrorKind::*;
+        let why = format!(
+            "cannot create {} for the output (output.dir or -o): {e}",
+            dir.display()
+        );
+        if matches!(
+            e.kind(),
+            PermissionDenied | ReadOnlyFilesystem | NotADirectory | AlreadyExists
+        ) {
+            InputError(format!("{why}; pass -o with a folder you can write")).into()
+        } else {
+            anyhow::anyhow!(why)
+        }
+    })
+}
+
 /// The hidden folders a run keeps beside its output folder `OUT`: `.OUT.partial-PID` while it
 /// writes, `.OUT.complete-PID` once the dataset is whole, `.OUT.old-PID` for the replaced
 /// dataset between the two renames of the swap. A run killed at any moment leaves only these,
