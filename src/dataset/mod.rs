@@ -424,7 +424,9 @@ impl DatasetWriter {
             }
             writeln!(self.manifest, "{}", p.manifest_line).with_context(|| at("manifest.jsonl"))?;
             if p.index >= self.journal.1 {
+                // flushed per image: a kill loses no image whose files are written
                 writeln!(self.journal.0, "{}", journal::line(&p))
+                    .and_then(|_| self.journal.0.flush())
                     .with_context(|| at(journal::JOURNAL))?;
                 self.journal.1 = p.index + 1;
             }
