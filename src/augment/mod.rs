@@ -24,7 +24,10 @@ pub struct ImageNoise {
 /// the sensor noise per output pixel (`out` = [width, height]). Augmentation is a pure function
 /// of the image (and the trained weights).
 pub fn image_noise(seed: u64, channels: usize, w: usize, h: usize, out: [usize; 2]) -> ImageNoise {
-    let mut rng = ChaCha8Rng::seed_from_u64(crate::scene::mix(seed, 0xA06_A06));
+    let mut rng = ChaCha8Rng::seed_from_u64(crate::scene::seed::mix(
+        seed,
+        crate::scene::seed::AUGMENT_NOISE,
+    ));
     let mut draw =
         |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
     ImageNoise {

@@ -147,7 +147,7 @@ pub fn c2st_folds(
     seed: u64,
 ) -> C2st {
     let folds = folds.clamp(2, a.items.len().min(b.items.len()).max(2));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF01D);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ crate::scene::seed::C2ST_FOLDS);
     let (fa, fb) = (a.folds(folds, &mut rng), b.folds(folds, &mut rng));
     let mut accs = Vec::new();
     let mut losses = Vec::new();

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use super::c2st::{split_fold, C2st, Side};
 
 /// Seed of the embedding's weights: fixed, so features are comparable across runs.
-const EMBED_SEED: u64 = 0x5EED_FEA7;
+const EMBED_SEED: u64 = crate::scene::seed::FEATURE_EMBEDDING;
 const WIDTHS: [usize; 3] = [32, 64, 64];
 
 #[derive(Module, Debug)]
@@ -95,7 +95,7 @@ impl Features {
 /// scored on its own.
 pub fn linear_c2st(a: Side<'_>, b: Side<'_>, folds: usize, seed: u64) -> C2st {
     let folds = folds.clamp(2, a.items.len().min(b.items.len()).max(2));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x11_EA2);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ crate::scene::seed::FEATURE_PATCHES);
     let (fa, fb) = (a.folds(folds, &mut rng), b.folds(folds, &mut rng));
     let mut accs = Vec::new();
     let mut losses = Vec::new();

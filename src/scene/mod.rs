@@ -4,6 +4,7 @@
 
 pub mod mesh;
 pub mod model;
+pub mod seed;
 pub mod surface;
 
 use std::collections::BTreeMap;
@@ -17,26 +18,7 @@ use crate::config::{Attach, Background, ColorDist, Config, Placement, Support};
 use model::{PartMesh, Sampled};
 use surface::Surface;
 
-/// Mixes two 64-bit numbers into a well-spread seed (splitmix64 finaliser).
-pub fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b
-        .wrapping_add(0x9E37_79B9_7F4A_7C15)
-        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The seed of image `index` of a run.
-pub fn image_seed(run_seed: u64, index: u64) -> u64 {
-    mix(run_seed, index)
-}
-
-/// Which split image `index` belongs to: a pure function of (seed, index, fraction).
-pub fn is_val(run_seed: u64, index: u64, val_fraction: f64) -> bool {
-    let u = (mix(run_seed ^ 0x5EED_5EED_5EED_5EED, index) >> 11) as f64 / (1u64 << 53) as f64;
-    u < val_fraction
-}
+pub use seed::{image_seed, is_val, mix};
 
 /// A pinhole camera. The camera frame is OpenCV's: x right, y down, z forward.
 #[derive(Debug, Clone, Serialize)]

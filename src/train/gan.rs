@@ -28,7 +28,7 @@ use crate::augment::model::{Chain, StageConfig, StageStats};
 use crate::config::Config;
 use crate::eval::content;
 use crate::render::RenderContext;
-use crate::scene;
+use crate::scene::{self, seed};
 
 /// Command-line choices for a training run.
 #[derive(Debug, Clone)]
@@ -52,9 +52,6 @@ pub struct TrainOptions {
 const D_WIDTH: usize = 32;
 /// Averaging horizon of the generator weights `generate` applies, in steps.
 const EMA_HORIZON: f32 = 200.0;
-/// Scene streams of training batches and of the probe's renders, apart from datasets' images.
-const TRAIN_STREAM: u64 = 0x7EA1_7EA1;
-const PROBE_STREAM: u64 = 0x9B0B_E001;
 /// Where the best checkpoint is kept when learning did not help (`generator.bpk` then holds a
 /// chain that changes nothing).
 pub const GENERATOR_BEST: &str = "generator_best.bpk";
@@ -62,9 +59,6 @@ pub const GENERATOR_BEST: &str = "generator_best.bpk";
 const ADAM_G: &str = "adam_generator.bpk";
 const ADAM_D: &str = "adam_discriminator.bpk";
 const HISTORY: &str = "history.f32";
-/// Random streams of the loop and of the content check.
-const STEP_STREAM: u64 = 0x5EA1;
-const CONTENT_STREAM: u64 = 0xC0_7E47;
 const METRIC_COLUMNS: [&str; 20] = [
     "step",
     "d_loss",
@@ -169,13 +163,13 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
 
     let ctx = RenderContext::new()?;
-    let mut synth = Synth::new(cfg, res, TRAIN_STREAM, &ctx)?;
+    let mut synth = Synth::new(cfg, res, seed::TRAIN_SCENES, &ctx)?;
     let probe_renders =
-        Synth::new(cfg, res, PROBE_STREAM, &ctx)?.many(0, PROBE_IMAGES, b.max(8), c);
+        Synth::new(cfg, res, seed::PROBE_SCENES, &ctx)?.many(0, PROBE_IMAGES, b.max(8), c);
     let (train_set, held_set, disjoint) = real.holdout();
 
     // content: the real crops and the renders should show the same kind of thing
-    let mut rng = ChaCha8Rng::seed_from_u64(scene::mix(cfg.seed, CONTENT_STREAM));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed, seed::CONTENT_CROPS));
     let crops: Vec<Vec<f32>> = (0..PROBE_IMAGES)
         .map(|_| train_set.crop(&mut rng, res as u32, &spec.real_crop, c))
         .collect();
@@ -327,7 +321,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let mut last_score: Option<Score> = None;
     for step in start..steps {
         let t0 = Instant::now();
-        let mut rng = ChaCha8Rng::seed_from_u64(scene::mix(cfg.seed ^ STEP_STREAM, step));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed ^ seed::TRAIN_STEP, step));
         let batch = synth.batch(step * b as u64, b, c);
         let real_batch: Vec<f32> = (0..b)
             .flat_map(|_| train_set.crop(&mut rng, res as u32, &spec.real_crop, c))
@@ -519,7 +513,7 @@ fn judge(
 ) -> Result<Verdict> {
     let mut best = Chain::new(stages, device);
     infer::load_module(&mut best, &dir.join(infer::GENERATOR))?;
-    let final_seed = seed ^ 0xF1A1;
+    let final_seed = seed ^ scene::seed::VERDICT;
     let raw = probe.score(&probe.raw(), true, final_seed);
     let learned = probe.score(&probe.apply(&best, device), true, final_seed);
     let enabled = best.enabled();

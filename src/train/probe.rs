@@ -163,7 +163,7 @@ impl Probe {
 
 /// Seed of where the patch of each probe render lies (the same every time, so successive
 /// probes compare the same patches).
-const PATCH_SEED: u64 = 0x9A7C;
+const PATCH_SEED: u64 = crate::scene::seed::PROBE_PATCHES;
 
 /// One square patch of half the side from each CHW image (`res` × `res`), at a random place.
 /// The probe compares patches rather than whole crops: the stages change how things look, not

@@ -39,7 +39,7 @@ impl<'a> Synth<'a> {
         let mut c = cfg.clone();
         c.width = res as u32;
         c.height = res as u32;
-        c.seed = scene::mix(cfg.seed, stream);
+        c.seed = scene::seed::mix(cfg.seed, stream);
         let backgrounds = match &c.background {
             Background::Images { files, .. } => {
                 Some(image_io::load_backgrounds(files, 2 * res as u32))
