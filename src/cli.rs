@@ -491,6 +491,7 @@ fn tempfile_dir() -> Result<PathBuf> {
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<ConfigError>().is_some()
         || err.downcast_ref::<crate::config::InputError>().is_some()
+        || err.downcast_ref::<crate::pixels::PixelsError>().is_some()
     {
         EXIT_BAD_INPUT
     } else {

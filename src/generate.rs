@@ -12,9 +12,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::augment::infer::{AugImage, Augmenter};
 use crate::config::{Background, Config, InputError};
 use crate::dataset::journal;
-use crate::dataset::{self, image_io, DatasetWriter, StageTimes};
+use crate::dataset::{self, DatasetWriter, StageTimes};
 pub use crate::outdir::check_output;
 use crate::outdir::{self, parent_of, sibling, swap_into_place, Sibling};
+use crate::pixels::composite;
+use crate::pixels::load::{self as image_load, Backgrounds};
 use crate::render::{Frame, RenderContext, Renderer};
 use crate::scene;
 
@@ -246,7 +248,7 @@ fn write_all(
     let threads = opts.threads.unwrap_or_else(default_threads).max(1);
     let bgs = match &cfg.background {
         Background::Images { files, dir, .. } => {
-            let b = image_io::load_backgrounds(files, 2 * cfg.width.max(cfg.height));
+            let b = image_load::load_backgrounds(files, 2 * cfg.width.max(cfg.height));
             for (f, why) in &b.skipped {
                 eprintln!("rendergan: skipped background {}: {why}", f.display());
             }
@@ -424,7 +426,7 @@ fn augment_frames(
     aug: &Augmenter,
     scenes: &[scene::Scene],
     frames: &mut [Frame],
-    bgs: Option<&image_io::Backgrounds>,
+    bgs: Option<&Backgrounds>,
 ) -> Result<()> {
     let Some(first) = frames.first() else {
         return Ok(());
@@ -433,7 +435,7 @@ fn augment_frames(
     let mut rgbs: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     let mut alphas: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     for (s, f) in scenes.iter().zip(frames.iter()) {
-        rgbs.push(image_io::finish(&s.background, bgs, &f.color, w, h));
+        rgbs.push(composite::finish(&s.background, bgs, &f.color, w, h));
         alphas.push(f.color.chunks_exact(4).map(|p| p[3]).collect());
     }
     let mut items: Vec<AugImage<'_>> = rgbs

@@ -1,6 +1,7 @@
 //! rendergan: labeled image datasets from parametric 3D models rendered with WGSL shaders, the
 //! RenderGAN way. The data flows one way: `config` → `scene` → `render` → `labels` → `dataset`,
-//! with `generate` running the job and `cli` parsing the command line.
+//! with `generate` running the job and `cli` parsing the command line; `pixels` is the CPU image
+//! floor under all of them (see README's "Layout of the code").
 
 pub mod augment;
 pub mod cli;
@@ -10,11 +11,11 @@ pub mod eval;
 pub mod generate;
 pub mod labels;
 pub mod outdir;
+pub mod pixels;
 pub mod render;
 pub mod scene;
 pub mod shaders;
 pub mod train;
-pub mod util;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::image_noise;
 use super::model::{low, train_size, Chain, NoiseInput, StageConfig, BG_Z, DETAIL_Z, LIGHT_Z};
 use crate::config::InputError;
+use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
 
 /// What a run folder records about its training, enough to rebuild the models.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,32 +208,4 @@ pub fn batch_inputs(
         pixel: t4(pix, [b, c, h, w]),
     };
     (t4(alpha, [b, 1, h, w]), z)
-}
-
-/// RGB8 (row-major, 3 bytes a pixel) → CHW in [-1, 1]; grey averages the channels.
-pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; c * w * h];
-    for i in 0..w * h {
-        let p = &rgb[i * 3..i * 3 + 3];
-        let v = |x: u8| x as f32 / 127.5 - 1.0;
-        if c == 1 {
-            out[i] = (v(p[0]) + v(p[1]) + v(p[2])) / 3.0;
-        } else {
-            for k in 0..3 {
-                out[k * w * h + i] = v(p[k]);
-            }
-        }
-    }
-    out
-}
-
-/// CHW in [-1, 1] → RGB8 (grey repeated).
-pub fn chw_to_rgb(x: &[f32], c: usize, w: usize, h: usize, rgb: &mut [u8]) {
-    let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
-    for i in 0..w * h {
-        for k in 0..3 {
-            let ch = if c == 1 { 0 } else { k };
-            rgb[i * 3 + k] = q(x[ch * w * h + i]);
-        }
-    }
 }

@@ -859,7 +859,8 @@ fn background(
             ),
         ));
     }
-    let files = crate::util::image_files(&dir).map_err(|m| src.err("background.images.dir", m))?;
+    let files = crate::pixels::folder::image_files(&dir)
+        .map_err(|m| src.err("background.images.dir", m))?;
     if files.is_empty() {
         return Err(src.err(
             "background.images.dir",

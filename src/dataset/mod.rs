@@ -6,8 +6,8 @@
 //! was there before. No wgpu here.
 
 pub mod coco;
-pub mod image_io;
 pub mod journal;
+pub mod png;
 pub mod preview;
 pub mod yolo;
 
@@ -22,9 +22,10 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::labels::{self, InstanceLabel};
+use crate::pixels::composite;
+use crate::pixels::load::Backgrounds;
 use crate::render::Frame;
 use crate::scene::Scene;
-use image_io::Backgrounds;
 
 /// CPU time spent per stage on one image.
 #[derive(Debug, Clone, Copy, Default)]
@@ -177,10 +178,10 @@ pub fn process(
         manifest_entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
     let t1 = Instant::now();
 
-    let rgb = image_io::finish(&scene.background, bgs, &frame.color, w, h);
+    let rgb = composite::finish(&scene.background, bgs, &frame.color, w, h);
     let mut files: Vec<(PathBuf, Vec<u8>)> = vec![(
         root.join("images").join(split).join(format!("{name}.png")),
-        image_io::png_rgb(&rgb, w, h),
+        png::png_rgb(&rgb, w, h),
     )];
     if cfg.output.masks {
         let ids = frame.ids.iter().map(|&v| {
@@ -192,7 +193,7 @@ pub fn process(
         });
         files.push((
             root.join("masks").join(split).join(format!("{name}.png")),
-            image_io::png_u16(ids, w, h),
+            png::png_u16(ids, w, h),
         ));
     }
     if cfg.output.depth {
@@ -203,15 +204,15 @@ pub fn process(
             .map(|&z| (z as f64 * s).round().clamp(0.0, 65535.0) as u16);
         files.push((
             root.join("depth").join(split).join(format!("{name}.png")),
-            image_io::png_u16(d, w, h),
+            png::png_u16(d, w, h),
         ));
     }
     if let Some(n) = &frame.normals {
         // background stays black: RGBA (n · 0.5 + 0.5, 1) where drawn, all zero elsewhere
-        let rgb = image_io::drop_alpha(n);
+        let rgb = composite::drop_alpha(n);
         files.push((
             root.join("normals").join(split).join(format!("{name}.png")),
-            image_io::png_rgb(&rgb, w, h),
+            png::png_rgb(&rgb, w, h),
         ));
     }
     if let Some(defects) = &cfg.output.anomaly {
@@ -298,7 +299,7 @@ fn anomaly_files(
             base.join("ground_truth")
                 .join(top)
                 .join(format!("{name}_mask.png")),
-            image_io::png_u8(&mask, frame.width, frame.height),
+            png::png_u8(&mask, frame.width, frame.height),
         ),
     ]
 }

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::train::data::RealSet;
+use crate::pixels::photos::RealSet;
 
 /// Fewest photos for a realism figure that is more than a hint.
 pub const FEW_PHOTOS: usize = 10;
@@ -83,13 +83,13 @@ pub fn realism(
         // a dataset folder: only its images, not its masks, depth maps or previews
         let own = dir.join("images");
         let dir = if own.is_dir() { own } else { dir.to_path_buf() };
-        RealSet::load_flag(&dir, (res * 4) as u32, flag)
+        Ok(RealSet::load_flag(&dir, (res * 4) as u32, flag)?)
     };
     let (real_set, image_set) = (load(real, "--real")?, load(images, "--images")?);
     let mut draw = |set: &RealSet, crop: f64| -> (Vec<usize>, Vec<Vec<f32>>) {
         let scale = crate::config::Dist::Const(crop);
         (0..samples.max(8))
-            .map(|_| set.crop_indexed(&mut rng, res as u32, &scale, 3))
+            .map(|_| set.crop_indexed(&mut rng, res as u32, |r| scale.sample(r), 3))
             .unzip()
     };
     let ((ga, a), (gb, b)) = (draw(&real_set, crop[0]), draw(&image_set, crop[1]));

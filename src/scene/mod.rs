@@ -18,6 +18,7 @@ use crate::config::{Attach, Background, ColorDist, Config, Placement, Support};
 use model::{PartMesh, Sampled};
 use surface::Surface;
 
+pub use crate::pixels::composite::BackgroundSample;
 pub use seed::{image_seed, is_val, mix};
 
 /// A pinhole camera. The camera frame is OpenCV's: x right, y down, z forward.
@@ -143,24 +144,6 @@ pub struct Light {
     pub elevation: f64,
     pub azimuth: f64,
     pub intensity: f64,
-}
-
-/// The drawn background.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum BackgroundSample {
-    Color {
-        color: [f32; 3],
-    },
-    Gradient {
-        top: [f32; 3],
-        bottom: [f32; 3],
-        angle: f64,
-    },
-    Image {
-        file: usize,
-        crop: [f64; 3],
-    },
 }
 
 /// One posed object.

@@ -15,7 +15,6 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::data::{from_chw, RealSet};
 use super::device::learning_device;
 use super::diffaug::diff_augment;
 use super::discriminator::{d_loss, g_loss, mean_logit, Discriminator};
@@ -27,6 +26,8 @@ use crate::augment::infer::{self, batch_inputs, RunInfo, RUN_FORMAT};
 use crate::augment::model::{Chain, StageConfig, StageStats};
 use crate::config::Config;
 use crate::eval::content;
+use crate::pixels::chw::from_chw;
+use crate::pixels::photos::RealSet;
 use crate::render::RenderContext;
 use crate::scene::{self, seed};
 
@@ -171,7 +172,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     // content: the real crops and the renders should show the same kind of thing
     let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed, seed::CONTENT_CROPS));
     let crops: Vec<Vec<f32>> = (0..PROBE_IMAGES)
-        .map(|_| train_set.crop(&mut rng, res as u32, &spec.real_crop, c))
+        .map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
         .collect();
     let raw_images = probe_renders.split(c * res * res);
     let (real_content, synth_content) = (
@@ -324,7 +325,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed ^ seed::TRAIN_STEP, step));
         let batch = synth.batch(step * b as u64, b, c);
         let real_batch: Vec<f32> = (0..b)
-            .flat_map(|_| train_set.crop(&mut rng, res as u32, &spec.real_crop, c))
+            .flat_map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
             .collect();
         let render =
             Tensor::<4>::from_data(TensorData::new(batch.images, [b, c, res, res]), &device);

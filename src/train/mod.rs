@@ -1,10 +1,9 @@
 //! `rendergan train`: learns the augmentation stages adversarially against a folder of the
-//! user's unlabeled photos. `data` loads real crops, `synth` renders the synthetic side,
+//! user's unlabeled photos. `synth` renders the synthetic side,
 //! `discriminator` and `diffaug` are the discriminator and its augmentation, `probe` measures
 //! held-out realism and judges the run, `run` owns the run folder, `gan` is the loop. Only this
 //! module, `augment` and `eval` touch burn.
 
-pub mod data;
 pub mod device;
 pub mod diffaug;
 pub mod discriminator;

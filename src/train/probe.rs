@@ -13,13 +13,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::RealSet;
 use super::run::write_atomic;
 use super::synth::SynthBatch;
 use crate::augment::infer::batch_inputs;
 use crate::augment::model::Chain;
 use crate::config::Dist;
 use crate::eval::{linear_c2st, C2st, Features, Side};
+use crate::pixels::photos::RealSet;
 
 /// Images on each side of the probe.
 pub const PROBE_IMAGES: usize = 128;
@@ -101,7 +101,7 @@ impl Probe {
     ) -> Probe {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (groups, crops): (Vec<usize>, Vec<Vec<f32>>) = (0..PROBE_IMAGES)
-            .map(|_| held.crop_indexed(&mut rng, res as u32, crop, channels))
+            .map(|_| held.crop_indexed(&mut rng, res as u32, |r| crop.sample(r), channels))
             .unzip();
         let features = Features::new(channels);
         let patches = patches(&crops, channels, res, seed);

@@ -4,9 +4,9 @@
 
 use anyhow::Result;
 
-use crate::augment::infer::rgb_to_chw;
 use crate::config::{Background, Config};
-use crate::dataset::image_io;
+use crate::pixels::chw::rgb_to_chw;
+use crate::pixels::{composite, load};
 use crate::render::{RenderContext, Renderer};
 use crate::scene;
 
@@ -29,7 +29,7 @@ impl SynthBatch {
 pub struct Synth<'a> {
     cfg: Config,
     renderer: Renderer<'a>,
-    backgrounds: Option<image_io::Backgrounds>,
+    backgrounds: Option<load::Backgrounds>,
 }
 
 impl<'a> Synth<'a> {
@@ -41,9 +41,7 @@ impl<'a> Synth<'a> {
         c.height = res as u32;
         c.seed = scene::seed::mix(cfg.seed, stream);
         let backgrounds = match &c.background {
-            Background::Images { files, .. } => {
-                Some(image_io::load_backgrounds(files, 2 * res as u32))
-            }
+            Background::Images { files, .. } => Some(load::load_backgrounds(files, 2 * res as u32)),
             _ => None,
         };
         let renderer = Renderer::new(
@@ -71,7 +69,7 @@ impl<'a> Synth<'a> {
         let mut images = Vec::new();
         let mut alphas = Vec::new();
         for (s, f) in scenes.iter().zip(&frames) {
-            let rgb = image_io::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
+            let rgb = composite::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
             images.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
             alphas.push(
                 f.color

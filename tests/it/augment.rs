@@ -86,7 +86,7 @@ fn read_images(dir: &Path) -> Vec<Vec<f32>> {
     files.sort();
     files
         .iter()
-        .map(|f| rendergan::train::data::to_chw(&image::open(f).unwrap().into_rgb8(), 3, false))
+        .map(|f| rendergan::pixels::chw::to_chw(&image::open(f).unwrap().into_rgb8(), 3, false))
         .collect()
 }
 

@@ -1,16 +1,17 @@
-//! Real images for training: a folder walked recursively, every readable image decoded once
+//! Real photos (for training and `realism`): a folder walked recursively, every readable image decoded once
 //! (shrunk so crops stay cheap), unreadable or non-image files counted and skipped; random square
 //! crops at a configured fraction of the shorter side, resized to the training resolution, as
 //! CHW floats in [-1, 1]. No burn here: batches are plain vectors.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use image::RgbImage;
 use rand::Rng;
 
-use crate::augment::infer::{chw_to_rgb, rgb_to_chw};
-use crate::config::{Dist, InputError};
+use super::chw::to_chw;
+use super::folder::{files_under, is_image_path};
+use super::load::{load_shrunk, truncated_jpeg};
+use super::PixelsError;
 
 /// The usable real images of a folder.
 pub struct RealSet {
@@ -28,51 +29,26 @@ pub const MIN_REAL_IMAGES: usize = 1;
 /// Photos whose shorter side is below this are skipped (a crop of one is a blur of a few pixels).
 const MIN_PHOTO_SIDE: u32 = 32;
 
-/// Why a .jpg/.jpeg file is cut short (no end-of-image marker in its last 4 KiB), or `None`:
-/// decoders fill the missing part with grey without an error.
-fn truncated_jpeg(path: &Path) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    if ext != "jpg" && ext != "jpeg" {
-        return None;
-    }
-    let mut f = std::fs::File::open(path).ok()?;
-    let len = f.metadata().ok()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
-    let mut tail = Vec::new();
-    f.read_to_end(&mut tail).ok()?;
-    let starts_as_jpeg = len >= 2 && {
-        let mut head = [0u8; 2];
-        f.seek(SeekFrom::Start(0)).ok()?;
-        f.read_exact(&mut head).ok()?;
-        head == [0xFF, 0xD8]
-    };
-    let ends = tail.windows(2).any(|w| w == [0xFF, 0xD9]);
-    (starts_as_jpeg && !ends)
-        .then(|| "truncated JPEG (no end-of-image marker): the file was cut short".to_string())
-}
-
 impl RealSet {
     /// Loads `dir`; images are shrunk so their shorter side is at most `max_side`.
-    pub fn load(dir: &Path, max_side: u32) -> Result<RealSet> {
+    pub fn load(dir: &Path, max_side: u32) -> Result<RealSet, PixelsError> {
         RealSet::load_flag(dir, max_side, "--real")
     }
 
     /// [`RealSet::load`], naming `flag` in its errors.
-    pub fn load_flag(dir: &Path, max_side: u32, flag: &str) -> Result<RealSet> {
+    pub fn load_flag(dir: &Path, max_side: u32, flag: &str) -> Result<RealSet, PixelsError> {
         if !dir.is_dir() {
-            return Err(InputError(format!(
+            return Err(PixelsError::Unusable(format!(
                 "{flag} {}: not a folder; give a folder of images (png, jpg, bmp, tiff, webp; searched recursively)",
                 dir.display()
-            ))
-            .into());
+            )));
         }
         let mut images = Vec::new();
         let mut unreadable = Vec::new();
         let mut not_images = 0;
-        let files = crate::util::files_under(dir).map_err(|m| InputError(format!("{flag} {m}")))?;
+        let files = files_under(dir).map_err(|m| PixelsError::Unusable(format!("{flag} {m}")))?;
         for f in files {
-            if !crate::dataset::image_io::is_image_path(&f) {
+            if !is_image_path(&f) {
                 not_images += 1;
                 continue;
             }
@@ -80,7 +56,7 @@ impl RealSet {
                 unreadable.push((f, why));
                 continue;
             }
-            match crate::dataset::image_io::load_shrunk(&f, max_side) {
+            match load_shrunk(&f, max_side) {
                 Ok(img) if img.width().min(img.height()) < MIN_PHOTO_SIDE => {
                     let why = format!(
                         "too small ({}×{} px): a photo needs a shorter side of at least \
@@ -95,7 +71,7 @@ impl RealSet {
             }
         }
         if images.len() < MIN_REAL_IMAGES {
-            return Err(InputError(format!(
+            return Err(PixelsError::Unusable(format!(
                 "{flag} {}: no usable images ({} unreadable, {} other files{}); give a folder with png/jpg/bmp/tiff/webp images",
                 dir.display(),
                 unreadable.len(),
@@ -104,8 +80,7 @@ impl RealSet {
                     .first()
                     .map(|(f, why)| format!("; e.g. {}: {why}", f.display()))
                     .unwrap_or_default()
-            ))
-            .into());
+            )));
         }
         Ok(RealSet {
             dir: dir.to_path_buf(),
@@ -141,10 +116,10 @@ impl RealSet {
         &self,
         rng: &mut R,
         res: u32,
-        scale: &Dist,
+        side: impl FnOnce(&mut R) -> f64,
         channels: usize,
     ) -> Vec<f32> {
-        self.crop_indexed(rng, res, scale, channels).1
+        self.crop_indexed(rng, res, side, channels).1
     }
 
     /// [`RealSet::crop`], with the index of the photo it came from (crops of one photo share
@@ -153,13 +128,13 @@ impl RealSet {
         &self,
         rng: &mut R,
         res: u32,
-        scale: &Dist,
+        side: impl FnOnce(&mut R) -> f64,
         channels: usize,
     ) -> (usize, Vec<f32>) {
         let k = rng.gen_range(0..self.images.len());
         let img = &self.images[k];
         let short = img.width().min(img.height()) as f64;
-        let side = ((scale.sample(rng).clamp(0.01, 1.0) * short).round() as u32)
+        let side = ((side(rng).clamp(0.01, 1.0) * short).round() as u32)
             .clamp(1, img.width().min(img.height()));
         let x = rng.gen_range(0..=img.width() - side);
         let y = rng.gen_range(0..=img.height() - side);
@@ -168,23 +143,6 @@ impl RealSet {
         let flip = rng.gen_bool(0.5);
         (k, to_chw(&small, channels, flip))
     }
-}
-
-/// RGB8 image → CHW floats in [-1, 1]; `channels` 1 averages to grey; `flip` mirrors x.
-pub fn to_chw(img: &RgbImage, channels: usize, flip: bool) -> Vec<f32> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if flip {
-        let mirrored = image::imageops::flip_horizontal(img);
-        return rgb_to_chw(mirrored.as_raw(), channels, w, h);
-    }
-    rgb_to_chw(img.as_raw(), channels, w, h)
-}
-
-/// CHW floats in [-1, 1] → RGB8 (grey is repeated).
-pub fn from_chw(data: &[f32], channels: usize, w: u32, h: u32) -> RgbImage {
-    let mut rgb = vec![0u8; (w * h * 3) as usize];
-    chw_to_rgb(data, channels, w as usize, h as usize, &mut rgb);
-    RgbImage::from_raw(w, h, rgb).expect("buffer is w * h * 3")
 }
 
 #[cfg(test)]
@@ -230,7 +188,7 @@ mod tests {
         );
         assert_eq!(set.not_images, 1);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let c = set.crop(&mut rng, 16, &Dist::Uniform(0.3, 0.8), 3);
+        let c = set.crop(&mut rng, 16, |r| r.gen_range(0.3..0.8), 3);
         assert_eq!(c.len(), 3 * 16 * 16);
         assert!(c.iter().all(|v| (-1.0..=1.0).contains(v)));
         // a pure colour survives cropping: red or blue, never mixed
@@ -273,12 +231,5 @@ mod tests {
         };
         let (train, held, disjoint) = few.holdout();
         assert!(!disjoint && train.images.len() == 2 && held.images.len() == 2);
-    }
-
-    #[test]
-    fn chw_round_trips() {
-        let img = RgbImage::from_fn(5, 4, |x, y| image::Rgb([(x * 50) as u8, (y * 60) as u8, 7]));
-        let back = from_chw(&to_chw(&img, 3, false), 3, 5, 4);
-        assert_eq!(back, img);
     }
 }

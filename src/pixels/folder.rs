@@ -1,4 +1,5 @@
-//! Small helpers shared by several stages.
+//! Folder walks: every file under a folder (sorted, links followed, with limits on entries and
+//! depth), and the image files among them.
 
 use std::path::{Path, PathBuf};
 
@@ -38,11 +39,22 @@ pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// True when `path` has an image extension the `image` crate reads.
+pub fn is_image_path(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref(),
+        Some("png" | "jpg" | "jpeg" | "bmp" | "tif" | "tiff" | "webp")
+    )
+}
+
 /// Image files under `dir` (see [`files_under`]).
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files_under(dir)?
         .into_iter()
-        .filter(|f| crate::dataset::image_io::is_image_path(f))
+        .filter(|f| is_image_path(f))
         .collect())
 }
 

@@ -1,107 +1,27 @@
-//! Pixels in and out: compositing the background under a render, PNG encoding (8-bit RGB,
-//! 16-bit grey) tuned for speed, and loading background images. No labels here.
+//! What is drawn behind the objects of an image (a colour, a gradient, or a crop of a background
+//! photo), and the finished RGB image: that background with the premultiplied RGBA render
+//! composited over it.
 
-use std::path::{Path, PathBuf};
+use serde::Serialize;
 
-use image::RgbImage;
+use super::load::Backgrounds;
 
-use crate::scene::BackgroundSample;
-
-/// Encodes with fast deflate: dataset PNGs are written once and read many times, and the
-/// compression level barely changes their size for rendered content.
-fn encode(
-    data: &[u8],
-    width: u32,
-    height: u32,
-    color: png::ColorType,
-    depth: png::BitDepth,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2);
-    {
-        let mut enc = png::Encoder::new(&mut out, width, height);
-        enc.set_color(color);
-        enc.set_depth(depth);
-        enc.set_compression(png::Compression::Fast);
-        enc.set_filter(png::FilterType::Sub);
-        let mut w = enc
-            .write_header()
-            .expect("PNG header into a Vec cannot fail");
-        w.write_image_data(data)
-            .expect("PNG data of the declared size into a Vec cannot fail");
-    }
-    out
-}
-
-/// 8-bit RGB PNG.
-pub fn png_rgb(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
-    encode(
-        rgb,
-        width,
-        height,
-        png::ColorType::Rgb,
-        png::BitDepth::Eight,
-    )
-}
-
-/// 8-bit greyscale PNG.
-pub fn png_u8(values: &[u8], width: u32, height: u32) -> Vec<u8> {
-    encode(
-        values,
-        width,
-        height,
-        png::ColorType::Grayscale,
-        png::BitDepth::Eight,
-    )
-}
-
-/// 16-bit greyscale PNG (big-endian samples, as PNG stores them).
-pub fn png_u16(values: impl Iterator<Item = u16>, width: u32, height: u32) -> Vec<u8> {
-    let bytes: Vec<u8> = values.flat_map(|v| v.to_be_bytes()).collect();
-    encode(
-        &bytes,
-        width,
-        height,
-        png::ColorType::Grayscale,
-        png::BitDepth::Sixteen,
-    )
-}
-
-/// Decoded background images, shared by all workers.
-pub struct Backgrounds {
-    pub images: Vec<RgbImage>,
-    /// Files that could not be read, with the reason.
-    pub skipped: Vec<(PathBuf, String)>,
-}
-
-/// Decodes an image as RGB8, shrunk so its shorter side is at most `max_side` (it is only ever
-/// cropped and resampled smaller afterwards).
-pub fn load_shrunk(path: &Path, max_side: u32) -> Result<RgbImage, image::ImageError> {
-    let img = image::open(path)?;
-    let short = img.width().min(img.height());
-    let img = if short > max_side {
-        let s = max_side as f64 / short as f64;
-        img.resize_exact(
-            ((img.width() as f64 * s).round() as u32).max(1),
-            ((img.height() as f64 * s).round() as u32).max(1),
-            image::imageops::FilterType::Triangle,
-        )
-    } else {
-        img
-    };
-    Ok(img.to_rgb8())
-}
-
-/// Loads every file; unreadable ones are reported and skipped.
-pub fn load_backgrounds(files: &[PathBuf], max_side: u32) -> Backgrounds {
-    let mut images = Vec::new();
-    let mut skipped = Vec::new();
-    for f in files {
-        match load_shrunk(f, max_side) {
-            Ok(img) => images.push(img),
-            Err(e) => skipped.push((f.clone(), e.to_string())),
-        }
-    }
-    Backgrounds { images, skipped }
+/// The drawn background of one image (sampled by `scene`, drawn here).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackgroundSample {
+    Color {
+        color: [f32; 3],
+    },
+    Gradient {
+        top: [f32; 3],
+        bottom: [f32; 3],
+        angle: f64,
+    },
+    Image {
+        file: usize,
+        crop: [f64; 3],
+    },
 }
 
 /// Fills an RGB buffer with the sampled background. `files` maps the sample's file index to a
@@ -206,15 +126,4 @@ pub fn composite(rgba: &[u8], bg: &mut [u8]) {
             }
         }
     }
-}
-
-/// True when `path` has an image extension the `image` crate reads.
-pub fn is_image_path(path: &Path) -> bool {
-    matches!(
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("png" | "jpg" | "jpeg" | "bmp" | "tif" | "tiff" | "webp")
-    )
 }

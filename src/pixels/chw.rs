@@ -1,0 +1,61 @@
+//! RGB8 pixels ↔ CHW floats in [-1, 1], the layout the learned stages and the classifiers take
+//! (grey: the channels averaged; back: repeated).
+
+use image::RgbImage;
+
+/// RGB8 (row-major, 3 bytes a pixel) → CHW in [-1, 1]; grey averages the channels.
+pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; c * w * h];
+    for i in 0..w * h {
+        let p = &rgb[i * 3..i * 3 + 3];
+        let v = |x: u8| x as f32 / 127.5 - 1.0;
+        if c == 1 {
+            out[i] = (v(p[0]) + v(p[1]) + v(p[2])) / 3.0;
+        } else {
+            for k in 0..3 {
+                out[k * w * h + i] = v(p[k]);
+            }
+        }
+    }
+    out
+}
+
+/// CHW in [-1, 1] → RGB8 (grey repeated).
+pub fn chw_to_rgb(x: &[f32], c: usize, w: usize, h: usize, rgb: &mut [u8]) {
+    let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    for i in 0..w * h {
+        for k in 0..3 {
+            let ch = if c == 1 { 0 } else { k };
+            rgb[i * 3 + k] = q(x[ch * w * h + i]);
+        }
+    }
+}
+
+/// RGB8 image → CHW floats in [-1, 1]; `channels` 1 averages to grey; `flip` mirrors x.
+pub fn to_chw(img: &RgbImage, channels: usize, flip: bool) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if flip {
+        let mirrored = image::imageops::flip_horizontal(img);
+        return rgb_to_chw(mirrored.as_raw(), channels, w, h);
+    }
+    rgb_to_chw(img.as_raw(), channels, w, h)
+}
+
+/// CHW floats in [-1, 1] → RGB8 (grey is repeated).
+pub fn from_chw(data: &[f32], channels: usize, w: u32, h: u32) -> RgbImage {
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    chw_to_rgb(data, channels, w as usize, h as usize, &mut rgb);
+    RgbImage::from_raw(w, h, rgb).expect("buffer is w * h * 3")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chw_round_trips() {
+        let img = RgbImage::from_fn(5, 4, |x, y| image::Rgb([(x * 50) as u8, (y * 60) as u8, 7]));
+        let back = from_chw(&to_chw(&img, 3, false), 3, 5, 4);
+        assert_eq!(back, img);
+    }
+}
