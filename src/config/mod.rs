@@ -6,6 +6,7 @@ pub mod dist;
 pub mod error;
 pub mod expr;
 pub mod locate;
+pub mod model;
 mod raw;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ pub use error::{ConfigError, InputError, Source};
 use raw::*;
 use serde_yaml::Value;
 
-use crate::scene::model::Model;
+use model::Model;
 
 /// A colour source: three channel distributions in [0, 1], a weighted choice of colours, or HSV.
 #[derive(Debug, Clone, PartialEq)]
@@ -442,8 +443,8 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let mut objects = Vec::new();
     for (i, o) in raw.objects.into_iter().enumerate() {
         let p = format!("objects[{i}]");
-        let mut model = crate::scene::model::resolve(&o.model, &base)
-            .map_err(|m| src.err(format!("{p}.model"), m))??;
+        let mut model =
+            model::resolve(&o.model, &base).map_err(|m| src.err(format!("{p}.model"), m))??;
         for (k, v) in o.params.iter().flatten() {
             let key = k.as_str().unwrap_or("");
             model

@@ -3,7 +3,7 @@
 //! images, thread counts or batch sizes. Owns sampling and the camera model; rendering is `render`.
 
 pub mod mesh;
-pub mod model;
+pub mod part;
 pub mod seed;
 pub mod surface;
 
@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::config::{Attach, Background, ColorDist, Config, Placement, Support};
-use model::{PartMesh, Sampled};
+use part::{PartMesh, Sampled};
 use surface::Surface;
 
 pub use crate::pixels::composite::BackgroundSample;
@@ -183,7 +183,7 @@ pub struct Scene {
     /// Instances left out because no position kept them apart from earlier ones.
     pub skipped_for_overlap: u32,
     /// The first draw of a model that gave a number that is not finite (`x / 0` for the
-    /// parameters this image drew), as [`crate::scene::model::Model::check_draw`] words it.
+    /// parameters this image drew), as [`part::check_draw`] words it.
     pub invalid: Option<String>,
 }
 
@@ -351,9 +351,9 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
             })
             .collect();
         for parent in jobs {
-            let mut s = spec.model.sample(&mut rng);
+            let mut s = part::sample(&spec.model, &mut rng);
             if invalid.is_none() {
-                invalid = spec.model.check_draw(&s).err();
+                invalid = part::check_draw(&spec.model, &s).err();
             }
             let p = &spec.placement;
             let support = parent.map_or(0, |i| instances[i].id);

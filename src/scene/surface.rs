@@ -7,7 +7,7 @@
 use glam::{Mat4, Vec3};
 use rand::Rng;
 
-use super::model::PartMesh;
+use super::part::PartMesh;
 
 /// One world-space triangle with its vertex normals and the part it came from.
 #[derive(Debug, Clone, Copy)]
@@ -193,8 +193,9 @@ fn closest_on_triangle(q: Vec3, p: [Vec3; 3]) -> [f32; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::model::Pattern;
     use crate::scene::mesh;
-    use crate::scene::model::{Material, Pattern};
+    use crate::scene::part::Material;
     use rand::SeedableRng;
 
     fn part(m: mesh::Mesh, name: &str) -> PartMesh {

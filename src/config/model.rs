@@ -1,20 +1,18 @@
-//! Parametric object models (`scenes/*.yaml`): named parameters with distributions, parts made of
+//! The model file schema (`scenes/*.yaml`): named parameters with distributions, parts made of
 //! primitives with transforms and materials, and named 3D keypoints. Every dimension is a number
-//! or an expression over the parameters. Owns parsing and checking a model file and turning one
-//! draw of its parameters into meshes; placing instances in a scene lives in `scene`.
+//! or an expression over the parameters. Owns parsing and checking a model file and drawing its
+//! parameters; turning a draw into meshes is `scene::part`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use glam::{EulerRot, Mat4, Quat, Vec2, Vec3};
 use rand::Rng;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
-use super::mesh::{self, Mesh};
-use crate::config::dist::{describe, Dist};
-use crate::config::expr::Expr;
-use crate::config::{ConfigError, Source};
+use super::dist::{describe, Dist};
+use super::expr::Expr;
+use super::{ConfigError, Source};
 
 /// Models shipped inside the binary; a config names them without a path.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -218,9 +216,68 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// Every number of the shape.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match self {
+            Shape::Box { size } => size.iter().collect(),
+            Shape::Sphere { radius, segments } => vec![radius, segments],
+            Shape::Ellipsoid { radii, segments } => radii.iter().chain([segments]).collect(),
+            Shape::Cylinder {
+                radius,
+                height,
+                segments,
+            } => vec![radius, height, segments],
+            Shape::Cone {
+                radius,
+                top_radius,
+                height,
+                segments,
+            } => vec![radius, top_radius, height, segments],
+            Shape::Torus {
+                major,
+                minor,
+                segments,
+                sides,
+            } => vec![major, minor, segments, sides],
+            Shape::Capsule {
+                radius,
+                length,
+                segments,
+            } => vec![radius, length, segments],
+            Shape::Plane { size } => size.iter().collect(),
+            Shape::Extrusion { polygon, depth } => {
+                polygon.iter().flatten().chain([depth]).collect()
+            }
+            Shape::Sector {
+                inner,
+                radius,
+                start,
+                end,
+                bulge,
+                dome,
+                segments,
+            } => [inner, radius, start, end, bulge, segments]
+                .into_iter()
+                .chain(dome.as_ref())
+                .collect(),
+            Shape::Lathe { profile, segments } => {
+                profile.iter().flatten().chain([segments]).collect()
+            }
+            Shape::Leaf {
+                length,
+                width,
+                taper,
+                serration,
+                teeth,
+                curl,
+                droop,
+            } => vec![length, width, taper, serration, teeth, curl, droop],
+        }
+    }
+
     /// The counts of a shape (segments, sides, teeth), each with its field name and the range
     /// it must be drawn in.
-    fn counts(&self) -> Vec<(&'static str, &Expr, f64, f64)> {
+    pub fn counts(&self) -> Vec<(&'static str, &Expr, f64, f64)> {
         let seg = |e| ("segments", e, 3.0, 512.0);
         match self {
             Shape::Box { .. } | Shape::Plane { .. } | Shape::Extrusion { .. } => vec![],
@@ -269,36 +326,14 @@ pub struct MaterialSpec {
     pub shininess: Expr,
 }
 
-/// A material with its numbers drawn.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Material {
-    pub color: [f32; 3],
-    pub color2: [f32; 3],
-    pub pattern: Pattern,
-    pub scale: f32,
-    pub specular: f32,
-    pub shininess: f32,
-}
-
-/// One part's geometry in the model frame, plus what the shader needs.
-#[derive(Debug, Clone)]
-pub struct PartMesh {
-    pub mesh: Mesh,
-    /// Model-frame position → part-local position (for patterns that stick to the part).
-    pub local_from_model: Mat4,
-    pub material: Material,
-    /// The part's name in its model (for `placement.part`).
-    pub name: String,
-    /// Takes its parent's material when placed on a parent (`material: parent`).
-    pub inherit: bool,
-}
-
-/// One draw of a model: its parameter values, meshes and keypoints in the model frame.
-#[derive(Debug, Clone)]
-pub struct Sampled {
-    pub params: BTreeMap<String, f64>,
-    pub parts: Vec<PartMesh>,
-    pub keypoints: Vec<Vec3>,
+impl MaterialSpec {
+    /// Every number of the material.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.color
+            .iter()
+            .chain(&self.color2)
+            .chain([&self.scale, &self.specular, &self.shininess])
+    }
 }
 
 #[derive(Deserialize)]
@@ -515,26 +550,57 @@ impl Model {
         Ok(())
     }
 
-    /// Draws the model `draws` times (seeds 0, 1, ...) and reports the first number that is not
-    /// finite: a parameter by name, else a part's geometry or material, else a keypoint. Such a
-    /// number comes from an expression like `x / 0`, `sqrt(-1)` or `10 ^ 400`, and would reach the
-    /// renderer and the manifest (as null).
+    /// Draws the parameters in file order (a later one may use earlier ones).
+    pub fn draw_params<R: Rng + ?Sized>(&self, rng: &mut R) -> BTreeMap<String, f64> {
+        let mut env = BTreeMap::new();
+        for (name, p) in &self.params {
+            let v = match p {
+                Param::Dist(d) => d.sample(rng),
+                Param::Expr(e) => e.eval(&env),
+            };
+            env.insert(name.clone(), v);
+        }
+        env
+    }
+
+    /// Draws the model's parameters `draws` times (seeds 0, 1, ...) and reports the first number
+    /// that is not finite: a parameter by name, else a part's geometry or material, else a
+    /// keypoint. Such a number comes from an expression like `x / 0`, `sqrt(-1)` or `10 ^ 400`,
+    /// and would reach the renderer and the manifest (as null). At generate time each
+    /// instance's meshes are checked the same way (`scene::part::check_draw`).
     pub fn check_finite(&self, draws: u64) -> Result<(), String> {
         use rand::SeedableRng;
         for d in 0..draws {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(d);
-            self.check_draw(&self.sample(&mut rng))?;
+            let params = self.draw_params(&mut rng);
+            let finite = |e: &Expr| e.eval(&params).is_finite();
+            self.check_values(
+                &params,
+                |i| {
+                    let p = &self.parts[i];
+                    p.shape.exprs().into_iter().all(finite)
+                        && p.position.iter().chain(&p.rotation).all(finite)
+                        && p.material.exprs().all(finite)
+                },
+                |i| self.keypoints[i].1.iter().all(finite),
+            )?;
         }
         Ok(())
     }
 
-    /// Checks one draw `s` of this model as [`Model::check_finite`] does (at generate time, each
-    /// instance's draw is checked the same way).
-    pub fn check_draw(&self, s: &Sampled) -> Result<(), String> {
+    /// The finiteness verdict on one draw with parameters `params`, given whether part i's
+    /// numbers (`part_ok`) and keypoint i (`keypoint_ok`) are finite; the message names the
+    /// model, what failed and the drawn values.
+    pub fn check_values(
+        &self,
+        params: &BTreeMap<String, f64>,
+        part_ok: impl Fn(usize) -> bool,
+        keypoint_ok: impl Fn(usize) -> bool,
+    ) -> Result<(), String> {
         let drawn = || {
             self.params
                 .iter()
-                .map(|(k, _)| format!("{k} = {}", s.params.get(k).copied().unwrap_or(f64::NAN)))
+                .map(|(k, _)| format!("{k} = {}", params.get(k).copied().unwrap_or(f64::NAN)))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -549,14 +615,14 @@ impl Model {
         };
         let fix = "change the expression or the ranges of the parameters it uses";
         for (k, _) in &self.params {
-            let v = s.params.get(k).copied().unwrap_or(f64::NAN);
+            let v = params.get(k).copied().unwrap_or(f64::NAN);
             if !v.is_finite() {
                 return fail(format!("parameter `{k}` evaluates to {v}"), fix);
             }
         }
         for (i, spec) in self.parts.iter().enumerate() {
             for (field, e, lo, hi) in spec.shape.counts() {
-                let v = e.eval(&s.params);
+                let v = e.eval(params);
                 if !(v.is_finite() && (lo - 0.5..hi + 0.5).contains(&v)) {
                     return fail(
                         format!("parts[{i}].{field} is {v}"),
@@ -565,26 +631,17 @@ impl Model {
                 }
             }
         }
-        for part in &s.parts {
-            let m = &part.material;
-            let finite = part.mesh.positions.iter().all(|p| p.is_finite())
-                && part.mesh.normals.iter().all(|n| !n.is_nan())
-                && m.color.iter().chain(&m.color2).all(|c| c.is_finite())
-                && [m.scale, m.specular, m.shininess]
-                    .iter()
-                    .all(|x| x.is_finite());
-            if !finite {
-                return fail(
-                    format!(
-                        "part `{}` has a size, position, rotation or material value that is \
-                         not a finite number",
-                        part.name
-                    ),
-                    fix,
-                );
-            }
+        if let Some(i) = (0..self.parts.len()).find(|&i| !part_ok(i)) {
+            return fail(
+                format!(
+                    "part `{}` has a size, position, rotation or material value that is not a \
+                     finite number",
+                    self.parts[i].name
+                ),
+                fix,
+            );
         }
-        if let Some(i) = s.keypoints.iter().position(|k| !k.is_finite()) {
+        if let Some(i) = (0..self.keypoints.len()).find(|&i| !keypoint_ok(i)) {
             return fail(
                 format!(
                     "keypoint `{}` is not a finite position",
@@ -600,151 +657,6 @@ impl Model {
     pub fn keypoint_names(&self) -> Vec<String> {
         self.keypoints.iter().map(|k| k.0.clone()).collect()
     }
-
-    /// Draws parameters and builds the meshes, all in the model frame.
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Sampled {
-        let mut env = BTreeMap::new();
-        for (name, p) in &self.params {
-            let v = match p {
-                Param::Dist(d) => d.sample(rng),
-                Param::Expr(e) => e.eval(&env),
-            };
-            env.insert(name.clone(), v);
-        }
-        let ev = |e: &Expr| e.eval(&env) as f32;
-        let v3 = |e: &[Expr; 3]| Vec3::new(ev(&e[0]), ev(&e[1]), ev(&e[2]));
-        // a segment count that is not a number takes the fewest segments
-        let seg = |e: &Expr| {
-            let x = ev(e);
-            if x.is_finite() {
-                x.round().clamp(3.0, 512.0) as u32
-            } else {
-                3
-            }
-        };
-        let parts = self
-            .parts
-            .iter()
-            .map(|p| {
-                let mut m = match &p.shape {
-                    Shape::Box { size } => mesh::cuboid(v3(size).abs()),
-                    Shape::Sphere { radius, segments } => {
-                        scaled(mesh::sphere(seg(segments)), Vec3::splat(ev(radius)))
-                    }
-                    Shape::Ellipsoid { radii, segments } => {
-                        scaled(mesh::sphere(seg(segments)), v3(radii))
-                    }
-                    Shape::Cylinder {
-                        radius,
-                        height,
-                        segments,
-                    } => mesh::cone(ev(radius), ev(radius), ev(height), seg(segments)),
-                    Shape::Cone {
-                        radius,
-                        top_radius,
-                        height,
-                        segments,
-                    } => mesh::cone(ev(radius), ev(top_radius), ev(height), seg(segments)),
-                    Shape::Torus {
-                        major,
-                        minor,
-                        segments,
-                        sides,
-                    } => mesh::torus(ev(major), ev(minor), seg(segments), seg(sides)),
-                    Shape::Capsule {
-                        radius,
-                        length,
-                        segments,
-                    } => mesh::capsule(ev(radius), ev(length), seg(segments)),
-                    Shape::Plane { size } => mesh::plane(Vec2::new(ev(&size[0]), ev(&size[1]))),
-                    Shape::Extrusion { polygon, depth } => {
-                        let poly: Vec<Vec2> = polygon
-                            .iter()
-                            .map(|q| Vec2::new(ev(&q[0]), ev(&q[1])))
-                            .collect();
-                        mesh::extrusion(&poly, ev(depth))
-                    }
-                    Shape::Sector {
-                        inner,
-                        radius,
-                        start,
-                        end,
-                        bulge,
-                        dome,
-                        segments,
-                    } => {
-                        let deg = std::f32::consts::PI / 180.0;
-                        mesh::sector(
-                            ev(inner),
-                            ev(radius),
-                            ev(start) * deg,
-                            ev(end) * deg,
-                            ev(bulge),
-                            dome.as_ref().map(&ev).unwrap_or_else(|| ev(radius)),
-                            seg(segments),
-                        )
-                    }
-                    Shape::Lathe { profile, segments } => {
-                        let prof: Vec<Vec2> = profile
-                            .iter()
-                            .map(|q| Vec2::new(ev(&q[0]), ev(&q[1])))
-                            .collect();
-                        mesh::lathe(&prof, seg(segments))
-                    }
-                    Shape::Leaf {
-                        length,
-                        width,
-                        taper,
-                        serration,
-                        teeth,
-                        curl,
-                        droop,
-                    } => mesh::leaf(
-                        ev(length),
-                        ev(width),
-                        ev(taper),
-                        ev(serration),
-                        ev(teeth).round().clamp(0.0, 50.0),
-                        ev(curl),
-                        ev(droop),
-                    ),
-                };
-                let r = v3(&p.rotation) * (std::f32::consts::PI / 180.0);
-                let model_from_part = Mat4::from_rotation_translation(
-                    Quat::from_euler(EulerRot::ZYX, r.z, r.y, r.x),
-                    v3(&p.position),
-                );
-                m.transform(&model_from_part);
-                let mat = &p.material;
-                let c3 = |e: &[Expr; 3]| v3(e).clamp(Vec3::ZERO, Vec3::ONE).to_array();
-                PartMesh {
-                    name: p.name.clone(),
-                    inherit: p.inherit,
-                    mesh: m,
-                    local_from_model: model_from_part.inverse(),
-                    material: Material {
-                        color: c3(&mat.color),
-                        color2: c3(&mat.color2),
-                        pattern: mat.pattern,
-                        scale: ev(&mat.scale).max(1e-6),
-                        specular: ev(&mat.specular).clamp(0.0, 10.0),
-                        shininess: ev(&mat.shininess).clamp(1.0, 1000.0),
-                    },
-                }
-            })
-            .collect();
-        let keypoints = self.keypoints.iter().map(|(_, k)| v3(k)).collect();
-        Sampled {
-            params: env,
-            parts,
-            keypoints,
-        }
-    }
-}
-
-fn scaled(mut m: Mesh, s: Vec3) -> Mesh {
-    m.transform(&Mat4::from_scale(s));
-    m
 }
 
 fn is_ident(s: &str) -> bool {
@@ -1002,26 +914,6 @@ fn part(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn every_builtin_model_parses_and_samples() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        for (name, _) in BUILTIN {
-            let m = resolve(name, Path::new("."))
-                .unwrap()
-                .unwrap_or_else(|e| panic!("{e}"));
-            let s = m.sample(&mut rng);
-            assert!(!s.parts.is_empty());
-            for p in &s.parts {
-                assert!(
-                    p.mesh.positions.iter().all(|v| v.is_finite()),
-                    "{name}: non-finite vertex"
-                );
-                assert!(!p.mesh.indices.is_empty(), "{name}: empty part");
-            }
-        }
-    }
 
     #[test]
     fn unknown_parameter_is_named() {
