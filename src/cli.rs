@@ -228,7 +228,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
             generate::check_memory(&cfg)?;
             if let Some(run) = &cfg.augment {
-                crate::augment::infer::read_run_info(run)?;
+                crate::dataset::run_folder::read_run_info(run)?;
                 warn_if_unhelpful(run);
             }
             let ctxs = generate::open_devices(opts.render_threads)?;
@@ -468,7 +468,7 @@ fn warn_if_unhelpful(run: &std::path::Path) {
         None => eprintln!(
             "rendergan: warning: {}: training stopped at step {} before its verdict; the best checkpoint so far (step {}) is applied",
             run.display(),
-            crate::augment::infer::read_run_info(run).map(|i| i.step).unwrap_or(0),
+            crate::dataset::run_folder::read_run_info(run).map(|i| i.step).unwrap_or(0),
             outcome.best.step
         ),
         _ => {}

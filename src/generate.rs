@@ -11,8 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::augment::infer::{AugImage, Augmenter};
 use crate::config::{Background, Config, InputError};
-use crate::dataset::journal;
 use crate::dataset::{self, DatasetWriter, StageTimes};
+use crate::dataset::{journal, run_folder};
 pub use crate::outdir::check_output;
 use crate::outdir::{self, parent_of, sibling, swap_into_place, Sibling};
 use crate::pixels::composite;
@@ -301,7 +301,13 @@ fn write_all(
                 let chunks = &chunks;
                 render_handles.push(s.spawn(move || -> Result<(Duration, Duration, Duration)> {
                 let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, cfg.output.normals);
-                let augmenter = cfg.augment.as_deref().map(Augmenter::load).transpose()?;
+                let augmenter = match cfg.augment.as_deref() {
+                    Some(dir) => {
+                        let (info, weights) = run_folder::read_applied(dir)?;
+                        Some(Augmenter::new(&info.stages, info.resolution, weights)?)
+                    }
+                    None => None,
+                };
                 let mut augment_time = Duration::ZERO;
                 let max_tiles = renderer.max_tiles();
                 let max_batch = renderer.max_batch();

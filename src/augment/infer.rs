@@ -1,65 +1,18 @@
-//! Applying a trained run to rendered images: rebuild the chain from the run's saved settings,
-//! load its weights, and run it on batches of full-size renders on the CPU (flex), scaled so
-//! that a training pixel covers `height / resolution` output pixels. Each image's noise comes
+//! Applying a trained chain to rendered images: rebuild it from a run's stage settings, load its
+//! weights (burnpack bytes; the run folder itself is `dataset::run_folder`), and run it on
+//! batches of full-size renders on the CPU (flex), scaled so that a training pixel covers
+//! `height / resolution` output pixels. Each image's noise comes
 //! from its own seed, so the result is a pure function of (image, weights).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
-use serde::{Deserialize, Serialize};
 
 use super::image_noise;
 use super::model::{low, train_size, Chain, NoiseInput, StageConfig, BG_Z, DETAIL_Z, LIGHT_Z};
-use crate::config::InputError;
 use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
-
-/// What a run folder records about its training, enough to rebuild the models.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunInfo {
-    /// The run folder's layout and model version ([`RUN_FORMAT`]); older runs cannot be applied.
-    #[serde(default)]
-    pub format: u32,
-    pub stages: StageConfig,
-    /// Side of the square training crops.
-    pub resolution: usize,
-    /// Discriminator width.
-    pub d_width: usize,
-    /// Steps completed when the checkpoint was written.
-    pub step: u64,
-    /// The config file training rendered from.
-    pub config: PathBuf,
-}
-
-/// The run format this version writes and applies: 2 = scale-aware stages with the bounded
-/// background (format 1, unnumbered, had a free background generator).
-pub const RUN_FORMAT: u32 = 2;
-
-/// File names inside a run folder.
-pub const RUN_INFO: &str = "run.json";
-/// The chain `generate` applies: the averaged weights at the checkpoint with the best held-out
-/// realism.
-pub const GENERATOR: &str = "generator.bpk";
-/// The current running average of the trained weights, where `--resume` continues from.
-pub const GENERATOR_EMA: &str = "generator_ema.bpk";
-/// The chain's current training weights, where `--resume` continues from.
-pub const GENERATOR_TRAIN: &str = "generator_train.bpk";
-pub const DISCRIMINATOR: &str = "discriminator.bpk";
-
-/// Reads `run.json` of a run folder.
-pub fn read_run_info(dir: &Path) -> Result<RunInfo> {
-    let p = dir.join(RUN_INFO);
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return Err(InputError(format!(
-            "run folder {}: no {RUN_INFO} there; give the folder `rendergan train -o` wrote",
-            dir.display()
-        ))
-        .into());
-    };
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a rendergan run file", p.display()))
-}
 
 /// Saves a module as burnpack bytes.
 pub fn module_bytes<M: ModuleSnapshot>(m: &M) -> Result<Vec<u8>> {
@@ -72,19 +25,26 @@ pub fn module_bytes<M: ModuleSnapshot>(m: &M) -> Result<Vec<u8>> {
     Ok(bytes.to_vec())
 }
 
-/// Loads burnpack bytes written by [`module_bytes`] into `m`.
+/// Loads burnpack bytes written by [`module_bytes`] from file `path` into `m`.
 pub fn load_module<M: ModuleSnapshot>(m: &mut M, path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    load_module_bytes(m, bytes).with_context(|| path.display().to_string())
+}
+
+/// Loads burnpack bytes written by [`module_bytes`] into `m`.
+pub fn load_module_bytes<M: ModuleSnapshot>(m: &mut M, bytes: Vec<u8>) -> Result<()> {
     let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
     m.load_from(&mut store)
-        .map_err(|e| anyhow::anyhow!("{}: cannot load the weights: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot load the weights: {e}"))?;
     Ok(())
 }
 
 /// A trained chain ready to apply.
 pub struct Augmenter {
     pub chain: Chain,
-    pub info: RunInfo,
+    pub stages: StageConfig,
+    /// Side of the square training images.
+    pub resolution: usize,
     device: Device,
 }
 
@@ -96,23 +56,16 @@ pub struct AugImage<'a> {
 }
 
 impl Augmenter {
-    /// Loads a run folder written by `rendergan train`.
-    pub fn load(dir: &Path) -> Result<Augmenter> {
-        let info = read_run_info(dir)?;
-        if info.format != RUN_FORMAT {
-            return Err(InputError(format!(
-                "run folder {}: trained by another rendergan version (run format {}, this one applies {RUN_FORMAT}); train it again",
-                dir.display(),
-                info.format
-            ))
-            .into());
-        }
+    /// The chain with `weights` (burnpack bytes of a run's `generator.bpk`), trained with
+    /// `stages` at `resolution`².
+    pub fn new(stages: &StageConfig, resolution: usize, weights: Vec<u8>) -> Result<Augmenter> {
         let device = Device::flex();
-        let mut chain = Chain::new(&info.stages, &device);
-        load_module(&mut chain, &dir.join(GENERATOR))?;
+        let mut chain = Chain::new(stages, &device);
+        load_module_bytes(&mut chain, weights)?;
         Ok(Augmenter {
             chain,
-            info,
+            stages: stages.clone(),
+            resolution,
             device,
         })
     }
@@ -121,7 +74,7 @@ impl Augmenter {
     /// scene at `resolution`², so this is what keeps a stage's effect the same relative to the
     /// objects.
     pub fn scale(&self, h: usize) -> f32 {
-        h as f32 / self.info.resolution.max(1) as f32
+        h as f32 / self.resolution.max(1) as f32
     }
 
     /// Augments images of one size in place.
@@ -129,7 +82,7 @@ impl Augmenter {
         if images.is_empty() {
             return Ok(());
         }
-        let c = self.info.stages.channels;
+        let c = self.stages.channels;
         let b = images.len();
         let mut x = Vec::with_capacity(b * c * w * h);
         let mut alphas = Vec::with_capacity(b);

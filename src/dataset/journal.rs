@@ -35,7 +35,7 @@ pub fn stamp(cfg: &Config) -> String {
     c.file = Default::default();
     let mut h = fnv(format!("{c:?}").as_bytes(), 0xcbf2_9ce4_8422_2325);
     if let Some(run) = &cfg.augment {
-        if let Ok(bytes) = std::fs::read(run.join(crate::augment::infer::GENERATOR)) {
+        if let Ok(bytes) = std::fs::read(run.join(super::run_folder::GENERATOR)) {
             h = fnv(&bytes, h);
         }
     }

@@ -9,6 +9,7 @@ pub mod coco;
 pub mod journal;
 pub mod png;
 pub mod preview;
+pub mod run_folder;
 pub mod yolo;
 
 use std::collections::BTreeMap;

@@ -20,11 +20,14 @@ use super::diffaug::diff_augment;
 use super::discriminator::{d_loss, g_loss, mean_logit, Discriminator};
 use super::ema::Ema;
 use super::probe::{Best, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
-use super::run::{self, caption, grid, stack, write_atomic, Metrics};
+use super::samples::{caption, grid, stack};
 use super::synth::Synth;
-use crate::augment::infer::{self, batch_inputs, RunInfo, RUN_FORMAT};
+use crate::augment::infer::{self, batch_inputs};
 use crate::augment::model::{Chain, StageConfig, StageStats};
 use crate::config::Config;
+use crate::dataset::run_folder::{
+    self as rf, write_atomic, Metrics, RunInfo, ADAM_D, ADAM_G, GENERATOR_BEST, HISTORY, RUN_FORMAT,
+};
 use crate::eval::content;
 use crate::pixels::chw::from_chw;
 use crate::pixels::photos::RealSet;
@@ -53,13 +56,6 @@ pub struct TrainOptions {
 const D_WIDTH: usize = 32;
 /// Averaging horizon of the generator weights `generate` applies, in steps.
 const EMA_HORIZON: f32 = 200.0;
-/// Where the best checkpoint is kept when learning did not help (`generator.bpk` then holds a
-/// chain that changes nothing).
-pub const GENERATOR_BEST: &str = "generator_best.bpk";
-/// In a checkpoint folder: the optimisers' moments and the discriminator's history of fakes.
-const ADAM_G: &str = "adam_generator.bpk";
-const ADAM_D: &str = "adam_discriminator.bpk";
-const HISTORY: &str = "history.f32";
 const METRIC_COLUMNS: [&str; 20] = [
     "step",
     "d_loss",
@@ -150,9 +146,9 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         say(&format!("warning: {w}"));
     }
     let resumed = if opts.resume {
-        Some(infer::read_run_info(&opts.out)?)
+        Some(rf::read_run_info(&opts.out)?)
     } else {
-        if opts.out.join(infer::RUN_INFO).exists() {
+        if opts.out.join(rf::RUN_INFO).exists() {
             bail!(
                 "{} already holds a run; pass --resume to continue it or -o a new folder",
                 opts.out.display()
@@ -160,7 +156,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         }
         None
     };
-    std::fs::create_dir_all(opts.out.join("samples"))
+    std::fs::create_dir_all(opts.out.join(rf::SAMPLES))
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
 
     let ctx = RenderContext::new()?;
@@ -243,28 +239,28 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             ))
             .into());
         }
-        let Some((step, ck)) = run::latest_checkpoint(&opts.out)? else {
+        let Some((step, ck)) = rf::latest_checkpoint(&opts.out)? else {
             return Err(crate::config::InputError(format!(
                 "--resume {}: the run has no {}/ folder (made by an earlier rendergan, or stopped \
                  before its first checkpoint); use a new -o folder",
                 opts.out.display(),
-                run::CHECKPOINTS
+                rf::CHECKPOINTS
             ))
             .into());
         };
         start = step;
-        infer::load_module(&mut g, &ck.join(infer::GENERATOR_EMA))?;
+        infer::load_module(&mut g, &ck.join(rf::GENERATOR_EMA))?;
         ema = Ema::resume(&g, start, EMA_HORIZON);
-        infer::load_module(&mut g, &ck.join(infer::GENERATOR_TRAIN))?;
-        infer::load_module(&mut d, &ck.join(infer::DISCRIMINATOR))?;
+        infer::load_module(&mut g, &ck.join(rf::GENERATOR_TRAIN))?;
+        infer::load_module(&mut d, &ck.join(rf::DISCRIMINATOR))?;
         if start < steps {
             // training on: what generate applies, and the outcome, as they were at the
             // checkpoint (a finished run that handed over the identity competes against its
             // best again)
-            let applied = ck.join(infer::GENERATOR);
+            let applied = ck.join(rf::GENERATOR);
             let bytes = std::fs::read(&applied)
                 .with_context(|| format!("cannot read {}", applied.display()))?;
-            write_atomic(&opts.out.join(infer::GENERATOR), &bytes)?;
+            write_atomic(&opts.out.join(rf::GENERATOR), &bytes)?;
             let aside = opts.out.join(GENERATOR_BEST);
             if aside.is_file() {
                 std::fs::remove_file(&aside)
@@ -276,7 +272,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     }
     // the averaged chain with the best held-out realism so far (what generate applies)
     let mut best_bytes = match &checkpoint_dir {
-        Some(ck) => std::fs::read(ck.join(infer::GENERATOR)).unwrap_or_default(),
+        Some(ck) => std::fs::read(ck.join(rf::GENERATOR)).unwrap_or_default(),
         None => Vec::new(),
     };
     let mut outcome = match (&resumed, opts.probe) {
@@ -289,7 +285,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             let raw = probe.score(&raw_images, false, cfg.seed);
             let first = probe.score(&probe.apply(&g, &device), false, cfg.seed);
             best_bytes = infer::module_bytes(&g)?;
-            write_atomic(&opts.out.join(infer::GENERATOR), &best_bytes)?;
+            write_atomic(&opts.out.join(rf::GENERATOR), &best_bytes)?;
             say(&format!(
                 "held-out realism before training: raw renders {raw}, starting chain {first}"
             ));
@@ -303,7 +299,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             })
         }
     };
-    std::fs::copy(&cfg.file, opts.out.join("config.yaml"))
+    std::fs::copy(&cfg.file, opts.out.join(rf::CONFIG_COPY))
         .with_context(|| format!("cannot copy {}", cfg.file.display()))?;
     let mut opt_g = AdamConfig::new().with_beta_1(0.5).init();
     let mut opt_d = AdamConfig::new().with_beta_1(0.5).init();
@@ -447,7 +443,10 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             };
             let tiles = grid(&rows);
             let page = stack(&tiles, &caption(&text, tiles.width()));
-            let p = opts.out.join("samples").join(format!("step_{done:06}.png"));
+            let p = opts
+                .out
+                .join(rf::SAMPLES)
+                .join(format!("step_{done:06}.png"));
             page.save(&p)
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
@@ -483,14 +482,11 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         if verdict.outcome != "helped" {
             // do no harm: hand over a chain that changes nothing, keep the best aside
             let dir = &opts.out;
-            std::fs::rename(dir.join(infer::GENERATOR), dir.join(GENERATOR_BEST)).with_context(
+            std::fs::rename(dir.join(rf::GENERATOR), dir.join(GENERATOR_BEST)).with_context(
                 || format!("cannot move the best weights aside in {}", dir.display()),
             )?;
             let identity = Chain::identity(&stages, &device);
-            write_atomic(
-                &dir.join(infer::GENERATOR),
-                &infer::module_bytes(&identity)?,
-            )?;
+            write_atomic(&dir.join(rf::GENERATOR), &infer::module_bytes(&identity)?)?;
         }
         outcome.verdict = Some(verdict);
         outcome.write(&opts.out)?;
@@ -513,7 +509,7 @@ fn judge(
     seed: u64,
 ) -> Result<Verdict> {
     let mut best = Chain::new(stages, device);
-    infer::load_module(&mut best, &dir.join(infer::GENERATOR))?;
+    infer::load_module(&mut best, &dir.join(rf::GENERATOR))?;
     let final_seed = seed ^ scene::seed::VERDICT;
     let raw = probe.score(&probe.raw(), true, final_seed);
     let learned = probe.score(&probe.apply(&best, device), true, final_seed);
@@ -541,7 +537,7 @@ struct Trained<'a> {
     history: &'a [Vec<f32>],
 }
 
-/// Writes one checkpoint as a unit ([`run::save_checkpoint`]): the current weights, their average
+/// Writes one checkpoint as a unit ([`rf::save_checkpoint`]): the current weights, their average
 /// (what `--resume` continues), the discriminator, both optimisers' moments, the history of
 /// fakes, the chain `generate` applies (`best`: the best probe's bytes; without a probe, the
 /// average), the outcome and `run.json`. Then the run folder's own `generator.bpk`, `run.json`
@@ -584,23 +580,23 @@ fn checkpoint(
     let (train, disc) = (infer::module_bytes(t.g)?, infer::module_bytes(t.d)?);
     let (adam_g, adam_d) = (optim(t.opt_g)?, optim(t.opt_d)?);
     let mut files: Vec<(&str, &[u8])> = vec![
-        (infer::GENERATOR_TRAIN, &train),
-        (infer::GENERATOR_EMA, &avg),
-        (infer::DISCRIMINATOR, &disc),
+        (rf::GENERATOR_TRAIN, &train),
+        (rf::GENERATOR_EMA, &avg),
+        (rf::DISCRIMINATOR, &disc),
         (ADAM_G, &adam_g),
         (ADAM_D, &adam_d),
         (HISTORY, &history),
-        (infer::GENERATOR, applied),
-        (infer::RUN_INFO, info.as_bytes()),
+        (rf::GENERATOR, applied),
+        (rf::RUN_INFO, info.as_bytes()),
     ];
     if let Some(j) = &outcome_json {
-        files.push((super::probe::OUTCOME, j.as_bytes()));
+        files.push((rf::OUTCOME, j.as_bytes()));
     }
-    run::save_checkpoint(dir, step, &files)?;
-    write_atomic(&dir.join(infer::GENERATOR), applied)?;
-    write_atomic(&dir.join(infer::RUN_INFO), info.as_bytes())?;
+    rf::save_checkpoint(dir, step, &files)?;
+    write_atomic(&dir.join(rf::GENERATOR), applied)?;
+    write_atomic(&dir.join(rf::RUN_INFO), info.as_bytes())?;
     if let Some(j) = &outcome_json {
-        write_atomic(&dir.join(super::probe::OUTCOME), j.as_bytes())?;
+        write_atomic(&dir.join(rf::OUTCOME), j.as_bytes())?;
     }
     Ok(())
 }

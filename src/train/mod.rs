@@ -1,7 +1,8 @@
 //! `rendergan train`: learns the augmentation stages adversarially against a folder of the
 //! user's unlabeled photos. `synth` renders the synthetic side,
 //! `discriminator` and `diffaug` are the discriminator and its augmentation, `probe` measures
-//! held-out realism and judges the run, `run` owns the run folder, `gan` is the loop. Only this
+//! held-out realism and judges the run, `samples` draws the sample grids, `gan` is the loop (the run folder's format is
+//! `dataset::run_folder`). Only this
 //! module, `augment` and `eval` touch burn.
 
 pub mod device;
@@ -10,7 +11,7 @@ pub mod discriminator;
 pub mod ema;
 pub mod gan;
 pub mod probe;
-pub mod run;
+pub mod samples;
 pub mod synth;
 
 pub use device::learning_device;

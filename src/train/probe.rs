@@ -13,11 +13,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::run::write_atomic;
 use super::synth::SynthBatch;
 use crate::augment::infer::batch_inputs;
 use crate::augment::model::Chain;
 use crate::config::Dist;
+use crate::dataset::run_folder::{write_atomic, OUTCOME};
 use crate::eval::{linear_c2st, C2st, Features, Side};
 use crate::pixels::photos::RealSet;
 
@@ -307,9 +307,6 @@ pub struct Outcome {
     /// The final comparison, once the run has reached its last step.
     pub verdict: Option<Verdict>,
 }
-
-/// File name of [`Outcome`] in a run folder.
-pub const OUTCOME: &str = "training.json";
 
 impl Outcome {
     /// Reads `training.json` of a run folder.

@@ -1,13 +1,96 @@
-//! The run folder of a training: resolved config, checkpoints (each one folder of files renamed
-//! into place, then named by a pointer file, so a kill at any moment leaves a whole checkpoint),
-//! `metrics.csv`, and sample grids. No burn.
+//! The run folder of `rendergan train -o`: its file names, `run.json` ([`RunInfo`]),
+//! checkpoints (each one folder of files renamed into place, then named by a pointer file, so a
+//! kill at any moment leaves a whole checkpoint), `metrics.csv`, and atomic writes. What
+//! `generate --augment` reads back ([`read_applied`]). The weights are bytes here; burn reads
+//! and writes them in `augment`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use image::{Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use crate::augment::model::StageConfig;
+use crate::config::InputError;
+
+/// What a run folder records about its training, enough to rebuild the models.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The run folder's layout and model version ([`RUN_FORMAT`]); older runs cannot be applied.
+    #[serde(default)]
+    pub format: u32,
+    pub stages: StageConfig,
+    /// Side of the square training crops.
+    pub resolution: usize,
+    /// Discriminator width.
+    pub d_width: usize,
+    /// Steps completed when the checkpoint was written.
+    pub step: u64,
+    /// The config file training rendered from.
+    pub config: PathBuf,
+}
+
+/// The run format this version writes and applies: 2 = scale-aware stages with the bounded
+/// background (format 1, unnumbered, had a free background generator).
+pub const RUN_FORMAT: u32 = 2;
+
+/// File names inside a run folder.
+pub const RUN_INFO: &str = "run.json";
+/// The chain `generate` applies: the averaged weights at the checkpoint with the best held-out
+/// realism.
+pub const GENERATOR: &str = "generator.bpk";
+/// The current running average of the trained weights, where `--resume` continues from.
+pub const GENERATOR_EMA: &str = "generator_ema.bpk";
+/// The chain's current training weights, where `--resume` continues from.
+pub const GENERATOR_TRAIN: &str = "generator_train.bpk";
+pub const DISCRIMINATOR: &str = "discriminator.bpk";
+/// Where the best checkpoint is kept when learning did not help (`generator.bpk` then holds a
+/// chain that changes nothing).
+pub const GENERATOR_BEST: &str = "generator_best.bpk";
+/// In a checkpoint folder: the optimisers' moments and the discriminator's history of fakes.
+pub const ADAM_G: &str = "adam_generator.bpk";
+pub const ADAM_D: &str = "adam_discriminator.bpk";
+pub const HISTORY: &str = "history.f32";
+/// The training outcome (realism of the raw renders, the best probe, the verdict).
+pub const OUTCOME: &str = "training.json";
+/// Per-step losses and statistics.
+pub const METRICS: &str = "metrics.csv";
+/// Sample grids, `step_N.png`.
+pub const SAMPLES: &str = "samples";
+/// The config trained from, copied.
+pub const CONFIG_COPY: &str = "config.yaml";
+
+/// Reads `run.json` of a run folder.
+pub fn read_run_info(dir: &Path) -> Result<RunInfo> {
+    let p = dir.join(RUN_INFO);
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return Err(InputError(format!(
+            "run folder {}: no {RUN_INFO} there; give the folder `rendergan train -o` wrote",
+            dir.display()
+        ))
+        .into());
+    };
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a rendergan run file", p.display()))
+}
+
+/// The run info and the weights `generate --augment` applies, from a run folder this version
+/// can apply.
+pub fn read_applied(dir: &Path) -> Result<(RunInfo, Vec<u8>)> {
+    let info = read_run_info(dir)?;
+    if info.format != RUN_FORMAT {
+        return Err(InputError(format!(
+            "run folder {}: trained by another rendergan version (run format {}, this one applies {RUN_FORMAT}); train it again",
+            dir.display(),
+            info.format
+        ))
+        .into());
+    }
+    let p = dir.join(GENERATOR);
+    let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    Ok((info, bytes))
+}
 
 /// Writes `bytes` to `path` via a temporary sibling and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -98,7 +181,7 @@ impl Metrics {
     /// Opens the metrics file of a run: new, or continued after step `through` (a resumed run:
     /// rows of later steps, written after that checkpoint by the stopped run, are cut).
     pub fn open(dir: &Path, columns: &[&str], through: Option<u64>) -> Result<Metrics> {
-        let path = dir.join("metrics.csv");
+        let path = dir.join(METRICS);
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let header = format!("{}\n", columns.join(","));
         let old = match through {
@@ -133,96 +216,6 @@ impl Metrics {
     }
 }
 
-/// Lays out rows of equally sized tiles with a small gap (rows: render, each stage, real).
-pub fn grid(rows: &[Vec<RgbImage>]) -> RgbImage {
-    let tw = rows.iter().flatten().map(|t| t.width()).max().unwrap_or(1);
-    let th = rows.iter().flatten().map(|t| t.height()).max().unwrap_or(1);
-    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(1) as u32;
-    let gap = 2;
-    let mut out = RgbImage::from_pixel(
-        cols * (tw + gap) + gap,
-        rows.len() as u32 * (th + gap) + gap,
-        Rgb([32, 32, 32]),
-    );
-    for (r, row) in rows.iter().enumerate() {
-        for (c, tile) in row.iter().enumerate() {
-            image::imageops::replace(
-                &mut out,
-                tile,
-                (gap + c as u32 * (tw + gap)) as i64,
-                (gap + r as u32 * (th + gap)) as i64,
-            );
-        }
-    }
-    out
-}
-
-/// `top` with `bottom` below it (left-aligned, the rest dark).
-pub fn stack(top: &RgbImage, bottom: &RgbImage) -> RgbImage {
-    let mut out = RgbImage::from_pixel(
-        top.width().max(bottom.width()),
-        top.height() + bottom.height(),
-        Rgb([32, 32, 32]),
-    );
-    image::imageops::replace(&mut out, top, 0, 0);
-    image::imageops::replace(&mut out, bottom, 0, top.height() as i64);
-    out
-}
-
-/// 3 × 5 glyphs (rows top to bottom, 3 bits each, high bit left) for the characters captions use.
-fn glyph(ch: char) -> [u8; 5] {
-    match ch {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 7, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 2, 2],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        '.' => [0, 0, 0, 0, 2],
-        'A' => [2, 5, 7, 5, 5],
-        'B' => [6, 5, 6, 5, 6],
-        'E' => [7, 4, 6, 4, 7],
-        'I' => [7, 2, 2, 2, 7],
-        'L' => [4, 4, 4, 4, 7],
-        'M' => [5, 7, 7, 5, 5],
-        'P' => [6, 5, 6, 4, 4],
-        'R' => [6, 5, 6, 5, 5],
-        'S' => [7, 4, 7, 1, 7],
-        'T' => [7, 2, 2, 2, 2],
-        'W' => [5, 5, 7, 7, 5],
-        _ => [0; 5],
-    }
-}
-
-/// A strip `width` pixels wide with `text` in light grey (digits and the capitals sample grids
-/// use; other characters are blank), for the last row of a sample grid.
-pub fn caption(text: &str, width: u32) -> RgbImage {
-    let s = 2u32;
-    let mut img = RgbImage::from_pixel(width.max(1), 7 * s, Rgb([32, 32, 32]));
-    for (i, ch) in text.chars().enumerate() {
-        let x0 = 2 + i as u32 * 4 * s;
-        for (row, bits) in glyph(ch).iter().enumerate() {
-            for col in 0..3u32 {
-                if bits >> (2 - col) & 1 == 1 {
-                    for dy in 0..s {
-                        for dx in 0..s {
-                            let (x, y) = (x0 + col * s + dx, s + row as u32 * s + dy);
-                            if x < img.width() {
-                                img.put_pixel(x, y, Rgb([220, 220, 220]));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    img
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,15 +232,6 @@ mod tests {
             1,
             "no temp file left"
         );
-    }
-
-    #[test]
-    fn captions_draw_their_characters() {
-        let blank = caption("   ", 60);
-        let text = caption("STEP 10", 60);
-        let lit = |img: &RgbImage| img.pixels().filter(|p| p.0[0] > 100).count();
-        assert_eq!(lit(&blank), 0);
-        assert!(lit(&text) > 40, "{}", lit(&text));
     }
 
     #[test]
