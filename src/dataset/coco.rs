@@ -27,6 +27,26 @@ pub fn image_entry(id: u64, file_name: &str, width: u32, height: u32) -> String 
     json!({"id": id, "file_name": file_name, "width": width, "height": height}).to_string()
 }
 
+/// The annotation bodies of an image's labelled objects, with their model attributes.
+pub fn annotations(
+    cfg: &crate::config::Config,
+    scene: &crate::scene::Scene,
+    labels: &[InstanceLabel],
+) -> Vec<String> {
+    labels
+        .iter()
+        .filter(|l| l.labeled)
+        .map(|l| {
+            let attributes = scene
+                .instances
+                .iter()
+                .find(|i| i.id == l.id)
+                .map(|i| &i.attributes);
+            annotation_body(scene.index, l, &cfg.classes[l.class], attributes)
+        })
+        .collect()
+}
+
 /// The JSON of one annotation without its leading `"id"` (assigned in order by the writer).
 pub fn annotation_body(
     image_id: u64,

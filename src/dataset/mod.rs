@@ -5,8 +5,11 @@
 //! folder and renames it into place only when complete, so an interrupted run loses nothing that
 //! was there before. No wgpu here.
 
+pub mod anomaly;
 pub mod coco;
 pub mod journal;
+pub mod manifest;
+pub mod masks;
 pub mod png;
 pub mod preview;
 pub mod run_folder;
@@ -22,7 +25,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::labels::{self, InstanceLabel};
+use crate::labels;
 use crate::pixels::composite;
 use crate::pixels::load::Backgrounds;
 use crate::render::Frame;
@@ -61,39 +64,6 @@ pub fn stem(index: u64) -> String {
     format!("{index:06}")
 }
 
-/// The file beside `anomaly/` that loads it with anomalib (not named `anomalib.py`, which would
-/// hide the package when run from the dataset folder).
-pub const ANOMALIB_SNIPPET: &str = "anomaly_folder.py";
-
-/// Python that builds anomalib's `Folder` datamodule over this dataset's `anomaly/`, with every
-/// defect folder the config names.
-fn anomalib_snippet(cfg: &Config, defects: &[String]) -> String {
-    let list = |prefix: &str| {
-        let items: Vec<String> = defects
-            .iter()
-            .map(|d| format!("\"{prefix}/{d}\""))
-            .collect();
-        format!("[{}]", items.join(", "))
-    };
-    let name = cfg
-        .file
-        .file_stem()
-        .map_or("rendergan".into(), |s| s.to_string_lossy().into_owned());
-    format!(
-        "# Written by rendergan: anomalib's Folder datamodule over this dataset's anomaly/ layout,\n\
-         # with every defect folder of the config. Use: from anomaly_folder import datamodule\n\
-         # (run from this folder), or copy the call.\n\
-         from pathlib import Path\n\n\
-         from anomalib.data import Folder\n\n\
-         root = Path(__file__).resolve().parent / \"anomaly\"\n\
-         datamodule = Folder(\n    name={name:?},\n    root=root,\n    normal_dir=\"train/good\",\n    \
-         abnormal_dir={},\n    normal_test_dir=\"test/good\",\n    mask_dir={},\n    \
-         num_workers=2,  # anomalib's default of 8 is more than most machines here have\n)\n",
-        list("test"),
-        list("ground_truth")
-    )
-}
-
 /// Creates the folder tree of a dataset under `root`.
 pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
     let mut dirs = vec!["images"];
@@ -121,16 +91,7 @@ pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
         std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
     }
     if let Some(defects) = &cfg.output.anomaly {
-        let a = root.join("anomaly");
-        let mut dirs = vec![a.join("train/good"), a.join("test/good")];
-        for d in defects {
-            dirs.push(a.join("test").join(d));
-            dirs.push(a.join("ground_truth").join(d));
-        }
-        for p in dirs {
-            std::fs::create_dir_all(&p)
-                .with_context(|| format!("cannot create {}", p.display()))?;
-        }
+        anomaly::create_layout(root, defects)?;
     }
     Ok(())
 }
@@ -149,34 +110,18 @@ pub fn process(
     let (w, h) = (frame.width, frame.height);
     let split = split_name(scene.val);
     let name = stem(scene.index);
-    let yolo = cfg.output.yolo.map(|task| {
-        let k = cfg
-            .classes
-            .iter()
-            .map(|c| c.keypoints.len())
-            .max()
-            .unwrap_or(0);
-        yolo::label_text(task, &labels, w, h, k)
-    });
+    let yolo = cfg
+        .output
+        .yolo
+        .map(|task| yolo::label_text(task, &labels, w, h, yolo::keypoint_count(&cfg.classes)));
     let coco_image = coco::image_entry(scene.index, &format!("{name}.png"), w, h);
-    let coco_annotations: Vec<String> = if cfg.output.coco {
-        labels
-            .iter()
-            .filter(|l| l.labeled)
-            .map(|l| {
-                let attributes = scene
-                    .instances
-                    .iter()
-                    .find(|i| i.id == l.id)
-                    .map(|i| &i.attributes);
-                coco::annotation_body(scene.index, l, &cfg.classes[l.class], attributes)
-            })
-            .collect()
+    let coco_annotations = if cfg.output.coco {
+        coco::annotations(cfg, scene, &labels)
     } else {
         Vec::new()
     };
     let manifest_line =
-        manifest_entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
+        manifest::entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
     let t1 = Instant::now();
 
     let rgb = composite::finish(&scene.background, bgs, &frame.color, w, h);
@@ -184,40 +129,9 @@ pub fn process(
         root.join("images").join(split).join(format!("{name}.png")),
         png::png_rgb(&rgb, w, h),
     )];
-    if cfg.output.masks {
-        let ids = frame.ids.iter().map(|&v| {
-            if v == crate::render::SCENERY_ID {
-                0
-            } else {
-                v as u16
-            }
-        });
-        files.push((
-            root.join("masks").join(split).join(format!("{name}.png")),
-            png::png_u16(ids, w, h),
-        ));
-    }
-    if cfg.output.depth {
-        let s = cfg.output.depth_scale;
-        let d = frame
-            .depth
-            .iter()
-            .map(|&z| (z as f64 * s).round().clamp(0.0, 65535.0) as u16);
-        files.push((
-            root.join("depth").join(split).join(format!("{name}.png")),
-            png::png_u16(d, w, h),
-        ));
-    }
-    if let Some(n) = &frame.normals {
-        // background stays black: RGBA (n · 0.5 + 0.5, 1) where drawn, all zero elsewhere
-        let rgb = composite::drop_alpha(n);
-        files.push((
-            root.join("normals").join(split).join(format!("{name}.png")),
-            png::png_rgb(&rgb, w, h),
-        ));
-    }
+    files.extend(masks::files(cfg, frame, root, split, &name));
     if let Some(defects) = &cfg.output.anomaly {
-        files.extend(anomaly_files(
+        files.extend(anomaly::files(
             cfg,
             defects,
             scene,
@@ -251,101 +165,6 @@ pub fn process(
             encode: t2 - t1,
             write: t3 - t2,
         },
-    })
-}
-
-/// The image again in the anomaly-detection layout (anomalib's Folder datamodule, MVTec style):
-/// `anomaly/train/good/` and `anomaly/test/good/` (the train and val splits) for images with no
-/// labelled defect; `anomaly/test/<defect>/` plus `anomaly/ground_truth/<defect>/<name>_mask.png`
-/// (0/255, the union of every defect's visible pixels) for the others, filed under the defect
-/// class with the most visible pixels.
-fn anomaly_files(
-    cfg: &Config,
-    defects: &[String],
-    scene: &Scene,
-    labels: &[InstanceLabel],
-    frame: &Frame,
-    root: &Path,
-    png: &[u8],
-) -> Vec<(PathBuf, Vec<u8>)> {
-    let name = stem(scene.index);
-    let base = root.join("anomaly");
-    let is_defect = |l: &&InstanceLabel| l.labeled && defects.contains(&cfg.classes[l.class].name);
-    let mut area: BTreeMap<&str, u64> = BTreeMap::new();
-    for l in labels.iter().filter(is_defect) {
-        *area.entry(cfg.classes[l.class].name.as_str()).or_default() += l.visible_pixels;
-    }
-    let Some((top, _)) = area
-        .iter()
-        .max_by_key(|(n, a)| (**a, std::cmp::Reverse(**n)))
-    else {
-        let split = if scene.val { "test" } else { "train" };
-        return vec![(
-            base.join(split).join("good").join(format!("{name}.png")),
-            png.to_vec(),
-        )];
-    };
-    let ids: Vec<u32> = labels.iter().filter(is_defect).map(|l| l.id).collect();
-    let mask: Vec<u8> = frame
-        .ids
-        .iter()
-        .map(|v| if ids.contains(v) { 255 } else { 0 })
-        .collect();
-    vec![
-        (
-            base.join("test").join(top).join(format!("{name}.png")),
-            png.to_vec(),
-        ),
-        (
-            base.join("ground_truth")
-                .join(top)
-                .join(format!("{name}_mask.png")),
-            png::png_u8(&mask, frame.width, frame.height),
-        ),
-    ]
-}
-
-fn manifest_entry(
-    cfg: &Config,
-    scene: &Scene,
-    labels: &[InstanceLabel],
-    file: &str,
-) -> serde_json::Value {
-    let objects: Vec<serde_json::Value> = scene
-        .instances
-        .iter()
-        .zip(labels)
-        .map(|(inst, l)| {
-            json!({
-                "id": inst.id,
-                "class": inst.class.map(|c| cfg.classes[c].name.as_str()),
-                "class_index": inst.class,
-                "parent": inst.parent,
-                "model": inst.model,
-                "params": inst.params,
-                "pose": l.pose,
-                "bbox": l.bbox,
-                "bbox_full": l.bbox_full,
-                "visible_pixels": l.visible_pixels,
-                "visibility": l.visibility,
-                "keypoints": l.keypoints,
-                "labeled": l.labeled,
-            })
-        })
-        .collect();
-    json!({
-        "index": scene.index,
-        "seed": scene.seed,
-        "split": split_name(scene.val),
-        "file": file,
-        "width": cfg.width,
-        "height": cfg.height,
-        "camera": {"K": scene.camera.k(), "params": scene.camera},
-        "lights": scene.lights,
-        "ambient": scene.ambient,
-        "background": scene.background,
-        "objects": objects,
-        "skipped_for_overlap": scene.skipped_for_overlap,
     })
 }
 
@@ -490,9 +309,9 @@ impl DatasetWriter {
             std::fs::write(self.root.join("data.yaml"), text).with_context(|| at("data.yaml"))?;
         }
         if let Some(defects) = &cfg.output.anomaly {
-            let text = anomalib_snippet(cfg, defects);
-            std::fs::write(self.root.join(ANOMALIB_SNIPPET), text)
-                .with_context(|| at(ANOMALIB_SNIPPET))?;
+            let text = anomaly::anomalib_snippet(cfg, defects);
+            std::fs::write(self.root.join(anomaly::ANOMALIB_SNIPPET), text)
+                .with_context(|| at(anomaly::ANOMALIB_SNIPPET))?;
         }
         if !self.tiles.is_empty() {
             let sheet = preview::contact_sheet(&self.tiles);

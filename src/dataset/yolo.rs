@@ -87,7 +87,7 @@ pub fn data_yaml(has_val: bool, classes: &[ClassSpec], task: YoloTask) -> String
         let _ = writeln!(s, "  {i}: {}", yaml_string(&c.name));
     }
     if task == YoloTask::Pose {
-        let k = classes.iter().map(|c| c.keypoints.len()).max().unwrap_or(0);
+        let k = keypoint_count(classes);
         let _ = writeln!(s, "kpt_shape: [{k}, 3]");
         match flip_idx(classes, k) {
             Some(f) => {
@@ -104,6 +104,11 @@ pub fn data_yaml(has_val: bool, classes: &[ClassSpec], task: YoloTask) -> String
         }
     }
     s
+}
+
+/// Keypoints per YOLO pose line: the most any class has (shorter lists are padded).
+pub fn keypoint_count(classes: &[ClassSpec]) -> usize {
+    classes.iter().map(|c| c.keypoints.len()).max().unwrap_or(0)
 }
 
 /// ultralytics' `flip_idx` (one for all classes, `k` keypoints each, shorter lists padded):

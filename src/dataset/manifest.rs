@@ -1,0 +1,54 @@
+//! `manifest.jsonl`: one JSON line per image with everything that was sampled (camera, lights,
+//! background, each object's model, parameters, pose) and its labels' summary.
+
+use serde_json::json;
+
+use super::split_name;
+use crate::config::Config;
+use crate::labels::InstanceLabel;
+use crate::scene::Scene;
+
+/// The manifest line of one image (`file` is the image's path in the dataset).
+pub fn entry(
+    cfg: &Config,
+    scene: &Scene,
+    labels: &[InstanceLabel],
+    file: &str,
+) -> serde_json::Value {
+    let objects: Vec<serde_json::Value> = scene
+        .instances
+        .iter()
+        .zip(labels)
+        .map(|(inst, l)| {
+            json!({
+                "id": inst.id,
+                "class": inst.class.map(|c| cfg.classes[c].name.as_str()),
+                "class_index": inst.class,
+                "parent": inst.parent,
+                "model": inst.model,
+                "params": inst.params,
+                "pose": l.pose,
+                "bbox": l.bbox,
+                "bbox_full": l.bbox_full,
+                "visible_pixels": l.visible_pixels,
+                "visibility": l.visibility,
+                "keypoints": l.keypoints,
+                "labeled": l.labeled,
+            })
+        })
+        .collect();
+    json!({
+        "index": scene.index,
+        "seed": scene.seed,
+        "split": split_name(scene.val),
+        "file": file,
+        "width": cfg.width,
+        "height": cfg.height,
+        "camera": {"K": scene.camera.k(), "params": scene.camera},
+        "lights": scene.lights,
+        "ambient": scene.ambient,
+        "background": scene.background,
+        "objects": objects,
+        "skipped_for_overlap": scene.skipped_for_overlap,
+    })
+}
