@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, ConfigError};
 use crate::generate::{self, Options};
 use crate::render;
+use crate::train::LearnOn;
 
 /// Exit code for bad input: a config, flag or file the user must fix.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -98,9 +99,9 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Where to learn: auto, cpu or gpu.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    /// Where to learn.
+    #[arg(long, value_enum, default_value_t = LearnOn::Auto)]
+    pub device: LearnOn,
     /// No per-step log lines.
     #[arg(short, long)]
     pub quiet: bool,
@@ -162,9 +163,9 @@ pub struct BenchArgs {
     /// With --train: training resolution (overrides train.resolution).
     #[arg(long)]
     pub res: Option<usize>,
-    /// With --train: auto, cpu, gpu or wgpu.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    /// With --train: where to learn.
+    #[arg(long, value_enum, default_value_t = LearnOn::Auto)]
+    pub device: LearnOn,
 }
 
 fn load(path: &std::path::Path) -> Result<config::Config> {
@@ -212,7 +213,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(a) => {
-            let mut cfg = load(&a.config)?;
+            let overrides = config::Overrides {
+                count: a.count,
+                seed: a.seed,
+                out: a.out.clone(),
+                augment: a.augment.clone(),
+            };
+            let cfg = config::load_with(&a.config, &overrides)?;
             let opts = Options {
                 out: a.out,
                 count: a.count,
@@ -224,7 +231,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 augment: a.augment,
                 resume: a.resume,
             };
-            generate::apply(&mut cfg, &opts);
             generate::check_output(&cfg.output.dir, opts.overwrite)?;
             generate::check_memory(&cfg)?;
             if let Some(run) = &cfg.augment {
@@ -323,7 +329,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 cfg.train.resolution = r;
             }
             let dir = tempfile_dir()?;
-            let secs = bench_train(&cfg, &dir, a.steps.max(1), &a.device);
+            let secs = bench_train(&cfg, &dir, a.steps.max(1), a.device);
             let _ = std::fs::remove_dir_all(&dir);
             let secs = secs?;
             let line = serde_json::json!({
@@ -398,7 +404,7 @@ fn bench_train(
     cfg: &config::Config,
     dir: &std::path::Path,
     steps: u64,
-    device: &str,
+    device: LearnOn,
 ) -> Result<Vec<f64>> {
     let res = cfg.train.resolution as u32;
     let mut real = cfg.clone();
@@ -429,7 +435,7 @@ fn bench_train(
             out: run.clone(),
             steps: Some(steps + 2),
             resume: false,
-            device: device.to_string(),
+            device,
             quiet: true,
             probe: false,
         },

@@ -468,11 +468,7 @@ fn augment_frames(
 pub fn open_devices(render_threads: Option<usize>) -> Result<Vec<RenderContext>> {
     let first = RenderContext::new()?;
     let n = render_threads
-        .unwrap_or(if first.info.device_type == wgpu::DeviceType::Cpu {
-            2
-        } else {
-            1
-        })
+        .unwrap_or(if first.is_software() { 2 } else { 1 })
         .max(1);
     let mut ctxs = vec![first];
     for _ in 1..n {

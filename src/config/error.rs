@@ -29,11 +29,7 @@ impl fmt::Display for ConfigError {
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
-        write!(f, "{}", excerpt(&self.message, MAX_MESSAGE))?;
-        if let Some(line) = self.line {
-            write!(f, " (line {line})")?;
-        }
-        Ok(())
+        write!(f, "{}", excerpt(&self.message, MAX_MESSAGE))
     }
 }
 

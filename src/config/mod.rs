@@ -240,12 +240,47 @@ pub struct LabelSpec {
 
 /// Reads, parses and validates a config file.
 pub fn load(file: &Path) -> Result<Config, ConfigError> {
-    let src = Source::read(file)?;
-    let raw: RawConfig = src.parse()?;
-    validate(&src, raw)
+    load_with(file, &Overrides::default())
 }
 
-fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
+/// Command-line values that replace the config's own. They are applied before validation and
+/// checked like the file's values (`-n 0` is refused as `count: 0` is).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `-n`: the number of images (with `output.anomaly_images`, the proportion is kept).
+    pub count: Option<u64>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `-o`: the output folder.
+    pub out: Option<PathBuf>,
+    /// `--augment`: a trained run folder (relative to the working folder, not the config).
+    pub augment: Option<PathBuf>,
+}
+
+/// [`load`] with command-line overrides.
+pub fn load_with(file: &Path, o: &Overrides) -> Result<Config, ConfigError> {
+    let src = Source::read(file)?;
+    let mut raw: RawConfig = src.parse()?;
+    if o.count == Some(0) {
+        return Err(ConfigError {
+            file: src.file.clone(),
+            path: "-n".into(),
+            line: None,
+            message: "expected at least 1 image, found 0".into(),
+        });
+    }
+    raw.seed = o.seed.or(raw.seed);
+    let mut cfg = validate(&src, raw, o.count)?;
+    if let Some(out) = &o.out {
+        cfg.output.dir = out.clone();
+    }
+    if let Some(run) = &o.augment {
+        cfg.augment = Some(run.clone());
+    }
+    Ok(cfg)
+}
+
+fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Config, ConfigError> {
     let base = src.file.parent().map(Path::to_path_buf).unwrap_or_default();
     let check = |path: &str, d: &Dist, lo: f64, hi: f64, what: &str| -> Result<(), ConfigError> {
         let (a, b) = d.range();
@@ -535,13 +570,17 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         }
         (Some(n), _) => n,
         (None, Some((g, d))) => g + d,
-        (None, None) => {
-            return Err(src.err(
-                "count",
-                "missing: the number of images to make, e.g. count: 1000",
-            ))
-        }
+        (None, None) => match count_flag {
+            Some(n) => n,
+            None => {
+                return Err(src.err(
+                    "count",
+                    "missing: the number of images to make, e.g. count: 1000 (or -n)",
+                ))
+            }
+        },
     };
+    let count = count_flag.unwrap_or(count);
     if let Some((_, defective)) = output.anomaly_images.filter(|a| a.1 > 0) {
         let defects = output.anomaly.as_deref().unwrap_or_default();
         let can = objects.iter().any(|o| {

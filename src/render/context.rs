@@ -72,11 +72,16 @@ fn rank(info: &wgpu::AdapterInfo) -> u32 {
 }
 
 /// Every adapter wgpu can see, best first.
-pub fn adapters() -> Vec<AdapterSummary> {
-    let inst = instance();
-    let mut list = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+fn sorted_adapters() -> Vec<wgpu::Adapter> {
+    let mut list = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
     list.sort_by_key(|a| rank(&a.get_info()));
-    list.iter()
+    list
+}
+
+/// Every adapter wgpu can see, best first, as `rendergan devices` lists them.
+pub fn adapters() -> Vec<AdapterSummary> {
+    sorted_adapters()
+        .iter()
         .map(|a| {
             let i = a.get_info();
             AdapterSummary {
@@ -92,9 +97,7 @@ pub fn adapters() -> Vec<AdapterSummary> {
 impl RenderContext {
     /// Opens the best adapter: GPU, then lavapipe, then GL.
     pub fn new() -> Result<RenderContext, DeviceError> {
-        let inst = instance();
-        let mut list = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
-        list.sort_by_key(|a| rank(&a.get_info()));
+        let mut list = sorted_adapters();
         // the "alone" pass sets coverage bits from fragment shaders
         list.retain(|a| {
             a.get_downlevel_capabilities()
@@ -126,6 +129,12 @@ impl RenderContext {
             queue,
             info,
         })
+    }
+
+    /// Whether the adapter is a software rasteriser (lavapipe, llvmpipe), which renders on the
+    /// CPU cores.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
     }
 
     /// "llvmpipe (Vulkan, Cpu)"-style description for logs.

@@ -8,18 +8,32 @@ use burn::tensor::DeviceKind;
 
 use crate::config::InputError;
 
+/// Where training learns (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LearnOn {
+    /// A hardware GPU when wgpu sees one and burn runs on it, else the CPU.
+    Auto,
+    /// The CPU (burn's flex backend).
+    Cpu,
+    /// A hardware GPU, or an error.
+    Gpu,
+    /// wgpu's default adapter, even a software one (exercises the GPU path anywhere, slowly).
+    Wgpu,
+}
+
 /// The device burn learns on. `auto` takes a hardware GPU when wgpu sees one, else the CPU
 /// (flex); `gpu` insists on a hardware GPU; `wgpu` takes wgpu's default adapter even when it is
 /// a software one (lavapipe), which exercises the GPU code path on any machine, slowly.
-pub fn learning_device(choice: &str) -> Result<(Device, String)> {
+pub fn learning_device(choice: LearnOn) -> Result<(Device, String)> {
     let hardware = || {
         crate::render::adapters()
             .into_iter()
             .find(|a| ["DiscreteGpu", "IntegratedGpu", "VirtualGpu"].contains(&a.kind.as_str()))
     };
     match choice {
-        "cpu" => Ok((Device::flex(), "cpu (flex)".into())),
-        "auto" => Ok(match hardware() {
+        LearnOn::Cpu => Ok((Device::flex(), "cpu (flex)".into())),
+        LearnOn::Auto => Ok(match hardware() {
             Some(a) => match runs_on(Device::wgpu(DeviceKind::DefaultDevice)) {
                 Some(d) => (d, format!("gpu (wgpu: {})", a.name)),
                 None => (
@@ -29,7 +43,7 @@ pub fn learning_device(choice: &str) -> Result<(Device, String)> {
             },
             None => (Device::flex(), "cpu (flex; no GPU adapter)".into()),
         }),
-        "gpu" => match hardware() {
+        LearnOn::Gpu => match hardware() {
             Some(a) => match runs_on(Device::wgpu(DeviceKind::DefaultDevice)) {
                 Some(d) => Ok((d, format!("gpu (wgpu: {})", a.name))),
                 None => bail!(
@@ -43,16 +57,13 @@ pub fn learning_device(choice: &str) -> Result<(Device, String)> {
             ))
             .into()),
         },
-        "wgpu" => match runs_on(Device::wgpu(DeviceKind::DefaultDevice)) {
+        LearnOn::Wgpu => match runs_on(Device::wgpu(DeviceKind::DefaultDevice)) {
             Some(d) => Ok((d, format!("wgpu default adapter ({})", adapter_names()))),
             None => bail!(
                 "--device wgpu: burn's wgpu backend failed a test pass on this machine's adapters ({}); use --device cpu",
                 adapter_names()
             ),
         },
-        other => {
-            Err(InputError(format!("--device {other}: expected auto, cpu, gpu or wgpu")).into())
-        }
     }
 }
 

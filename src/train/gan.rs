@@ -31,7 +31,6 @@ use crate::dataset::run_folder::{
 use crate::eval::content;
 use crate::pixels::chw::from_chw;
 use crate::pixels::photos::RealSet;
-use crate::render::RenderContext;
 use crate::scene::{self, seed};
 
 /// Command-line choices for a training run.
@@ -45,8 +44,7 @@ pub struct TrainOptions {
     pub steps: Option<u64>,
     /// Continue from the run folder's last checkpoint.
     pub resume: bool,
-    /// auto | cpu | gpu | wgpu.
-    pub device: String,
+    pub device: super::device::LearnOn,
     pub quiet: bool,
     /// Measure held-out realism, keep the best checkpoint and end with a verdict (off only for
     /// `bench --train`, which times steps).
@@ -127,7 +125,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let spec = &cfg.train;
     let steps = opts.steps.unwrap_or(spec.steps);
     let (res, c, b) = (spec.resolution, spec.channels, spec.batch);
-    let (device, device_name) = learning_device(&opts.device)?;
+    let (device, device_name) = learning_device(opts.device)?;
     let real = RealSet::load(&opts.real, (res * 4) as u32)?;
     say(&format!(
         "{} real images from {} ({} unreadable, {} other files skipped)",
@@ -159,7 +157,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     std::fs::create_dir_all(opts.out.join(rf::SAMPLES))
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
 
-    let ctx = RenderContext::new()?;
+    let ctx = super::synth::open_device()?;
     let mut synth = Synth::new(cfg, res, seed::TRAIN_SCENES, &ctx)?;
     let probe_renders =
         Synth::new(cfg, res, seed::PROBE_SCENES, &ctx)?.many(0, PROBE_IMAGES, b.max(8), c);

@@ -14,5 +14,5 @@ pub mod probe;
 pub mod samples;
 pub mod synth;
 
-pub use device::learning_device;
+pub use device::{learning_device, LearnOn};
 pub use gan::{train, TrainOptions};

@@ -25,6 +25,11 @@ impl SynthBatch {
     }
 }
 
+/// Opens the render device training's renders use (the best adapter, as `generate` does).
+pub fn open_device() -> Result<RenderContext> {
+    Ok(RenderContext::new()?)
+}
+
 /// Renders synthetic training images at the training resolution.
 pub struct Synth<'a> {
     cfg: Config,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-use rendergan::train::{train, TrainOptions};
+use rendergan::train::{train, LearnOn, TrainOptions};
 
 use super::common::*;
 
@@ -136,7 +136,7 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
         out: run.clone(),
         steps: Some(steps),
         resume,
-        device: "cpu".into(),
+        device: LearnOn::Cpu,
         quiet: true,
         probe: true,
     };
@@ -247,7 +247,7 @@ fn a_stopped_training_resumes_where_it_was() {
         out: dir.path().join(out),
         steps: Some(steps),
         resume,
-        device: "cpu".into(),
+        device: LearnOn::Cpu,
         quiet: true,
         probe: false,
     };
@@ -299,7 +299,7 @@ fn a_run_that_cannot_help_says_so() {
             out: run.clone(),
             steps: Some(40),
             resume: false,
-            device: "cpu".into(),
+            device: LearnOn::Cpu,
             quiet: true,
             probe: true,
         },
@@ -346,7 +346,7 @@ fn long_training_on_the_controlled_domain() {
         out: run.clone(),
         steps: Some(400),
         resume: false,
-        device: "cpu".into(),
+        device: LearnOn::Cpu,
         quiet: true,
         probe: true,
     };
@@ -393,7 +393,7 @@ fn learning_runs_on_the_wgpu_backend() {
             out: run.clone(),
             steps: Some(2),
             resume: false,
-            device: "wgpu".into(),
+            device: LearnOn::Wgpu,
             quiet: true,
             probe: false,
         },
