@@ -336,7 +336,7 @@ fn write_all(
                             take += 1;
                         }
                         let rest = pending.split_off(take);
-                        let mut frames = renderer.render(&pending);
+                        let mut frames = renderer.render(&pending)?;
                         if let Some(aug) = &augmenter {
                             let t = Instant::now();
                             augment_frames(aug, &pending, &mut frames, bgs)?;

@@ -4,9 +4,15 @@
 
 use thiserror::Error;
 
-/// Why no device could be made.
+/// Why no device could be made, or a device stopped working.
 #[derive(Debug, Error)]
 pub enum DeviceError {
+    #[error(
+        "the graphics device stopped working while rendering ({0}); the images written so far \
+         are kept: run the same command with --resume once `rendergan devices` lists the adapter \
+         again"
+    )]
+    Lost(String),
     #[error(
         "no graphics adapter found (neither a GPU nor a software renderer). On Debian/Ubuntu install \
          Mesa's software Vulkan driver: `sudo apt-get install -y mesa-vulkan-drivers`; check with \

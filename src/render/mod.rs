@@ -442,7 +442,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// Renders the scenes and reads every target back.
-    pub fn render(&mut self, scenes: &[Scene]) -> Vec<Frame> {
+    pub fn render(&mut self, scenes: &[Scene]) -> Result<Vec<Frame>, DeviceError> {
         let t0 = std::time::Instant::now();
         let (w, h) = (self.width, self.height);
         let mut vertices: Vec<Vertex> = Vec::new();
@@ -655,17 +655,27 @@ impl<'a> Renderer<'a> {
         self.queue.submit([enc.finish()]);
 
         let slice = t.readback.slice(..);
-        slice.map_async(wgpu::MapMode::Read, |r| {
-            r.expect("mapping the readback buffer for reading")
+        let (mapped_tx, mapped_rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = mapped_tx.send(r);
         });
+        let lost =
+            |what: &str, e: &dyn std::fmt::Display| DeviceError::Lost(format!("{what}: {e}"));
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: None,
                 timeout: None,
             })
-            .expect("the GPU finishes the batch");
+            .map_err(|e| lost("waiting for a batch", &e))?;
+        match mapped_rx.try_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(lost("reading a batch back", &e)),
+            Err(e) => return Err(lost("reading a batch back", &e)),
+        }
         let t1 = std::time::Instant::now();
-        let data = slice.get_mapped_range().expect("readback buffer is mapped");
+        let data = slice
+            .get_mapped_range()
+            .map_err(|e| lost("reading a batch back", &e))?;
         let rows = |offset: u64, bpp: usize, img: usize| -> Vec<u8> {
             let row = padded_row(w * bpp as u32) as usize;
             let mut out = Vec::with_capacity(w as usize * h as usize * bpp);
@@ -700,7 +710,7 @@ impl<'a> Renderer<'a> {
         t.readback.unmap();
         self.render_time += t1 - t0;
         self.readback_time += t1.elapsed();
-        frames
+        Ok(frames)
     }
 
     fn upload(

@@ -160,7 +160,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let ctx = super::synth::open_device()?;
     let mut synth = Synth::new(cfg, res, seed::TRAIN_SCENES, &ctx)?;
     let probe_renders =
-        Synth::new(cfg, res, seed::PROBE_SCENES, &ctx)?.many(0, PROBE_IMAGES, b.max(8), c);
+        Synth::new(cfg, res, seed::PROBE_SCENES, &ctx)?.many(0, PROBE_IMAGES, b.max(8), c)?;
     let (train_set, held_set, disjoint) = real.holdout();
 
     // content: the real crops and the renders should show the same kind of thing
@@ -317,7 +317,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     for step in start..steps {
         let t0 = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed ^ seed::TRAIN_STEP, step));
-        let batch = synth.batch(step * b as u64, b, c);
+        let batch = synth.batch(step * b as u64, b, c)?;
         let real_batch: Vec<f32> = (0..b)
             .flat_map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
             .collect();

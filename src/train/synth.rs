@@ -65,11 +65,11 @@ impl<'a> Synth<'a> {
     }
 
     /// Renders scene indices `first..first + n`.
-    pub fn batch(&mut self, first: u64, n: usize, channels: usize) -> SynthBatch {
+    pub fn batch(&mut self, first: u64, n: usize, channels: usize) -> Result<SynthBatch> {
         let scenes: Vec<scene::Scene> = (first..first + n as u64)
             .map(|i| scene::sample(&self.cfg, i))
             .collect();
-        let frames = self.renderer.render(&scenes);
+        let frames = self.renderer.render(&scenes)?;
         let (w, h) = (self.cfg.width, self.cfg.height);
         let mut images = Vec::new();
         let mut alphas = Vec::new();
@@ -83,15 +83,21 @@ impl<'a> Synth<'a> {
                     .collect(),
             );
         }
-        SynthBatch {
+        Ok(SynthBatch {
             images,
             alphas,
             seeds: scenes.iter().map(|s| s.seed).collect(),
-        }
+        })
     }
 
     /// Renders `n` images in batches of at most `batch`.
-    pub fn many(&mut self, first: u64, n: usize, batch: usize, channels: usize) -> SynthBatch {
+    pub fn many(
+        &mut self,
+        first: u64,
+        n: usize,
+        batch: usize,
+        channels: usize,
+    ) -> Result<SynthBatch> {
         let mut all = SynthBatch {
             images: Vec::new(),
             alphas: Vec::new(),
@@ -100,12 +106,12 @@ impl<'a> Synth<'a> {
         let mut i = 0;
         while i < n {
             let k = batch.min(n - i);
-            let b = self.batch(first + i as u64, k, channels);
+            let b = self.batch(first + i as u64, k, channels)?;
             all.images.extend(b.images);
             all.alphas.extend(b.alphas);
             all.seeds.extend(b.seeds);
             i += k;
         }
-        all
+        Ok(all)
     }
 }
