@@ -175,227 +175,248 @@ fn load(path: &std::path::Path) -> Result<config::Config> {
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Devices => {
-            let list = render::adapters();
-            if list.is_empty() {
-                println!("no adapters found: {}", render::DeviceError::NoAdapter);
-                return Ok(ExitCode::from(1));
-            }
-            for (i, a) in list.iter().enumerate() {
-                println!(
-                    "{}{}  backend={}  type={}  driver={}",
-                    if i == 0 { "* " } else { "  " },
-                    a.name,
-                    a.backend,
-                    a.kind,
-                    a.driver
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Validate { config } => {
-            let cfg = load(&config)?;
-            generate::check_memory(&cfg)?;
-            println!(
-                "{}: ok — {} images of {}×{}, {} class{} ({})",
-                config.display(),
-                cfg.count,
-                cfg.width,
-                cfg.height,
-                cfg.classes.len(),
-                if cfg.classes.len() == 1 { "" } else { "es" },
-                cfg.classes
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Generate(a) => {
-            let overrides = config::Overrides {
-                count: a.count,
-                seed: a.seed,
-                out: a.out.clone(),
-                augment: a.augment.clone(),
-            };
-            let cfg = config::load_with(&a.config, &overrides)?;
-            let opts = Options {
-                out: a.out,
-                count: a.count,
-                seed: a.seed,
-                threads: a.threads,
-                overwrite: a.overwrite,
-                progress: !a.quiet,
-                render_threads: a.render_threads,
-                augment: a.augment,
-                resume: a.resume,
-            };
-            generate::check_output(&cfg.output.dir, opts.overwrite)?;
-            generate::check_memory(&cfg)?;
-            if let Some(run) = &cfg.augment {
-                crate::dataset::run_folder::read_run_info(run)?;
-                warn_if_unhelpful(run);
-            }
-            let ctxs = generate::open_devices(opts.render_threads)?;
-            let s = generate::run(&cfg, &ctxs, &opts)?;
-            println!(
-                "rendergan: wrote {} images, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {})",
-                s.images,
-                s.annotations,
-                s.dir.display(),
-                s.elapsed.as_secs_f64(),
-                s.images_per_second(),
-                s.threads,
-                s.adapter
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Train(a) => {
-            let cfg = load(&a.config)?;
-            let opts = crate::train::TrainOptions {
-                real: a.real,
-                out: a.out,
-                steps: a.steps,
-                resume: a.resume,
-                device: a.device,
-                quiet: a.quiet,
-                probe: true,
-            };
-            crate::train::train(&cfg, &opts)?;
-            println!("rendergan: training run in {}", opts.out.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Realism(a) => {
-            for (flag, v) in [("--crop", a.crop), ("--images-crop", a.images_crop)] {
-                if !(v > 0.0 && v <= 1.0) {
-                    return Err(crate::config::InputError(format!(
-                        "{flag} {v}: a fraction of the shorter side in (0, 1]"
-                    ))
-                    .into());
-                }
-            }
-            if !(8..=512).contains(&a.res) {
-                return Err(crate::config::InputError(format!(
-                    "--res {}: give a crop side between 8 and 512 pixels",
-                    a.res
-                ))
-                .into());
-            }
-            let r = crate::eval::realism(
-                &a.real,
-                &a.images,
-                a.res,
-                [a.crop, a.images_crop],
-                a.samples,
-                a.steps,
-                a.seed,
-            )?;
-            for w in &r.warnings {
-                eprintln!("rendergan: warning: {w}");
-            }
-            let round = |v: f64| (v * 1000.0).round() / 1000.0;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "real": a.real,
-                    "images": a.images,
-                    "accuracy": round(r.c2st.accuracy),
-                    "std": round(r.c2st.std),
-                    "folds": r.c2st.folds,
-                    "loss": round(r.c2st.loss),
-                    "features": {
-                        "accuracy": round(r.features.accuracy),
-                        "std": round(r.features.std),
-                        "loss": round(r.features.loss),
-                    },
-                    "real_photos": r.real_photos,
-                    "image_files": r.images,
-                    "warnings": r.warnings,
-                    "note": "held-out accuracy of fresh conv classifiers telling the two folders apart (mean ± std over 4 folds): 0.5 = indistinguishable, 1.0 = trivially different; loss = held-out cross-entropy, higher = harder to tell apart; features = the same test with a linear classifier on fixed random conv features (the probe rendergan train reports)",
-                })
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(a) if a.train => {
-            let mut cfg = load(&a.config)?;
-            if let Some(r) = a.res {
-                if !(16..=512).contains(&r) {
-                    return Err(crate::config::InputError(format!(
-                        "--res {r}: give a training resolution between 16 and 512"
-                    ))
-                    .into());
-                }
-                cfg.train.resolution = r;
-            }
-            let dir = tempfile_dir()?;
-            let secs = bench_train(&cfg, &dir, a.steps.max(1), a.device);
-            let _ = std::fs::remove_dir_all(&dir);
-            let secs = secs?;
-            let line = serde_json::json!({
-                "config": a.config,
-                "train_resolution": cfg.train.resolution,
-                "batch": cfg.train.batch,
-                "steps": secs.len(),
-                "device": a.device,
-                "seconds_per_step_median": (median(&secs) * 1000.0).round() / 1000.0,
-                "stages": {
-                    "blur": cfg.train.blur, "lighting": cfg.train.lighting,
-                    "background": cfg.train.background, "detail": cfg.train.detail,
-                    "noise": cfg.train.noise,
-                },
-            });
-            println!("{line}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(a) => {
-            let mut cfg = load(&a.config)?;
-            let dir = tempfile_dir()?;
-            let opts = Options {
-                out: Some(dir.join("bench")),
-                count: a.count,
-                seed: None,
-                threads: a.threads,
-                overwrite: true,
-                progress: false,
-                render_threads: a.render_threads,
-                augment: a.augment,
-                resume: false,
-            };
-            generate::apply(&mut cfg, &opts);
-            let ctxs = generate::open_devices(opts.render_threads)?;
-            // warm-up: pipeline compilation and first allocations are not throughput
-            let mut warm = cfg.clone();
-            warm.count = (cfg.batch as u64).min(cfg.count);
-            generate::run(&warm, &ctxs, &opts)?;
-            let s = generate::run(&cfg, &ctxs, &opts)?;
-            let _ = std::fs::remove_dir_all(&dir);
-            let ms = |d: std::time::Duration| {
-                (d.as_secs_f64() * 1000.0 / s.images.max(1) as f64 * 1000.0).round() / 1000.0
-            };
-            let line = serde_json::json!({
-                "config": a.config,
-                "images": s.images,
-                "width": cfg.width,
-                "height": cfg.height,
-                "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-                "images_per_s": (s.images_per_second() * 10.0).round() / 10.0,
-                "threads": s.threads,
-                "adapter": s.adapter,
-                "ms_per_image": {
-                    "render": ms(s.render),
-                    "readback": ms(s.readback),
-                    "augment": ms(s.augment),
-                    "labels": ms(s.stages.labels),
-                    "encode": ms(s.stages.encode),
-                    "write": ms(s.stages.write),
-                },
-                "note": "render, readback and augment are wall time summed over render threads; labels, encode and write are CPU time summed over worker threads",
-            });
-            println!("{line}");
-            Ok(ExitCode::SUCCESS)
+        Command::Devices => devices(),
+        Command::Validate { config } => validate(config),
+        Command::Generate(a) => generate_cmd(a),
+        Command::Train(a) => train_cmd(a),
+        Command::Realism(a) => realism_cmd(a),
+        Command::Bench(a) if a.train => bench_train_cmd(a),
+        Command::Bench(a) => bench_cmd(a),
+    }
+}
+
+/// `rendergan devices`: the adapters wgpu sees, best first.
+fn devices() -> Result<ExitCode> {
+    let list = render::adapters();
+    if list.is_empty() {
+        println!("no adapters found: {}", render::DeviceError::NoAdapter);
+        return Ok(ExitCode::from(1));
+    }
+    for (i, a) in list.iter().enumerate() {
+        println!(
+            "{}{}  backend={}  type={}  driver={}",
+            if i == 0 { "* " } else { "  " },
+            a.name,
+            a.backend,
+            a.kind,
+            a.driver
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendergan validate`: loads and checks a config and its model files.
+fn validate(config: PathBuf) -> Result<ExitCode> {
+    let cfg = load(&config)?;
+    generate::check_memory(&cfg)?;
+    println!(
+        "{}: ok — {} images of {}×{}, {} class{} ({})",
+        config.display(),
+        cfg.count,
+        cfg.width,
+        cfg.height,
+        cfg.classes.len(),
+        if cfg.classes.len() == 1 { "" } else { "es" },
+        cfg.classes
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendergan generate`.
+fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
+    let overrides = config::Overrides {
+        count: a.count,
+        seed: a.seed,
+        out: a.out.clone(),
+        augment: a.augment.clone(),
+    };
+    let cfg = config::load_with(&a.config, &overrides)?;
+    let opts = Options {
+        out: a.out,
+        count: a.count,
+        seed: a.seed,
+        threads: a.threads,
+        overwrite: a.overwrite,
+        progress: !a.quiet,
+        render_threads: a.render_threads,
+        augment: a.augment,
+        resume: a.resume,
+    };
+    generate::check_output(&cfg.output.dir, opts.overwrite)?;
+    generate::check_memory(&cfg)?;
+    if let Some(run) = &cfg.augment {
+        crate::dataset::run_folder::read_run_info(run)?;
+        warn_if_unhelpful(run);
+    }
+    let ctxs = generate::open_devices(opts.render_threads)?;
+    let s = generate::run(&cfg, &ctxs, &opts)?;
+    println!(
+        "rendergan: wrote {} images, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {})",
+        s.images,
+        s.annotations,
+        s.dir.display(),
+        s.elapsed.as_secs_f64(),
+        s.images_per_second(),
+        s.threads,
+        s.adapter
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendergan train`.
+fn train_cmd(a: TrainArgs) -> Result<ExitCode> {
+    let cfg = load(&a.config)?;
+    let opts = crate::train::TrainOptions {
+        real: a.real,
+        out: a.out,
+        steps: a.steps,
+        resume: a.resume,
+        device: a.device,
+        quiet: a.quiet,
+        probe: true,
+    };
+    crate::train::train(&cfg, &opts)?;
+    println!("rendergan: training run in {}", opts.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendergan realism`.
+fn realism_cmd(a: RealismArgs) -> Result<ExitCode> {
+    for (flag, v) in [("--crop", a.crop), ("--images-crop", a.images_crop)] {
+        if !(v > 0.0 && v <= 1.0) {
+            return Err(crate::config::InputError(format!(
+                "{flag} {v}: a fraction of the shorter side in (0, 1]"
+            ))
+            .into());
         }
     }
+    if !(8..=512).contains(&a.res) {
+        return Err(crate::config::InputError(format!(
+            "--res {}: give a crop side between 8 and 512 pixels",
+            a.res
+        ))
+        .into());
+    }
+    let r = crate::eval::realism(
+        &a.real,
+        &a.images,
+        a.res,
+        [a.crop, a.images_crop],
+        a.samples,
+        a.steps,
+        a.seed,
+    )?;
+    for w in &r.warnings {
+        eprintln!("rendergan: warning: {w}");
+    }
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "real": a.real,
+            "images": a.images,
+            "accuracy": round(r.c2st.accuracy),
+            "std": round(r.c2st.std),
+            "folds": r.c2st.folds,
+            "loss": round(r.c2st.loss),
+            "features": {
+                "accuracy": round(r.features.accuracy),
+                "std": round(r.features.std),
+                "loss": round(r.features.loss),
+            },
+            "real_photos": r.real_photos,
+            "image_files": r.images,
+            "warnings": r.warnings,
+            "note": "held-out accuracy of fresh conv classifiers telling the two folders apart (mean ± std over 4 folds): 0.5 = indistinguishable, 1.0 = trivially different; loss = held-out cross-entropy, higher = harder to tell apart; features = the same test with a linear classifier on fixed random conv features (the probe rendergan train reports)",
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendergan bench --train`: training step time.
+fn bench_train_cmd(a: BenchArgs) -> Result<ExitCode> {
+    let mut cfg = load(&a.config)?;
+    if let Some(r) = a.res {
+        if !(16..=512).contains(&r) {
+            return Err(crate::config::InputError(format!(
+                "--res {r}: give a training resolution between 16 and 512"
+            ))
+            .into());
+        }
+        cfg.train.resolution = r;
+    }
+    let dir = tempfile_dir()?;
+    let secs = bench_train(&cfg, &dir, a.steps.max(1), a.device);
+    let _ = std::fs::remove_dir_all(&dir);
+    let secs = secs?;
+    let line = serde_json::json!({
+        "config": a.config,
+        "train_resolution": cfg.train.resolution,
+        "batch": cfg.train.batch,
+        "steps": secs.len(),
+        "device": a.device,
+        "seconds_per_step_median": (median(&secs) * 1000.0).round() / 1000.0,
+        "stages": {
+            "blur": cfg.train.blur, "lighting": cfg.train.lighting,
+            "background": cfg.train.background, "detail": cfg.train.detail,
+            "noise": cfg.train.noise,
+        },
+    });
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendergan bench`: generation throughput.
+fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
+    let mut cfg = load(&a.config)?;
+    let dir = tempfile_dir()?;
+    let opts = Options {
+        out: Some(dir.join("bench")),
+        count: a.count,
+        seed: None,
+        threads: a.threads,
+        overwrite: true,
+        progress: false,
+        render_threads: a.render_threads,
+        augment: a.augment,
+        resume: false,
+    };
+    generate::apply(&mut cfg, &opts);
+    let ctxs = generate::open_devices(opts.render_threads)?;
+    // warm-up: pipeline compilation and first allocations are not throughput
+    let mut warm = cfg.clone();
+    warm.count = (cfg.batch as u64).min(cfg.count);
+    generate::run(&warm, &ctxs, &opts)?;
+    let s = generate::run(&cfg, &ctxs, &opts)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let ms = |d: std::time::Duration| {
+        (d.as_secs_f64() * 1000.0 / s.images.max(1) as f64 * 1000.0).round() / 1000.0
+    };
+    let line = serde_json::json!({
+        "config": a.config,
+        "images": s.images,
+        "width": cfg.width,
+        "height": cfg.height,
+        "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "images_per_s": (s.images_per_second() * 10.0).round() / 10.0,
+        "threads": s.threads,
+        "adapter": s.adapter,
+        "ms_per_image": {
+            "render": ms(s.render),
+            "readback": ms(s.readback),
+            "augment": ms(s.augment),
+            "labels": ms(s.stages.labels),
+            "encode": ms(s.stages.encode),
+            "write": ms(s.stages.write),
+        },
+        "note": "render, readback and augment are wall time summed over render threads; labels, encode and write are CPU time summed over worker threads",
+    });
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Times `steps` training steps (after 2 warm-up steps) on the config, with 64 of its own

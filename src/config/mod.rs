@@ -282,16 +282,6 @@ pub fn load_with(file: &Path, o: &Overrides) -> Result<Config, ConfigError> {
 
 fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Config, ConfigError> {
     let base = src.file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let check = |path: &str, d: &Dist, lo: f64, hi: f64, what: &str| -> Result<(), ConfigError> {
-        let (a, b) = d.range();
-        if a < lo || b > hi {
-            return Err(src.err(
-                path,
-                format!("{what} must lie in [{lo}, {hi}], but {d} can give values in [{a}, {b}]"),
-            ));
-        }
-        Ok(())
-    };
     for (p, v) in [
         ("image.width", raw.image.width),
         ("image.height", raw.image.height),
@@ -308,7 +298,103 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
         ));
     }
 
-    let out = raw.output.unwrap_or_default();
+    let output = output_spec(src, raw.output.unwrap_or_default())?;
+    let camera = camera_spec(src, raw.camera)?;
+
+    let lights = light_spec(src, raw.lights.unwrap_or_default())?;
+
+    let background = background(src, &base, raw.background)?;
+
+    let (objects, classes) = objects_and_classes(src, &base, raw.objects)?;
+    let count = image_count(src, raw.count, count_flag, &output, &objects, &classes)?;
+    for (i, d) in output.anomaly.iter().flatten().enumerate() {
+        if !classes.iter().any(|c| &c.name == d) {
+            return Err(src.err(
+                format!("output.defects[{i}]"),
+                format!(
+                    "no class {d:?}; the classes are {}",
+                    classes
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    if output.yolo == Some(YoloTask::Pose) && classes.iter().all(|c| c.keypoints.is_empty()) {
+        return Err(src.err(
+            "output.yolo_task",
+            "pose labels need keypoints, but no model in objects: has any; use detect or segment",
+        ));
+    }
+    let lab = raw.labels.unwrap_or_default();
+    let labels = LabelSpec {
+        min_visible_pixels: lab.min_visible_pixels.unwrap_or(16),
+        min_visibility: lab.min_visibility.unwrap_or(0.0),
+    };
+    if !(0.0..=1.0).contains(&labels.min_visibility) {
+        return Err(src.err("labels.min_visibility", "expected a fraction in [0, 1]"));
+    }
+    let render = raw.render.unwrap_or_default();
+    let batch = render.batch.unwrap_or(8);
+    if !(1..=256).contains(&batch) {
+        return Err(src.err(
+            "render.batch",
+            format!("expected 1..=256 images per submit, found {batch}"),
+        ));
+    }
+    let antialias = render.antialias.unwrap_or(1);
+    if antialias != 1 && antialias != 4 {
+        return Err(src.err(
+            "render.antialias",
+            format!("expected 1 (off) or 4 (4× multisampled colour), found {antialias}"),
+        ));
+    }
+    let train = train_spec(src, raw.train.unwrap_or_default())?;
+    let augment = raw.augment.map(|a| base.join(a));
+    Ok(Config {
+        file: src.file.clone(),
+        seed: raw.seed.unwrap_or(0),
+        count,
+        width: raw.image.width,
+        height: raw.image.height,
+        val_fraction,
+        output,
+        camera,
+        lights,
+        background,
+        objects,
+        classes,
+        labels,
+        batch,
+        antialias,
+        train,
+        augment,
+    })
+}
+
+/// Checks that distribution `d` at `path` stays within [lo, hi].
+fn check_range(
+    src: &Source,
+    path: &str,
+    d: &Dist,
+    lo: f64,
+    hi: f64,
+    what: &str,
+) -> Result<(), ConfigError> {
+    let (a, b) = d.range();
+    if a < lo || b > hi {
+        return Err(src.err(
+            path,
+            format!("{what} must lie in [{lo}, {hi}], but {d} can give values in [{a}, {b}]"),
+        ));
+    }
+    Ok(())
+}
+
+/// `output:`: folder, formats, defects and the anomaly mix, YOLO task, depth scale, preview.
+fn output_spec(src: &Source, out: RawOutput) -> Result<OutputSpec, ConfigError> {
     let stem = src
         .file
         .file_stem()
@@ -407,10 +493,15 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
         ));
     }
 
-    let c = raw.camera;
-    check("camera.distance", &c.distance, 1e-6, 1e9, "distance")?;
-    check("camera.fov", &c.fov, 1.0, 170.0, "fov (degrees)")?;
-    check(
+    Ok(output)
+}
+
+/// `camera:`.
+fn camera_spec(src: &Source, c: RawCamera) -> Result<CameraSpec, ConfigError> {
+    check_range(src, "camera.distance", &c.distance, 1e-6, 1e9, "distance")?;
+    check_range(src, "camera.fov", &c.fov, 1.0, 170.0, "fov (degrees)")?;
+    check_range(
+        src,
         "camera.elevation",
         &c.elevation,
         -90.0,
@@ -436,7 +527,8 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
         near,
         far,
     };
-    check(
+    check_range(
+        src,
         "camera.look_at_jitter",
         &camera.look_at_jitter,
         0.0,
@@ -444,7 +536,11 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
         "look_at_jitter",
     )?;
 
-    let l = raw.lights.unwrap_or_default();
+    Ok(camera)
+}
+
+/// `lights:`.
+fn light_spec(src: &Source, l: RawLights) -> Result<LightSpec, ConfigError> {
     let lights = LightSpec {
         count: l.count.unwrap_or(Dist::Const(1.0)),
         elevation: l.elevation.unwrap_or(Dist::Uniform(30.0, 80.0)),
@@ -453,33 +549,43 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
         color: color(src, "lights.color", l.color.as_ref(), [1.0; 3])?,
         ambient: l.ambient.unwrap_or(Dist::Uniform(0.15, 0.35)),
     };
-    check(
+    check_range(
+        src,
         "lights.count",
         &lights.count,
         0.0,
         8.0,
         "the number of lights",
     )?;
-    check(
+    check_range(
+        src,
         "lights.intensity",
         &lights.intensity,
         0.0,
         100.0,
         "intensity",
     )?;
-    check("lights.ambient", &lights.ambient, 0.0, 10.0, "ambient")?;
+    check_range(src, "lights.ambient", &lights.ambient, 0.0, 10.0, "ambient")?;
 
-    let background = background(src, &base, raw.background)?;
+    Ok(lights)
+}
 
-    if raw.objects.is_empty() {
+/// `objects:`: each entry's model (with `params:` overrides), count, placement and label, and
+/// the classes they make, in order of first use.
+fn objects_and_classes(
+    src: &Source,
+    base: &Path,
+    raw_objects: Vec<RawObject>,
+) -> Result<(Vec<ObjectSpec>, Vec<ClassSpec>), ConfigError> {
+    if raw_objects.is_empty() {
         return Err(src.err("objects", "expected at least one object entry"));
     }
     let mut classes: Vec<ClassSpec> = Vec::new();
     let mut objects = Vec::new();
-    for (i, o) in raw.objects.into_iter().enumerate() {
+    for (i, o) in raw_objects.into_iter().enumerate() {
         let p = format!("objects[{i}]");
         let mut model =
-            model::resolve(&o.model, &base).map_err(|m| src.err(format!("{p}.model"), m))??;
+            model::resolve(&o.model, base).map_err(|m| src.err(format!("{p}.model"), m))??;
         for (k, v) in o.params.iter().flatten() {
             let key = k.as_str().unwrap_or("");
             model
@@ -528,7 +634,7 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
             }
         };
         let count = o.count.unwrap_or(Dist::Const(1.0));
-        check(&format!("{p}.count"), &count, 0.0, 10_000.0, "count")?;
+        check_range(src, &format!("{p}.count"), &count, 0.0, 10_000.0, "count")?;
         if !matches!(count, Dist::Const(_) | Dist::Int(..) | Dist::Choice { .. })
             || count.range().0.fract() != 0.0
         {
@@ -556,7 +662,20 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
         ));
     }
 
-    let count = match (raw.count, output.anomaly_images) {
+    Ok((objects, classes))
+}
+
+/// The number of images: `count`, or the sum of `output.anomaly_images`, or `-n`; with a
+/// defective share, some defect entry must be able to appear.
+fn image_count(
+    src: &Source,
+    raw_count: Option<u64>,
+    count_flag: Option<u64>,
+    output: &OutputSpec,
+    objects: &[ObjectSpec],
+    classes: &[ClassSpec],
+) -> Result<u64, ConfigError> {
+    let count = match (raw_count, output.anomaly_images) {
         (Some(0), _) => return Err(src.err("count", "expected at least 1 image, found 0")),
         (Some(n), Some((g, d))) if n != g + d => {
             return Err(src.err(
@@ -597,71 +716,7 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
             ));
         }
     }
-    for (i, d) in output.anomaly.iter().flatten().enumerate() {
-        if !classes.iter().any(|c| &c.name == d) {
-            return Err(src.err(
-                format!("output.defects[{i}]"),
-                format!(
-                    "no class {d:?}; the classes are {}",
-                    classes
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-    }
-    if output.yolo == Some(YoloTask::Pose) && classes.iter().all(|c| c.keypoints.is_empty()) {
-        return Err(src.err(
-            "output.yolo_task",
-            "pose labels need keypoints, but no model in objects: has any; use detect or segment",
-        ));
-    }
-    let lab = raw.labels.unwrap_or_default();
-    let labels = LabelSpec {
-        min_visible_pixels: lab.min_visible_pixels.unwrap_or(16),
-        min_visibility: lab.min_visibility.unwrap_or(0.0),
-    };
-    if !(0.0..=1.0).contains(&labels.min_visibility) {
-        return Err(src.err("labels.min_visibility", "expected a fraction in [0, 1]"));
-    }
-    let render = raw.render.unwrap_or_default();
-    let batch = render.batch.unwrap_or(8);
-    if !(1..=256).contains(&batch) {
-        return Err(src.err(
-            "render.batch",
-            format!("expected 1..=256 images per submit, found {batch}"),
-        ));
-    }
-    let antialias = render.antialias.unwrap_or(1);
-    if antialias != 1 && antialias != 4 {
-        return Err(src.err(
-            "render.antialias",
-            format!("expected 1 (off) or 4 (4× multisampled colour), found {antialias}"),
-        ));
-    }
-    let train = train_spec(src, raw.train.unwrap_or_default())?;
-    let augment = raw.augment.map(|a| base.join(a));
-    Ok(Config {
-        file: src.file.clone(),
-        seed: raw.seed.unwrap_or(0),
-        count,
-        width: raw.image.width,
-        height: raw.image.height,
-        val_fraction,
-        output,
-        camera,
-        lights,
-        background,
-        objects,
-        classes,
-        labels,
-        batch,
-        antialias,
-        train,
-        augment,
-    })
+    Ok(count)
 }
 
 fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
