@@ -236,17 +236,10 @@ fn adopt_unfinished(cfg: &Config, final_dir: &Path, work: &Path, resume: bool) -
     Ok(n)
 }
 
-fn write_all(
-    cfg: &Config,
-    ctxs: &[RenderContext],
-    opts: &Options,
-    root: &Path,
-    final_dir: &Path,
-    start: Instant,
-    done: u64,
-) -> Result<Summary> {
-    let threads = opts.threads.unwrap_or_else(default_threads).max(1);
-    let bgs = match &cfg.background {
+/// The config's background photos, decoded once for all workers (unreadable ones are said and
+/// skipped); `None` unless `background.images` is set.
+fn backgrounds(cfg: &Config) -> Result<Option<Backgrounds>> {
+    Ok(match &cfg.background {
         Background::Images { files, dir, .. } => {
             let b = image_load::load_backgrounds(files, 2 * cfg.width.max(cfg.height));
             for (f, why) in &b.skipped {
@@ -265,7 +258,23 @@ fn write_all(
             Some(b)
         }
         _ => None,
-    };
+    })
+}
+
+/// The job in the unfinished folder `root`: render threads, label/encode workers and the in-order
+/// writer run in one thread scope because they share the channels and the borrowed config;
+/// rendering and the backgrounds are their own functions.
+fn write_all(
+    cfg: &Config,
+    ctxs: &[RenderContext],
+    opts: &Options,
+    root: &Path,
+    final_dir: &Path,
+    start: Instant,
+    done: u64,
+) -> Result<Summary> {
+    let threads = opts.threads.unwrap_or_else(default_threads).max(1);
+    let bgs = backgrounds(cfg)?;
     dataset::create_layout(root, cfg)?;
     let mut writer = DatasetWriter::new(root, cfg, done)?;
     let samples = if cfg.antialias > 1 { 4 } else { 1 };
@@ -291,67 +300,24 @@ fn write_all(
     replay(&mut writer)?;
     let (work_tx, work_rx) = bounded::<(scene::Scene, Frame)>(2 * batch);
     let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
-    let (render_time, readback_time, augment_time) = std::thread::scope(
-        |s| -> Result<(Duration, Duration, Duration)> {
+    let (render_time, readback_time, augment_time) =
+        std::thread::scope(|s| -> Result<(Duration, Duration, Duration)> {
             // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
             let mut render_handles = Vec::new();
             for (r, ctx) in ctxs.iter().enumerate() {
                 let work_tx = work_tx.clone();
                 let bgs = bgs.as_ref();
                 let chunks = &chunks;
-                render_handles.push(s.spawn(move || -> Result<(Duration, Duration, Duration)> {
-                let mut renderer = Renderer::new(&ctx.device, &ctx.queue, cfg.width, cfg.height, samples, cfg.output.normals);
-                let augmenter = match cfg.augment.as_deref() {
-                    Some(dir) => {
-                        let (info, weights) = run_folder::read_applied(dir)?;
-                        Some(Augmenter::new(&info.stages, info.resolution, weights)?)
-                    }
-                    None => None,
-                };
-                let mut augment_time = Duration::ZERO;
-                let max_tiles = renderer.max_tiles();
-                let max_batch = renderer.max_batch();
-                'chunks: for &(lo, hi) in chunks.iter().skip(r).step_by(renderers) {
-                    let mut pending: Vec<scene::Scene> = (lo..hi).map(|i| scene::sample(cfg, i)).collect();
-                    if let Some(sc) = pending.iter().find(|s| s.invalid.is_some()) {
-                        let why = sc.invalid.as_deref().unwrap_or_default();
-                        return Err(InputError(format!("{}: image {}: {why}", cfg.file.display(), sc.index)).into());
-                    }
-                    while !pending.is_empty() {
-                        // as many images as fit the coverage budget and the texture height
-                        let mut take = 0;
-                        let mut tiles = 0;
-                        for sc in &pending {
-                            if sc.instances.len() > max_tiles {
-                                bail!(
-                                    "image {} has {} objects, more than the {max_tiles} this image size allows; lower objects[].count",
-                                    sc.index,
-                                    sc.instances.len()
-                                );
-                            }
-                            if take > 0 && (tiles + sc.instances.len() > max_tiles || take == max_batch) {
-                                break;
-                            }
-                            tiles += sc.instances.len();
-                            take += 1;
-                        }
-                        let rest = pending.split_off(take);
-                        let mut frames = renderer.render(&pending)?;
-                        if let Some(aug) = &augmenter {
-                            let t = Instant::now();
-                            augment_frames(aug, &pending, &mut frames, bgs)?;
-                            augment_time += t.elapsed();
-                        }
-                        for item in pending.into_iter().zip(frames) {
-                            if work_tx.send(item).is_err() {
-                                break 'chunks; // the writer stopped; its error is reported
-                            }
-                        }
-                        pending = rest;
-                    }
-                }
-                Ok((renderer.render_time, renderer.readback_time, augment_time))
-            }));
+                render_handles.push(s.spawn(move || {
+                    render_chunks(
+                        cfg,
+                        ctx,
+                        samples,
+                        chunks.iter().skip(r).step_by(renderers),
+                        bgs,
+                        &work_tx,
+                    )
+                }));
             }
             drop(work_tx);
             for _ in 0..threads {
@@ -391,8 +357,7 @@ fn write_all(
                 times.2 += c;
             }
             result.map(|_| times)
-        },
-    )?;
+        })?;
     bar.finish_and_clear();
     if writer.images != cfg.count {
         bail!("internal: wrote {} of {} images", writer.images, cfg.count);
@@ -411,6 +376,79 @@ fn write_all(
         augment: augment_time,
         stages,
     })
+}
+
+/// One render device's share of the run: its chunks of images sampled, rendered in batches
+/// that fit the coverage budget, augmented when a trained run is applied, and sent to the
+/// workers. Returns the render, readback and augment times.
+fn render_chunks<'c>(
+    cfg: &Config,
+    ctx: &RenderContext,
+    samples: u32,
+    chunks: impl Iterator<Item = &'c (u64, u64)>,
+    bgs: Option<&Backgrounds>,
+    work_tx: &crossbeam_channel::Sender<(scene::Scene, Frame)>,
+) -> Result<(Duration, Duration, Duration)> {
+    let mut renderer = Renderer::new(
+        &ctx.device,
+        &ctx.queue,
+        cfg.width,
+        cfg.height,
+        samples,
+        cfg.output.normals,
+    );
+    let augmenter = match cfg.augment.as_deref() {
+        Some(dir) => {
+            let (info, weights) = run_folder::read_applied(dir)?;
+            Some(Augmenter::new(&info.stages, info.resolution, weights)?)
+        }
+        None => None,
+    };
+    let mut augment_time = Duration::ZERO;
+    let max_tiles = renderer.max_tiles();
+    let max_batch = renderer.max_batch();
+    'chunks: for &(lo, hi) in chunks {
+        let mut pending: Vec<scene::Scene> = (lo..hi).map(|i| scene::sample(cfg, i)).collect();
+        if let Some(sc) = pending.iter().find(|s| s.invalid.is_some()) {
+            let why = sc.invalid.as_deref().unwrap_or_default();
+            return Err(
+                InputError(format!("{}: image {}: {why}", cfg.file.display(), sc.index)).into(),
+            );
+        }
+        while !pending.is_empty() {
+            // as many images as fit the coverage budget and the texture height
+            let mut take = 0;
+            let mut tiles = 0;
+            for sc in &pending {
+                if sc.instances.len() > max_tiles {
+                    bail!(
+                        "image {} has {} objects, more than the {max_tiles} this image size allows; lower objects[].count",
+                        sc.index,
+                        sc.instances.len()
+                    );
+                }
+                if take > 0 && (tiles + sc.instances.len() > max_tiles || take == max_batch) {
+                    break;
+                }
+                tiles += sc.instances.len();
+                take += 1;
+            }
+            let rest = pending.split_off(take);
+            let mut frames = renderer.render(&pending)?;
+            if let Some(aug) = &augmenter {
+                let t = Instant::now();
+                augment_frames(aug, &pending, &mut frames, bgs)?;
+                augment_time += t.elapsed();
+            }
+            for item in pending.into_iter().zip(frames) {
+                if work_tx.send(item).is_err() {
+                    break 'chunks; // the writer stopped; its error is reported
+                }
+            }
+            pending = rest;
+        }
+    }
+    Ok((renderer.render_time, renderer.readback_time, augment_time))
 }
 
 /// The half-open index ranges `ranges` cut into chunks of at most `batch` images, in order.

@@ -441,48 +441,20 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// Renders the scenes and reads every target back.
+    /// Renders the scenes and reads every target back. The passes (labels, coverage bits,
+    /// depth pre-pass, colour, copies) stay in one function: they share the bind groups, targets
+    /// and draw closure, which would otherwise be passed around as a dozen borrowed handles.
     pub fn render(&mut self, scenes: &[Scene]) -> Result<Vec<Frame>, DeviceError> {
         let t0 = std::time::Instant::now();
         let (w, h) = (self.width, self.height);
-        let mut vertices: Vec<Vertex> = Vec::new();
-        let mut indices: Vec<u32> = Vec::new();
-        let mut draws: Vec<GpuDraw> = Vec::new();
-        let mut views: Vec<GpuView> = Vec::new();
-        let mut image_ranges = Vec::new();
-        let mut tile = 0u32;
-        for (vi, s) in scenes.iter().enumerate() {
-            views.push(gpu_view(s, w, h));
-            let start = indices.len() as u32;
-            for inst in &s.instances {
-                for part in &inst.parts {
-                    let m = &part.material;
-                    let draw = draws.len() as u32;
-                    draws.push(GpuDraw {
-                        color: [m.color[0], m.color[1], m.color[2], 1.0],
-                        color2: [m.color2[0], m.color2[1], m.color2[2], 1.0],
-                        params: [m.pattern as u32 as f32, m.scale, m.specular, m.shininess],
-                        ids: [
-                            inst.class.map_or(SCENERY_ID, |_| inst.id),
-                            vi as u32,
-                            tile,
-                            0,
-                        ],
-                    });
-                    push_mesh(
-                        &mut vertices,
-                        &mut indices,
-                        &part.mesh,
-                        &inst.world_from_model,
-                        &part.local_from_model,
-                        draw,
-                    );
-                }
-                tile += 1;
-            }
-            image_ranges.push(start..indices.len() as u32);
-        }
-        let tiles = tile;
+        let Geometry {
+            vertices,
+            indices,
+            draws,
+            views,
+            image_ranges,
+            tiles,
+        } = geometry(scenes, w, h);
         self.ensure_targets(scenes.len() as u32, tiles);
         self.upload(&vertices, &indices, &draws, &views);
         let t = self.targets.as_ref().expect("targets were just ensured");
@@ -654,6 +626,18 @@ impl<'a> Renderer<'a> {
         }
         self.queue.submit([enc.finish()]);
 
+        self.read_back(scenes, t0)
+    }
+
+    /// Waits for the submitted batch and splits the readback buffer into one frame per scene.
+    fn read_back(
+        &mut self,
+        scenes: &[Scene],
+        t0: std::time::Instant,
+    ) -> Result<Vec<Frame>, DeviceError> {
+        let (w, h) = (self.width, self.height);
+        let t = self.targets.as_ref().expect("targets were just ensured");
+        let lay = self.readback_layout(t.images, t.tiles);
         let slice = t.readback.slice(..);
         let (mapped_tx, mapped_rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -799,5 +783,64 @@ fn gpu_view(s: &Scene, w: u32, h: u32) -> GpuView {
         light_dir,
         light_col,
         ambient: [s.ambient, s.lights.len().min(4) as f32, w as f32, h as f32],
+    }
+}
+/// The batch's geometry: every part's triangles, one draw record per part, one view per image,
+/// each image's index range, and the number of tiles (instances) in all.
+struct Geometry {
+    vertices: Vec<Vertex>,
+    indices: Vec<u32>,
+    draws: Vec<GpuDraw>,
+    views: Vec<GpuView>,
+    image_ranges: Vec<std::ops::Range<u32>>,
+    tiles: u32,
+}
+
+fn geometry(scenes: &[Scene], w: u32, h: u32) -> Geometry {
+    let mut vertices: Vec<Vertex> = Vec::new();
+    let mut indices: Vec<u32> = Vec::new();
+    let mut draws: Vec<GpuDraw> = Vec::new();
+    let mut views: Vec<GpuView> = Vec::new();
+    let mut image_ranges = Vec::new();
+    let mut tile = 0u32;
+    for (vi, s) in scenes.iter().enumerate() {
+        views.push(gpu_view(s, w, h));
+        let start = indices.len() as u32;
+        for inst in &s.instances {
+            for part in &inst.parts {
+                let m = &part.material;
+                let draw = draws.len() as u32;
+                draws.push(GpuDraw {
+                    color: [m.color[0], m.color[1], m.color[2], 1.0],
+                    color2: [m.color2[0], m.color2[1], m.color2[2], 1.0],
+                    params: [m.pattern as u32 as f32, m.scale, m.specular, m.shininess],
+                    ids: [
+                        inst.class.map_or(SCENERY_ID, |_| inst.id),
+                        vi as u32,
+                        tile,
+                        0,
+                    ],
+                });
+                push_mesh(
+                    &mut vertices,
+                    &mut indices,
+                    &part.mesh,
+                    &inst.world_from_model,
+                    &part.local_from_model,
+                    draw,
+                );
+            }
+            tile += 1;
+        }
+        image_ranges.push(start..indices.len() as u32);
+    }
+    let tiles = tile;
+    Geometry {
+        vertices,
+        indices,
+        draws,
+        views,
+        image_ranges,
+        tiles,
     }
 }

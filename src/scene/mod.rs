@@ -269,8 +269,27 @@ pub fn sample(cfg: &Config, index: u64) -> Scene {
 
 fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>) -> Scene {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let camera = sample_camera(cfg, &mut rng);
+    let (lights, ambient) = sample_lights(cfg, &mut rng);
+    let background = sample_background(cfg, &mut rng);
+    let (instances, skipped, invalid) = place_objects(cfg, &mut rng, role);
+    Scene {
+        index,
+        seed,
+        val: is_val(cfg.seed, index, cfg.val_fraction),
+        camera,
+        lights,
+        ambient,
+        background,
+        instances,
+        skipped_for_overlap: skipped,
+        invalid,
+    }
+}
+/// The camera of one image.
+fn sample_camera(cfg: &Config, rng: &mut ChaCha8Rng) -> Camera {
     let c = &cfg.camera;
-    let jitter = c.look_at_jitter.sample(&mut rng) as f32;
+    let jitter = c.look_at_jitter.sample(rng) as f32;
     let offset = Vec3::new(
         rng.gen_range(-1.0..1.0),
         rng.gen_range(-1.0..1.0),
@@ -279,23 +298,28 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
     let target = Vec3::from_array(c.look_at.map(|x| x as f32)) + offset;
     let camera = Camera::orbit(
         target,
-        c.distance.sample(&mut rng),
-        c.elevation.sample(&mut rng).clamp(-90.0, 90.0),
-        c.azimuth.sample(&mut rng),
-        c.roll.sample(&mut rng),
-        c.fov.sample(&mut rng).clamp(1.0, 170.0),
+        c.distance.sample(rng),
+        c.elevation.sample(rng).clamp(-90.0, 90.0),
+        c.azimuth.sample(rng),
+        c.roll.sample(rng),
+        c.fov.sample(rng).clamp(1.0, 170.0),
         cfg.width,
         cfg.height,
         c.near,
         c.far,
     );
+    camera
+}
+
+/// The lights of one image and its ambient level.
+fn sample_lights(cfg: &Config, rng: &mut ChaCha8Rng) -> (Vec<Light>, f32) {
     let l = &cfg.lights;
-    let n_lights = (l.count.sample(&mut rng).round().max(0.0) as usize).min(4);
+    let n_lights = (l.count.sample(rng).round().max(0.0) as usize).min(4);
     let lights = (0..n_lights)
         .map(|_| {
-            let (el, az) = (l.elevation.sample(&mut rng), l.azimuth.sample(&mut rng));
-            let intensity = l.intensity.sample(&mut rng).max(0.0);
-            let col = sample_color(&l.color, &mut rng);
+            let (el, az) = (l.elevation.sample(rng), l.azimuth.sample(rng));
+            let intensity = l.intensity.sample(rng).max(0.0);
+            let col = sample_color(&l.color, rng);
             let (e, a) = (el.to_radians() as f32, az.to_radians() as f32);
             Light {
                 direction: [e.cos() * a.cos(), e.cos() * a.sin(), e.sin()],
@@ -306,25 +330,42 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
             }
         })
         .collect();
-    let ambient = l.ambient.sample(&mut rng).max(0.0) as f32;
-    let background = match &cfg.background {
+    let ambient = l.ambient.sample(rng).max(0.0) as f32;
+    (lights, ambient)
+}
+
+/// What is drawn behind the objects of one image.
+fn sample_background(cfg: &Config, rng: &mut ChaCha8Rng) -> BackgroundSample {
+    match &cfg.background {
         Background::Color(c) => BackgroundSample::Color {
-            color: sample_color(c, &mut rng),
+            color: sample_color(c, rng),
         },
         Background::Gradient { top, bottom, angle } => BackgroundSample::Gradient {
-            top: sample_color(top, &mut rng),
-            bottom: sample_color(bottom, &mut rng),
-            angle: angle.sample(&mut rng),
+            top: sample_color(top, rng),
+            bottom: sample_color(bottom, rng),
+            angle: angle.sample(rng),
         },
         Background::Images { files, scale, .. } => BackgroundSample::Image {
             file: rng.gen_range(0..files.len()),
             crop: [
-                scale.sample(&mut rng),
+                scale.sample(rng),
                 rng.gen_range(0.0..1.0),
                 rng.gen_range(0.0..1.0),
             ],
         },
-    };
+    }
+}
+
+/// The objects of one image, entry by entry: each draw of a model posed on the ground, in space
+/// or on a parent instance (kept apart from earlier ones with `no_overlap`). Returns them, how
+/// many were left out for overlap, and the first draw that was not finite. Long because placing
+/// on a parent's surface, retrying for overlap and inheriting materials are one loop over the
+/// same instance list.
+fn place_objects(
+    cfg: &Config,
+    rng: &mut ChaCha8Rng,
+    role: Option<AnomalyRole>,
+) -> (Vec<Instance>, u32, Option<String>) {
     let mut instances: Vec<Instance> = Vec::new();
     // (support, centre, radius) of instances placed with no_overlap; support is the parent's
     // id, 0 for the ground and free space
@@ -343,7 +384,7 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
         let jobs: Vec<Option<usize>> = parents
             .into_iter()
             .flat_map(|parent| {
-                let mut n = spec.count.sample(&mut rng).round().max(0.0) as usize;
+                let mut n = spec.count.sample(rng).round().max(0.0) as usize;
                 if role == Some(AnomalyRole::Good) && is_defect_entry(cfg, entry) {
                     n = 0;
                 }
@@ -351,7 +392,7 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
             })
             .collect();
         for parent in jobs {
-            let mut s = part::sample(&spec.model, &mut rng);
+            let mut s = part::sample(&spec.model, rng);
             if invalid.is_none() {
                 invalid = part::check_draw(&spec.model, &s).err();
             }
@@ -379,7 +420,7 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
             let mut no_surface = false;
             for _attempt in 0..if p.no_overlap { 50 } else { 1 } {
                 let on = parent.map(|i| &instances[i]);
-                let Some(pose) = pose(p, &s, on, surf.as_ref(), &mut rng) else {
+                let Some(pose) = pose(p, &s, on, surf.as_ref(), rng) else {
                     // the parent has no surface of that part facing that way: nothing to stand on
                     no_surface = true;
                     break;
@@ -424,18 +465,7 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
             });
         }
     }
-    Scene {
-        index,
-        seed,
-        val: is_val(cfg.seed, index, cfg.val_fraction),
-        camera,
-        lights,
-        ambient,
-        background,
-        instances,
-        skipped_for_overlap: skipped,
-        invalid,
-    }
+    (instances, skipped, invalid)
 }
 
 /// How far (scene units) a wrapped object's straight edges may dip below a curved parent's
