@@ -296,7 +296,7 @@ fn sample_camera(cfg: &Config, rng: &mut ChaCha8Rng) -> Camera {
         rng.gen_range(-1.0..1.0),
     ) * jitter;
     let target = Vec3::from_array(c.look_at.map(|x| x as f32)) + offset;
-    let camera = Camera::orbit(
+    Camera::orbit(
         target,
         c.distance.sample(rng),
         c.elevation.sample(rng).clamp(-90.0, 90.0),
@@ -307,8 +307,7 @@ fn sample_camera(cfg: &Config, rng: &mut ChaCha8Rng) -> Camera {
         cfg.height,
         c.near,
         c.far,
-    );
-    camera
+    )
 }
 
 /// The lights of one image and its ambient level.
