@@ -430,7 +430,8 @@ impl Chain {
 
     /// Runs the enabled stages on `x` [B, C, H, W] in [-1, 1]; `alpha` [B, 1, H, W] is the
     /// render's object coverage in [0, 1]; `scale` is output pixels per training pixel (1 in
-    /// training); `z` was made at the training-pixel size ([`train_size`]).
+    /// training); `z` was made at the training-pixel size ([`train_size`]). Long: the stages in
+    /// their fixed order (lighting, background, detail, blur, noise), each a few tensor ops.
     pub fn forward(
         &self,
         x: Tensor<4>,

@@ -172,7 +172,7 @@ impl Dist {
         }
     }
 
-    /// Parses the YAML forms listed in [`FORMS`].
+    /// Parses the YAML forms listed in [`FORMS`]. Long: one arm per form.
     pub fn from_value(v: &Value) -> Result<Dist, String> {
         if let Some(x) = as_f64(v) {
             return Ok(Dist::Const(x));

@@ -263,6 +263,7 @@ impl Parser<'_> {
         Ok(base)
     }
 
+    /// A number, name, call or bracketed expression. Long: one arm per token kind.
     fn atom(&mut self) -> Result<Expr, String> {
         match self.peek() {
             Some(b'(') => {

@@ -280,6 +280,8 @@ pub fn load_with(file: &Path, o: &Overrides) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// Checks a parsed config section by section (each its own function) and assembles it.
+/// Long only by the assembly of [`Config`]'s fields.
 fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Config, ConfigError> {
     let base = src.file.parent().map(Path::to_path_buf).unwrap_or_default();
     for (p, v) in [
@@ -394,6 +396,7 @@ fn check_range(
 }
 
 /// `output:`: folder, formats, defects and the anomaly mix, YOLO task, depth scale, preview.
+/// Long: each field with its own check and message.
 fn output_spec(src: &Source, out: RawOutput) -> Result<OutputSpec, ConfigError> {
     let stem = src
         .file
@@ -571,7 +574,7 @@ fn light_spec(src: &Source, l: RawLights) -> Result<LightSpec, ConfigError> {
 }
 
 /// `objects:`: each entry's model (with `params:` overrides), count, placement and label, and
-/// the classes they make, in order of first use.
+/// the classes they make, in order of first use. Long: each field of an entry with its check.
 fn objects_and_classes(
     src: &Source,
     base: &Path,
@@ -782,6 +785,9 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
     Ok(spec)
 }
 
+/// `placement:` of an object entry: support (ground, volume or a parent entry with its part,
+/// attachment and tilt), position and rotation distributions, overlap. Long: each field with
+/// its own check and message.
 fn placement(
     src: &Source,
     p: &str,

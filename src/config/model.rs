@@ -750,6 +750,9 @@ fn material(
     })
 }
 
+/// One `parts:` entry: its shape (one arm per primitive kind, each naming its fields), pose and
+/// material. Long because the table of shapes is flat on purpose: a shape's fields are read in
+/// one place.
 fn part(
     src: &Source,
     path: &str,

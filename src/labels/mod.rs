@@ -86,7 +86,8 @@ impl Extent {
     }
 }
 
-/// Computes every instance's labels for one image.
+/// Computes every instance's labels for one image. Long: boxes, masks, visibility, keypoints
+/// and groups come from one pass over the frame's buffers.
 pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLabel> {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let n = scene.instances.len();

@@ -163,6 +163,8 @@ const BITS_BUDGET: u64 = 64 << 20;
 
 impl<'a> Renderer<'a> {
     /// Builds pipelines for images of `width` × `height`; `samples` is 1 or 4 (MSAA on colour).
+    /// Long: one wgpu descriptor per pipeline (label, coverage, depth pre-pass, colour), each
+    /// spelled out in full as wgpu wants.
     pub fn new(
         device: &'a wgpu::Device,
         queue: &'a wgpu::Queue,

@@ -43,7 +43,8 @@ pub struct Sampled {
     pub keypoints: Vec<Vec3>,
 }
 
-/// Draws `model`'s parameters and builds its meshes, all in the model frame.
+/// Draws `model`'s parameters and builds its meshes, all in the model frame. Long: one arm per
+/// primitive kind, the mirror of `config::model::part`.
 pub fn sample<R: Rng + ?Sized>(model: &Model, rng: &mut R) -> Sampled {
     let env = model.draw_params(rng);
     let ev = |e: &Expr| e.eval(&env) as f32;

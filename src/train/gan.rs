@@ -120,40 +120,23 @@ fn say(line: &str) {
     eprintln!("rendergan: {line}");
 }
 
-/// Runs (or resumes) a training.
+/// Runs (or resumes) a training. Long because the step loop stays here: burn's optimisers take
+/// the models by value and hand them back, so the chain, discriminator, optimisers, average and
+/// history live in this one frame; setup, resuming, metrics rows, sample pages, checkpoints and
+/// the verdict are their own functions.
 pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let spec = &cfg.train;
     let steps = opts.steps.unwrap_or(spec.steps);
     let (res, c, b) = (spec.resolution, spec.channels, spec.batch);
     let (device, device_name) = learning_device(opts.device)?;
-    let real = RealSet::load(&opts.real, (res * 4) as u32)?;
-    say(&format!(
-        "{} real images from {} ({} unreadable, {} other files skipped)",
-        real.images.len(),
-        real.dir.display(),
-        real.unreadable.len(),
-        real.not_images
-    ));
-    for (f, why) in real.unreadable.iter().take(5) {
-        say(&format!("  skipped {}: {why}", f.display()));
-    }
+    let real = load_photos(&opts.real, res)?;
     say(&format!("learning on {device_name}"));
     let (lo, hi) = spec.real_crop.range();
     let crop_mid = (lo + hi) / 2.0;
     for w in crate::eval::real_set_warnings(&real, crop_mid) {
         say(&format!("warning: {w}"));
     }
-    let resumed = if opts.resume {
-        Some(rf::read_run_info(&opts.out)?)
-    } else {
-        if opts.out.join(rf::RUN_INFO).exists() {
-            bail!(
-                "{} already holds a run; pass --resume to continue it or -o a new folder",
-                opts.out.display()
-            );
-        }
-        None
-    };
+    let resumed = resumed_info(opts)?;
     std::fs::create_dir_all(opts.out.join(rf::SAMPLES))
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
 
@@ -186,34 +169,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         cfg.seed,
     );
 
-    let mut stages = StageConfig {
-        channels: c,
-        blur: spec.blur,
-        lighting: spec.lighting,
-        background: spec.background,
-        detail: spec.detail,
-        noise: spec.noise,
-        width: 8,
-        bg_texture: border_bound(&real, res, crop_mid),
-    };
-    if let Some(info) = &resumed {
-        // the bound was measured when the run started; keep it
-        let same = StageConfig {
-            bg_texture: info.stages.bg_texture,
-            ..stages.clone()
-        };
-        if info.stages != same || info.resolution != res {
-            bail!(
-                "--resume {}: the run was trained with {:?} at {}², the config now asks for {:?} at {}²; use a new -o folder",
-                opts.out.display(),
-                info.stages,
-                info.resolution,
-                same,
-                res
-            );
-        }
-        stages = same;
-    }
+    let stages = stage_config(spec, &real, res, crop_mid, resumed.as_ref(), &opts.out)?;
     if stages.background {
         say(&format!(
             "background texture bound {:.3} (RMS the photos' borders show)",
@@ -229,43 +185,12 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let mut start = 0u64;
     let mut checkpoint_dir = None;
     if let Some(info) = &resumed {
-        if info.format != RUN_FORMAT {
-            return Err(crate::config::InputError(format!(
-                "--resume {}: the run was made by another rendergan version (run format {}, this one trains {RUN_FORMAT}); use a new -o folder",
-                opts.out.display(),
-                info.format
-            ))
-            .into());
-        }
-        let Some((step, ck)) = rf::latest_checkpoint(&opts.out)? else {
-            return Err(crate::config::InputError(format!(
-                "--resume {}: the run has no {}/ folder (made by an earlier rendergan, or stopped \
-                 before its first checkpoint); use a new -o folder",
-                opts.out.display(),
-                rf::CHECKPOINTS
-            ))
-            .into());
-        };
+        let (step, ck) = resume_checkpoint(info, &opts.out, steps)?;
         start = step;
         infer::load_module(&mut g, &ck.join(rf::GENERATOR_EMA))?;
         ema = Ema::resume(&g, start, EMA_HORIZON);
         infer::load_module(&mut g, &ck.join(rf::GENERATOR_TRAIN))?;
         infer::load_module(&mut d, &ck.join(rf::DISCRIMINATOR))?;
-        if start < steps {
-            // training on: what generate applies, and the outcome, as they were at the
-            // checkpoint (a finished run that handed over the identity competes against its
-            // best again)
-            let applied = ck.join(rf::GENERATOR);
-            let bytes = std::fs::read(&applied)
-                .with_context(|| format!("cannot read {}", applied.display()))?;
-            write_atomic(&opts.out.join(rf::GENERATOR), &bytes)?;
-            let aside = opts.out.join(GENERATOR_BEST);
-            if aside.is_file() {
-                std::fs::remove_file(&aside)
-                    .with_context(|| format!("cannot remove {}", aside.display()))?;
-            }
-        }
-        say(&format!("resuming {} at step {start}", opts.out.display()));
         checkpoint_dir = Some(ck);
     }
     // the averaged chain with the best held-out realism so far (what generate applies)
@@ -394,43 +319,24 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             last_score = Some(score);
         }
         let st: &StageStats = &out.stats;
-        let (bm, bs) = mean_std(&st.blur);
-        let (lm, ls) = mean_std(&st.light_range);
-        let (sm, ss) = mean_std(&st.bg_shift);
-        let (tm, _) = mean_std(&st.bg_texture);
-        let (dm, ds) = mean_std(&st.detail);
-        metrics.row(&[
-            done as f64,
-            d_loss_value,
-            g_adv,
-            g_l1,
-            pen,
-            bm,
-            bs,
-            lm,
-            ls,
-            sm,
-            ss,
-            tm,
-            dm,
-            ds,
-            st.noise as f64,
-            d_real_mean,
-            d_fake_mean,
-            realism.0,
-            realism.1,
+        metrics.row(&metric_row(
+            done,
+            [d_loss_value, g_adv, g_l1, pen],
+            st,
+            [d_real_mean, d_fake_mean],
+            realism,
             secs,
-        ])?;
+        ))?;
         if !opts.quiet {
             let r = if probed {
                 format!("  realism {:.2}±{:.2}", realism.0, realism.1)
             } else {
                 String::new()
             };
+            let (bm, bs) = mean_std(&st.blur);
             eprintln!("step {done:>6}/{steps}  D {d_loss_value:.3}  G {g_adv:.3}  L1 {g_l1:.3}  blur {bm:.2}±{bs:.2}  noise {:.3}{r}  {secs:.2} s/step", st.noise);
         }
         if done % spec.sample_every == 0 || done == steps {
-            let rows = sample_rows(&out.stages, &real_batch, c, res, 8);
             let text = match (&outcome, last_score) {
                 (Some(o), Some(s)) => format!(
                     "STEP {done}  REALISM {:.2}  RAW {:.2}  BEST {:.2} AT {}",
@@ -439,14 +345,8 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
                 (Some(o), None) => format!("STEP {done}  RAW {:.2}", o.raw.accuracy),
                 (None, _) => format!("STEP {done}"),
             };
-            let tiles = grid(&rows);
-            let page = stack(&tiles, &caption(&text, tiles.width()));
-            let p = opts
-                .out
-                .join(rf::SAMPLES)
-                .join(format!("step_{done:06}.png"));
-            page.save(&p)
-                .with_context(|| format!("cannot write {}", p.display()))?;
+            let rows = sample_rows(&out.stages, &real_batch, c, res, 8);
+            write_sample_page(&opts.out, done, &rows, &text)?;
         }
         if probed || done % spec.checkpoint_every == 0 {
             checkpoint(
@@ -478,13 +378,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     } else {
         let verdict = judge(&opts.out, &stages, &probe, &outcome, &device, cfg.seed)?;
         if verdict.outcome != "helped" {
-            // do no harm: hand over a chain that changes nothing, keep the best aside
-            let dir = &opts.out;
-            std::fs::rename(dir.join(rf::GENERATOR), dir.join(GENERATOR_BEST)).with_context(
-                || format!("cannot move the best weights aside in {}", dir.display()),
-            )?;
-            let identity = Chain::identity(&stages, &device);
-            write_atomic(&dir.join(rf::GENERATOR), &infer::module_bytes(&identity)?)?;
+            hand_over_identity(&opts.out, &stages, &device)?;
         }
         outcome.verdict = Some(verdict);
         outcome.write(&opts.out)?;
@@ -495,6 +389,180 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The newest checkpoint of the run in `out` to continue (its step and folder). When training
+/// goes on past it, what `generate` applies is put back as it was at that checkpoint (a finished
+/// run that handed over the identity competes against its best again).
+fn resume_checkpoint(info: &RunInfo, out: &Path, steps: u64) -> Result<(u64, std::path::PathBuf)> {
+    if info.format != RUN_FORMAT {
+        return Err(crate::config::InputError(format!(
+            "--resume {}: the run was made by another rendergan version (run format {}, this one trains {RUN_FORMAT}); use a new -o folder",
+            out.display(),
+            info.format
+        ))
+        .into());
+    }
+    let Some((step, ck)) = rf::latest_checkpoint(out)? else {
+        return Err(crate::config::InputError(format!(
+            "--resume {}: the run has no {}/ folder (made by an earlier rendergan, or stopped \
+             before its first checkpoint); use a new -o folder",
+            out.display(),
+            rf::CHECKPOINTS
+        ))
+        .into());
+    };
+    if step < steps {
+        // training on: what generate applies, and the outcome, as they were at the
+        // checkpoint (a finished run that handed over the identity competes against its
+        // best again)
+        let applied = ck.join(rf::GENERATOR);
+        let bytes = std::fs::read(&applied)
+            .with_context(|| format!("cannot read {}", applied.display()))?;
+        write_atomic(&out.join(rf::GENERATOR), &bytes)?;
+        let aside = out.join(GENERATOR_BEST);
+        if aside.is_file() {
+            std::fs::remove_file(&aside)
+                .with_context(|| format!("cannot remove {}", aside.display()))?;
+        }
+    }
+    say(&format!("resuming {} at step {step}", out.display()));
+    Ok((step, ck))
+}
+
+/// The user's photos, with what was skipped said on stderr.
+fn load_photos(dir: &Path, res: usize) -> Result<RealSet> {
+    let real = RealSet::load(dir, (res * 4) as u32)?;
+    say(&format!(
+        "{} real images from {} ({} unreadable, {} other files skipped)",
+        real.images.len(),
+        real.dir.display(),
+        real.unreadable.len(),
+        real.not_images
+    ));
+    for (f, why) in real.unreadable.iter().take(5) {
+        say(&format!("  skipped {}: {why}", f.display()));
+    }
+    Ok(real)
+}
+
+/// The run info of the folder to continue (`--resume`), or `None` for a new run (refused when
+/// the folder already holds one).
+fn resumed_info(opts: &TrainOptions) -> Result<Option<RunInfo>> {
+    Ok(if opts.resume {
+        Some(rf::read_run_info(&opts.out)?)
+    } else {
+        if opts.out.join(rf::RUN_INFO).exists() {
+            bail!(
+                "{} already holds a run; pass --resume to continue it or -o a new folder",
+                opts.out.display()
+            );
+        }
+        None
+    })
+}
+
+/// The stages to learn, from the config; the background's texture bound is measured on the
+/// photos' borders, or kept from the run being resumed (whose settings must match).
+fn stage_config(
+    spec: &crate::config::TrainSpec,
+    real: &RealSet,
+    res: usize,
+    crop_mid: f64,
+    resumed: Option<&RunInfo>,
+    out: &Path,
+) -> Result<StageConfig> {
+    let c = spec.channels;
+    let mut stages = StageConfig {
+        channels: c,
+        blur: spec.blur,
+        lighting: spec.lighting,
+        background: spec.background,
+        detail: spec.detail,
+        noise: spec.noise,
+        width: 8,
+        bg_texture: border_bound(real, res, crop_mid),
+    };
+    if let Some(info) = resumed {
+        // the bound was measured when the run started; keep it
+        let same = StageConfig {
+            bg_texture: info.stages.bg_texture,
+            ..stages.clone()
+        };
+        if info.stages != same || info.resolution != res {
+            bail!(
+                "--resume {}: the run was trained with {:?} at {}², the config now asks for {:?} at {}²; use a new -o folder",
+                out.display(),
+                info.stages,
+                info.resolution,
+                same,
+                res
+            );
+        }
+        stages = same;
+    }
+    Ok(stages)
+}
+
+/// One metrics.csv row, in [`METRIC_COLUMNS`] order.
+fn metric_row(
+    step: u64,
+    [d_loss, g_adv, g_l1, penalty]: [f64; 4],
+    st: &StageStats,
+    [d_real, d_fake]: [f64; 2],
+    realism: (f64, f64),
+    secs: f64,
+) -> Vec<f64> {
+    let (bm, bs) = mean_std(&st.blur);
+    let (lm, ls) = mean_std(&st.light_range);
+    let (sm, ss) = mean_std(&st.bg_shift);
+    let (tm, _) = mean_std(&st.bg_texture);
+    let (dm, ds) = mean_std(&st.detail);
+    vec![
+        step as f64,
+        d_loss,
+        g_adv,
+        g_l1,
+        penalty,
+        bm,
+        bs,
+        lm,
+        ls,
+        sm,
+        ss,
+        tm,
+        dm,
+        ds,
+        st.noise as f64,
+        d_real,
+        d_fake,
+        realism.0,
+        realism.1,
+        secs,
+    ]
+}
+
+/// Writes `samples/step_N.png`: the grid of `rows` with `text` below.
+fn write_sample_page(
+    dir: &Path,
+    step: u64,
+    rows: &[Vec<image::RgbImage>],
+    text: &str,
+) -> Result<()> {
+    let tiles = grid(rows);
+    let page = stack(&tiles, &caption(text, tiles.width()));
+    let p = dir.join(rf::SAMPLES).join(format!("step_{step:06}.png"));
+    page.save(&p)
+        .with_context(|| format!("cannot write {}", p.display()))
+}
+
+/// Do no harm: a run whose learning did not help hands over a chain that changes nothing as
+/// `generator.bpk`, and keeps its best learned weights aside as `generator_best.bpk`.
+fn hand_over_identity(dir: &Path, stages: &StageConfig, device: &Device) -> Result<()> {
+    std::fs::rename(dir.join(rf::GENERATOR), dir.join(GENERATOR_BEST))
+        .with_context(|| format!("cannot move the best weights aside in {}", dir.display()))?;
+    let identity = Chain::identity(stages, device);
+    write_atomic(&dir.join(rf::GENERATOR), &infer::module_bytes(&identity)?)
 }
 
 /// The final, more thorough comparison of the applied checkpoint with the raw renders.
