@@ -8,5 +8,6 @@ mod determinism;
 mod fuzz;
 mod golden;
 mod invariants;
+mod layers;
 mod resume;
 mod scenes;
