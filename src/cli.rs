@@ -461,17 +461,9 @@ fn bench_train(
             probe: false,
         },
     )?;
-    let text = std::fs::read_to_string(run.join("metrics.csv"))?;
-    let mut lines = text.lines();
-    let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let col = head
-        .iter()
-        .position(|h| *h == "step_seconds")
-        .context("metrics.csv has no step_seconds column")?;
-    Ok(lines
-        .skip(2)
-        .filter_map(|l| l.split(',').nth(col)?.parse().ok())
-        .collect())
+    // the first two steps are warm-up (allocations, kernel compilation)
+    let secs = crate::dataset::run_folder::metrics_column(&run, "step_seconds")?;
+    Ok(secs.into_iter().skip(2).collect())
 }
 
 /// Says so when the run's own verdict was that learning did not bring the renders closer to

@@ -306,8 +306,14 @@ fn out_of_bounds<const D: usize>(raw: Tensor<D>, lo: f32, hi: f32) -> Tensor<1> 
     (above + below).mean()
 }
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+/// A tensor's values as f32 (empty when they cannot be read).
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
+/// The first value of a tensor as f64 (NaN when there is none): a loss or a mean.
+pub fn first_value<const D: usize>(t: Tensor<D>) -> f64 {
+    values(t).first().copied().unwrap_or(f32::NAN) as f64
 }
 
 fn per_image_mean(x: Tensor<4>) -> Vec<f32> {

@@ -177,6 +177,23 @@ pub struct Metrics {
     columns: Vec<String>,
 }
 
+/// Column `name` of a run's `metrics.csv`, one value per step row.
+pub fn metrics_column(dir: &Path, name: &str) -> Result<Vec<f64>> {
+    let path = dir.join(METRICS);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines();
+    let col = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .position(|h| h == name)
+        .with_context(|| format!("{} has no {name} column", path.display()))?;
+    Ok(lines
+        .filter_map(|l| l.split(',').nth(col)?.parse().ok())
+        .collect())
+}
+
 impl Metrics {
     /// Opens the metrics file of a run: new, or continued after step `through` (a resumed run:
     /// rows of later steps, written after that checkpoint by the stopped run, are cut).

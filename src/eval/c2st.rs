@@ -232,7 +232,7 @@ fn fold(
     for (set, want) in [(a_test, true), (b_test, false)] {
         for chunk in set.chunks(batch) {
             let p = sigmoid(model.forward(tensor(&chunk.iter().collect::<Vec<_>>()).detach()));
-            let v = p.into_data().try_to_vec::<f32>().unwrap_or_default();
+            let v = crate::augment::model::values(p);
             correct += v.iter().filter(|p| (**p > 0.5) == want).count();
             for p in &v {
                 let q = if want { *p } else { 1.0 - *p };

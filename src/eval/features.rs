@@ -83,7 +83,7 @@ impl Features {
             let h3 = leaky_relu(self.net.c3.forward(pool(h2.clone())), 0.2); // [B, 64, r/4, r/4]
             let f = Tensor::cat(vec![stats(&x), stats(&h1), stats(&h2), stats(&h3)], 1);
             let [b, d] = f.dims();
-            let v = f.into_data().try_to_vec::<f32>().unwrap_or_default();
+            let v = crate::augment::model::values(f);
             out.extend((0..b).map(|i| v[i * d..(i + 1) * d].to_vec()));
         }
         out

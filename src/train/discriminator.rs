@@ -149,11 +149,7 @@ pub fn g_loss(fake: [Tensor<4>; 2]) -> Tensor<1> {
 /// Mean logit over patches and scales, for metrics.
 pub fn mean_logit(maps: &[Tensor<4>; 2]) -> f64 {
     let m = (maps[0].clone().mean() + maps[1].clone().mean()).mul_scalar(0.5);
-    m.into_data()
-        .try_to_vec::<f32>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f32::NAN) as f64
+    crate::augment::model::first_value(m)
 }
 
 #[cfg(test)]

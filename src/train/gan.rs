@@ -23,7 +23,7 @@ use super::probe::{Best, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
 use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs};
-use crate::augment::model::{Chain, StageConfig, StageStats};
+use crate::augment::model::{first_value, values, Chain, StageConfig, StageStats};
 use crate::config::Config;
 use crate::dataset::run_folder::{
     self as rf, write_atomic, Metrics, RunInfo, ADAM_D, ADAM_G, GENERATOR_BEST, HISTORY, RUN_FORMAT,
@@ -88,11 +88,7 @@ fn mean_std(v: &[f32]) -> (f64, f64) {
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f32::NAN) as f64
+    first_value(t)
 }
 
 /// The background stage's texture bound: the median over photos of their border texture, each
@@ -259,11 +255,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         // discriminator: real vs. fakes, half of them from the history of older fakes, both
         // through the same random differentiable augmentation
         let fake_now = fake.clone().detach();
-        let fake_data = fake_now
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
+        let fake_data = values(fake_now.clone());
         let fake_d = if history.len() >= b {
             let half = b / 2;
             let mut mixed: Vec<f32> = fake_data[..(b - half) * sample_len].to_vec();
@@ -699,11 +691,7 @@ fn sample_rows(
     let n = c * res * res;
     let mut rows = Vec::new();
     for (_, t) in stages {
-        let data = t
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
+        let data = values(t.clone());
         let k = (data.len() / n).min(cols);
         rows.push(
             (0..k)

@@ -139,7 +139,7 @@ impl Probe {
             let (a, z) = batch_inputs(seeds, alphas, c, r, r, 1.0, device);
             let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, r, r]), device);
             let y = chain.forward(xt, a, &z, 1.0).image().detach();
-            let v = y.into_data().try_to_vec::<f32>().unwrap_or_default();
+            let v = crate::augment::model::values(y);
             out.extend(v.chunks(n).map(|s| s.to_vec()));
         }
         out

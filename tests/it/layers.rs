@@ -82,9 +82,16 @@ fn modules_only_name_lower_floors_and_wgpu_and_burn_stay_in_their_modules() {
             problems.push(format!("{}: uses wgpu outside render/", rel.display()));
         }
         if text.contains("burn::") && !["augment", "train", "eval"].contains(&module.as_str()) {
-            problems.push(format!("{}: uses burn outside augment/, train/, eval/", rel.display()));
+            problems.push(format!(
+                "{}: uses burn outside augment/, train/, eval/",
+                rel.display()
+            ));
         }
     }
-    assert!(seen.len() > 20, "the scan found only {} imports", seen.len());
+    assert!(
+        seen.len() > 20,
+        "the scan found only {} imports",
+        seen.len()
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
