@@ -587,8 +587,10 @@ fn objects_and_classes(
     let mut objects = Vec::new();
     for (i, o) in raw_objects.into_iter().enumerate() {
         let p = format!("objects[{i}]");
-        let mut model =
-            model::resolve(&o.model, base).map_err(|m| src.err(format!("{p}.model"), m))??;
+        let mut model = model::resolve(&o.model, base).map_err(|e| match e {
+            model::ResolveError::NotFound(m) => src.err(format!("{p}.model"), m),
+            model::ResolveError::Model(e) => e,
+        })?;
         for (k, v) in o.params.iter().flatten() {
             let key = k.as_str().unwrap_or("");
             model

@@ -387,30 +387,40 @@ struct RawPart {
     material: Option<Value>,
 }
 
+/// Why a config's `model:` could not give a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The field names nothing (no such built-in, no such file): said of the config field.
+    #[error("{0}")]
+    NotFound(String),
+    /// The model file is there but wrong: said of the model file itself.
+    #[error(transparent)]
+    Model(#[from] ConfigError),
+}
+
 /// Finds a model by config value: a built-in name, or a path relative to the config's folder.
-/// The outer error is about the config field; the inner one about the model file itself.
-pub fn resolve(name: &str, base: &Path) -> Result<Result<Model, ConfigError>, String> {
+pub fn resolve(name: &str, base: &Path) -> Result<Model, ResolveError> {
     let looks_like_path = name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/');
     if !looks_like_path {
         return match BUILTIN.iter().find(|(n, _)| *n == name) {
             Some((n, text)) => Ok(Model::parse(&Source {
                 file: PathBuf::from(format!("<built-in scenes/{n}.yaml>")),
                 text: text.to_string(),
-            })),
-            None => Err(format!(
+            })?),
+            None => Err(ResolveError::NotFound(format!(
                 "no built-in model {name:?}; built-ins are {}, or give a path to a model file like scenes/my_part.yaml",
                 BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
-            )),
+            ))),
         };
     }
     let file = base.join(name);
     if !file.exists() {
-        return Err(format!(
+        return Err(ResolveError::NotFound(format!(
             "model file {} does not exist (paths are relative to the config file's folder)",
             file.display()
-        ));
+        )));
     }
-    Ok(Source::read(&file).and_then(|s| Model::parse(&s)))
+    Ok(Model::parse(&Source::read(&file)?)?)
 }
 
 /// Parses a number or expression string.
