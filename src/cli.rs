@@ -375,15 +375,11 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
     let mut cfg = load(&a.config)?;
     let dir = tempfile_dir()?;
     let opts = Options {
-        out: Some(dir.join("bench")),
         count: a.count,
-        seed: None,
         threads: a.threads,
-        overwrite: true,
-        progress: false,
         render_threads: a.render_threads,
         augment: a.augment,
-        resume: false,
+        ..Options::scratch(dir.join("bench"))
     };
     generate::apply(&mut cfg, &opts);
     let ctxs = generate::open_devices(opts.render_threads)?;
@@ -433,17 +429,7 @@ fn bench_train(
     real.height = res;
     real.count = 64;
     real.augment = None;
-    let opts = Options {
-        out: Some(dir.join("real")),
-        count: None,
-        seed: None,
-        threads: None,
-        overwrite: true,
-        progress: false,
-        render_threads: None,
-        augment: None,
-        resume: false,
-    };
+    let opts = Options::scratch(dir.join("real"));
     generate::apply(&mut real, &opts);
     let ctxs = generate::open_devices(None)?;
     generate::run(&real, &ctxs, &opts)?;

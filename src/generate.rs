@@ -39,6 +39,17 @@ pub struct Options {
     pub resume: bool,
 }
 
+impl Options {
+    /// A quiet run into `out` that replaces what is there (benchmarks, helper datasets).
+    pub fn scratch(out: PathBuf) -> Options {
+        Options {
+            out: Some(out),
+            overwrite: true,
+            ..Default::default()
+        }
+    }
+}
+
 /// What a run did and where its time went.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -480,7 +491,7 @@ fn augment_frames(
     let mut alphas: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     for (s, f) in scenes.iter().zip(frames.iter()) {
         rgbs.push(composite::finish(&s.background, bgs, &f.color, w, h));
-        alphas.push(f.color.chunks_exact(4).map(|p| p[3]).collect());
+        alphas.push(composite::coverage(&f.color).collect());
     }
     let mut items: Vec<AugImage<'_>> = rgbs
         .iter_mut()

@@ -107,6 +107,11 @@ pub fn finish(
     rgb
 }
 
+/// The alpha channel of RGBA8 pixels: the render's object coverage (0 = background).
+pub fn coverage(rgba: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    rgba.chunks_exact(4).map(|p| p[3])
+}
+
 /// RGBA8 → RGB8.
 pub fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
     rgba.chunks_exact(4)

@@ -77,9 +77,8 @@ impl<'a> Synth<'a> {
             let rgb = composite::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
             images.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
             alphas.push(
-                f.color
-                    .chunks_exact(4)
-                    .map(|p| p[3] as f32 / 255.0)
+                composite::coverage(&f.color)
+                    .map(|a| a as f32 / 255.0)
                     .collect(),
             );
         }
