@@ -44,6 +44,17 @@ pub enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Join the datasets of `generate --shard i/n` into the one a single machine would make.
+    Merge {
+        /// The merged dataset's folder.
+        out: PathBuf,
+        /// The shard folders, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Replace an existing non-empty output folder (swapped only after the merge completes).
+        #[arg(long)]
+        overwrite: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -77,6 +88,12 @@ pub struct GenerateArgs {
     /// an uninterrupted run's.
     #[arg(long)]
     pub resume: bool,
+    /// Make only shard I of N (0-based) of the run's images, with their global names, as a
+    /// complete dataset; `rendergan merge` joins the shards. `auto` reads the index (and count)
+    /// from Slurm (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX; give the count: auto/N).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -168,6 +185,56 @@ pub struct BenchArgs {
     pub device: LearnOn,
 }
 
+/// `--shard I/N`, `auto` or `auto/N` → (index, total), from the flag or the cluster's variables.
+fn parse_shard(v: &str) -> Result<(u64, u64)> {
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let bad = |why: String| -> anyhow::Error {
+        crate::config::InputError(format!(
+            "--shard {v}: {why}; give I/N (0-based, e.g. 3/8), auto (Slurm array) or auto/N \
+             (Kubernetes Indexed Job, N = completions)"
+        ))
+        .into()
+    };
+    let (i, n) = v.split_once('/').unwrap_or((v, ""));
+    let count = if n.is_empty() {
+        None
+    } else {
+        Some(
+            n.trim()
+                .parse::<u64>()
+                .map_err(|_| bad(format!("{n:?} is not a number")))?,
+        )
+    };
+    if i.trim() != "auto" {
+        let i = i
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| bad(format!("{i:?} is not a number")))?;
+        return count
+            .map(|n| (i, n))
+            .ok_or_else(|| bad("no shard count".into()));
+    }
+    if let Some(task) = env("SLURM_ARRAY_TASK_ID") {
+        let first = env("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
+        let n = count
+            .or_else(|| env("SLURM_ARRAY_TASK_COUNT"))
+            .ok_or_else(|| bad("SLURM_ARRAY_TASK_COUNT is not set".into()))?;
+        return Ok((task.saturating_sub(first), n));
+    }
+    if let Some(i) = env("JOB_COMPLETION_INDEX") {
+        let n =
+            count.ok_or_else(|| bad("JOB_COMPLETION_INDEX gives no count: use auto/N".into()))?;
+        return Ok((i, n));
+    }
+    Err(bad(
+        "neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set".into(),
+    ))
+}
+
 fn load(path: &std::path::Path) -> Result<config::Config> {
     config::load(path).map_err(anyhow::Error::new)
 }
@@ -182,6 +249,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Realism(a) => realism_cmd(a),
         Command::Bench(a) if a.train => bench_train_cmd(a),
         Command::Bench(a) => bench_cmd(a),
+        Command::Merge {
+            out,
+            shards,
+            overwrite,
+        } => {
+            let t = std::time::Instant::now();
+            let s = crate::merge::merge(&out, &shards, overwrite)?;
+            println!(
+                "rendergan: merged {} shards, {} images, into {} in {:.1} s",
+                s.shards,
+                s.images,
+                out.display(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -245,6 +328,7 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         render_threads: a.render_threads,
         augment: a.augment,
         resume: a.resume,
+        shard: a.shard.as_deref().map(parse_shard).transpose()?,
     };
     generate::check_output(&cfg.output.dir, opts.overwrite)?;
     generate::check_memory(&cfg)?;

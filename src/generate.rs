@@ -37,6 +37,8 @@ pub struct Options {
     pub augment: Option<PathBuf>,
     /// Continue the unfinished dataset a stopped run of the same config, seed and count left.
     pub resume: bool,
+    /// Make only shard (index, total) of the run's images (`--shard i/n`).
+    pub shard: Option<(u64, u64)>,
 }
 
 impl Options {
@@ -48,6 +50,34 @@ impl Options {
             ..Default::default()
         }
     }
+}
+
+/// The global image indices `first..end` that shard `shard` = (i, n) of a run makes: the run's
+/// chunks of `batch` images dealt out in contiguous, near-equal runs, so every image keeps the
+/// batch (and so the pixels) it has in a single-machine run. The whole run without a shard.
+pub fn shard_span(cfg: &Config, shard: Option<(u64, u64)>) -> Result<(u64, u64)> {
+    let Some((i, n)) = shard else {
+        return Ok((0, cfg.count));
+    };
+    let b = cfg.batch.max(1) as u64;
+    let chunks = cfg.count.div_ceil(b);
+    if n == 0 || i >= n {
+        return Err(InputError(format!(
+            "--shard {i}/{n}: the index must be below the number of shards (0-based: 0/{n} … {}/{n})",
+            n.saturating_sub(1)
+        ))
+        .into());
+    }
+    if n > chunks {
+        return Err(InputError(format!(
+            "--shard {i}/{n}: {} images in chunks of render.batch {b} make only {chunks} chunks, \
+             the smallest unit a shard can take; use at most {chunks} shards",
+            cfg.count
+        ))
+        .into());
+    }
+    let at = |k: u64| (k * chunks / n * b).min(cfg.count);
+    Ok((at(i), at(i + 1)))
 }
 
 /// What a run did and where its time went.
@@ -161,21 +191,26 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
         std::fs::remove_dir_all(&work)
             .with_context(|| format!("cannot remove {}", work.display()))?;
     }
-    let done = adopt_unfinished(cfg, &final_dir, &work, opts.resume)?;
+    let span = shard_span(cfg, opts.shard)?;
+    let done = adopt_unfinished(cfg, &final_dir, &work, opts, span.0)?;
     if done == 0 {
         outdir::create_output_folder(&work)?;
-        journal::write_stamp(&work, cfg)?;
+        journal::write_stamp(&work, cfg, opts.shard)?;
     }
-    let result = write_all(cfg, ctxs, opts, &work, &final_dir, start, done);
+    let result = write_all(cfg, ctxs, opts, &work, &final_dir, span, done);
     match result {
-        Ok(summary) => {
+        Ok(mut summary) => {
             journal::remove(&work)?;
+            if let Some(shard) = opts.shard {
+                dataset::shard::write(&work, cfg, shard, span)?;
+            }
             swap_into_place(&work, &final_dir, pid)?;
             outdir::remove_stale_partials(&final_dir)?;
+            summary.elapsed = start.elapsed();
             Ok(summary)
         }
         Err(e) => {
-            let kept = journal::done(&work).0;
+            let kept = journal::done(&work, span.0).0;
             if kept == 0 {
                 let _ = std::fs::remove_dir_all(&work);
                 return Err(e);
@@ -195,7 +230,14 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
 /// With `resume`, moves the unfinished dataset of a stopped run of this same config, seed and
 /// count (the one with most images) to `work` and returns how many images it holds; without,
 /// says what stopped runs left. 0 when nothing is continued.
-fn adopt_unfinished(cfg: &Config, final_dir: &Path, work: &Path, resume: bool) -> Result<u64> {
+fn adopt_unfinished(
+    cfg: &Config,
+    final_dir: &Path,
+    work: &Path,
+    opts: &Options,
+    first: u64,
+) -> Result<u64> {
+    let resume = opts.resume;
     let stale = outdir::stale_partials(final_dir);
     if !resume {
         for (_, p) in &stale {
@@ -203,14 +245,14 @@ fn adopt_unfinished(cfg: &Config, final_dir: &Path, work: &Path, resume: bool) -
                 "rendergan: {} holds {} images of a stopped run; this run starts over and \
                  removes it when it completes (run with --resume instead to continue it)",
                 p.display(),
-                journal::done(p).0
+                journal::done(p, first).0
             );
         }
         return Ok(0);
     }
     let mut best: Option<(u64, u64, &Path)> = None;
     for (_, p) in &stale {
-        if !journal::matches(p, cfg) {
+        if !journal::matches(p, cfg, opts.shard) {
             eprintln!(
                 "rendergan: --resume: {} was made with another config, seed or count; not \
                  continued (it is removed when this run completes)",
@@ -218,7 +260,7 @@ fn adopt_unfinished(cfg: &Config, final_dir: &Path, work: &Path, resume: bool) -
             );
             continue;
         }
-        let (n, bytes) = journal::done(p);
+        let (n, bytes) = journal::done(p, first);
         if best.is_none_or(|(m, ..)| n > m) {
             best = Some((n, bytes, p));
         }
@@ -281,15 +323,15 @@ fn write_all(
     opts: &Options,
     root: &Path,
     final_dir: &Path,
-    start: Instant,
+    (first, end): (u64, u64),
     done: u64,
 ) -> Result<Summary> {
     let threads = opts.threads.unwrap_or_else(default_threads).max(1);
     let bgs = backgrounds(cfg)?;
     dataset::create_layout(root, cfg)?;
-    let mut writer = DatasetWriter::new(root, cfg, done)?;
+    let mut writer = DatasetWriter::new(root, cfg, first, first + done)?;
     let samples = if cfg.antialias > 1 { 4 } else { 1 };
-    let bar = progress_bar(cfg.count, opts.progress);
+    let bar = progress_bar(end - first, opts.progress);
     let mut stages = StageTimes::default();
     let preview_n = cfg.output.preview as u64;
     let renderers = ctxs.len().max(1);
@@ -299,12 +341,13 @@ fn write_all(
     // place. Chunks start at multiples of `batch` in every run: an image's edge pixels can
     // differ by a rounding with its place in the batch texture, so its batch must not change.
     let b = batch as u64;
-    let journal_chunks = done / b * b;
-    let replay_from = (preview_n.min(cfg.count).div_ceil(b) * b).min(journal_chunks);
-    let chunks = chunks(&[(0, replay_from), (journal_chunks, cfg.count)], b);
+    // (a shard starts at a chunk boundary, so its chunks are the single run's)
+    let journal_chunks = first + done / b * b;
+    let replay_from = (first + preview_n.min(end - first).div_ceil(b) * b).min(journal_chunks);
+    let chunks = chunks(&[(first, replay_from), (journal_chunks, end)], b);
     let replay = |writer: &mut DatasetWriter| -> Result<()> {
-        if writer.images == replay_from && journal_chunks > replay_from {
-            journal::replay(root, replay_from, journal_chunks, writer)?;
+        if writer.next_index() == replay_from && journal_chunks > replay_from {
+            journal::replay(root, first, replay_from, journal_chunks, writer)?;
         }
         Ok(())
     };
@@ -335,7 +378,14 @@ fn write_all(
                 let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
                 s.spawn(move || {
                     for (sc, frame) in work_rx {
-                        let r = dataset::process(cfg, &sc, &frame, bgs, root, sc.index < preview_n);
+                        let r = dataset::process(
+                            cfg,
+                            &sc,
+                            &frame,
+                            bgs,
+                            root,
+                            sc.index < first + preview_n,
+                        );
                         if done_tx.send(r).is_err() {
                             break;
                         }
@@ -370,8 +420,12 @@ fn write_all(
             result.map(|_| times)
         })?;
     bar.finish_and_clear();
-    if writer.images != cfg.count {
-        bail!("internal: wrote {} of {} images", writer.images, cfg.count);
+    if writer.images != end - first {
+        bail!(
+            "internal: wrote {} of {} images",
+            writer.images,
+            end - first
+        );
     }
     let (images, annotations) = (writer.images, writer.annotations);
     writer.finish(cfg)?;
@@ -379,7 +433,7 @@ fn write_all(
         dir: final_dir.to_path_buf(),
         images,
         annotations,
-        elapsed: start.elapsed(),
+        elapsed: Duration::ZERO, // set by `run` once the dataset is in place
         threads,
         adapter: ctxs.first().map(|c| c.describe()).unwrap_or_default(),
         render: render_time,

@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod eval;
 pub mod generate;
 pub mod labels;
+pub mod merge;
 pub mod outdir;
 pub mod pixels;
 pub mod render;

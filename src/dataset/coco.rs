@@ -115,20 +115,30 @@ impl CocoWriter {
 
     /// Appends one image and its annotation bodies (from [`annotation_body`]).
     pub fn add(&mut self, image: &str, annotations: &[String]) -> std::io::Result<()> {
-        writeln!(self.images, "{image}")?;
-        self.image_count += 1;
+        self.add_image(image)?;
         for a in annotations {
-            writeln!(self.annotations, "{{\"id\":{},{a}", self.next_ann_id)?;
-            self.next_ann_id += 1;
-            self.annotation_count += 1;
+            self.add_annotation(a)?;
         }
         Ok(())
     }
 
-    /// Writes the final JSON and removes the fragments.
-    pub fn finish(mut self, classes: &[ClassSpec], info: serde_json::Value) -> std::io::Result<()> {
-        self.images.flush()?;
-        self.annotations.flush()?;
+    /// Appends one image entry.
+    pub fn add_image(&mut self, image: &str) -> std::io::Result<()> {
+        writeln!(self.images, "{image}")?;
+        self.image_count += 1;
+        Ok(())
+    }
+
+    /// Appends one annotation body; its id is the next in order.
+    pub fn add_annotation(&mut self, body: &str) -> std::io::Result<()> {
+        writeln!(self.annotations, "{{\"id\":{},{body}", self.next_ann_id)?;
+        self.next_ann_id += 1;
+        self.annotation_count += 1;
+        Ok(())
+    }
+
+    /// Writes the final JSON with the categories of `classes` and removes the fragments.
+    pub fn finish(self, classes: &[ClassSpec], info: serde_json::Value) -> std::io::Result<()> {
         let categories: Vec<serde_json::Value> = classes
             .iter()
             .enumerate()
@@ -141,11 +151,21 @@ impl CocoWriter {
                 v
             })
             .collect();
+        self.finish_with(
+            &serde_json::Value::from(categories).to_string(),
+            &info.to_string(),
+        )
+    }
+
+    /// Writes the final JSON with `categories` and `info` as given (JSON text) and removes the
+    /// fragments.
+    pub fn finish_with(mut self, categories: &str, info: &str) -> std::io::Result<()> {
+        self.images.flush()?;
+        self.annotations.flush()?;
         let mut out = BufWriter::new(File::create(&self.path)?);
         write!(
             out,
-            "{{\"info\":{info},\"licenses\":[],\"categories\":{},\"images\":[",
-            serde_json::Value::from(categories)
+            "{{\"info\":{info},\"licenses\":[],\"categories\":{categories},\"images\":["
         )?;
         copy_lines(&self.fragments.0, &mut out)?;
         write!(out, "],\"annotations\":[")?;

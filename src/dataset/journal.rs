@@ -29,32 +29,41 @@ fn fnv(bytes: &[u8], mut h: u64) -> u64 {
 }
 
 /// The stamp of a run of `cfg`: every checked setting (count and seed included, the config
-/// file's own path not) and the weights of the learned chain it applies.
+/// file's path and the output folder not) and the weights of the learned chain it applies.
 pub fn stamp(cfg: &Config) -> String {
+    run_stamp(cfg, None)
+}
+
+/// [`stamp`] of shard `shard` = (index, total) of a run; `None` for the whole run.
+pub fn run_stamp(cfg: &Config, shard: Option<(u64, u64)>) -> String {
     let mut c = cfg.clone();
+    // where the config and the output are does not change the images
     c.file = Default::default();
+    c.output.dir = Default::default();
     let mut h = fnv(format!("{c:?}").as_bytes(), 0xcbf2_9ce4_8422_2325);
     if let Some(run) = &cfg.augment {
         if let Ok(bytes) = std::fs::read(run.join(super::run_folder::GENERATOR)) {
             h = fnv(&bytes, h);
         }
     }
+    let shard = shard.map_or(String::new(), |(i, n)| format!(" shard {i}/{n}"));
     format!(
-        "rendergan {} run {h:016x} count {}\n",
+        "rendergan {} run {h:016x} count {}{shard}\n",
         env!("CARGO_PKG_VERSION"),
         cfg.count
     )
 }
 
-/// Marks `root` as the unfinished dataset of a run of `cfg`.
-pub fn write_stamp(root: &Path, cfg: &Config) -> Result<()> {
+/// Marks `root` as the unfinished dataset of a run (or shard) of `cfg`.
+pub fn write_stamp(root: &Path, cfg: &Config, shard: Option<(u64, u64)>) -> Result<()> {
     let p = root.join(STAMP);
-    std::fs::write(&p, stamp(cfg)).with_context(|| format!("cannot write {}", p.display()))
+    std::fs::write(&p, run_stamp(cfg, shard))
+        .with_context(|| format!("cannot write {}", p.display()))
 }
 
-/// Whether `root` is an unfinished dataset of a run of `cfg`.
-pub fn matches(root: &Path, cfg: &Config) -> bool {
-    std::fs::read_to_string(root.join(STAMP)).is_ok_and(|s| s == stamp(cfg))
+/// Whether `root` is an unfinished dataset of that run (or shard) of `cfg`.
+pub fn matches(root: &Path, cfg: &Config, shard: Option<(u64, u64)>) -> bool {
+    std::fs::read_to_string(root.join(STAMP)).is_ok_and(|s| s == run_stamp(cfg, shard))
 }
 
 /// One journal line.
@@ -88,9 +97,9 @@ fn parse(line: &str) -> Option<Processed> {
     })
 }
 
-/// How many images the journal in `root` holds (lines 0, 1, ... whole and in order) and the
-/// byte length of those lines; what follows (a line cut by a kill) does not count.
-pub fn done(root: &Path) -> (u64, u64) {
+/// How many images the journal in `root` holds (images `first`, `first` + 1, ..., whole lines in
+/// order) and the byte length of those lines; what follows (a line cut by a kill) does not count.
+pub fn done(root: &Path, first: u64) -> (u64, u64) {
     let Ok(f) = File::open(root.join(JOURNAL)) else {
         return (0, 0);
     };
@@ -104,7 +113,7 @@ pub fn done(root: &Path) -> (u64, u64) {
             _ => break,
         }
         match parse(buf.trim_end()) {
-            Some(p) if p.index == n => {}
+            Some(p) if p.index == first + n => {}
             _ => break,
         }
         n += 1;
@@ -127,12 +136,19 @@ pub fn truncate(root: &Path, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// Hands the journal's images `from..to` of `root` to `writer`, as if just written.
-pub fn replay(root: &Path, from: u64, to: u64, writer: &mut DatasetWriter) -> Result<()> {
+/// Hands the journal's images `from..to` of `root` (whose first line is image `first`) to
+/// `writer`, as if just written.
+pub fn replay(
+    root: &Path,
+    first: u64,
+    from: u64,
+    to: u64,
+    writer: &mut DatasetWriter,
+) -> Result<()> {
     let p = root.join(JOURNAL);
     let f = File::open(&p).with_context(|| format!("cannot read {}", p.display()))?;
     let mut lines = BufReader::new(f).lines();
-    for i in 0..to {
+    for i in first..to {
         let line = lines
             .next()
             .transpose()
@@ -141,9 +157,13 @@ pub fn replay(root: &Path, from: u64, to: u64, writer: &mut DatasetWriter) -> Re
         if i < from {
             continue;
         }
-        let entry = parse(&line)
-            .filter(|e| e.index == i)
-            .with_context(|| format!("{}: line {} changed while resuming", p.display(), i + 1))?;
+        let entry = parse(&line).filter(|e| e.index == i).with_context(|| {
+            format!(
+                "{}: line {} changed while resuming",
+                p.display(),
+                i - first + 1
+            )
+        })?;
         writer.accept(entry)?;
     }
     Ok(())

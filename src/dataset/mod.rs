@@ -13,6 +13,7 @@ pub mod masks;
 pub mod png;
 pub mod preview;
 pub mod run_folder;
+pub mod shard;
 pub mod yolo;
 
 use std::collections::BTreeMap;
@@ -184,9 +185,9 @@ pub struct DatasetWriter {
 }
 
 impl DatasetWriter {
-    /// Starts the in-order files under `root` (layout already created); the resume journal there
-    /// already holds images `0..journaled`.
-    pub fn new(root: &Path, cfg: &Config, journaled: u64) -> Result<DatasetWriter> {
+    /// Starts the in-order files under `root` (layout already created) for images from `first`
+    /// on; the resume journal there already holds images `first..journaled`.
+    pub fn new(root: &Path, cfg: &Config, first: u64, journaled: u64) -> Result<DatasetWriter> {
         let create = |p: PathBuf| -> Result<BufWriter<File>> {
             let f = File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
             Ok(BufWriter::new(f))
@@ -217,7 +218,7 @@ impl DatasetWriter {
             manifest: create(root.join("manifest.jsonl"))?,
             journal: (BufWriter::new(jf), journaled),
             pending: BTreeMap::new(),
-            next: 0,
+            next: first,
             tiles: Vec::new(),
             images: 0,
             annotations: 0,
@@ -260,6 +261,11 @@ impl DatasetWriter {
             self.next += 1;
         }
         Ok(())
+    }
+
+    /// The next image index the in-order files take.
+    pub fn next_index(&self) -> u64 {
+        self.next
     }
 
     /// Images accepted but still waiting for an earlier index.

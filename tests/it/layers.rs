@@ -17,7 +17,7 @@ const FLOORS: &[&[&str]] = &[
     &["eval"],
     &["dataset", "outdir"],
     &["train"],
-    &["generate"],
+    &["generate", "merge"],
     &["cli"],
 ];
 

@@ -11,3 +11,4 @@ mod invariants;
 mod layers;
 mod resume;
 mod scenes;
+mod shards;
