@@ -149,6 +149,35 @@ def check_relocation(root):
             os.rename(hidden, root)
 
 
+def check_webdataset(root):
+    """Iterates the WebDataset tars with the real `webdataset` package: every image once, with
+    its JSON (COCO annotations + manifest line) and mask, in index order per split."""
+    import glob
+    import io
+    import json
+
+    import webdataset as wds
+    from PIL import Image
+
+    total = 0
+    for split in ("train", "val"):
+        urls = sorted(glob.glob(os.path.join(root, "webdataset", f"{split}-*.tar")))
+        names = sorted(os.listdir(os.path.join(root, "images", split))) if os.path.isdir(os.path.join(root, "images", split)) else []
+        keys = []
+        for s in wds.WebDataset(urls, shardshuffle=False):
+            j = json.loads(s["json"])
+            assert j["manifest"]["file"] == f"images/{split}/{s['__key__']}.png", j["manifest"]["file"]
+            img = Image.open(io.BytesIO(s["png"]))
+            if "mask.png" in s:
+                assert Image.open(io.BytesIO(s["mask.png"])).size == img.size
+            for a in j["annotations"]:
+                assert a["image_id"] == j["manifest"]["index"]
+            keys.append(s["__key__"])
+        assert keys == [os.path.splitext(n)[0] for n in names], f"{split}: tar samples differ from images/{split}"
+        total += len(keys)
+    return total
+
+
 def main():
     root = sys.argv[1]
     total = 0
@@ -161,6 +190,9 @@ def main():
         print(f"interop: yolo: {lines} label lines in ultralytics format")
         check_relocation(root)
         print("interop: yolo: a copied dataset's data.yaml reads the copy (original hidden)")
+    if os.path.isdir(os.path.join(root, "webdataset")):
+        n = check_webdataset(root)
+        print(f"interop: webdataset: {n} samples read with the webdataset package")
     assert total > 0, "no annotations at all"
     print("interop: ok")
 

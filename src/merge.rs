@@ -16,6 +16,7 @@ use crate::config::InputError;
 use crate::dataset::anomaly::ANOMALIB_SNIPPET;
 use crate::dataset::coco::CocoWriter;
 use crate::dataset::shard::{self, ShardInfo, SHARD_FILE};
+use crate::dataset::webdataset;
 use crate::outdir::{self, check_output, sibling, swap_into_place, Sibling};
 
 /// Files of a shard that the merge writes itself instead of linking.
@@ -142,6 +143,7 @@ fn join(work: &Path, shards: &[(ShardInfo, PathBuf)]) -> Result<()> {
     for split in ["train", "val"] {
         merge_coco(work, shards, split)?;
     }
+    merge_webdataset(work, shards)?;
     let head = &shards[0].1;
     for name in ["preview.png", ANOMALIB_SNIPPET] {
         if head.join(name).is_file() {
@@ -166,6 +168,21 @@ fn join(work: &Path, shards: &[(ShardInfo, PathBuf)]) -> Result<()> {
     Ok(())
 }
 
+/// Re-packs the shards' WebDataset samples, in order, into tars of the run's size (read from
+/// shard 0's first tar).
+fn merge_webdataset(work: &Path, shards: &[(ShardInfo, PathBuf)]) -> Result<()> {
+    let dirs: Vec<PathBuf> = shards.iter().map(|(_, d)| d.clone()).collect();
+    if !dirs[0].join(webdataset::FOLDER).is_dir() {
+        return Ok(());
+    }
+    let per_tar = shards[0].0.tar_samples.unwrap_or(1000);
+    let mut writer = webdataset::WebDatasetWriter::new(work, per_tar)?;
+    for split in ["train", "val"] {
+        webdataset::for_each_sample(&dirs, split, |files| writer.add(split, &files))?;
+    }
+    writer.finish()
+}
+
 fn create(p: &Path) -> Result<File> {
     File::create(p).with_context(|| format!("cannot create {}", p.display()))
 }
@@ -185,7 +202,7 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
                 .with_context(|| format!("cannot create {}", dest.display()))?;
             continue;
         }
-        if JOINED.iter().any(|j| Path::new(j) == rel) {
+        if JOINED.iter().any(|j| Path::new(j) == rel) || rel.starts_with(webdataset::FOLDER) {
             continue;
         }
         if dest.exists() {

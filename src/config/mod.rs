@@ -104,6 +104,8 @@ pub struct OutputSpec {
     /// The anomaly-detection layout (anomalib's Folder / MVTec style): the classes that are
     /// defects. Images without a labelled defect are `good`.
     pub anomaly: Option<Vec<String>>,
+    /// WebDataset tar shards (`formats: [..., webdataset]`) with this many samples each.
+    pub webdataset: Option<usize>,
     /// `anomaly_images: {good, defective}`: of every good + defective images, this many of
     /// each (see [`crate::scene::anomaly_role`]).
     pub anomaly_images: Option<(u64, u64)>,
@@ -418,6 +420,7 @@ fn output_spec(src: &Source, out: RawOutput) -> Result<OutputSpec, ConfigError> 
         preview: out.preview.unwrap_or(16),
         anomaly: None,
         anomaly_images: None,
+        webdataset: None,
     };
     if let Some(formats) = out.formats {
         output.coco = false;
@@ -431,11 +434,12 @@ fn output_spec(src: &Source, out: RawOutput) -> Result<OutputSpec, ConfigError> 
                 "depth" => output.depth = true,
                 "normals" => output.normals = true,
                 "anomaly" => output.anomaly = Some(Vec::new()),
+                "webdataset" => output.webdataset = Some(out.tar_samples.unwrap_or(1000)),
                 other => {
                     return Err(src.err(
                         format!("output.formats[{i}]"),
                         format!(
-                        "unknown format {other:?}; expected coco, yolo, masks, depth, normals or anomaly"
+                        "unknown format {other:?}; expected coco, yolo, masks, depth, normals, anomaly or webdataset"
                     ),
                     ))
                 }
@@ -457,6 +461,19 @@ fn output_spec(src: &Source, out: RawOutput) -> Result<OutputSpec, ConfigError> 
             ))
         }
         (None, None) => {}
+    }
+    match (output.webdataset, out.tar_samples) {
+        (Some(0), _) => {
+            return Err(src.err(
+                "output.tar_samples",
+                "expected at least 1 sample per tar file",
+            ))
+        }
+        (None, Some(_)) => return Err(src.err(
+            "output.tar_samples",
+            "tar_samples is only used by the webdataset format: add webdataset to output.formats",
+        )),
+        _ => {}
     }
     if let Some(a) = out.anomaly_images {
         if output.anomaly.is_none() {

@@ -46,6 +46,7 @@ pub struct RawOutput {
     pub yolo_task: Option<String>,
     pub depth_scale: Option<f64>,
     pub preview: Option<usize>,
+    pub tar_samples: Option<usize>,
     pub defects: Option<Vec<String>>,
     pub anomaly_images: Option<RawAnomalyImages>,
 }

@@ -14,6 +14,7 @@ pub mod png;
 pub mod preview;
 pub mod run_folder;
 pub mod shard;
+pub mod webdataset;
 pub mod yolo;
 
 use std::collections::BTreeMap;
@@ -174,6 +175,8 @@ pub struct DatasetWriter {
     root: PathBuf,
     coco: Option<(coco::CocoWriter, coco::CocoWriter)>,
     manifest: BufWriter<File>,
+    /// WebDataset tars (`formats: [..., webdataset]`), and whether samples carry masks.
+    webdataset: Option<(webdataset::WebDatasetWriter, bool)>,
     /// The resume journal and the first index it does not hold yet.
     journal: (BufWriter<File>, u64),
     pending: BTreeMap<u64, Processed>,
@@ -216,6 +219,11 @@ impl DatasetWriter {
             root: root.to_path_buf(),
             coco,
             manifest: create(root.join("manifest.jsonl"))?,
+            webdataset: cfg
+                .output
+                .webdataset
+                .map(|n| webdataset::WebDatasetWriter::new(root, n).map(|w| (w, cfg.output.masks)))
+                .transpose()?,
             journal: (BufWriter::new(jf), journaled),
             pending: BTreeMap::new(),
             next: first,
@@ -256,6 +264,18 @@ impl DatasetWriter {
             self.has_val |= p.val;
             if let Some(t) = p.preview {
                 self.tiles.push(t);
+            }
+            if let Some((w, masks)) = &mut self.webdataset {
+                let split = split_name(p.val);
+                let files = webdataset::sample(
+                    root,
+                    split,
+                    &stem(p.index),
+                    *masks,
+                    &p.coco_annotations,
+                    &p.manifest_line,
+                )?;
+                w.add(split, &files)?;
             }
             self.images += 1;
             self.next += 1;
@@ -318,6 +338,9 @@ impl DatasetWriter {
             let text = anomaly::anomalib_snippet(cfg, defects);
             std::fs::write(self.root.join(anomaly::ANOMALIB_SNIPPET), text)
                 .with_context(|| at(anomaly::ANOMALIB_SNIPPET))?;
+        }
+        if let Some((w, _)) = self.webdataset.take() {
+            w.finish()?;
         }
         if !self.tiles.is_empty() {
             let sheet = preview::contact_sheet(&self.tiles);

@@ -25,6 +25,9 @@ pub struct ShardInfo {
     pub count: u64,
     /// The stamp of the whole run (config, seed, count, learned chain): equal in every shard.
     pub run: String,
+    /// Samples per WebDataset tar, when the run writes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tar_samples: Option<usize>,
 }
 
 /// Writes `shard.json` into the dataset folder `root`.
@@ -41,6 +44,7 @@ pub fn write(
         end,
         count: cfg.count,
         run: super::journal::stamp(cfg).trim().to_string(),
+        tar_samples: cfg.output.webdataset,
     };
     let p = root.join(SHARD_FILE);
     std::fs::write(&p, serde_json::to_string_pretty(&info)? + "\n")
