@@ -4,6 +4,7 @@
 mod augment;
 mod bad_input;
 mod common;
+mod deploy;
 mod determinism;
 mod fuzz;
 mod golden;
