@@ -192,7 +192,7 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
             .with_context(|| format!("cannot remove {}", work.display()))?;
     }
     let span = shard_span(cfg, opts.shard)?;
-    let done = adopt_unfinished(cfg, &final_dir, &work, opts, span.0)?;
+    let done = adopt_unfinished(cfg, &final_dir, &work, opts, span)?;
     if done == 0 {
         outdir::create_output_folder(&work)?;
         journal::write_stamp(&work, cfg, opts.shard)?;
@@ -235,7 +235,7 @@ fn adopt_unfinished(
     final_dir: &Path,
     work: &Path,
     opts: &Options,
-    first: u64,
+    (first, end): (u64, u64),
 ) -> Result<u64> {
     let resume = opts.resume;
     let stale = outdir::stale_partials(final_dir);
@@ -283,7 +283,7 @@ fn adopt_unfinished(
     journal::truncate(work, bytes)?;
     eprintln!(
         "rendergan: --resume: {n} of {} images were done in {}; rendering the rest",
-        cfg.count,
+        end - first,
         from.display()
     );
     Ok(n)

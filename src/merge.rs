@@ -16,7 +16,7 @@ use crate::config::InputError;
 use crate::dataset::anomaly::ANOMALIB_SNIPPET;
 use crate::dataset::coco::CocoWriter;
 use crate::dataset::shard::{self, ShardInfo, SHARD_FILE};
-use crate::dataset::webdataset;
+use crate::dataset::{webdataset, yolo};
 use crate::outdir::{self, check_output, sibling, swap_into_place, Sibling};
 
 /// Files of a shard that the merge writes itself instead of linking.
@@ -154,12 +154,11 @@ fn join(work: &Path, shards: &[(ShardInfo, PathBuf)]) -> Result<()> {
     if head.join("data.yaml").is_file() {
         let text = std::fs::read_to_string(head.join("data.yaml"))?;
         let has_val = work.join("images/val").is_dir();
-        let lines: Vec<String> = text
+        let lines: Vec<&str> = text
             .lines()
             .map(|l| match l.starts_with("val:") {
-                true if has_val => "val: images/val".to_string(),
-                true => "val: images/train  # no val images in this run".to_string(),
-                false => l.to_string(),
+                true => yolo::val_line(has_val),
+                false => l,
             })
             .collect();
         std::fs::write(work.join("data.yaml"), lines.join("\n") + "\n")

@@ -170,6 +170,11 @@ pub fn process(
     })
 }
 
+/// The message of a failed write of `file` (relative to the dataset folder `root`).
+fn cannot_write(root: &Path, file: &str) -> String {
+    format!("cannot write {}", root.join(file).display())
+}
+
 /// Writes the parts of a dataset that must come in image order.
 pub struct DatasetWriter {
     root: PathBuf,
@@ -239,7 +244,7 @@ impl DatasetWriter {
         self.pending.insert(p.index, p);
         while let Some(p) = self.pending.remove(&self.next) {
             let root = &self.root;
-            let at = |file: &str| format!("cannot write {}", root.join(file).display());
+            let at = |file: &str| cannot_write(root, file);
             if let Some((train, val)) = &mut self.coco {
                 let (w, split) = if p.val {
                     (val, "val")
@@ -302,7 +307,7 @@ impl DatasetWriter {
             );
         }
         let root = self.root.clone();
-        let at = |file: &str| format!("cannot write {}", root.join(file).display());
+        let at = |file: &str| cannot_write(&root, file);
         self.manifest
             .flush()
             .with_context(|| at("manifest.jsonl"))?;

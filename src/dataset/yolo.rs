@@ -73,15 +73,7 @@ pub fn data_yaml(has_val: bool, classes: &[ClassSpec], task: YoloTask) -> String
         "# ultralytics dataset written by rendergan ({task:?} labels)"
     );
     let _ = writeln!(s, "train: images/train");
-    let _ = writeln!(
-        s,
-        "val: {}",
-        if has_val {
-            "images/val"
-        } else {
-            "images/train  # no val images in this run"
-        }
-    );
+    let _ = writeln!(s, "{}", val_line(has_val));
     let _ = writeln!(s, "names:");
     for (i, c) in classes.iter().enumerate() {
         let _ = writeln!(s, "  {i}: {}", yaml_string(&c.name));
@@ -104,6 +96,15 @@ pub fn data_yaml(has_val: bool, classes: &[ClassSpec], task: YoloTask) -> String
         }
     }
     s
+}
+
+/// data.yaml's `val:` line: the val images, or the train images when the run has none.
+pub fn val_line(has_val: bool) -> &'static str {
+    if has_val {
+        "val: images/val"
+    } else {
+        "val: images/train  # no val images in this run"
+    }
 }
 
 /// Keypoints per YOLO pose line: the most any class has (shorter lists are padded).
