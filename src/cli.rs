@@ -37,6 +37,11 @@ pub enum Command {
     /// How real a dataset looks: a fresh small classifier learns to tell your photos from its
     /// images; held-out accuracy near 0.5 means they look alike, near 1.0 means easy to tell.
     Realism(RealismArgs),
+    /// Measure a dataset against your photos: realism (C2ST, KID), fidelity and diversity
+    /// (precision, recall, density, coverage), the photos it covers worst, collapse alarms,
+    /// per-class counts, sampled and learned-stage histograms, label safety. Writes a report
+    /// folder (report.json, index.html).
+    Eval(EvalArgs),
     /// List the graphics adapters wgpu can see, best first.
     Devices,
     /// Check a config and its model files without rendering anything.
@@ -155,6 +160,41 @@ pub struct RealismArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Folder of real photos (searched recursively).
+    #[arg(long)]
+    pub real: PathBuf,
+    /// A dataset folder from `generate` (its images/ and manifest.jsonl), or a folder of images.
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Report folder [default: the dataset folder's name + `.eval`, beside it].
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Side of the square crops the embedding sees.
+    #[arg(long, default_value_t = 64)]
+    pub res: usize,
+    /// Crop side of the real photos as a fraction of their shorter side (use the middle of the
+    /// config's train.real_crop, so objects are as large as in the generated images).
+    #[arg(long, default_value_t = 1.0)]
+    pub crop: f64,
+    /// Crop side of the generated images as a fraction of their shorter side.
+    #[arg(long, default_value_t = 1.0)]
+    pub images_crop: f64,
+    /// Crops per real photo.
+    #[arg(long, default_value_t = 4)]
+    pub crops_per_photo: usize,
+    /// Most generated images measured (spread evenly over the set).
+    #[arg(long, default_value_t = 1000)]
+    pub max_images: usize,
+    /// Photos listed as covered worst.
+    #[arg(long, default_value_t = 8)]
+    pub worst: usize,
+    /// Seed of the crops and folds.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// The YAML config (configs/bench.yaml is the reference).
     #[arg(short, long, default_value = "configs/bench.yaml")]
@@ -247,6 +287,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(a) => generate_cmd(a),
         Command::Train(a) => train_cmd(a),
         Command::Realism(a) => realism_cmd(a),
+        Command::Eval(a) => eval_cmd(a),
         Command::Bench(a) if a.train => bench_train_cmd(a),
         Command::Bench(a) => bench_cmd(a),
         Command::Merge {
@@ -368,9 +409,9 @@ fn train_cmd(a: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `rendergan realism`.
-fn realism_cmd(a: RealismArgs) -> Result<ExitCode> {
-    for (flag, v) in [("--crop", a.crop), ("--images-crop", a.images_crop)] {
+/// Refuses crop fractions outside (0, 1] and crop sides outside 8..=512.
+fn check_crops(crop: f64, images_crop: f64, res: usize) -> Result<()> {
+    for (flag, v) in [("--crop", crop), ("--images-crop", images_crop)] {
         if !(v > 0.0 && v <= 1.0) {
             return Err(crate::config::InputError(format!(
                 "{flag} {v}: a fraction of the shorter side in (0, 1]"
@@ -378,13 +419,74 @@ fn realism_cmd(a: RealismArgs) -> Result<ExitCode> {
             .into());
         }
     }
-    if !(8..=512).contains(&a.res) {
+    if !(8..=512).contains(&res) {
         return Err(crate::config::InputError(format!(
-            "--res {}: give a crop side between 8 and 512 pixels",
-            a.res
+            "--res {res}: give a crop side between 8 and 512 pixels"
         ))
         .into());
     }
+    Ok(())
+}
+
+/// `rendergan eval`.
+fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
+    check_crops(a.crop, a.images_crop, a.res)?;
+    for (flag, v) in [
+        ("--crops-per-photo", a.crops_per_photo),
+        ("--max-images", a.max_images),
+    ] {
+        if v == 0 {
+            return Err(crate::config::InputError(format!("{flag} 0: give at least 1")).into());
+        }
+    }
+    let out = a.out.clone().unwrap_or_else(|| {
+        let name = a
+            .images
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "images".into());
+        a.images.with_file_name(format!("{name}.eval"))
+    });
+    let opts = crate::eval::report::EvalOptions {
+        real: a.real,
+        images: a.images,
+        res: a.res,
+        crop: a.crop,
+        images_crop: a.images_crop,
+        crops_per_photo: a.crops_per_photo,
+        max_images: a.max_images,
+        worst: a.worst,
+        seed: a.seed,
+    };
+    let r = crate::eval::report::evaluate(&opts)?;
+    crate::eval::page::write(&r, &out)?;
+    for w in &r.warnings {
+        eprintln!("rendergan: warning: {w}");
+    }
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "c2st": round(r.c2st.accuracy),
+            "c2st_std": round(r.c2st.std),
+            "kid": round(r.kid[0]),
+            "precision": round(r.prdc.precision),
+            "recall": round(r.prdc.recall),
+            "density": round(r.prdc.density),
+            "coverage": round(r.prdc.coverage),
+            "spread_ratio": round(r.spread_ratio),
+            "covered_worst": r.covered_worst.iter().map(|u| &u.photo).collect::<Vec<_>>(),
+            "warnings": r.warnings.len(),
+            "report": out.join("index.html"),
+            "seconds": round(r.seconds),
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rendergan realism`.
+fn realism_cmd(a: RealismArgs) -> Result<ExitCode> {
+    check_crops(a.crop, a.images_crop, a.res)?;
     let r = crate::eval::realism(
         &a.real,
         &a.images,

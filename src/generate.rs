@@ -11,8 +11,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::augment::infer::{AugImage, Augmenter};
 use crate::config::{Background, Config, InputError};
+use crate::dataset::manifest::AugmentNote;
 use crate::dataset::{self, DatasetWriter, StageTimes};
 use crate::dataset::{journal, run_folder};
+use crate::labels::contrast;
 pub use crate::outdir::check_output;
 use crate::outdir::{self, parent_of, sibling, swap_into_place, Sibling};
 use crate::pixels::composite;
@@ -352,7 +354,7 @@ fn write_all(
         Ok(())
     };
     replay(&mut writer)?;
-    let (work_tx, work_rx) = bounded::<(scene::Scene, Frame)>(2 * batch);
+    let (work_tx, work_rx) = bounded::<Work>(2 * batch);
     let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
     let (render_time, readback_time, augment_time) =
         std::thread::scope(|s| -> Result<(Duration, Duration, Duration)> {
@@ -377,7 +379,7 @@ fn write_all(
             for _ in 0..threads {
                 let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
                 s.spawn(move || {
-                    for (sc, frame) in work_rx {
+                    for (sc, frame, note) in work_rx {
                         let r = dataset::process(
                             cfg,
                             &sc,
@@ -385,6 +387,7 @@ fn write_all(
                             bgs,
                             root,
                             sc.index < first + preview_n,
+                            note.as_ref(),
                         );
                         if done_tx.send(r).is_err() {
                             break;
@@ -452,7 +455,7 @@ fn render_chunks<'c>(
     samples: u32,
     chunks: impl Iterator<Item = &'c (u64, u64)>,
     bgs: Option<&Backgrounds>,
-    work_tx: &crossbeam_channel::Sender<(scene::Scene, Frame)>,
+    work_tx: &crossbeam_channel::Sender<Work>,
 ) -> Result<(Duration, Duration, Duration)> {
     let mut renderer = Renderer::new(
         &ctx.device,
@@ -500,13 +503,17 @@ fn render_chunks<'c>(
             }
             let rest = pending.split_off(take);
             let mut frames = renderer.render(&pending)?;
+            let mut notes: Vec<Option<AugmentNote>> = vec![None; frames.len()];
             if let Some(aug) = &augmenter {
                 let t = Instant::now();
-                augment_frames(aug, &pending, &mut frames, bgs)?;
+                notes = augment_frames(aug, &pending, &mut frames, bgs)?
+                    .into_iter()
+                    .map(Some)
+                    .collect();
                 augment_time += t.elapsed();
             }
-            for item in pending.into_iter().zip(frames) {
-                if work_tx.send(item).is_err() {
+            for ((sc, frame), note) in pending.into_iter().zip(frames).zip(notes) {
+                if work_tx.send((sc, frame, note)).is_err() {
                     break 'chunks; // the writer stopped; its error is reported
                 }
             }
@@ -530,15 +537,16 @@ fn chunks(ranges: &[(u64, u64)], batch: u64) -> Vec<(u64, u64)> {
 }
 
 /// Composites each frame's background and applies the learned stages; the frames then carry
-/// finished RGB with alpha 255, and their labels are untouched.
+/// finished RGB with alpha 255, and their labels are untouched. Returns per frame what the
+/// stages did and each object's edge contrast before and after.
 fn augment_frames(
     aug: &Augmenter,
     scenes: &[scene::Scene],
     frames: &mut [Frame],
     bgs: Option<&Backgrounds>,
-) -> Result<()> {
+) -> Result<Vec<AugmentNote>> {
     let Some(first) = frames.first() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let (w, h) = (first.width, first.height);
     let mut rgbs: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
@@ -547,6 +555,16 @@ fn augment_frames(
         rgbs.push(composite::finish(&s.background, bgs, &f.color, w, h));
         alphas.push(composite::coverage(&f.color).collect());
     }
+    let (wu, hu) = (w as usize, h as usize);
+    let contrast = |rgb: &[u8], f: &Frame, s: &scene::Scene| {
+        contrast::ring_contrast(&f.ids, rgb, wu, hu, s.instances.len())
+    };
+    let before: Vec<Vec<Option<f32>>> = rgbs
+        .iter()
+        .zip(frames.iter())
+        .zip(scenes)
+        .map(|((rgb, f), s)| contrast(rgb, f, s))
+        .collect();
     let mut items: Vec<AugImage<'_>> = rgbs
         .iter_mut()
         .zip(&alphas)
@@ -557,14 +575,33 @@ fn augment_frames(
             seed: s.seed,
         })
         .collect();
-    aug.apply(&mut items, w as usize, h as usize)?;
-    for (f, rgb) in frames.iter_mut().zip(&rgbs) {
+    let st = aug.apply(&mut items, wu, hu)?;
+    let mut notes = Vec::with_capacity(frames.len());
+    for (k, ((f, rgb), s)) in frames.iter_mut().zip(&rgbs).zip(scenes).enumerate() {
+        let after = contrast(rgb, f, s);
+        let pick = |v: &[f32]| v.get(k).copied();
+        notes.push(AugmentNote {
+            blur: pick(&st.blur),
+            light_range: pick(&st.light_range),
+            bg_shift: pick(&st.bg_shift),
+            bg_texture: pick(&st.bg_texture),
+            detail: pick(&st.detail),
+            noise: aug.stages.noise.then_some(st.noise),
+            contrast: before[k]
+                .iter()
+                .zip(&after)
+                .map(|(a, b)| Some([(*a)?, (*b)?]))
+                .collect(),
+        });
         for (px, c) in f.color.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
             px.copy_from_slice(&[c[0], c[1], c[2], 255]);
         }
     }
-    Ok(())
+    Ok(notes)
 }
+
+/// What a render thread hands a worker: the scene, its frame, and what the learned stages did.
+type Work = (scene::Scene, Frame, Option<AugmentNote>);
 
 /// Opens the render devices: one on a GPU; on a software rasteriser one per two cores (each
 /// device renders on its own queue thread, so they overlap).

@@ -11,7 +11,9 @@ use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 
 use super::image_noise;
-use super::model::{low, train_size, Chain, NoiseInput, StageConfig, BG_Z, DETAIL_Z, LIGHT_Z};
+use super::model::{
+    low, train_size, Chain, NoiseInput, StageConfig, StageStats, BG_Z, DETAIL_Z, LIGHT_Z,
+};
 use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
 
 /// Saves a module as burnpack bytes.
@@ -77,10 +79,10 @@ impl Augmenter {
         h as f32 / self.resolution.max(1) as f32
     }
 
-    /// Augments images of one size in place.
-    pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<()> {
+    /// Augments images of one size in place; returns what each stage did per image.
+    pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<StageStats> {
         if images.is_empty() {
-            return Ok(());
+            return Ok(StageStats::default());
         }
         let c = self.stages.channels;
         let b = images.len();
@@ -99,8 +101,9 @@ impl Augmenter {
         let scale = self.scale(h);
         let (a, z) = batch_inputs(&seeds, &alphas, c, w, h, scale, &self.device);
         let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, h, w]), &self.device);
-        let out = self.chain.forward(xt, a, &z, scale).image();
-        let data = out
+        let forward = self.chain.forward(xt, a, &z, scale);
+        let data = forward
+            .image()
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| anyhow::anyhow!("reading the augmented batch: {e:?}"))?;
@@ -114,7 +117,7 @@ impl Augmenter {
         for (k, im) in images.iter_mut().enumerate() {
             chw_to_rgb(&data[k * c * w * h..(k + 1) * c * w * h], c, w, h, im.rgb);
         }
-        Ok(())
+        Ok(forward.stats)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `manifest.jsonl`: one JSON line per image with everything that was sampled (camera, lights,
 //! background, each object's model, parameters, pose) and its labels' summary.
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::split_name;
@@ -8,12 +9,34 @@ use crate::config::Config;
 use crate::labels::InstanceLabel;
 use crate::scene::Scene;
 
+/// What the learned stages did to one image (`generate --augment`): each enabled stage's
+/// per-image value (see `augment::model::StageStats`) and, per object in instance order, its
+/// contrast across its mask's edge before and after (`labels::contrast`; `None` when it has no
+/// edge in the image).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AugmentNote {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blur: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub light_range: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bg_shift: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bg_texture: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f32>,
+    pub contrast: Vec<Option<[f32; 2]>>,
+}
+
 /// The manifest line of one image (`file` is the image's path in the dataset).
 pub fn entry(
     cfg: &Config,
     scene: &Scene,
     labels: &[InstanceLabel],
     file: &str,
+    augment: Option<&AugmentNote>,
 ) -> serde_json::Value {
     let objects: Vec<serde_json::Value> = scene
         .instances
@@ -37,7 +60,7 @@ pub fn entry(
             })
         })
         .collect();
-    json!({
+    let mut line = json!({
         "index": scene.index,
         "seed": scene.seed,
         "split": split_name(scene.val),
@@ -50,5 +73,9 @@ pub fn entry(
         "background": scene.background,
         "objects": objects,
         "skipped_for_overlap": scene.skipped_for_overlap,
-    })
+    });
+    if let Some(a) = augment {
+        line["augment"] = json!(a);
+    }
+    line
 }

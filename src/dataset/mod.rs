@@ -106,6 +106,7 @@ pub fn process(
     bgs: Option<&Backgrounds>,
     root: &Path,
     want_preview: bool,
+    augment: Option<&manifest::AugmentNote>,
 ) -> Result<Processed> {
     let t0 = Instant::now();
     let labels = labels::extract(scene, frame, &cfg.labels);
@@ -122,8 +123,14 @@ pub fn process(
     } else {
         Vec::new()
     };
-    let manifest_line =
-        manifest::entry(cfg, scene, &labels, &format!("images/{split}/{name}.png")).to_string();
+    let manifest_line = manifest::entry(
+        cfg,
+        scene,
+        &labels,
+        &format!("images/{split}/{name}.png"),
+        augment,
+    )
+    .to_string();
     let t1 = Instant::now();
 
     let rgb = composite::finish(&scene.background, bgs, &frame.color, w, h);

@@ -6,6 +6,10 @@
 pub mod c2st;
 pub mod content;
 pub mod features;
+pub mod manifest_stats;
+pub mod metrics;
+pub mod page;
+pub mod report;
 
 pub use c2st::{c2st, c2st_folds, C2st, Side};
 pub use features::{linear_c2st, Features};

@@ -3,6 +3,7 @@
 //! pixels), the COCO RLE mask, keypoints with COCO visibility by depth test, and the pose in the
 //! camera frame. Plain CPU code over the arrays `render` returns; no wgpu, no files.
 
+pub mod contrast;
 pub mod polygon;
 pub mod rle;
 

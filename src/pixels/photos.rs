@@ -17,6 +17,8 @@ use super::PixelsError;
 pub struct RealSet {
     pub dir: PathBuf,
     pub images: Vec<RgbImage>,
+    /// The file of each image, in `images`' order.
+    pub files: Vec<PathBuf>,
     /// Image files that could not be decoded, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
     /// Files without an image extension.
@@ -44,6 +46,7 @@ impl RealSet {
             )));
         }
         let mut images = Vec::new();
+        let mut files_used = Vec::new();
         let mut unreadable = Vec::new();
         let mut not_images = 0;
         let files = files_under(dir).map_err(|m| PixelsError::Unusable(format!("{flag} {m}")))?;
@@ -66,7 +69,10 @@ impl RealSet {
                     );
                     unreadable.push((f, why));
                 }
-                Ok(img) => images.push(img),
+                Ok(img) => {
+                    images.push(img);
+                    files_used.push(f);
+                }
                 Err(e) => unreadable.push((f, e.to_string())),
             }
         }
@@ -85,6 +91,7 @@ impl RealSet {
         Ok(RealSet {
             dir: dir.to_path_buf(),
             images,
+            files: files_used,
             unreadable,
             not_images,
         })
@@ -100,6 +107,10 @@ impl RealSet {
             images: (0..self.images.len())
                 .filter(|i| keep(*i))
                 .map(|i| self.images[i].clone())
+                .collect(),
+            files: (0..self.files.len())
+                .filter(|i| keep(*i))
+                .map(|i| self.files[i].clone())
                 .collect(),
             unreadable: Vec::new(),
             not_images: 0,
@@ -132,6 +143,18 @@ impl RealSet {
         channels: usize,
     ) -> (usize, Vec<f32>) {
         let k = rng.gen_range(0..self.images.len());
+        (k, self.crop_of(k, rng, res, side, channels))
+    }
+
+    /// A random crop of image `k` (see [`RealSet::crop`]).
+    pub fn crop_of<R: Rng + ?Sized>(
+        &self,
+        k: usize,
+        rng: &mut R,
+        res: u32,
+        side: impl FnOnce(&mut R) -> f64,
+        channels: usize,
+    ) -> Vec<f32> {
         let img = &self.images[k];
         let short = img.width().min(img.height()) as f64;
         let side = ((side(rng).clamp(0.01, 1.0) * short).round() as u32)
@@ -141,7 +164,7 @@ impl RealSet {
         let view = image::imageops::crop_imm(img, x, y, side, side).to_image();
         let small = image::imageops::resize(&view, res, res, image::imageops::FilterType::Triangle);
         let flip = rng.gen_bool(0.5);
-        (k, to_chw(&small, channels, flip))
+        to_chw(&small, channels, flip)
     }
 }
 

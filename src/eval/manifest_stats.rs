@@ -1,0 +1,361 @@
+//! What a generated dataset holds, read from its `manifest.jsonl`: per class how many objects
+//! were drawn and how many got a label, histograms of what was sampled (camera, object tilt, size,
+//! overlap, visibility, `emphasis:` sampling weights) and of what the learned stages did per image,
+//! with the thin bins marked; the collapse alarm for a stage whose per-image value has ~no
+//! spread; and label safety: how each object's contrast against the ring just outside its mask
+//! changed under the learned stages. Plain JSON reading; no burn, no wgpu.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Bins of every histogram.
+const BINS: usize = 12;
+/// A bin is thin when it holds fewer than this fraction of the mean count of the histogram's bins.
+const THIN: f64 = 0.25;
+/// Objects whose raw contrast with their ring is below this ([0, 1] grey) are not judged: a
+/// mask on a background of its own colour has no contrast to keep.
+pub const MIN_CONTRAST: f64 = 0.04;
+/// An object's label is at risk when the learned stages leave less than this fraction of its
+/// raw contrast (or flip its sign).
+pub const KEPT_CONTRAST: f64 = 0.25;
+
+/// A histogram of one quantity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Histogram {
+    pub name: String,
+    pub lo: f64,
+    pub hi: f64,
+    pub counts: Vec<usize>,
+    /// Indices of the bins with under a quarter of the mean count.
+    pub thin: Vec<usize>,
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+}
+
+impl Histogram {
+    pub fn new(name: &str, values: &[f64]) -> Histogram {
+        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        let n = v.len();
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut counts = vec![0usize; BINS];
+        if n > 0 {
+            let width = (hi - lo).max(1e-12);
+            for x in &v {
+                let b = (((x - lo) / width) * BINS as f64) as usize;
+                counts[b.min(BINS - 1)] += 1;
+            }
+        }
+        let mean = v.iter().sum::<f64>() / n.max(1) as f64;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.max(1) as f64).sqrt();
+        let expected = n as f64 / BINS as f64;
+        let thin = if hi > lo {
+            (0..BINS)
+                .filter(|b| (counts[*b] as f64) < THIN * expected)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Histogram {
+            name: name.to_string(),
+            lo: if n > 0 { lo } else { 0.0 },
+            hi: if n > 0 { hi } else { 0.0 },
+            counts,
+            thin,
+            mean,
+            std,
+            n,
+        }
+    }
+
+    /// The value range of bin `b`.
+    pub fn bin(&self, b: usize) -> (f64, f64) {
+        let w = (self.hi - self.lo) / BINS as f64;
+        (self.lo + w * b as f64, self.lo + w * (b + 1) as f64)
+    }
+}
+
+/// One class's objects.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClassCount {
+    /// Objects the scenes drew.
+    pub drawn: usize,
+    /// Of those, objects with a label (visible enough).
+    pub labelled: usize,
+    /// Images with at least one labelled object of the class.
+    pub images: usize,
+    /// Mean side of the visible box, pixels (√(w·h)).
+    pub mean_size: f64,
+    pub mean_visibility: f64,
+}
+
+/// Label safety under the learned stages.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LabelSafety {
+    /// Objects with enough raw contrast to judge.
+    pub judged: usize,
+    /// Of those, objects that kept under [`KEPT_CONTRAST`] of it or flipped its sign.
+    pub at_risk: usize,
+    /// Lowest kept fraction (augmented / raw contrast) over the judged objects.
+    pub min_kept: f64,
+    /// Median kept fraction.
+    pub median_kept: f64,
+    /// Images with an object at risk (up to 10).
+    pub examples: Vec<String>,
+}
+
+/// What the manifest says about the dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetStats {
+    pub images: usize,
+    pub classes: BTreeMap<String, ClassCount>,
+    /// Sampled quantities (camera, objects, emphasis weights).
+    pub sampled: Vec<Histogram>,
+    /// Per-image values of the learned stages (empty for a dataset made without `--augment`).
+    pub stages: Vec<Histogram>,
+    pub label_safety: Option<LabelSafety>,
+    pub warnings: Vec<String>,
+}
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// The per-image stage values `generate --augment` writes under `augment` (noise is one learned
+/// value for all images by design, so it has no spread to check).
+pub const STAGE_KEYS: [&str; 5] = ["blur", "light_range", "bg_shift", "bg_texture", "detail"];
+
+/// Reads `dir/manifest.jsonl`; `None` when `dir` has none (a plain folder of images).
+pub fn read(dir: &Path) -> anyhow::Result<Option<DatasetStats>> {
+    let path = dir.join("manifest.jsonl");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut lines = Vec::new();
+    for (i, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: Value = serde_json::from_str(l).map_err(|e| {
+            anyhow::anyhow!(
+                "{} line {}: not a manifest line ({e}); give a dataset folder rendergan generate wrote",
+                path.display(),
+                i + 1
+            )
+        })?;
+        lines.push(v);
+    }
+    Ok(Some(stats(&lines)))
+}
+
+/// The statistics of parsed manifest lines.
+pub fn stats(lines: &[Value]) -> DatasetStats {
+    let mut classes: BTreeMap<String, ClassCount> = BTreeMap::new();
+    let mut series: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    let mut stage_series: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    let mut kept: Vec<(f64, String)> = Vec::new();
+    for line in lines {
+        let cam = &line["camera"]["params"];
+        for (key, name) in [
+            ("distance", "camera distance"),
+            ("elevation", "camera elevation (°)"),
+        ] {
+            if let Some(x) = num(&cam[key]) {
+                series.entry(name).or_default().push(x);
+            }
+        }
+        if let Some(w) = num(&line["sampling_weight"]) {
+            series.entry("sampling weight").or_default().push(w);
+        }
+        let objects = line["objects"].as_array().cloned().unwrap_or_default();
+        let mut seen_classes: Vec<String> = Vec::new();
+        let mut labelled_here = 0usize;
+        for o in &objects {
+            let Some(class) = o["class"].as_str() else {
+                continue;
+            };
+            let c = classes.entry(class.to_string()).or_default();
+            c.drawn += 1;
+            if o["labeled"] != Value::Bool(true) {
+                continue;
+            }
+            labelled_here += 1;
+            c.labelled += 1;
+            let b = &o["bbox"];
+            let size = (num(&b[2]).unwrap_or(0.0) * num(&b[3]).unwrap_or(0.0)).sqrt();
+            c.mean_size += size;
+            c.mean_visibility += num(&o["visibility"]).unwrap_or(0.0);
+            if !seen_classes.iter().any(|s| s == class) {
+                seen_classes.push(class.to_string());
+                c.images += 1;
+            }
+            series
+                .entry("object size (px, visible box)")
+                .or_default()
+                .push(size);
+            for (key, name) in [
+                ("visibility", "object visibility"),
+                ("tilt", "object tilt to the camera (°)"),
+                ("overlap", "object overlap (drawn)"),
+            ] {
+                if let Some(x) = num(&o[key]) {
+                    series.entry(name).or_default().push(x);
+                }
+            }
+        }
+        series
+            .entry("labelled objects per image")
+            .or_default()
+            .push(labelled_here as f64);
+        let aug = &line["augment"];
+        for key in STAGE_KEYS {
+            if let Some(x) = num(&aug[key]) {
+                stage_series.entry(key).or_default().push(x);
+            }
+        }
+        for pair in aug["contrast"].as_array().into_iter().flatten() {
+            let (Some(raw), Some(now)) = (num(&pair[0]), num(&pair[1])) else {
+                continue;
+            };
+            if raw.abs() >= MIN_CONTRAST {
+                let file = line["file"].as_str().unwrap_or("?").to_string();
+                kept.push((now / raw, file));
+            }
+        }
+    }
+    for c in classes.values_mut() {
+        let n = c.labelled.max(1) as f64;
+        c.mean_size /= n;
+        c.mean_visibility /= n;
+    }
+    let sampled: Vec<Histogram> = series.iter().map(|(k, v)| Histogram::new(k, v)).collect();
+    let stages: Vec<Histogram> = stage_series
+        .iter()
+        .map(|(k, v)| Histogram::new(k, v))
+        .collect();
+    let mut warnings = stage_collapse(&stages);
+    for (name, c) in &classes {
+        if c.drawn > 0 && c.labelled * 2 < c.drawn {
+            warnings.push(format!(
+                "class {name}: only {} of {} drawn objects got a label (the rest were hidden or smaller than labels.min_visible_pixels / min_visibility); move the camera closer or spread the objects",
+                c.labelled, c.drawn
+            ));
+        }
+    }
+    let label_safety = (!kept.is_empty()).then(|| safety(&mut kept));
+    if let Some(s) = &label_safety {
+        if s.at_risk > 0 {
+            warnings.push(format!(
+                "label safety: {} of {} objects kept under {:.0} % of their contrast with the ring just outside their mask after the learned stages (worst {:.2}; e.g. {}); the stages may hide objects the labels still claim",
+                s.at_risk,
+                s.judged,
+                100.0 * KEPT_CONTRAST,
+                s.min_kept,
+                s.examples.first().map(String::as_str).unwrap_or("?")
+            ));
+        }
+    }
+    DatasetStats {
+        images: lines.len(),
+        classes,
+        sampled,
+        stages,
+        label_safety,
+        warnings,
+    }
+}
+
+fn safety(kept: &mut [(f64, String)]) -> LabelSafety {
+    kept.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let risky: Vec<&(f64, String)> = kept.iter().filter(|(k, _)| *k < KEPT_CONTRAST).collect();
+    let mut examples: Vec<String> = Vec::new();
+    for (_, f) in &risky {
+        if examples.len() < 10 && !examples.contains(f) {
+            examples.push(f.clone());
+        }
+    }
+    LabelSafety {
+        judged: kept.len(),
+        at_risk: risky.len(),
+        min_kept: kept[0].0,
+        median_kept: kept[kept.len() / 2].0,
+        examples,
+    }
+}
+
+/// The collapse alarm: a learned stage that does something (its mean is not ~0) but the same
+/// thing to every image.
+pub fn stage_collapse(stages: &[Histogram]) -> Vec<String> {
+    stages
+        .iter()
+        .filter(|h| h.n >= 8 && h.mean.abs() > 1e-3 && h.std < 0.02 * h.mean.abs())
+        .map(|h| {
+            format!(
+                "collapse: stage {} does the same to every image ({:.3} ± {:.4} over {} images); it learned one setting, not the photos' variety: train longer, with more varied photos, or switch the stage off",
+                h.name, h.mean, h.std, h.n
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classes_histograms_and_alarms_come_from_the_manifest() {
+        let lines: Vec<Value> = (0..40)
+            .map(|i| {
+                json!({
+                    "file": format!("images/train/{i:06}.png"),
+                    "camera": {"params": {"distance": 4.0 + i as f64 / 10.0, "elevation": 45.0}},
+                    "objects": [
+                        {"class": "bolt", "labeled": true, "bbox": [0, 0, 10, 40], "visibility": 0.9},
+                        {"class": "nut", "labeled": i % 4 == 0, "bbox": [0, 0, 5, 5], "visibility": 0.1},
+                    ],
+                    "augment": {"blur": 0.8, "detail": 0.01 * (i % 5) as f64,
+                                "contrast": [[0.3, 0.25], [0.2, if i == 7 { -0.1 } else { 0.2 }]]},
+                })
+            })
+            .collect();
+        let s = stats(&lines);
+        assert_eq!(s.images, 40);
+        let bolt = &s.classes["bolt"];
+        assert_eq!((bolt.drawn, bolt.labelled, bolt.images), (40, 40, 40));
+        assert!((bolt.mean_size - 20.0).abs() < 1e-9);
+        assert_eq!(s.classes["nut"].labelled, 10);
+        let w = s.warnings.join("\n");
+        assert!(w.contains("class nut: only 10 of 40"), "{w}");
+        assert!(w.contains("stage blur does the same"), "{w}");
+        assert!(!w.contains("stage detail"), "{w}");
+        let ls = s.label_safety.unwrap();
+        assert_eq!((ls.judged, ls.at_risk), (80, 1));
+        assert_eq!(ls.examples, vec!["images/train/000007.png"]);
+        let d = s
+            .sampled
+            .iter()
+            .find(|h| h.name == "camera distance")
+            .unwrap();
+        assert_eq!(d.counts.iter().sum::<usize>(), 40);
+        assert!(d.thin.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_tail_with_few_values_is_a_thin_bin() {
+        let mut v: Vec<f64> = (0..200).map(|i| (i % 50) as f64 / 50.0).collect();
+        v.push(10.0);
+        let h = Histogram::new("x", &v);
+        // bins of 10/12: the first two hold the 200 values, the outlier's bin and the empty
+        // ones between are thin
+        assert_eq!(h.counts[11], 1);
+        assert_eq!(h.thin, (2..12).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,237 @@
+//! `rendergan eval`: how well a generated dataset stands for a folder of real photos, on the
+//! features of the fixed random embedding ([`super::features`]): a k-fold linear C2ST, KID,
+//! precision/recall and density/coverage, the real photos the set covers worst (each with its
+//! nearest generated images), and alarms for a collapsed set. What the dataset holds per class,
+//! per stage and per sampled quantity comes from its manifest ([`super::manifest_stats`]). The
+//! page a person reads is [`super::page`].
+
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::c2st::{C2st, Side};
+use super::features::{linear_c2st, Features};
+use super::manifest_stats::{self, DatasetStats};
+use super::metrics::{self, Prdc};
+use crate::pixels::photos::RealSet;
+
+/// What `rendergan eval` measures with.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub real: PathBuf,
+    /// A dataset folder (its `images/` and `manifest.jsonl` are used) or a folder of images.
+    pub images: PathBuf,
+    /// Side of the square crops the embedding sees.
+    pub res: usize,
+    /// Crop side of a real photo, as a fraction of its shorter side.
+    pub crop: f64,
+    /// Crop side of a generated image, as a fraction of its shorter side.
+    pub images_crop: f64,
+    /// Crops per real photo.
+    pub crops_per_photo: usize,
+    /// Most generated images used (spread evenly over the set).
+    pub max_images: usize,
+    /// Real photos listed as covered worst.
+    pub worst: usize,
+    pub seed: u64,
+}
+
+/// A real photo the generated set explains badly, with the generated images nearest to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Uncovered {
+    pub photo: PathBuf,
+    /// Distance to the nearest generated crop in units of the real crops' median 5-NN radius,
+    /// averaged over the photo's crops (≤ 1: as close as real photos are to each other).
+    pub distance: f64,
+    /// The nearest generated images, nearest first.
+    pub nearest: Vec<PathBuf>,
+}
+
+/// Everything `rendergan eval` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub real: PathBuf,
+    pub images: PathBuf,
+    pub real_photos: usize,
+    pub real_crops: usize,
+    pub generated_images: usize,
+    /// Linear classifier on the features, 4 folds (crops of one photo stay in one fold).
+    pub c2st: C2st,
+    /// KID on the standardised features (mean, std over subsets); 0 = same distribution.
+    pub kid: [f64; 2],
+    #[serde(flatten)]
+    pub prdc: Prdc,
+    /// Median 5-NN radius of the generated crops over that of the real crops: far below 1 means
+    /// the generated images are much more alike than the photos are (collapse).
+    pub spread_ratio: f64,
+    pub covered_worst: Vec<Uncovered>,
+    /// Per-photo distance (same units as [`Uncovered::distance`]) of every photo, in file order.
+    pub photo_distances: Vec<(PathBuf, f64)>,
+    pub dataset: Option<DatasetStats>,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+/// The images of a dataset folder (its `images/`), or of a plain folder.
+fn image_folder(dir: &Path) -> PathBuf {
+    let own = dir.join("images");
+    if own.is_dir() {
+        own
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// Runs the evaluation.
+pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
+    let t0 = std::time::Instant::now();
+    let res = o.res;
+    let real = RealSet::load_flag(&o.real, (res * 4) as u32, "--real")?;
+    let gen = RealSet::load_flag(&image_folder(&o.images), (res * 4) as u32, "--images")?;
+    let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+    // every photo gets the same number of crops, so each has a distance of its own
+    let per = o.crops_per_photo.max(1);
+    let (mut real_groups, mut real_crops) = (Vec::new(), Vec::new());
+    for k in 0..real.images.len() {
+        for _ in 0..per {
+            real_groups.push(k);
+            real_crops.push(real.crop_of(k, &mut rng, res as u32, |_| o.crop, 3));
+        }
+    }
+    let n = gen.images.len();
+    let used: Vec<usize> = if n <= o.max_images {
+        (0..n).collect()
+    } else {
+        (0..o.max_images).map(|i| i * n / o.max_images).collect()
+    };
+    let gen_crops: Vec<Vec<f32>> = used
+        .iter()
+        .map(|&k| gen.crop_of(k, &mut rng, res as u32, |_| o.images_crop, 3))
+        .collect();
+    let f = Features::new(3);
+    let (mut fr, mut fg) = (f.embed(&real_crops, res), f.embed(&gen_crops, res));
+    let c2st = linear_c2st(
+        Side {
+            items: &fr,
+            groups: Some(&real_groups),
+        },
+        Side {
+            items: &fg,
+            groups: Some(&used),
+        },
+        4,
+        o.seed,
+    );
+    // by the pooled spread: a feature nearly constant on the photos must not blow up the
+    // distances of generated images that vary in it (measured: KID 40–100 by real-only scaling)
+    let pooled: Vec<Vec<f32>> = fr.iter().chain(&fg).cloned().collect();
+    metrics::standardise(&pooled, &mut [&mut fr, &mut fg]);
+    let (kid, kid_std) = metrics::kid(&fr, &fg, 10, 200, o.seed);
+    let prdc = metrics::prdc(&fr, &fg);
+    let median = |mut v: Vec<f64>| -> f64 {
+        let mid = v.len() / 2;
+        *v.select_nth_unstable_by(mid, f64::total_cmp).1
+    };
+    let spread_ratio =
+        median(metrics::knn_radii(&fg, metrics::K)) / median(metrics::knn_radii(&fr, metrics::K));
+    let unc = metrics::uncovered(&fr, &fg);
+    let photo_distance: Vec<f64> = (0..real.images.len())
+        .map(|k| {
+            let d: Vec<f64> = (0..unc.len())
+                .filter(|i| real_groups[*i] == k)
+                .map(|i| unc[i].0)
+                .collect();
+            d.iter().sum::<f64>() / d.len().max(1) as f64
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..real.images.len()).collect();
+    order.sort_by(|a, b| photo_distance[*b].total_cmp(&photo_distance[*a]));
+    let covered_worst = order
+        .iter()
+        .take(o.worst)
+        .map(|&k| Uncovered {
+            photo: real.files[k].clone(),
+            distance: photo_distance[k],
+            nearest: nearest_images(&fr, &real_groups, k, &fg, &used, &gen.files, 3),
+        })
+        .collect();
+    let dataset = manifest_stats::read(&o.images)?;
+    let mut warnings = super::real_set_warnings(&real, o.crop);
+    warnings.extend(collapse_warnings(&prdc, spread_ratio));
+    if let Some(d) = &dataset {
+        warnings.extend(d.warnings.iter().cloned());
+    }
+    Ok(Report {
+        real: o.real.clone(),
+        images: o.images.clone(),
+        real_photos: real.images.len(),
+        real_crops: real_crops.len(),
+        generated_images: used.len(),
+        c2st,
+        kid: [kid, kid_std],
+        prdc,
+        spread_ratio,
+        covered_worst,
+        photo_distances: real.files.iter().cloned().zip(photo_distance).collect(),
+        dataset,
+        warnings,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The `count` generated images nearest to any crop of photo `k`, nearest first, each once.
+fn nearest_images(
+    fr: &[Vec<f32>],
+    groups: &[usize],
+    k: usize,
+    fg: &[Vec<f32>],
+    used: &[usize],
+    files: &[PathBuf],
+    count: usize,
+) -> Vec<PathBuf> {
+    let mut pairs: Vec<(f64, usize)> = Vec::new();
+    for x in fr
+        .iter()
+        .zip(groups)
+        .filter(|(_, g)| **g == k)
+        .map(|(x, _)| x)
+    {
+        for (j, y) in fg.iter().enumerate() {
+            let d: f64 = x.iter().zip(y).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+            pairs.push((d, used[j]));
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<PathBuf> = Vec::new();
+    for (_, j) in pairs {
+        if out.len() == count {
+            break;
+        }
+        if !out.contains(&files[j]) {
+            out.push(files[j].clone());
+        }
+    }
+    out
+}
+
+/// Warnings when the generated set is far less varied than the photos.
+pub fn collapse_warnings(p: &Prdc, spread_ratio: f64) -> Vec<String> {
+    let mut out = Vec::new();
+    if spread_ratio < 0.5 {
+        out.push(format!(
+            "collapse: the generated images are much more alike than the photos (their typical distance to a neighbour is {:.0} % of the photos'); widen the config's distributions or check the learned stages' spread below",
+            100.0 * spread_ratio
+        ));
+    }
+    if p.coverage < 0.25 && p.precision > 2.0 * p.coverage.max(0.05) {
+        out.push(format!(
+            "collapse: the generated images look like part of the photos (precision {:.2}) but cover only {:.0} % of them (coverage {:.2}); see the photos covered worst",
+            p.precision,
+            100.0 * p.coverage,
+            p.coverage
+        ));
+    }
+    out
+}
