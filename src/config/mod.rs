@@ -3,6 +3,7 @@
 //! becomes a [`ConfigError`] naming the file, YAML path and line. Nothing here renders or writes.
 
 pub mod dist;
+pub mod emphasis;
 pub mod error;
 pub mod expr;
 pub mod locate;
@@ -57,6 +58,8 @@ pub struct Config {
     pub train: TrainSpec,
     /// A trained run folder to apply to every render (`augment:` in the file, or `--augment`).
     pub augment: Option<PathBuf>,
+    /// Tails and classes drawn more often (`emphasis:`).
+    pub emphasis: emphasis::Emphasis,
 }
 
 /// Learned-augmentation training settings (`train:`); every field has a default.
@@ -357,6 +360,7 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
     }
     let train = train_spec(src, raw.train.unwrap_or_default())?;
     let augment = raw.augment.map(|a| base.join(a));
+    let emphasis = emphasis::emphasis(src, raw.emphasis, &classes)?;
     Ok(Config {
         file: src.file.clone(),
         seed: raw.seed.unwrap_or(0),
@@ -375,6 +379,7 @@ fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Con
         antialias,
         train,
         augment,
+        emphasis,
     })
 }
 

@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub train: Option<RawTrain>,
     /// A run folder of `rendergan train` to apply to every render.
     pub augment: Option<String>,
+    pub emphasis: Option<Vec<super::emphasis::RawEmphasis>>,
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,7 @@
 //! `manifest.jsonl`: one JSON line per image with everything that was sampled (camera, lights,
-//! background, each object's model, parameters, pose) and its labels' summary.
+//! background, each object's model, parameters, pose), what `emphasis:` rules measure on each
+//! object (tilt to the camera, projected size, overlap), its labels' summary, its sampling
+//! weight under `emphasis:`, and what the learned stages did under `--augment`.
 
 use serde::Serialize;
 use serde_json::json;
@@ -38,11 +40,14 @@ pub fn entry(
     file: &str,
     augment: Option<&AugmentNote>,
 ) -> serde_json::Value {
+    let views = crate::scene::emphasis::views(scene);
+    let round = |v: f64| (v * 1e4).round() / 1e4;
     let objects: Vec<serde_json::Value> = scene
         .instances
         .iter()
         .zip(labels)
-        .map(|(inst, l)| {
+        .zip(&views)
+        .map(|((inst, l), v)| {
             json!({
                 "id": inst.id,
                 "class": inst.class.map(|c| cfg.classes[c].name.as_str()),
@@ -57,6 +62,9 @@ pub fn entry(
                 "visibility": l.visibility,
                 "keypoints": l.keypoints,
                 "labeled": l.labeled,
+                "tilt": round(v.tilt),
+                "size": round(v.size),
+                "overlap": round(v.overlap),
             })
         })
         .collect();
@@ -74,6 +82,14 @@ pub fn entry(
         "objects": objects,
         "skipped_for_overlap": scene.skipped_for_overlap,
     });
+    if let Some(e) = &scene.emphasis {
+        line["sampling_weight"] = json!(e.sampling_weight);
+        line["emphasis"] = json!(e
+            .rules
+            .iter()
+            .map(|k| cfg.emphasis.rules[*k].name.as_str())
+            .collect::<Vec<_>>());
+    }
     if let Some(a) = augment {
         line["augment"] = json!(a);
     }

@@ -203,7 +203,8 @@ pub fn stats(lines: &[Value]) -> DatasetStats {
             for (key, name) in [
                 ("visibility", "object visibility"),
                 ("tilt", "object tilt to the camera (°)"),
-                ("overlap", "object overlap (drawn)"),
+                ("size", "object size (drawn box / image height)"),
+                ("overlap", "object overlap by nearer boxes (drawn)"),
             ] {
                 if let Some(x) = num(&o[key]) {
                     series.entry(name).or_default().push(x);

@@ -2,6 +2,7 @@
 //! the config with an RNG seeded from (run seed, index) alone, so image i never depends on other
 //! images, thread counts or batch sizes. Owns sampling and the camera model; rendering is `render`.
 
+pub mod emphasis;
 pub mod mesh;
 pub mod part;
 pub mod seed;
@@ -185,6 +186,8 @@ pub struct Scene {
     /// The first draw of a model that gave a number that is not finite (`x / 0` for the
     /// parameters this image drew), as [`part::check_draw`] words it.
     pub invalid: Option<String>,
+    /// How it was drawn under `emphasis:` (`None` without rules).
+    pub emphasis: Option<emphasis::Emphasised>,
 }
 
 fn sample_color(c: &ColorDist, rng: &mut ChaCha8Rng) -> [f32; 3] {
@@ -244,11 +247,21 @@ fn is_defect_entry(cfg: &Config, entry: usize) -> bool {
         .is_some_and(|c| defects.contains(&cfg.classes[c].name))
 }
 
-/// Draws the scene of image `index`. Under `output.anomaly_images` a good image is drawn with
-/// every defect entry's count 0, and a defective one is drawn again (from seeds derived from its
-/// own) until a defect is placed, at most 64 times.
+/// Draws the scene of image `index`: from its own seed, under `emphasis:` rules by
+/// [`emphasis::draw`].
 pub fn sample(cfg: &Config, index: u64) -> Scene {
     let seed = image_seed(cfg.seed, index);
+    if cfg.emphasis.rules.is_empty() {
+        sample_plain(cfg, index, seed)
+    } else {
+        emphasis::draw(cfg, index, seed)
+    }
+}
+
+/// Draws a scene of the plain config from `seed`. Under `output.anomaly_images` a good image is
+/// drawn with every defect entry's count 0, and a defective one is drawn again (from seeds
+/// derived from `seed`) until a defect is placed, at most 64 times.
+fn sample_plain(cfg: &Config, index: u64, seed: u64) -> Scene {
     let role = anomaly_role(cfg, index);
     if role != Some(AnomalyRole::Defective) {
         return sample_seeded(cfg, index, seed, role);
@@ -284,6 +297,7 @@ fn sample_seeded(cfg: &Config, index: u64, seed: u64, role: Option<AnomalyRole>)
         instances,
         skipped_for_overlap: skipped,
         invalid,
+        emphasis: None,
     }
 }
 /// The camera of one image.

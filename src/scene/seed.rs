@@ -45,3 +45,9 @@ pub const FEATURE_EMBEDDING: u64 = 0x5EED_FEA7;
 pub const FEATURE_PATCHES: u64 = 0x11_EA2;
 /// The C2ST's fold shuffles (xor-ed into its seed).
 pub const C2ST_FOLDS: u64 = 0xF01D;
+/// `emphasis:`: the plain scenes its tails are fitted on (mixed with the scene number), an
+/// image's further candidates (xor-ed into its seed, mixed with the candidate number) and its
+/// accept draws (mixed with its seed).
+pub const EMPHASIS_PILOT: u64 = 0xE3F4_A515;
+pub const EMPHASIS_DRAW: u64 = 0xE3F4_D4A3;
+pub const EMPHASIS_ACCEPT: u64 = 0xE3F4_ACC7;

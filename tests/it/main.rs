@@ -6,6 +6,7 @@ mod bad_input;
 mod common;
 mod deploy;
 mod determinism;
+mod eval;
 mod fuzz;
 mod golden;
 mod invariants;
