@@ -61,6 +61,7 @@ pub(crate) mod test_support {
                 .collect(),
             skipped_for_overlap: 0,
             invalid: None,
+            emphasis: None,
         }
     }
 }

@@ -241,7 +241,10 @@ pub fn stats(lines: &[Value]) -> DatasetStats {
         .iter()
         .map(|(k, v)| Histogram::new(k, v))
         .collect();
-    let mut warnings = stage_collapse(&stages);
+    let mut warnings: Vec<String> = stage_collapse(&stages)
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect();
     for (name, c) in &classes {
         if c.drawn > 0 && c.labelled * 2 < c.drawn {
             warnings.push(format!(
@@ -292,16 +295,17 @@ fn safety(kept: &mut [(f64, String)]) -> LabelSafety {
 }
 
 /// The collapse alarm: a learned stage that does something (its mean is not ~0) but the same
-/// thing to every image.
-pub fn stage_collapse(stages: &[Histogram]) -> Vec<String> {
+/// thing to every image. Returns (stage, warning) pairs.
+pub fn stage_collapse(stages: &[Histogram]) -> Vec<(String, String)> {
     stages
         .iter()
         .filter(|h| h.n >= 8 && h.mean.abs() > 1e-3 && h.std < 0.02 * h.mean.abs())
         .map(|h| {
-            format!(
+            let w = format!(
                 "collapse: stage {} does the same to every image ({:.3} ± {:.4} over {} images); it learned one setting, not the photos' variety: train longer, with more varied photos, or switch the stage off",
                 h.name, h.mean, h.std, h.n
-            )
+            );
+            (h.name.clone(), w)
         })
         .collect()
 }

@@ -1,15 +1,16 @@
-//! Label safety: each object's contrast across its mask's edge (mean grey of the band just
-//! inside the mask minus that of the ring just outside), measured on the raw render and again
+//! Label safety: each object's contrast against its surroundings (mean grey of its visible mask
+//! minus that of the ring just outside it), measured on the raw render and again
 //! after the learned stages, so a stage that washes an object into its surroundings is caught
 //! while its label still claims it. Plain CPU code on the instance-id image.
 
-/// Width of the inner band and the outer ring, pixels.
-pub const RING: usize = 2;
+/// Width of the outer ring, pixels.
+pub const RING: usize = 3;
 
 /// Contrast of each instance 1..=`n` in `rgb` (RGB8, `w` × `h`) given the per-pixel instance
-/// `ids`: mean grey (0..1) of its pixels within [`RING`] of another id, minus that of the other
-/// pixels within [`RING`] of it. `None` for an instance with no such pixels (hidden, or filling
-/// the image).
+/// `ids`: mean grey (0..1) of its pixels, minus that of the other pixels within [`RING`] of it.
+/// The whole mask, not a band inside its edge: a blur that softens edges keeps most of a large
+/// object's contrast and takes a small object's, which is the label at risk. `None` for an
+/// instance with no pixels or no ring (hidden, or filling the image).
 pub fn ring_contrast(ids: &[u32], rgb: &[u8], w: usize, h: usize, n: usize) -> Vec<Option<f32>> {
     let mut inner = vec![(0.0f64, 0usize); n + 1];
     let mut outer = vec![(0.0f64, 0usize); n + 1];
@@ -35,9 +36,6 @@ pub fn ring_contrast(ids: &[u32], rgb: &[u8], w: usize, h: usize, n: usize) -> V
                         near.push(q);
                     }
                 }
-            }
-            if near.is_empty() {
-                continue;
             }
             let g = (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0;
             if own != 0 && (own as usize) <= n {

@@ -19,7 +19,7 @@ use super::device::learning_device;
 use super::diffaug::diff_augment;
 use super::discriminator::{d_loss, g_loss, mean_logit, Discriminator};
 use super::ema::Ema;
-use super::probe::{Best, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
+use super::probe::{Best, Collapse, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
 use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs};
@@ -235,6 +235,8 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         resumed.is_some().then_some(start),
     )?;
     let mut last_score: Option<Score> = None;
+    let raw_spread = opts.probe.then(|| probe.spread(&raw_images));
+    let mut collapse = Collapse::default();
     for step in start..steps {
         let t0 = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed ^ seed::TRAIN_STEP, step));
@@ -300,9 +302,12 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let secs = t0.elapsed().as_secs_f64();
         let probed = done % spec.probe_every == 0 || done == steps;
         let mut realism = (f64::NAN, f64::NAN);
+        let mut spread = None;
         if let (true, Some(o)) = (probed, outcome.as_mut()) {
             let avg = ema.apply(&g);
-            let score = probe.score(&probe.apply(&avg, &device), false, cfg.seed ^ done);
+            let applied = probe.apply(&avg, &device);
+            spread = raw_spread.map(|raw| (probe.spread(&applied), raw));
+            let score = probe.score(&applied, false, cfg.seed ^ done);
             if score.key() < o.best.score.key() {
                 best_bytes = infer::module_bytes(&avg)?;
                 o.best = Best { step: done, score };
@@ -311,6 +316,11 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             last_score = Some(score);
         }
         let st: &StageStats = &out.stats;
+        if probed {
+            for w in collapse.check(st, spread, done) {
+                say(&format!("warning: {w}"));
+            }
+        }
         metrics.row(&metric_row(
             done,
             [d_loss_value, g_adv, g_l1, pen],

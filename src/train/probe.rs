@@ -159,6 +159,82 @@ impl Probe {
         };
         linear_c2st(held, Side::plain(&f), folds, seed).into()
     }
+
+    /// How varied `images` are next to the held-out real crops: the median distance of an
+    /// image's patch features to its 5th nearest neighbour over that of the real crops' (both
+    /// standardised together). Far below the raw renders' figure means the chain makes its
+    /// images alike (collapse).
+    pub fn spread(&self, images: &[Vec<f32>]) -> f64 {
+        use crate::eval::metrics::{knn_radii, standardise, K};
+        let mut f = self.features.embed(
+            &patches(images, self.channels, self.res, PATCH_SEED),
+            self.res / 2,
+        );
+        let mut held = self.held.clone();
+        let pooled: Vec<Vec<f32>> = held.iter().chain(&f).cloned().collect();
+        standardise(&pooled, &mut [&mut held, &mut f]);
+        let median = |mut v: Vec<f64>| {
+            let mid = v.len() / 2;
+            *v.select_nth_unstable_by(mid, f64::total_cmp).1
+        };
+        median(knn_radii(&f, K)) / median(knn_radii(&held, K)).max(1e-9)
+    }
+}
+
+/// The collapse alarms of a training run, each said once: a stage whose per-image value has
+/// ~no spread over a batch, and a chain whose images are far less varied than the raw renders.
+#[derive(Default)]
+pub struct Collapse {
+    said: Vec<String>,
+}
+
+impl Collapse {
+    /// New warnings for the batch statistics `st` and the probe images' spread (`learned`,
+    /// against the raw renders' `raw`) at `step`.
+    pub fn check(
+        &mut self,
+        st: &crate::augment::model::StageStats,
+        spread: Option<(f64, f64)>,
+        step: u64,
+    ) -> Vec<String> {
+        use crate::eval::manifest_stats::{stage_collapse, Histogram};
+        let f = |v: &[f32]| v.iter().map(|x| *x as f64).collect::<Vec<f64>>();
+        let hs: Vec<Histogram> = [
+            ("blur", &st.blur),
+            ("light_range", &st.light_range),
+            ("bg_shift", &st.bg_shift),
+            ("bg_texture", &st.bg_texture),
+            ("detail", &st.detail),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| Histogram::new(n, &f(v)))
+        .collect();
+        let mut out: Vec<(String, String)> = stage_collapse(&hs)
+            .into_iter()
+            .map(|(name, w)| (name, format!("step {step}: {w}")))
+            .collect();
+        if let Some((learned, raw)) = spread {
+            if learned < 0.5 * raw {
+                out.push((
+                    "spread".into(),
+                    format!(
+                        "step {step}: collapse: the learned images are far more alike than the raw renders (spread {learned:.2} vs {raw:.2} of the held-out photos'); coverage of the photos is falling; the run keeps its best checkpoint, but look at samples/ and consider fewer steps or a lower lr_g"
+                    ),
+                ));
+            }
+        }
+        out.into_iter()
+            .filter(|(k, _)| {
+                let new = !self.said.contains(k);
+                if new {
+                    self.said.push(k.clone());
+                }
+                new
+            })
+            .map(|(_, w)| w)
+            .collect()
+    }
 }
 
 /// Seed of where the patch of each probe render lies (the same every time, so successive

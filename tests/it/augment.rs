@@ -106,6 +106,72 @@ fn c2st_pair(work: &Path, real: &Path, run: &Path) -> (f64, f64) {
     (a, b)
 }
 
+/// `rendergan eval` on the controlled domain (the raw and augmented sets `c2st_pair` wrote
+/// under `work`): the learned set ranks closer to the photos than the raw one on every measure
+/// of distance, its label safety is measured, and photos of a kind the config never renders top
+/// the covered-worst list.
+fn eval_ranks_learned_over_raw(work: &Path, real: &Path) {
+    use rendergan::eval::report::{evaluate, EvalOptions};
+    let opts = |real: &Path, d: &str| EvalOptions {
+        real: real.to_path_buf(),
+        images: work.join(d),
+        res: 64,
+        crop: 1.0,
+        images_crop: 1.0,
+        crops_per_photo: 1,
+        max_images: 1000,
+        worst: 3,
+        seed: 1,
+    };
+    let raw = evaluate(&opts(real, "raw")).unwrap();
+    let learned = evaluate(&opts(real, "augmented")).unwrap();
+    let show = |r: &rendergan::eval::report::Report| {
+        format!(
+            "c2st {:.3} kid {:.3} precision {:.3} coverage {:.3}",
+            r.c2st.accuracy, r.kid[0], r.prdc.precision, r.prdc.coverage
+        )
+    };
+    eprintln!(
+        "eval raw: {}
+eval learned: {}",
+        show(&raw),
+        show(&learned)
+    );
+    assert!(learned.c2st.accuracy < raw.c2st.accuracy - 0.1);
+    assert!(learned.kid[0] < raw.kid[0]);
+    assert!(learned.prdc.coverage >= raw.prdc.coverage);
+    let d = learned
+        .dataset
+        .as_ref()
+        .expect("the augmented set's manifest");
+    let safety = d
+        .label_safety
+        .as_ref()
+        .expect("label safety of an augmented set");
+    eprintln!("label safety: {safety:?}");
+    // blur σ ≈ 2 px at 64² takes most of the contrast of the smallest objects, and the report
+    // lists them; most objects keep theirs
+    assert!(safety.judged > 100 && safety.median_kept > 0.6);
+    assert!(
+        safety.at_risk * 20 <= safety.judged,
+        "{} of {} objects lost most of their edge contrast",
+        safety.at_risk,
+        safety.judged
+    );
+    assert!(d.stages.iter().any(|h| h.name == "blur" && h.n == 96));
+    let with_odd = work.join("real_and_stripes");
+    std::fs::create_dir_all(&with_odd).unwrap();
+    for e in std::fs::read_dir(real).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, with_odd.join(p.file_name().unwrap())).unwrap();
+    }
+    let stripes = super::eval::off_kind(&with_odd, 3);
+    let r = evaluate(&opts(&with_odd, "augmented")).unwrap();
+    let mut worst: Vec<_> = r.covered_worst.iter().map(|u| u.photo.clone()).collect();
+    worst.sort();
+    assert_eq!(worst, stripes, "{:?}", r.covered_worst);
+}
+
 fn metrics(run: &Path) -> Vec<std::collections::BTreeMap<String, f64>> {
     let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     let mut lines = text.lines();
@@ -197,16 +263,45 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
         "C2ST: real vs raw {raw_vs_real:.3}, real vs augmented {aug_vs_real:.3}"
     );
 
+    eval_ranks_learned_over_raw(dir.path(), &real);
+
+    // BeesBook's 12 ID bits still read back from augmented tags
+    let (bees, entries) = super::scenes::scene_with("beesbook", 24, Some(&run));
+    let (tags, checked, wrong) = super::scenes::read_tag_bits(bees.path(), &entries);
+    eprintln!(
+        "augmented BeesBook: {tags} tags, {checked} cells read back, {} wrong: {wrong:#?}",
+        wrong.len()
+    );
+    assert!(
+        tags >= 20 && checked >= 200,
+        "only {tags} tags, {checked} cells"
+    );
+    assert!(wrong.len() * 100 <= checked, "{wrong:#?}");
+
     let mut gen_cfg = load(&fixture("mixed.yaml"));
     gen_cfg.count = 6;
     generate(&gen_cfg, &dir.path().join("plain"), 2, 1);
     gen_cfg.augment = Some(run.clone());
     generate(&gen_cfg, &dir.path().join("aug"), 2, 1);
     let read = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+    // the manifest gains what the stages did, and nothing else changes
+    let lines = |p: &str| -> Vec<serde_json::Value> {
+        String::from_utf8(read(p))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (plain, aug) = (lines("plain/manifest.jsonl"), lines("aug/manifest.jsonl"));
+    assert_eq!(plain.len(), aug.len());
+    for (p, mut a) in plain.into_iter().zip(aug) {
+        let note = a.as_object_mut().unwrap().remove("augment");
+        assert!(note.is_some_and(|n| n["blur"].is_number() && n["contrast"].is_array()));
+        assert_eq!(p, a, "the manifest changed under augmentation");
+    }
     for f in [
         "annotations/instances_train.json",
         "annotations/instances_val.json",
-        "manifest.jsonl",
     ] {
         assert!(
             read(&format!("plain/{f}")) == read(&format!("aug/{f}")),
