@@ -347,6 +347,11 @@ fn validate(config: PathBuf) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if !cfg.emphasis.rules.is_empty() {
+        for line in crate::scene::emphasis::describe(&cfg) {
+            println!("{line}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -376,6 +381,11 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
     if let Some(run) = &cfg.augment {
         crate::dataset::run_folder::read_run_info(run)?;
         warn_if_unhelpful(run);
+    }
+    if !cfg.emphasis.rules.is_empty() && !a.quiet {
+        for line in crate::scene::emphasis::describe(&cfg) {
+            eprintln!("rendergan: {line}");
+        }
     }
     let ctxs = generate::open_devices(opts.render_threads)?;
     let s = generate::run(&cfg, &ctxs, &opts)?;

@@ -80,6 +80,8 @@ pub struct EmphasisFit {
     pub thresholds: Vec<f64>,
     /// Per rule: the fraction of plain images in its tail.
     pub tail_fractions: Vec<f64>,
+    /// Per rule: the fraction of emphasised images expected in its tail.
+    pub emphasised_fractions: Vec<f64>,
     /// The plain mean of an image's weight (product of the factors of the rules it is in).
     pub mean_weight: f64,
 }

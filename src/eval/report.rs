@@ -74,6 +74,9 @@ pub struct Report {
     pub seconds: f64,
 }
 
+/// Fewest real crops for neighbourhood measures that are more than rough.
+const FEW_REAL_CROPS: usize = 100;
+
 /// The images of a dataset folder (its `images/`), or of a plain folder.
 fn image_folder(dir: &Path) -> PathBuf {
     let own = dir.join("images");
@@ -159,6 +162,13 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
         .collect();
     let dataset = manifest_stats::read(&o.images)?;
     let mut warnings = super::real_set_warnings(&real, o.crop);
+    if real_crops.len() < FEW_REAL_CROPS {
+        warnings.push(format!(
+            "only {} real crops ({} photo(s) × {per}): precision, recall, density and coverage rest on each crop's 5 nearest neighbours and are rough below {FEW_REAL_CROPS}; give 25 or more photos (more crops of the same photos only find their own copies)",
+            real_crops.len(),
+            real.images.len()
+        ));
+    }
     warnings.extend(collapse_warnings(&prdc, spread_ratio));
     if let Some(d) = &dataset {
         warnings.extend(d.warnings.iter().cloned());

@@ -204,24 +204,76 @@ pub fn fit(cfg: &Config) -> &EmphasisFit {
                 judged.iter().filter(|(r, _)| r.contains(&k)).count() as f64 / judged.len() as f64
             })
             .collect();
-        let mean_weight = judged.iter().map(|(_, w)| w).sum::<f64>() / judged.len() as f64;
+        let total: f64 = judged.iter().map(|(_, w)| w).sum();
+        let emphasised_fractions = (0..cfg.emphasis.rules.len())
+            .map(|k| {
+                judged
+                    .iter()
+                    .filter(|(r, _)| r.contains(&k))
+                    .map(|(_, w)| w)
+                    .sum::<f64>()
+                    / total
+            })
+            .collect();
         EmphasisFit {
             thresholds,
             tail_fractions,
-            mean_weight,
+            emphasised_fractions,
+            mean_weight: total / judged.len() as f64,
         }
     })
+}
+
+/// One line per rule for `validate` and `generate`: where its tail starts, how many plain
+/// images are in it and how many will be; and a warning for a rule that changes nothing.
+pub fn describe(cfg: &Config) -> Vec<String> {
+    let f = fit(cfg);
+    let draws = largest_weight(cfg) / f.mean_weight;
+    let mut out: Vec<String> = cfg
+        .emphasis
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let from = match r.tail {
+                Tail::Top(_) => format!(", values ≥ {:.3}", f.thresholds[k]),
+                Tail::Bottom(_) => format!(", values ≤ {:.3}", f.thresholds[k]),
+                Tail::Present => String::new(),
+            };
+            let mut line = format!(
+                "emphasis[{k}] {}{from}: {:.1} % of plain images, ×{} → about {:.1} % of these",
+                r.name,
+                100.0 * f.tail_fractions[k],
+                r.factor,
+                100.0 * f.emphasised_fractions[k]
+            );
+            if f.tail_fractions[k] == 0.0 {
+                line.push_str(&format!(
+                    " (warning: none of {PILOT_SCENES} plain scenes is in this tail, so it changes nothing; check the class and the quantity)"
+                ));
+            }
+            line
+        })
+        .collect();
+    out.push(format!(
+        "emphasis: about {draws:.1} scene draws per image (no render per draw); sampling_weight in manifest.jsonl undoes it"
+    ));
+    out
+}
+
+/// The largest weight an image can have (rules below 1 never raise it).
+fn largest_weight(cfg: &Config) -> f64 {
+    cfg.emphasis
+        .rules
+        .iter()
+        .map(|r| r.factor.max(1.0))
+        .product()
 }
 
 /// Draws image `index` (seed `seed`) under the config's rules.
 pub fn draw(cfg: &Config, index: u64, seed: u64) -> Scene {
     let f = fit(cfg);
-    let top: f64 = cfg
-        .emphasis
-        .rules
-        .iter()
-        .map(|r| r.factor.max(1.0))
-        .product();
+    let top = largest_weight(cfg);
     let mut accept = ChaCha8Rng::seed_from_u64(mix(seed, EMPHASIS_ACCEPT));
     let mut k = 0;
     loop {

@@ -130,7 +130,11 @@ fn the_measures_rank_degradations_and_find_photos_the_scene_cannot_make() {
         same.prdc.coverage,
         strong.prdc.coverage
     );
-    assert!(same.warnings.is_empty(), "{:?}", same.warnings);
+    assert!(
+        !same.warnings.iter().any(|w| w.contains("collapse")),
+        "{:?}",
+        same.warnings
+    );
 
     // photos of a kind the config never renders are the ones covered worst
     let stripes = off_kind(&real, 4);
@@ -138,6 +142,19 @@ fn the_measures_rank_degradations_and_find_photos_the_scene_cannot_make() {
     let mut worst: Vec<PathBuf> = r.covered_worst.iter().map(|u| u.photo.clone()).collect();
     worst.sort();
     assert_eq!(worst, stripes, "{:?}", r.covered_worst);
+    // a set of one image over and over is called a collapse
+    let one = dir.path().join("one");
+    std::fs::create_dir_all(&one).unwrap();
+    for k in 0..60 {
+        std::fs::copy(&odd[0], one.join(format!("{k:03}.png"))).unwrap();
+    }
+    let r = evaluate(&opts(&real, &one)).unwrap();
+    eprintln!("one image: {}", line(&r));
+    assert!(
+        r.warnings.iter().any(|w| w.starts_with("collapse")) && r.prdc.coverage < 0.2,
+        "{:?}",
+        r.warnings
+    );
     // the dataset folder's manifest is read: per-class counts and sampled histograms
     let r = evaluate(&opts(&real, &set)).unwrap();
     let d = r.dataset.expect("a dataset folder has a manifest");
