@@ -4,7 +4,7 @@
 //! thumbnails it shows. Self-contained: the folder can be moved or mailed.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -205,7 +205,7 @@ pub fn write(r: &Report, dir: &Path) -> anyhow::Result<()> {
     std::fs::write(&hp, h).with_context(|| format!("cannot write {}", hp.display()))
 }
 
-fn file_name(p: &PathBuf) -> String {
+fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
