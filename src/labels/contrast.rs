@@ -12,48 +12,58 @@ pub const RING: usize = 3;
 /// object's contrast and takes a small object's, which is the label at risk. `None` for an
 /// instance with no pixels or no ring (hidden, or filling the image).
 pub fn ring_contrast(ids: &[u32], rgb: &[u8], w: usize, h: usize, n: usize) -> Vec<Option<f32>> {
+    let grey =
+        |p: usize| (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0;
+    // each instance's pixel sum and count, and its box
     let mut inner = vec![(0.0f64, 0usize); n + 1];
-    let mut outer = vec![(0.0f64, 0usize); n + 1];
-    let r = RING as isize;
-    let mut near: Vec<u32> = Vec::with_capacity(8);
+    let mut boxes = vec![(usize::MAX, usize::MAX, 0usize, 0usize); n + 1];
     for y in 0..h {
         for x in 0..w {
             let p = y * w + x;
-            let own = ids[p];
-            near.clear();
-            for dy in -r..=r {
-                let yy = y as isize + dy;
-                if yy < 0 || yy >= h as isize {
-                    continue;
-                }
-                for dx in -r..=r {
-                    let xx = x as isize + dx;
-                    if xx < 0 || xx >= w as isize {
-                        continue;
-                    }
-                    let q = ids[yy as usize * w + xx as usize];
-                    if q != own && !near.contains(&q) {
-                        near.push(q);
-                    }
-                }
+            let id = ids[p] as usize;
+            if id == 0 || id > n {
+                continue;
             }
-            let g = (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0;
-            if own != 0 && (own as usize) <= n {
-                inner[own as usize].0 += g;
-                inner[own as usize].1 += 1;
-            }
-            for &q in &near {
-                if q != 0 && (q as usize) <= n {
-                    outer[q as usize].0 += g;
-                    outer[q as usize].1 += 1;
-                }
-            }
+            inner[id].0 += grey(p);
+            inner[id].1 += 1;
+            let b = &mut boxes[id];
+            *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
         }
     }
+    // the ring: the instance's mask dilated by RING (a square, separable) inside its box grown
+    // by RING, less the mask; only each instance's own neighbourhood is visited
     (1..=n)
         .map(|i| {
-            let ((si, ni), (so, no)) = (inner[i], outer[i]);
-            (ni > 0 && no > 0).then(|| (si / ni as f64 - so / no as f64) as f32)
+            let (si, ni) = inner[i];
+            if ni == 0 {
+                return None;
+            }
+            let (x0, y0, x1, y1) = boxes[i];
+            let (x0, y0) = (x0.saturating_sub(RING), y0.saturating_sub(RING));
+            let (x1, y1) = ((x1 + RING).min(w - 1), (y1 + RING).min(h - 1));
+            let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+            let mut rows = vec![false; bw * bh];
+            for y in 0..bh {
+                for x in 0..bw {
+                    let lo = x.saturating_sub(RING);
+                    let hi = (x + RING).min(bw - 1);
+                    rows[y * bw + x] =
+                        (lo..=hi).any(|xx| ids[(y0 + y) * w + x0 + xx] as usize == i);
+                }
+            }
+            let (mut so, mut no) = (0.0f64, 0usize);
+            for y in 0..bh {
+                let lo = y.saturating_sub(RING);
+                let hi = (y + RING).min(bh - 1);
+                for x in 0..bw {
+                    let p = (y0 + y) * w + x0 + x;
+                    if ids[p] as usize != i && (lo..=hi).any(|yy| rows[yy * bw + x]) {
+                        so += grey(p);
+                        no += 1;
+                    }
+                }
+            }
+            (no > 0).then(|| (si / ni as f64 - so / no as f64) as f32)
         })
         .collect()
 }
@@ -78,5 +88,48 @@ mod tests {
         assert_eq!(c[1], None, "instance 2 is not in the image");
         let washed = ring_contrast(&ids, &paint(110, 100), w, h, 1)[0].unwrap();
         assert!(washed > 0.0 && washed < 0.05, "{washed}");
+    }
+
+    #[test]
+    fn the_ring_is_every_other_pixel_within_ring_of_the_mask() {
+        // random blobs of three instances, checked against the definition pixel by pixel
+        let (w, h) = (23, 17);
+        let ids: Vec<u32> = (0..w * h)
+            .map(|p| {
+                let (x, y) = ((p % w) as i32, (p / w) as i32);
+                if (x - 6).pow(2) + (y - 6).pow(2) < 20 {
+                    1
+                } else if (x - 14).abs() < 4 && (y - 9).abs() < 5 {
+                    2
+                } else if x > 19 && y < 3 {
+                    3
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let got = ring_contrast(&ids, &rgb, w, h, 3);
+        let g =
+            |p: usize| (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0;
+        for i in 1..=3u32 {
+            let (mut si, mut ni, mut so, mut no) = (0.0, 0, 0.0, 0);
+            for p in 0..w * h {
+                let (x, y) = ((p % w) as i64, (p / w) as i64);
+                if ids[p] == i {
+                    si += g(p);
+                    ni += 1;
+                } else if (0..w * h).any(|q| {
+                    let (qx, qy) = ((q % w) as i64, (q / w) as i64);
+                    ids[q] == i && (qx - x).abs() <= RING as i64 && (qy - y).abs() <= RING as i64
+                }) {
+                    so += g(p);
+                    no += 1;
+                }
+            }
+            let want = (si / ni as f64 - so / no as f64) as f32;
+            let have = got[i as usize - 1].unwrap();
+            assert!((want - have).abs() < 1e-6, "instance {i}: {have} vs {want}");
+        }
     }
 }
