@@ -47,6 +47,8 @@ pub struct Augmenter {
     pub stages: StageConfig,
     /// Side of the square training images.
     pub resolution: usize,
+    /// The same weights for the CPU forward `apply` runs.
+    weights: super::fast::Weights,
     device: Device,
 }
 
@@ -65,6 +67,7 @@ impl Augmenter {
         let mut chain = Chain::new(stages, &device);
         load_module_bytes(&mut chain, weights)?;
         Ok(Augmenter {
+            weights: chain.export(),
             chain,
             stages: stages.clone(),
             resolution,
@@ -79,8 +82,38 @@ impl Augmenter {
         h as f32 / self.resolution.max(1) as f32
     }
 
-    /// Augments images of one size in place; returns what each stage did per image.
+    /// Augments images of one size in place with the CPU forward ([`super::fast`]); returns what
+    /// each stage did per image.
     pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<StageStats> {
+        use rayon::prelude::*;
+        let c = self.stages.channels;
+        let mut x: Vec<Vec<f32>> = images
+            .par_iter()
+            .map(|im| rgb_to_chw(im.rgb, c, w, h))
+            .collect();
+        let alphas: Vec<Vec<f32>> = images
+            .iter()
+            .map(|im| im.alpha.iter().map(|a| *a as f32 / 255.0).collect())
+            .collect();
+        let seeds: Vec<u64> = images.iter().map(|i| i.seed).collect();
+        let st = self
+            .weights
+            .apply(&mut x, &alphas, &seeds, (h, w), self.scale(h));
+        images
+            .par_iter_mut()
+            .zip(&x)
+            .for_each(|(im, v)| chw_to_rgb(v, c, w, h, im.rgb));
+        Ok(st)
+    }
+
+    /// [`Augmenter::apply`] with burn's forward: the reference the CPU forward is tested
+    /// against.
+    pub fn apply_burn(
+        &self,
+        images: &mut [AugImage<'_>],
+        w: usize,
+        h: usize,
+    ) -> Result<StageStats> {
         if images.is_empty() {
             return Ok(StageStats::default());
         }

@@ -2,6 +2,7 @@
 //! consume, and applying a trained run to rendered images (`infer`). Only this module and `train`
 //! touch burn.
 
+pub mod fast;
 pub mod infer;
 pub mod model;
 

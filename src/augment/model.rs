@@ -584,6 +584,48 @@ impl Chain {
     pub fn channels(&self) -> usize {
         self.channels
     }
+
+    /// The weights as plain vectors, for the CPU forward of `generate --augment`.
+    pub fn export(&self) -> super::fast::Weights {
+        use super::fast::{Conv3, Dense, Weights};
+        let conv = |c: &Conv2d| {
+            let [o, i, _, _] = c.weight.val().dims();
+            Conv3 {
+                c_in: i,
+                c_out: o,
+                weight: values(c.weight.val()),
+                bias: c.bias.as_ref().map_or(vec![0.0; o], |b| values(b.val())),
+            }
+        };
+        let dense = |l: &Linear| {
+            let [i, o] = l.weight.val().dims();
+            Dense {
+                d_in: i,
+                d_out: o,
+                weight: values(l.weight.val()),
+                bias: l.bias.as_ref().map_or(vec![0.0; o], |b| values(b.val())),
+            }
+        };
+        let scalar = |p: &Param<Tensor<1>>| first_value(p.val()) as f32;
+        Weights {
+            channels: self.channels,
+            flags: self.flags,
+            bg_bound: self.bg_bound,
+            blur_a: scalar(&self.blur_a),
+            blur_c: scalar(&self.blur_c),
+            noise_level: scalar(&self.noise_level),
+            light1: conv(&self.light1),
+            light2: conv(&self.light2),
+            bg_color1: dense(&self.bg_color1),
+            bg_color2: dense(&self.bg_color2),
+            bg1: conv(&self.bg1),
+            bg2: conv(&self.bg2),
+            bg3: conv(&self.bg3),
+            bg4: conv(&self.bg4),
+            detail1: conv(&self.detail1),
+            detail2: conv(&self.detail2),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,525 @@
+//! The trained chain's forward pass for `generate --augment` in plain Rust on the CPU: the same
+//! math as [`Chain::forward`](super::model::Chain::forward) (tested to agree within 1e-3), one
+//! image per rayon task, no tensor allocations between ops. burn stays the trainer and the
+//! reference; this is what a CPU-only machine applies, because burn's general kernels spent
+//! most of their time on small ops and allocations (measured: 29 ms per 256² image against
+//! this file's figure in README's Speed).
+//!
+//! Layout: CHW `f32` planes, row-major; sizes as (h, w).
+
+use rayon::prelude::*;
+
+use super::model::{
+    low, resample_matrix, train_size, StageStats, BG_RAMP_BOUND, BG_SHIFT_BOUND, BLUR_MAX,
+    DETAIL_BOUND, NOISE_BOUND, SCALAR_GAIN,
+};
+use super::{image_noise, ImageNoise};
+
+/// A 3 × 3 convolution (zero padding 1): weight [out][in][3][3], bias [out].
+#[derive(Debug, Clone)]
+pub struct Conv3 {
+    pub c_in: usize,
+    pub c_out: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// A dense layer: weight [in][out] (burn's layout: y = x W + b), bias [out].
+#[derive(Debug, Clone)]
+pub struct Dense {
+    pub d_in: usize,
+    pub d_out: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// The chain's weights and switches, read once from the burn module.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    pub channels: usize,
+    /// blur, lighting, background, detail, noise.
+    pub flags: [bool; 5],
+    pub bg_bound: f32,
+    /// Stored scalars (before [`SCALAR_GAIN`]).
+    pub blur_a: f32,
+    pub blur_c: f32,
+    pub noise_level: f32,
+    pub light1: Conv3,
+    pub light2: Conv3,
+    pub bg_color1: Dense,
+    pub bg_color2: Dense,
+    pub bg1: Conv3,
+    pub bg2: Conv3,
+    pub bg3: Conv3,
+    pub bg4: Conv3,
+    pub detail1: Conv3,
+    pub detail2: Conv3,
+}
+
+fn leaky(v: f32) -> f32 {
+    if v >= 0.0 {
+        v
+    } else {
+        0.2 * v
+    }
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+impl Conv3 {
+    /// `x` [c_in][h][w] → [c_out][h][w], then `act` on every value.
+    fn run(&self, x: &[f32], h: usize, w: usize, act: fn(f32) -> f32) -> Vec<f32> {
+        let n = h * w;
+        let mut out = vec![0.0f32; self.c_out * n];
+        for o in 0..self.c_out {
+            let plane = &mut out[o * n..(o + 1) * n];
+            plane.fill(self.bias[o]);
+            for i in 0..self.c_in {
+                let src = &x[i * n..(i + 1) * n];
+                let k = &self.weight[(o * self.c_in + i) * 9..(o * self.c_in + i + 1) * 9];
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let wv = k[ky * 3 + kx];
+                        // output rows y whose source row y + ky − 1 is inside
+                        let ys = if ky == 0 { 1 } else { 0 };
+                        let ye = if ky == 2 { h.saturating_sub(1) } else { h };
+                        let xs = if kx == 0 { 1 } else { 0 };
+                        let xe = if kx == 2 { w.saturating_sub(1) } else { w };
+                        for y in ys..ye {
+                            let sy = y + ky - 1;
+                            let row = &mut plane[y * w + xs..y * w + xe];
+                            let srow = &src[sy * w + xs + kx - 1..sy * w + xe + kx - 1];
+                            for (d, s) in row.iter_mut().zip(srow) {
+                                *d += wv * s;
+                            }
+                        }
+                    }
+                }
+            }
+            for v in plane.iter_mut() {
+                *v = act(*v);
+            }
+        }
+        out
+    }
+}
+
+impl Dense {
+    fn run(&self, x: &[f32]) -> Vec<f32> {
+        (0..self.d_out)
+            .map(|o| {
+                self.bias[o]
+                    + (0..self.d_in)
+                        .map(|i| x[i] * self.weight[i * self.d_out + o])
+                        .sum::<f32>()
+            })
+            .collect()
+    }
+}
+
+/// A 1D resampling as taps: for each output index, (input index, weight) pairs.
+fn taps(n_in: usize, n_out: usize) -> Vec<Vec<(usize, f32)>> {
+    let m = resample_matrix(n_in, n_out);
+    (0..n_out)
+        .map(|o| {
+            (0..n_in)
+                .filter(|i| m[o * n_in + i] != 0.0)
+                .map(|i| (i, m[o * n_in + i]))
+                .collect()
+        })
+        .collect()
+}
+
+/// Resizes `c` planes of (h, w) to (oh, ow) as the model's `resize` does (rows, then columns).
+fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Vec<f32> {
+    if (h, w) == (oh, ow) {
+        return x.to_vec();
+    }
+    let (tx, ty) = (taps(w, ow), taps(h, oh));
+    let mut mid = vec![0.0f32; c * h * ow];
+    for p in 0..c * h {
+        let src = &x[p * w..(p + 1) * w];
+        for (o, t) in tx.iter().enumerate() {
+            mid[p * ow + o] = t.iter().map(|(i, v)| src[*i] * v).sum();
+        }
+    }
+    let mut out = vec![0.0f32; c * oh * ow];
+    for ch in 0..c {
+        for (o, t) in ty.iter().enumerate() {
+            let row = &mut out[(ch * oh + o) * ow..(ch * oh + o + 1) * ow];
+            for (i, v) in t {
+                let src = &mid[(ch * h + i) * ow..(ch * h + i + 1) * ow];
+                for (d, s) in row.iter_mut().zip(src) {
+                    *d += v * s;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Separable blur of `c` planes with kernel `k` (odd length, zero padding), divided by the same
+/// blur of ones, as the model's blurs are.
+fn blur(x: &mut [f32], c: usize, (h, w): (usize, usize), k: &[f32]) {
+    let r = k.len() / 2;
+    let norm = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                k.iter()
+                    .enumerate()
+                    .filter(|(j, _)| {
+                        let s = i as isize + *j as isize - r as isize;
+                        s >= 0 && s < n as isize
+                    })
+                    .map(|(_, v)| *v)
+                    .sum()
+            })
+            .collect()
+    };
+    let (nx, ny) = (norm(w), norm(h));
+    let mut tmp = vec![0.0f32; w.max(h)];
+    for ch in 0..c {
+        let plane = &mut x[ch * h * w..(ch + 1) * h * w];
+        for y in 0..h {
+            let row = &mut plane[y * w..(y + 1) * w];
+            for (xo, t) in tmp.iter_mut().enumerate().take(w) {
+                let lo = xo.saturating_sub(r);
+                let hi = (xo + r).min(w - 1);
+                let mut acc = 0.0;
+                for (s, v) in row.iter().enumerate().take(hi + 1).skip(lo) {
+                    acc += v * k[s + r - xo];
+                }
+                *t = acc;
+            }
+            row.copy_from_slice(&tmp[..w]);
+        }
+        let mut col = vec![0.0f32; h];
+        for xo in 0..w {
+            for (y, v) in col.iter_mut().enumerate() {
+                *v = plane[y * w + xo];
+            }
+            for y in 0..h {
+                let lo = y.saturating_sub(r);
+                let hi = (y + r).min(h - 1);
+                let mut acc = 0.0;
+                for s in lo..=hi {
+                    acc += col[s] * k[s + r - y];
+                }
+                plane[y * w + xo] = acc / (nx[xo] * ny[y]);
+            }
+        }
+    }
+}
+
+/// The model's fixed Gaussian kernel of `sigma`.
+fn gaussian(sigma: f32) -> Vec<f32> {
+    let radius = ((3.0 * sigma).ceil() as usize).max(1);
+    let k: Vec<f32> = (0..2 * radius + 1)
+        .map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let s: f32 = k.iter().sum();
+    k.iter().map(|v| v / s).collect()
+}
+
+/// What one image's pass reports, as [`StageStats`] does per image.
+#[derive(Debug, Clone, Copy, Default)]
+struct ImageStats {
+    blur: f32,
+    light_range: f32,
+    bg_shift: f32,
+    bg_texture: f32,
+    detail: f32,
+}
+
+impl Weights {
+    /// The blur σ (training pixels) of an image with blur noise `z`.
+    fn sigma(&self, z: f32) -> f32 {
+        sigmoid(z * self.blur_a * SCALAR_GAIN + self.blur_c * SCALAR_GAIN) * BLUR_MAX
+    }
+
+    /// Applies the chain to a batch of CHW images in place (`x[k]`, `alpha[k]` the coverage,
+    /// `seeds[k]` the image's seed), `scale` output pixels per training pixel. Images are
+    /// independent, except that the blur kernel's radius is 3 σ of the batch's largest σ, as in
+    /// the model.
+    pub fn apply(
+        &self,
+        x: &mut [Vec<f32>],
+        alpha: &[Vec<f32>],
+        seeds: &[u64],
+        (h, w): (usize, usize),
+        scale: f32,
+    ) -> StageStats {
+        let c = self.channels;
+        let (ht, wt) = train_size(h, w, scale);
+        let noise: Vec<ImageNoise> = seeds
+            .par_iter()
+            .map(|s| image_noise(*s, c, wt, ht, [w, h]))
+            .collect();
+        let max_sigma = noise
+            .iter()
+            .map(|n| self.sigma(n.blur))
+            .fold(0.0f32, f32::max);
+        let stats: Vec<ImageStats> = x
+            .par_iter_mut()
+            .zip(alpha)
+            .zip(&noise)
+            .map(|((img, a), z)| self.one(img, a, z, (h, w), (ht, wt), scale, max_sigma))
+            .collect();
+        let pick = |on: bool, f: fn(&ImageStats) -> f32| -> Vec<f32> {
+            if on {
+                stats.iter().map(f).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let [b, l, g, d, n] = self.flags;
+        StageStats {
+            blur: pick(b, |s| s.blur),
+            light_range: pick(l, |s| s.light_range),
+            bg_shift: pick(g, |s| s.bg_shift),
+            bg_texture: pick(g, |s| s.bg_texture),
+            detail: pick(d, |s| s.detail),
+            noise: if n { self.noise_sigma() } else { 0.0 },
+        }
+    }
+
+    fn noise_sigma(&self) -> f32 {
+        sigmoid(self.noise_level * SCALAR_GAIN) * NOISE_BOUND
+    }
+
+    /// One image. Long: the five stages in the model's order, each a few loops.
+    #[allow(clippy::too_many_arguments)]
+    fn one(
+        &self,
+        x: &mut [f32],
+        alpha: &[f32],
+        z: &ImageNoise,
+        (h, w): (usize, usize),
+        (ht, wt): (usize, usize),
+        scale: f32,
+        max_sigma: f32,
+    ) -> ImageStats {
+        let c = self.channels;
+        let n = h * w;
+        let mut st = ImageStats::default();
+        let [blur_on, light_on, bg_on, detail_on, noise_on] = self.flags;
+        if blur_on {
+            let sigma = self.sigma(z.blur);
+            st.blur = sigma;
+            let r = ((3.0 * max_sigma * scale).ceil() as usize).max(1);
+            let var2 = 2.0 * (sigma * scale).powi(2) + 1e-3;
+            let k: Vec<f32> = (0..2 * r + 1)
+                .map(|i| (-((i as f32 - r as f32).powi(2)) / var2).exp())
+                .collect();
+            let s: f32 = k.iter().sum();
+            let k: Vec<f32> = k.iter().map(|v| v / s).collect();
+            blur(x, c, (h, w), &k);
+        }
+        if light_on {
+            let (lh, lw) = (low(ht, 16), low(wt, 16));
+            let t = self.light1.run(&z.lighting, lh, lw, leaky);
+            let raw = resize(&self.light2.run(&t, lh, lw, |v| v), 3, (lh, lw), (h, w));
+            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+            for p in 0..n {
+                let s_black = sigmoid(raw[p].clamp(-3.0, 3.0)) * 1.8 + 0.1;
+                let s_white = sigmoid(raw[n + p].clamp(-3.0, 3.0)) * 1.8 + 0.1;
+                let shift = raw[2 * n + p].clamp(-3.0, 3.0).tanh() * 0.3;
+                lo = lo.min(s_black.min(s_white));
+                hi = hi.max(s_black.max(s_white));
+                for ch in 0..c {
+                    let v = &mut x[ch * n + p];
+                    let s = if *v < 0.0 { s_black } else { s_white };
+                    *v = *v * s + shift;
+                }
+            }
+            st.light_range = hi - lo;
+        }
+        if bg_on {
+            let delta = self.background(z, (ht, wt), &mut st);
+            let full = resize(&delta, c, (ht, wt), (h, w));
+            for ch in 0..c {
+                for p in 0..n {
+                    x[ch * n + p] += full[ch * n + p] * (1.0 - alpha[p]);
+                }
+            }
+        }
+        if detail_on {
+            let small = resize(x, c, (h, w), (ht, wt));
+            let mut input = small;
+            input.extend_from_slice(&z.detail);
+            let t = self.detail1.run(&input, ht, wt, leaky);
+            let mut hp: Vec<f32> = self
+                .detail2
+                .run(&t, ht, wt, |v| v)
+                .iter()
+                .map(|v| (v * 0.1).clamp(-DETAIL_BOUND, DETAIL_BOUND))
+                .collect();
+            let k = gaussian(3.5);
+            for _ in 0..3 {
+                let mut low_part = hp.clone();
+                blur(&mut low_part, c, (ht, wt), &k);
+                for (v, l) in hp.iter_mut().zip(&low_part) {
+                    *v -= l;
+                }
+            }
+            st.detail = hp.iter().map(|v| v.abs()).sum::<f32>() / hp.len() as f32;
+            let full = resize(&hp, c, (ht, wt), (h, w));
+            for (v, d) in x.iter_mut().zip(&full) {
+                *v += d;
+            }
+        }
+        if noise_on {
+            let s = self.noise_sigma() * scale;
+            for (v, z) in x.iter_mut().zip(&z.pixel) {
+                *v += z * s;
+            }
+        }
+        for v in x.iter_mut() {
+            *v = v.clamp(-1.0, 1.0);
+        }
+        st
+    }
+
+    /// The background's change at the training size [C][ht][wt] (see the model's
+    /// `background_change`).
+    fn background(&self, z: &ImageNoise, (ht, wt): (usize, usize), st: &mut ImageStats) -> Vec<f32> {
+        let c = self.channels;
+        let t: Vec<f32> = self
+            .bg_color1
+            .run(&z.bg_color)
+            .into_iter()
+            .map(leaky)
+            .collect();
+        let p = self.bg_color2.run(&t);
+        let nt = ht * wt;
+        let mut shift = vec![0.0f32; c * nt];
+        for ch in 0..c {
+            let offset = p[ch].tanh() * BG_SHIFT_BOUND;
+            let gx = p[c + ch].tanh() * BG_RAMP_BOUND;
+            let gy = p[2 * c + ch].tanh() * BG_RAMP_BOUND;
+            for y in 0..ht {
+                let v = (y as f32 + 0.5) / ht as f32 - 0.5;
+                for xx in 0..wt {
+                    let u = (xx as f32 + 0.5) / wt as f32 - 0.5;
+                    shift[ch * nt + y * wt + xx] = offset + gx * u + gy * v;
+                }
+            }
+        }
+        let (h8, w8) = (low(ht, 8), low(wt, 8));
+        let (h4, w4) = (low(ht, 4), low(wt, 4));
+        let (h2, w2) = (low(ht, 2), low(wt, 2));
+        let t = self.bg1.run(&z.background, h8, w8, leaky);
+        let t = resize(&t, self.bg1.c_out, (h8, w8), (h4, w4));
+        let t = self.bg2.run(&t, h4, w4, leaky);
+        let t = resize(&t, self.bg2.c_out, (h4, w4), (h2, w2));
+        let t = self.bg3.run(&t, h2, w2, leaky);
+        let t = resize(&t, self.bg3.c_out, (h2, w2), (ht, wt));
+        let t = self.bg4.run(&t, ht, wt, |v| v);
+        let mut low_part = t.clone();
+        blur(&mut low_part, c, (ht, wt), &gaussian(2.0));
+        let mut hp: Vec<f32> = t.iter().zip(&low_part).map(|(a, b)| a - b).collect();
+        let rms = (hp.iter().map(|v| v * v).sum::<f32>() / hp.len() as f32 + 1e-12).sqrt();
+        let factor = (self.bg_bound / rms).min(1.0);
+        for v in hp.iter_mut() {
+            *v *= factor;
+        }
+        st.bg_shift = shift.iter().map(|v| v.abs()).sum::<f32>() / shift.len() as f32;
+        st.bg_texture = (hp.iter().map(|v| v * v).sum::<f32>() / hp.len() as f32 + 1e-12).sqrt();
+        for (s, t) in shift.iter_mut().zip(&hp) {
+            *s += t;
+        }
+        shift
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::{Module, ModuleMapper, Param};
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+
+    use super::*;
+    use crate::augment::infer::batch_inputs;
+    use crate::augment::model::{values, Chain, StageConfig};
+
+    /// Adds noise to every weight, so every stage (including the zero-initialised heads) acts,
+    /// and raises the 1-D parameters (the stored blur and noise scalars, ×30 when used, and the
+    /// biases) by 0.05: per-image blur σ of about 0.5–2.5 px and visible noise.
+    struct Shake;
+    impl ModuleMapper for Shake {
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if D == 1 {
+                p.map(|t| t.add_scalar(0.05))
+            } else {
+                p.map(|t| t.clone() + t.random_like(Distribution::Normal(0.0, 0.3)))
+            }
+        }
+    }
+
+    /// The CPU forward against burn's, on images of `(h, w)` at `scale`.
+    fn max_difference(h: usize, w: usize, scale: f32) -> f32 {
+        let device = Device::flex();
+        device.seed(3);
+        let stages = StageConfig::default();
+        let chain = Chain::new(&stages, &device).map(&mut Shake);
+        let b = 3;
+        let seeds: Vec<u64> = (0..b as u64).map(|i| 40 + i).collect();
+        let images: Vec<Vec<f32>> = (0..b)
+            .map(|k| {
+                (0..3 * h * w)
+                    .map(|i| (((i * 7 + k * 13) % 97) as f32 / 48.5 - 1.0) * 0.9)
+                    .collect()
+            })
+            .collect();
+        let alphas: Vec<Vec<f32>> = (0..b)
+            .map(|k| {
+                (0..h * w)
+                    .map(|p| ((p % w + k) % 5) as f32 / 4.0)
+                    .collect()
+            })
+            .collect();
+        let (a, z) = batch_inputs(&seeds, &alphas, 3, w, h, scale, &device);
+        let flat: Vec<f32> = images.iter().flatten().copied().collect();
+        let x = Tensor::<4>::from_data(TensorData::new(flat, [b, 3, h, w]), &device);
+        let out = chain.forward(x, a, &z, scale);
+        let want = values(out.image());
+        let mut got = images.clone();
+        let st = chain
+            .export()
+            .apply(&mut got, &alphas, &seeds, (h, w), scale);
+        assert_eq!(st.blur.len(), b);
+        for (s, t) in st.detail.iter().zip(&out.stats.detail) {
+            assert!((s - t).abs() < 1e-4, "detail stat {s} vs {t}");
+        }
+        for (s, t) in st.bg_texture.iter().zip(&out.stats.bg_texture) {
+            assert!((s - t).abs() < 1e-4, "texture stat {s} vs {t}");
+        }
+        // the stages must have acted, or agreeing would prove nothing
+        let moved = images
+            .iter()
+            .flatten()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / want.len() as f32;
+        assert!(moved > 0.05, "the chain barely changed the images ({moved})");
+        let d = got
+            .iter()
+            .flatten()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        eprintln!("{h}×{w} at {scale}: moved {moved:.3}, max difference {d:e}, stats {st:?}");
+        d
+    }
+
+    #[test]
+    fn the_cpu_forward_agrees_with_burns() {
+        for (h, w, scale) in [(16, 16, 1.0), (40, 24, 2.0), (64, 64, 4.0)] {
+            let d = max_difference(h, w, scale);
+            assert!(d <= 1e-3, "{h}×{w} at scale {scale}: max difference {d}");
+        }
+    }
+}
