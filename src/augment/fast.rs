@@ -453,7 +453,6 @@ mod tests {
     use burn::prelude::*;
     use burn::tensor::Distribution;
 
-    use super::*;
     use crate::augment::infer::batch_inputs;
     use crate::augment::model::{values, Chain, StageConfig};
 
