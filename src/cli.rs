@@ -469,6 +469,13 @@ fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
         seed: a.seed,
     };
     let r = crate::eval::report::evaluate(&opts)?;
+    // made only now, so a run refused for its input leaves nothing behind
+    std::fs::create_dir_all(&out).map_err(|e| {
+        crate::config::InputError(format!(
+            "-o {}: cannot create the report folder ({e}); give a folder you can write",
+            out.display()
+        ))
+    })?;
     crate::eval::page::write(&r, &out)?;
     for w in &r.warnings {
         eprintln!("rendergan: warning: {w}");

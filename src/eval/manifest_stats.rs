@@ -144,11 +144,11 @@ pub fn read(dir: &Path) -> anyhow::Result<Option<DatasetStats>> {
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let v: Value = serde_json::from_str(l).map_err(|e| {
-            anyhow::anyhow!(
+            crate::config::InputError(format!(
                 "{} line {}: not a manifest line ({e}); give a dataset folder rendergan generate wrote",
                 path.display(),
                 i + 1
-            )
+            ))
         })?;
         lines.push(v);
     }

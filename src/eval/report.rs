@@ -74,6 +74,8 @@ pub struct Report {
     pub seconds: f64,
 }
 
+/// Fewest generated images eval measures.
+pub const MIN_GENERATED: usize = 10;
 /// Fewest real crops for neighbourhood measures that are more than rough.
 const FEW_REAL_CROPS: usize = 100;
 
@@ -90,9 +92,19 @@ fn image_folder(dir: &Path) -> PathBuf {
 /// Runs the evaluation.
 pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     let t0 = std::time::Instant::now();
+    // a bad manifest is refused before minutes of work
+    let dataset = manifest_stats::read(&o.images)?;
     let res = o.res;
     let real = RealSet::load_flag(&o.real, (res * 4) as u32, "--real")?;
     let gen = RealSet::load_flag(&image_folder(&o.images), (res * 4) as u32, "--images")?;
+    if gen.images.len() < MIN_GENERATED {
+        return Err(crate::config::InputError(format!(
+            "--images {}: {} usable image(s); eval needs at least {MIN_GENERATED} to measure a set (each image's neighbours set the scale)",
+            o.images.display(),
+            gen.images.len()
+        ))
+        .into());
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
     // every photo gets the same number of crops, so each has a distance of its own
     let per = o.crops_per_photo.max(1);
@@ -160,7 +172,6 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
             nearest: nearest_images(&fr, &real_groups, k, &fg, &used, &gen.files, 3),
         })
         .collect();
-    let dataset = manifest_stats::read(&o.images)?;
     let mut warnings = super::real_set_warnings(&real, o.crop);
     if real_crops.len() < FEW_REAL_CROPS {
         warnings.push(format!(

@@ -221,6 +221,26 @@ fn the_cli_writes_a_report_folder_and_refuses_bad_flags() {
         assert!(String::from_utf8_lossy(&o.stderr).contains(flag));
         assert!(!other.exists());
     }
+    // too few images, and a manifest that is not one: exit 2, the file named, nothing written
+    let few = dir.path().join("few");
+    std::fs::create_dir_all(&few).unwrap();
+    off_kind(&few, 3);
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(bad.join("images")).unwrap();
+    for p in pngs(&set.join("images")) {
+        std::fs::copy(&p, bad.join("images").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(bad.join("manifest.jsonl"), "{\"index\": 0}\nnot json\n").unwrap();
+    for (images, want) in [(&few, "at least 10"), (&bad, "manifest.jsonl line 2")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+            .args(["eval", "--real", real.to_str().unwrap(), "--images"])
+            .arg(images)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(want));
+        assert!(!images.with_extension("eval").exists());
+    }
     let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
         .args(["eval", "--real", "/no/such/folder", "--images"])
         .arg(&set)
