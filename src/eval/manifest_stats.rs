@@ -40,21 +40,33 @@ impl Histogram {
     pub fn new(name: &str, values: &[f64]) -> Histogram {
         let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         let n = v.len();
-        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut counts = vec![0usize; BINS];
+        let (mut lo, mut hi) = (
+            v.iter().copied().fold(f64::INFINITY, f64::min),
+            v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        );
+        // counts (objects per image) get one bin per value: twelve bins over 1..9 would leave
+        // bins between the integers empty and call them thin
+        let integers = n > 0 && hi > lo && hi - lo < 50.0 && v.iter().all(|x| x.fract() == 0.0);
+        let bins = if integers {
+            lo -= 0.5;
+            hi += 0.5;
+            (hi - lo) as usize
+        } else {
+            BINS
+        };
+        let mut counts = vec![0usize; bins];
         if n > 0 {
             let width = (hi - lo).max(1e-12);
             for x in &v {
-                let b = (((x - lo) / width) * BINS as f64) as usize;
-                counts[b.min(BINS - 1)] += 1;
+                let b = (((x - lo) / width) * bins as f64) as usize;
+                counts[b.min(bins - 1)] += 1;
             }
         }
         let mean = v.iter().sum::<f64>() / n.max(1) as f64;
         let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.max(1) as f64).sqrt();
-        let expected = n as f64 / BINS as f64;
+        let expected = n as f64 / bins as f64;
         let thin = if hi > lo {
-            (0..BINS)
+            (0..bins)
                 .filter(|b| (counts[*b] as f64) < THIN * expected)
                 .collect()
         } else {
@@ -74,7 +86,7 @@ impl Histogram {
 
     /// The value range of bin `b`.
     pub fn bin(&self, b: usize) -> (f64, f64) {
-        let w = (self.hi - self.lo) / BINS as f64;
+        let w = (self.hi - self.lo) / self.counts.len().max(1) as f64;
         (self.lo + w * b as f64, self.lo + w * (b + 1) as f64)
     }
 }
@@ -351,6 +363,15 @@ mod tests {
             .unwrap();
         assert_eq!(d.counts.iter().sum::<usize>(), 40);
         assert!(d.thin.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn counts_get_one_bin_per_value() {
+        let v: Vec<f64> = (0..90).map(|i| (1 + i % 9) as f64).collect();
+        let h = Histogram::new("objects", &v);
+        assert_eq!(h.counts, vec![10; 9]);
+        assert!(h.thin.is_empty(), "{h:?}");
+        assert_eq!(h.bin(0), (0.5, 1.5));
     }
 
     #[test]
