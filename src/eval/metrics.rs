@@ -63,6 +63,15 @@ pub fn standardise(reference: &[Vec<f32>], sets: &mut [&mut Vec<Vec<f32>>]) {
     }
 }
 
+/// The median of `v` (the upper one of an even count; NaN when empty).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
 /// Distance from each item of `a` to its k-th nearest other item of `a`.
 pub fn knn_radii(a: &[Vec<f32>], k: usize) -> Vec<f64> {
     a.iter()
@@ -186,13 +195,8 @@ pub fn kid(a: &[Vec<f32>], b: &[Vec<f32>], subsets: usize, size: usize, seed: u6
 /// item. One scale for all items (not each item's own radius), so a small group of photos of a
 /// kind never generated ranks as uncovered even though its members are close to each other.
 pub fn uncovered(real: &[Vec<f32>], fake: &[Vec<f32>]) -> Vec<(f64, usize)> {
-    let mut radii = knn_radii(real, K);
-    let scale = if radii.is_empty() {
-        1.0
-    } else {
-        let mid = radii.len() / 2;
-        *radii.select_nth_unstable_by(mid, f64::total_cmp).1
-    };
+    let radii = knn_radii(real, K);
+    let scale = if radii.is_empty() { 1.0 } else { median(radii) };
     nearest(real, fake)
         .into_iter()
         .map(|(j, d)| (d / scale.max(1e-9), j))

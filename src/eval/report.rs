@@ -105,26 +105,13 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
         ))
         .into());
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
-    // every photo gets the same number of crops, so each has a distance of its own
     let per = o.crops_per_photo.max(1);
-    let (mut real_groups, mut real_crops) = (Vec::new(), Vec::new());
-    for k in 0..real.images.len() {
-        for _ in 0..per {
-            real_groups.push(k);
-            real_crops.push(real.crop_of(k, &mut rng, res as u32, |_| o.crop, 3));
-        }
-    }
-    let n = gen.images.len();
-    let used: Vec<usize> = if n <= o.max_images {
-        (0..n).collect()
-    } else {
-        (0..o.max_images).map(|i| i * n / o.max_images).collect()
-    };
-    let gen_crops: Vec<Vec<f32>> = used
-        .iter()
-        .map(|&k| gen.crop_of(k, &mut rng, res as u32, |_| o.images_crop, 3))
-        .collect();
+    let Crops {
+        real_groups,
+        real_crops,
+        used,
+        gen_crops,
+    } = crops(o, &real, &gen);
     let f = Features::new(3);
     let (mut fr, mut fg) = (f.embed(&real_crops, res), f.embed(&gen_crops, res));
     let c2st = linear_c2st(
@@ -145,13 +132,10 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     metrics::standardise(&pooled, &mut [&mut fr, &mut fg]);
     let (kid, kid_std) = metrics::kid(&fr, &fg, 10, 200, o.seed);
     let prdc = metrics::prdc(&fr, &fg);
-    let median = |mut v: Vec<f64>| -> f64 {
-        let mid = v.len() / 2;
-        *v.select_nth_unstable_by(mid, f64::total_cmp).1
-    };
-    let spread_ratio =
-        median(metrics::knn_radii(&fg, metrics::K)) / median(metrics::knn_radii(&fr, metrics::K));
+    let spread_ratio = metrics::median(metrics::knn_radii(&fg, metrics::K))
+        / metrics::median(metrics::knn_radii(&fr, metrics::K));
     let unc = metrics::uncovered(&fr, &fg);
+    // a photo's distance: the mean over its crops
     let photo_distance: Vec<f64> = (0..real.images.len())
         .map(|k| {
             let d: Vec<f64> = (0..unc.len())
@@ -200,6 +184,44 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
         warnings,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// The crops eval measures: `crops_per_photo` of every photo (so each photo has a distance of
+/// its own) with the photo each came from, and one of each generated image used (at most
+/// `max_images`, spread evenly over the set) with its index.
+struct Crops {
+    real_groups: Vec<usize>,
+    real_crops: Vec<Vec<f32>>,
+    used: Vec<usize>,
+    gen_crops: Vec<Vec<f32>>,
+}
+
+fn crops(o: &EvalOptions, real: &RealSet, gen: &RealSet) -> Crops {
+    let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+    let res = o.res as u32;
+    let (mut real_groups, mut real_crops) = (Vec::new(), Vec::new());
+    for k in 0..real.images.len() {
+        for _ in 0..o.crops_per_photo.max(1) {
+            real_groups.push(k);
+            real_crops.push(real.crop_of(k, &mut rng, res, |_| o.crop, 3));
+        }
+    }
+    let n = gen.images.len();
+    let used: Vec<usize> = if n <= o.max_images {
+        (0..n).collect()
+    } else {
+        (0..o.max_images).map(|i| i * n / o.max_images).collect()
+    };
+    let gen_crops = used
+        .iter()
+        .map(|&k| gen.crop_of(k, &mut rng, res, |_| o.images_crop, 3))
+        .collect();
+    Crops {
+        real_groups,
+        real_crops,
+        used,
+        gen_crops,
+    }
 }
 
 /// The `count` generated images nearest to any crop of photo `k`, nearest first, each once.

@@ -165,7 +165,7 @@ impl Probe {
     /// standardised together). Far below the raw renders' figure means the chain makes its
     /// images alike (collapse).
     pub fn spread(&self, images: &[Vec<f32>]) -> f64 {
-        use crate::eval::metrics::{knn_radii, standardise, K};
+        use crate::eval::metrics::{knn_radii, median, standardise, K};
         let mut f = self.features.embed(
             &patches(images, self.channels, self.res, PATCH_SEED),
             self.res / 2,
@@ -173,10 +173,6 @@ impl Probe {
         let mut held = self.held.clone();
         let pooled: Vec<Vec<f32>> = held.iter().chain(&f).cloned().collect();
         standardise(&pooled, &mut [&mut held, &mut f]);
-        let median = |mut v: Vec<f64>| {
-            let mid = v.len() / 2;
-            *v.select_nth_unstable_by(mid, f64::total_cmp).1
-        };
         median(knn_radii(&f, K)) / median(knn_radii(&held, K)).max(1e-9)
     }
 }
