@@ -87,10 +87,20 @@ pub struct EmphasisFit {
 }
 
 /// The rules and their fit.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Emphasis {
     pub rules: Vec<EmphasisRule>,
     pub fit: OnceLock<EmphasisFit>,
+}
+
+/// The rules only: the fit is derived from the config, and a run's stamp (the checked config's
+/// Debug text) must not change with whether it was computed yet.
+impl std::fmt::Debug for Emphasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emphasis")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks `emphasis:`.

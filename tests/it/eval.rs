@@ -307,7 +307,10 @@ objects:
         "emph.yaml",
         yaml("emphasis:\n  - {quantity: tilt, class: box, top: 0.2, factor: 3}\n  - {class: ball, factor: 2}\n"),
     );
+    // the run's stamp (what --resume and merge compare) does not change once the fit is made
+    let stamp = rendergan::dataset::journal::stamp(&emph);
     let fit = rendergan::scene::emphasis::fit(&emph).clone();
+    assert_eq!(stamp, rendergan::dataset::journal::stamp(&emph));
     generate(&plain, &dir.path().join("plain"), 2, 1);
     generate(&emph, &dir.path().join("emph"), 2, 1);
     let p = tails(&dir.path().join("plain"), fit.thresholds[0]);
