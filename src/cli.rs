@@ -129,15 +129,17 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// The two folders `realism` and `eval` compare, and how each is cropped.
 #[derive(Args, Debug)]
-pub struct RealismArgs {
+pub struct Compare {
     /// Folder of real photos (searched recursively).
     #[arg(long)]
     pub real: PathBuf,
-    /// Folder of images to compare, e.g. a dataset's `images/` (searched recursively).
+    /// The images to compare: a dataset folder from `generate` (its images/; eval also reads
+    /// its manifest.jsonl) or any folder of images (searched recursively).
     #[arg(long)]
     pub images: PathBuf,
-    /// Side of the square crops the classifier sees.
+    /// Side of the square crops compared.
     #[arg(long, default_value_t = 64)]
     pub res: usize,
     /// Crop side of the real photos as a fraction of their shorter side (use the middle of the
@@ -148,6 +150,34 @@ pub struct RealismArgs {
     /// is how training sees renders: the whole scene).
     #[arg(long, default_value_t = 1.0)]
     pub images_crop: f64,
+}
+
+impl Compare {
+    /// Refuses crop fractions outside (0, 1] and crop sides outside 8..=512.
+    fn check(&self) -> Result<()> {
+        for (flag, v) in [("--crop", self.crop), ("--images-crop", self.images_crop)] {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(crate::config::InputError(format!(
+                    "{flag} {v}: a fraction of the shorter side in (0, 1]"
+                ))
+                .into());
+            }
+        }
+        if !(8..=512).contains(&self.res) {
+            return Err(crate::config::InputError(format!(
+                "--res {}: give a crop side between 8 and 512 pixels",
+                self.res
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RealismArgs {
+    #[command(flatten)]
+    pub compare: Compare,
     /// Training steps of each fold's classifier (batch 16).
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
@@ -161,25 +191,11 @@ pub struct RealismArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Folder of real photos (searched recursively).
-    #[arg(long)]
-    pub real: PathBuf,
-    /// A dataset folder from `generate` (its images/ and manifest.jsonl), or a folder of images.
-    #[arg(long)]
-    pub images: PathBuf,
+    #[command(flatten)]
+    pub compare: Compare,
     /// Report folder [default: the dataset folder's name + `.eval`, beside it].
     #[arg(short, long)]
     pub out: Option<PathBuf>,
-    /// Side of the square crops the embedding sees.
-    #[arg(long, default_value_t = 64)]
-    pub res: usize,
-    /// Crop side of the real photos as a fraction of their shorter side (use the middle of the
-    /// config's train.real_crop, so objects are as large as in the generated images).
-    #[arg(long, default_value_t = 1.0)]
-    pub crop: f64,
-    /// Crop side of the generated images as a fraction of their shorter side.
-    #[arg(long, default_value_t = 1.0)]
-    pub images_crop: f64,
     /// Crops per real photo.
     #[arg(long, default_value_t = 4)]
     pub crops_per_photo: usize,
@@ -419,28 +435,9 @@ fn train_cmd(a: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses crop fractions outside (0, 1] and crop sides outside 8..=512.
-fn check_crops(crop: f64, images_crop: f64, res: usize) -> Result<()> {
-    for (flag, v) in [("--crop", crop), ("--images-crop", images_crop)] {
-        if !(v > 0.0 && v <= 1.0) {
-            return Err(crate::config::InputError(format!(
-                "{flag} {v}: a fraction of the shorter side in (0, 1]"
-            ))
-            .into());
-        }
-    }
-    if !(8..=512).contains(&res) {
-        return Err(crate::config::InputError(format!(
-            "--res {res}: give a crop side between 8 and 512 pixels"
-        ))
-        .into());
-    }
-    Ok(())
-}
-
 /// `rendergan eval`.
 fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
-    check_crops(a.crop, a.images_crop, a.res)?;
+    a.compare.check()?;
     for (flag, v) in [
         ("--crops-per-photo", a.crops_per_photo),
         ("--max-images", a.max_images),
@@ -449,20 +446,21 @@ fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
             return Err(crate::config::InputError(format!("{flag} 0: give at least 1")).into());
         }
     }
+    let c = a.compare;
     let out = a.out.clone().unwrap_or_else(|| {
-        let name = a
+        let name = c
             .images
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "images".into());
-        a.images.with_file_name(format!("{name}.eval"))
+        c.images.with_file_name(format!("{name}.eval"))
     });
     let opts = crate::eval::report::EvalOptions {
-        real: a.real,
-        images: a.images,
-        res: a.res,
-        crop: a.crop,
-        images_crop: a.images_crop,
+        real: c.real,
+        images: c.images,
+        res: c.res,
+        crop: c.crop,
+        images_crop: c.images_crop,
         crops_per_photo: a.crops_per_photo,
         max_images: a.max_images,
         worst: a.worst,
@@ -503,12 +501,13 @@ fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
 
 /// `rendergan realism`.
 fn realism_cmd(a: RealismArgs) -> Result<ExitCode> {
-    check_crops(a.crop, a.images_crop, a.res)?;
+    a.compare.check()?;
+    let c = &a.compare;
     let r = crate::eval::realism(
-        &a.real,
-        &a.images,
-        a.res,
-        [a.crop, a.images_crop],
+        &c.real,
+        &c.images,
+        c.res,
+        [c.crop, c.images_crop],
         a.samples,
         a.steps,
         a.seed,
@@ -520,8 +519,8 @@ fn realism_cmd(a: RealismArgs) -> Result<ExitCode> {
     println!(
         "{}",
         serde_json::json!({
-            "real": a.real,
-            "images": a.images,
+            "real": c.real,
+            "images": c.images,
             "accuracy": round(r.c2st.accuracy),
             "std": round(r.c2st.std),
             "folds": r.c2st.folds,

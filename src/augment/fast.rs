@@ -10,8 +10,8 @@
 use rayon::prelude::*;
 
 use super::model::{
-    low, resample_matrix, train_size, StageStats, BG_RAMP_BOUND, BG_SHIFT_BOUND, BLUR_MAX,
-    DETAIL_BOUND, NOISE_BOUND, SCALAR_GAIN,
+    gaussian_kernel, low, resample_matrix, train_size, StageStats, BG_RAMP_BOUND, BG_SHIFT_BOUND,
+    BLUR_MAX, DETAIL_BOUND, NOISE_BOUND, SCALAR_GAIN,
 };
 use super::{image_noise, ImageNoise};
 
@@ -221,16 +221,6 @@ fn blur(x: &mut [f32], c: usize, (h, w): (usize, usize), k: &[f32]) {
     }
 }
 
-/// The model's fixed Gaussian kernel of `sigma`.
-fn gaussian(sigma: f32) -> Vec<f32> {
-    let radius = ((3.0 * sigma).ceil() as usize).max(1);
-    let k: Vec<f32> = (0..2 * radius + 1)
-        .map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let s: f32 = k.iter().sum();
-    k.iter().map(|v| v / s).collect()
-}
-
 /// What one image's pass reports, as [`StageStats`] does per image.
 #[derive(Debug, Clone, Copy, Default)]
 struct ImageStats {
@@ -364,7 +354,7 @@ impl Weights {
                 .iter()
                 .map(|v| (v * 0.1).clamp(-DETAIL_BOUND, DETAIL_BOUND))
                 .collect();
-            let k = gaussian(3.5);
+            let k = gaussian_kernel(3.5).1;
             for _ in 0..3 {
                 let mut low_part = hp.clone();
                 blur(&mut low_part, c, (ht, wt), &k);
@@ -431,7 +421,7 @@ impl Weights {
         let t = resize(&t, self.bg3.c_out, (h2, w2), (ht, wt));
         let t = self.bg4.run(&t, ht, wt, |v| v);
         let mut low_part = t.clone();
-        blur(&mut low_part, c, (ht, wt), &gaussian(2.0));
+        blur(&mut low_part, c, (ht, wt), &gaussian_kernel(2.0).1);
         let mut hp: Vec<f32> = t.iter().zip(&low_part).map(|(a, b)| a - b).collect();
         let rms = (hp.iter().map(|v| v * v).sum::<f32>() / hp.len() as f32 + 1e-12).sqrt();
         let factor = (self.bg_bound / rms).min(1.0);

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 
@@ -41,15 +41,13 @@ pub fn load_module_bytes<M: ModuleSnapshot>(m: &mut M, bytes: Vec<u8>) -> Result
     Ok(())
 }
 
-/// A trained chain ready to apply.
+/// A trained chain ready to apply, as the plain weights of the CPU forward (burn's forward is
+/// the reference it is tested against: `augment::fast::tests`).
 pub struct Augmenter {
-    pub chain: Chain,
     pub stages: StageConfig,
     /// Side of the square training images.
     pub resolution: usize,
-    /// The same weights for the CPU forward `apply` runs.
     weights: super::fast::Weights,
-    device: Device,
 }
 
 /// One image to augment: RGB8 pixels (background already composited), coverage, seed.
@@ -63,15 +61,12 @@ impl Augmenter {
     /// The chain with `weights` (burnpack bytes of a run's `generator.bpk`), trained with
     /// `stages` at `resolution`².
     pub fn new(stages: &StageConfig, resolution: usize, weights: Vec<u8>) -> Result<Augmenter> {
-        let device = Device::flex();
-        let mut chain = Chain::new(stages, &device);
+        let mut chain = Chain::new(stages, &Device::flex());
         load_module_bytes(&mut chain, weights)?;
         Ok(Augmenter {
             weights: chain.export(),
-            chain,
             stages: stages.clone(),
             resolution,
-            device,
         })
     }
 
@@ -104,53 +99,6 @@ impl Augmenter {
             .zip(&x)
             .for_each(|(im, v)| chw_to_rgb(v, c, w, h, im.rgb));
         Ok(st)
-    }
-
-    /// [`Augmenter::apply`] with burn's forward: the reference the CPU forward is tested
-    /// against.
-    pub fn apply_burn(
-        &self,
-        images: &mut [AugImage<'_>],
-        w: usize,
-        h: usize,
-    ) -> Result<StageStats> {
-        if images.is_empty() {
-            return Ok(StageStats::default());
-        }
-        let c = self.stages.channels;
-        let b = images.len();
-        let mut x = Vec::with_capacity(b * c * w * h);
-        let mut alphas = Vec::with_capacity(b);
-        for im in images.iter() {
-            x.extend(rgb_to_chw(im.rgb, c, w, h));
-            alphas.push(
-                im.alpha
-                    .iter()
-                    .map(|a| *a as f32 / 255.0)
-                    .collect::<Vec<f32>>(),
-            );
-        }
-        let seeds: Vec<u64> = images.iter().map(|i| i.seed).collect();
-        let scale = self.scale(h);
-        let (a, z) = batch_inputs(&seeds, &alphas, c, w, h, scale, &self.device);
-        let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, h, w]), &self.device);
-        let forward = self.chain.forward(xt, a, &z, scale);
-        let data = forward
-            .image()
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading the augmented batch: {e:?}"))?;
-        if data.len() != b * c * w * h {
-            bail!(
-                "internal: augmented batch has {} values, expected {}",
-                data.len(),
-                b * c * w * h
-            );
-        }
-        for (k, im) in images.iter_mut().enumerate() {
-            chw_to_rgb(&data[k * c * w * h..(k + 1) * c * w * h], c, w, h, im.rgb);
-        }
-        Ok(forward.stats)
     }
 }
 

@@ -104,6 +104,20 @@ pub struct StageStats {
     pub noise: f32,
 }
 
+impl StageStats {
+    /// The per-image values by name (the keys `generate --augment` writes in the manifest);
+    /// a disabled stage's list is empty.
+    pub fn per_image(&self) -> [(&'static str, &[f32]); 5] {
+        [
+            ("blur", &self.blur),
+            ("light_range", &self.light_range),
+            ("bg_shift", &self.bg_shift),
+            ("bg_texture", &self.bg_texture),
+            ("detail", &self.detail),
+        ]
+    }
+}
+
 /// Output of the chain: the image after each stage, the soft penalty, the stats.
 pub struct ChainOutput {
     /// [B, C, H, W] after every enabled stage, in order (blur, lighting, background, detail, noise).
@@ -222,7 +236,8 @@ pub fn resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
         .reshape([b, c, oh, ow])
 }
 
-fn gaussian_kernel(sigma: f32) -> (usize, Vec<f32>) {
+/// The normalised Gaussian kernel of `sigma` and its radius (⌈3σ⌉, at least 1).
+pub fn gaussian_kernel(sigma: f32) -> (usize, Vec<f32>) {
     let radius = ((3.0 * sigma).ceil() as usize).max(1);
     let k: Vec<f32> = (0..2 * radius + 1)
         .map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp())

@@ -130,19 +130,7 @@ pub fn linear_c2st(a: Side<'_>, b: Side<'_>, folds: usize, seed: u64) -> C2st {
 fn logistic(train: &[(Vec<f32>, f64)], test: &[(Vec<f32>, f64)]) -> (f64, f64) {
     let d = train[0].0.len();
     let n = train.len() as f64;
-    let mut mean = vec![0.0f64; d];
-    let mut sd = vec![0.0f64; d];
-    for (x, _) in train {
-        for j in 0..d {
-            mean[j] += x[j] as f64 / n;
-        }
-    }
-    for (x, _) in train {
-        for j in 0..d {
-            sd[j] += (x[j] as f64 - mean[j]).powi(2) / n;
-        }
-    }
-    let sd: Vec<f64> = sd.iter().map(|v| v.sqrt().max(1e-6)).collect();
+    let (mean, sd) = super::metrics::moments(train.iter().map(|(x, _)| x.as_slice()), d);
     let z =
         |x: &Vec<f32>| -> Vec<f64> { (0..d).map(|j| (x[j] as f64 - mean[j]) / sd[j]).collect() };
     let xs: Vec<(Vec<f64>, f64)> = train.iter().map(|(x, y)| (z(x), *y)).collect();

@@ -24,7 +24,7 @@ pub struct Prdc {
 }
 
 /// Squared Euclidean distance.
-fn d2(a: &[f32], b: &[f32]) -> f64 {
+pub fn d2(a: &[f32], b: &[f32]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(x, y)| {
@@ -40,20 +40,8 @@ pub fn standardise(reference: &[Vec<f32>], sets: &mut [&mut Vec<Vec<f32>>]) {
     let Some(first) = reference.first() else {
         return;
     };
-    let (d, n) = (first.len(), reference.len() as f64);
-    let mut mean = vec![0.0f64; d];
-    let mut var = vec![0.0f64; d];
-    for v in reference {
-        for j in 0..d {
-            mean[j] += v[j] as f64 / n;
-        }
-    }
-    for v in reference {
-        for j in 0..d {
-            var[j] += (v[j] as f64 - mean[j]).powi(2) / n;
-        }
-    }
-    let sd: Vec<f64> = var.iter().map(|v| v.sqrt().max(1e-6)).collect();
+    let d = first.len();
+    let (mean, sd) = moments(reference.iter().map(Vec::as_slice), d);
     for set in sets.iter_mut() {
         for v in set.iter_mut() {
             for j in 0..d {
@@ -70,6 +58,28 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     }
     let mid = v.len() / 2;
     *v.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+/// Per feature of `d`-long vectors: the mean and the standard deviation (at least 1e-6, so a
+/// constant feature standardises to 0 rather than dividing by 0).
+pub fn moments<'a>(
+    items: impl Iterator<Item = &'a [f32]> + Clone,
+    d: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let n = items.clone().count().max(1) as f64;
+    let mut mean = vec![0.0f64; d];
+    let mut var = vec![0.0f64; d];
+    for v in items.clone() {
+        for j in 0..d {
+            mean[j] += v[j] as f64 / n;
+        }
+    }
+    for v in items {
+        for j in 0..d {
+            var[j] += (v[j] as f64 - mean[j]).powi(2) / n;
+        }
+    }
+    (mean, var.iter().map(|v| v.sqrt().max(1e-6)).collect())
 }
 
 /// Distance from each item of `a` to its k-th nearest other item of `a`.

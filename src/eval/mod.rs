@@ -69,6 +69,17 @@ pub fn real_set_warnings(real: &RealSet, crop: f64) -> Vec<String> {
     out
 }
 
+/// The images of a dataset folder (its `images/`: not its masks, depth maps or previews), or
+/// of a plain folder.
+pub fn image_folder(dir: &Path) -> std::path::PathBuf {
+    let own = dir.join("images");
+    if own.is_dir() {
+        own
+    } else {
+        dir.to_path_buf()
+    }
+}
+
 /// C2ST between two image folders: `samples` random square crops from each (side `crop[0]` ×
 /// the shorter side of a real photo, `crop[1]` × that of an image; resized to `res`), four
 /// fresh classifiers trained for `steps` each. A folder with an `images/` subfolder (a dataset)
@@ -84,10 +95,11 @@ pub fn realism(
 ) -> anyhow::Result<Realism> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let load = |dir: &Path, flag: &str| -> anyhow::Result<RealSet> {
-        // a dataset folder: only its images, not its masks, depth maps or previews
-        let own = dir.join("images");
-        let dir = if own.is_dir() { own } else { dir.to_path_buf() };
-        Ok(RealSet::load_flag(&dir, (res * 4) as u32, flag)?)
+        Ok(RealSet::load_flag(
+            &image_folder(dir),
+            (res * 4) as u32,
+            flag,
+        )?)
     };
     let (real_set, image_set) = (load(real, "--real")?, load(images, "--images")?);
     let mut draw = |set: &RealSet, crop: f64| -> (Vec<usize>, Vec<Vec<f32>>) {

@@ -5,7 +5,7 @@
 //! per stage and per sampled quantity comes from its manifest ([`super::manifest_stats`]). The
 //! page a person reads is [`super::page`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -79,16 +79,6 @@ pub const MIN_GENERATED: usize = 10;
 /// Fewest real crops for neighbourhood measures that are more than rough.
 const FEW_REAL_CROPS: usize = 100;
 
-/// The images of a dataset folder (its `images/`), or of a plain folder.
-fn image_folder(dir: &Path) -> PathBuf {
-    let own = dir.join("images");
-    if own.is_dir() {
-        own
-    } else {
-        dir.to_path_buf()
-    }
-}
-
 /// Runs the evaluation.
 pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     let t0 = std::time::Instant::now();
@@ -96,7 +86,11 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     let dataset = manifest_stats::read(&o.images)?;
     let res = o.res;
     let real = RealSet::load_flag(&o.real, (res * 4) as u32, "--real")?;
-    let gen = RealSet::load_flag(&image_folder(&o.images), (res * 4) as u32, "--images")?;
+    let gen = RealSet::load_flag(
+        &super::image_folder(&o.images),
+        (res * 4) as u32,
+        "--images",
+    )?;
     if gen.images.len() < MIN_GENERATED {
         return Err(crate::config::InputError(format!(
             "--images {}: {} usable image(s); eval needs at least {MIN_GENERATED} to measure a set (each image's neighbours set the scale)",
@@ -242,8 +236,7 @@ fn nearest_images(
         .map(|(x, _)| x)
     {
         for (j, y) in fg.iter().enumerate() {
-            let d: f64 = x.iter().zip(y).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
-            pairs.push((d, used[j]));
+            pairs.push((metrics::d2(x, y), used[j]));
         }
     }
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -195,17 +195,12 @@ impl Collapse {
     ) -> Vec<String> {
         use crate::eval::manifest_stats::{stage_collapse, Histogram};
         let f = |v: &[f32]| v.iter().map(|x| *x as f64).collect::<Vec<f64>>();
-        let hs: Vec<Histogram> = [
-            ("blur", &st.blur),
-            ("light_range", &st.light_range),
-            ("bg_shift", &st.bg_shift),
-            ("bg_texture", &st.bg_texture),
-            ("detail", &st.detail),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(n, v)| Histogram::new(n, &f(v)))
-        .collect();
+        let hs: Vec<Histogram> = st
+            .per_image()
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| Histogram::new(n, &f(v)))
+            .collect();
         let mut out: Vec<(String, String)> = stage_collapse(&hs)
             .into_iter()
             .map(|(name, w)| (name, format!("step {step}: {w}")))

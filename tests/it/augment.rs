@@ -77,14 +77,7 @@ fn controlled_real(dir: &Path, work: &Path) {
 }
 
 fn read_images(dir: &Path) -> Vec<Vec<f32>> {
-    let mut files: Vec<_> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
-    files
+    pngs(dir)
         .iter()
         .map(|f| rendergan::pixels::chw::to_chw(&image::open(f).unwrap().into_rgb8(), 3, false))
         .collect()

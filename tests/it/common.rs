@@ -54,3 +54,15 @@ pub fn read_u16_png(path: &Path) -> (u32, u32, Vec<u16>) {
         .into_luma16();
     (img.width(), img.height(), img.into_raw())
 }
+
+/// The PNG files under `dir` (recursively), sorted.
+pub fn pngs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    v.sort();
+    v
+}

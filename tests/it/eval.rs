@@ -24,17 +24,6 @@ fn opts(real: &Path, images: &Path) -> EvalOptions {
     }
 }
 
-fn pngs(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .map(|e| e.into_path())
-        .filter(|p| p.extension().is_some_and(|x| x == "png"))
-        .collect();
-    v.sort();
-    v
-}
-
 /// Copies `files` into `dir`, each through `f` (blur σ, noise σ in 0..255, brightness shift).
 fn degrade(files: &[PathBuf], dir: &Path, blur: f32, noise: f32, shift: f32, seed: u64) {
     std::fs::create_dir_all(dir).unwrap();
