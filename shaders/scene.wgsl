@@ -163,6 +163,11 @@ fn fs_labels(in: VertexOut) -> LabelsOut {
     return out;
 }
 
+@fragment
+fn fs_ids(in: VertexOut) -> @location(0) u32 {
+    return draws[in.draw].ids.x;
+}
+
 struct LabelsNormalsOut {
     @location(0) id: u32,
     @location(1) depth: f32,

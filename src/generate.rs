@@ -464,6 +464,7 @@ fn render_chunks<'c>(
         cfg.height,
         samples,
         cfg.output.normals,
+        cfg.output.depth,
     );
     let augmenter = match cfg.augment.as_deref() {
         Some(dir) => {

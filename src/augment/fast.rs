@@ -107,7 +107,7 @@ impl Conv3 {
 }
 
 impl Dense {
-    fn run(&self, x: &[f32]) -> Vec<f32> {
+    pub(super) fn run(&self, x: &[f32]) -> Vec<f32> {
         (0..self.d_out)
             .map(|o| {
                 self.bias[o]
@@ -120,7 +120,7 @@ impl Dense {
 }
 
 /// A 1D resampling as taps: for each output index, (input index, weight) pairs.
-fn taps(n_in: usize, n_out: usize) -> Vec<Vec<(usize, f32)>> {
+pub(super) fn taps(n_in: usize, n_out: usize) -> Vec<Vec<(usize, f32)>> {
     let m = resample_matrix(n_in, n_out);
     (0..n_out)
         .map(|o| {
@@ -165,8 +165,7 @@ fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize))
 /// kernel's radius is set by the batch's largest σ, so a sharp image's kernel is mostly zeros).
 fn blur(x: &mut [f32], c: usize, (h, w): (usize, usize), k: &[f32]) {
     let r = k.len() / 2;
-    let top = k.iter().copied().fold(0.0f32, f32::max);
-    let reach = (0..=r).rev().find(|&d| k[r + d] > 1e-9 * top).unwrap_or(0);
+    let reach = reach(k);
     let k = &k[r - reach..=r + reach];
     let r = reach;
     let norm = |n: usize| -> Vec<f32> {
@@ -221,19 +220,57 @@ fn blur(x: &mut [f32], c: usize, (h, w): (usize, usize), k: &[f32]) {
     }
 }
 
+/// How far from its centre the odd-length kernel `k` has taps above 1e-9 of its largest: the
+/// blurs skip the rest.
+pub(super) fn reach(k: &[f32]) -> usize {
+    let r = k.len() / 2;
+    let top = k.iter().copied().fold(0.0f32, f32::max);
+    (0..=r).rev().find(|&d| k[r + d] > 1e-9 * top).unwrap_or(0)
+}
+
+/// The normalised blur kernel of an image with σ `sigma` (training pixels) in a batch whose
+/// largest σ is `max_sigma`, at `scale` output pixels per training pixel: radius 3 σ of the
+/// batch's largest, as the model's grouped convolution has.
+pub(super) fn blur_kernel(sigma: f32, max_sigma: f32, scale: f32) -> Vec<f32> {
+    let r = ((3.0 * max_sigma * scale).ceil() as usize).max(1);
+    let var2 = 2.0 * (sigma * scale).powi(2) + 1e-3;
+    let k: Vec<f32> = (0..2 * r + 1)
+        .map(|i| (-((i as f32 - r as f32).powi(2)) / var2).exp())
+        .collect();
+    let s: f32 = k.iter().sum();
+    k.iter().map(|v| v / s).collect()
+}
+
+/// The background's smooth shift [C][ht][wt] from its `ramp` (see [`Weights::bg_ramp`]).
+pub(super) fn ramp_planes(ramp: &[f32], c: usize, (ht, wt): (usize, usize)) -> Vec<f32> {
+    let nt = ht * wt;
+    let mut shift = vec![0.0f32; c * nt];
+    for ch in 0..c {
+        let (offset, gx, gy) = (ramp[ch], ramp[c + ch], ramp[2 * c + ch]);
+        for y in 0..ht {
+            let v = (y as f32 + 0.5) / ht as f32 - 0.5;
+            for xx in 0..wt {
+                let u = (xx as f32 + 0.5) / wt as f32 - 0.5;
+                shift[ch * nt + y * wt + xx] = offset + gx * u + gy * v;
+            }
+        }
+    }
+    shift
+}
+
 /// What one image's pass reports, as [`StageStats`] does per image.
 #[derive(Debug, Clone, Copy, Default)]
-struct ImageStats {
-    blur: f32,
-    light_range: f32,
-    bg_shift: f32,
-    bg_texture: f32,
-    detail: f32,
+pub(super) struct ImageStats {
+    pub blur: f32,
+    pub light_range: f32,
+    pub bg_shift: f32,
+    pub bg_texture: f32,
+    pub detail: f32,
 }
 
 impl Weights {
     /// The blur σ (training pixels) of an image with blur noise `z`.
-    fn sigma(&self, z: f32) -> f32 {
+    pub(super) fn sigma(&self, z: f32) -> f32 {
         sigmoid(z * self.blur_a * SCALAR_GAIN + self.blur_c * SCALAR_GAIN) * BLUR_MAX
     }
 
@@ -265,6 +302,11 @@ impl Weights {
             .zip(&noise)
             .map(|((img, a), z)| self.one(img, a, z, (h, w), (ht, wt), scale, max_sigma))
             .collect();
+        self.stage_stats(&stats)
+    }
+
+    /// The batch's [`StageStats`] from its images' (the lists of stages switched off empty).
+    pub(super) fn stage_stats(&self, stats: &[ImageStats]) -> StageStats {
         let pick = |on: bool, f: fn(&ImageStats) -> f32| -> Vec<f32> {
             if on {
                 stats.iter().map(f).collect()
@@ -283,7 +325,8 @@ impl Weights {
         }
     }
 
-    fn noise_sigma(&self) -> f32 {
+    /// The sensor noise's σ at the training size.
+    pub(super) fn noise_sigma(&self) -> f32 {
         sigmoid(self.noise_level * SCALAR_GAIN) * NOISE_BOUND
     }
 
@@ -306,14 +349,7 @@ impl Weights {
         if blur_on {
             let sigma = self.sigma(z.blur);
             st.blur = sigma;
-            let r = ((3.0 * max_sigma * scale).ceil() as usize).max(1);
-            let var2 = 2.0 * (sigma * scale).powi(2) + 1e-3;
-            let k: Vec<f32> = (0..2 * r + 1)
-                .map(|i| (-((i as f32 - r as f32).powi(2)) / var2).exp())
-                .collect();
-            let s: f32 = k.iter().sum();
-            let k: Vec<f32> = k.iter().map(|v| v / s).collect();
-            blur(x, c, (h, w), &k);
+            blur(x, c, (h, w), &blur_kernel(sigma, max_sigma, scale));
         }
         if light_on {
             let (lh, lw) = (low(ht, 16), low(wt, 16));
@@ -380,6 +416,25 @@ impl Weights {
         st
     }
 
+    /// The background's colour offset, x ramp and y ramp per channel ([3][C], bounded) from the
+    /// image's colour noise: the dense layers, small enough for the CPU on every path.
+    pub(super) fn bg_ramp(&self, bg_color: &[f32]) -> Vec<f32> {
+        let c = self.channels;
+        let t: Vec<f32> = self
+            .bg_color1
+            .run(bg_color)
+            .into_iter()
+            .map(leaky)
+            .collect();
+        let p = self.bg_color2.run(&t);
+        (0..3 * c)
+            .map(|i| {
+                let bound = if i < c { BG_SHIFT_BOUND } else { BG_RAMP_BOUND };
+                p[i].tanh() * bound
+            })
+            .collect()
+    }
+
     /// The background's change at the training size [C][ht][wt] (see the model's
     /// `background_change`).
     fn background(
@@ -389,27 +444,7 @@ impl Weights {
         st: &mut ImageStats,
     ) -> Vec<f32> {
         let c = self.channels;
-        let t: Vec<f32> = self
-            .bg_color1
-            .run(&z.bg_color)
-            .into_iter()
-            .map(leaky)
-            .collect();
-        let p = self.bg_color2.run(&t);
-        let nt = ht * wt;
-        let mut shift = vec![0.0f32; c * nt];
-        for ch in 0..c {
-            let offset = p[ch].tanh() * BG_SHIFT_BOUND;
-            let gx = p[c + ch].tanh() * BG_RAMP_BOUND;
-            let gy = p[2 * c + ch].tanh() * BG_RAMP_BOUND;
-            for y in 0..ht {
-                let v = (y as f32 + 0.5) / ht as f32 - 0.5;
-                for xx in 0..wt {
-                    let u = (xx as f32 + 0.5) / wt as f32 - 0.5;
-                    shift[ch * nt + y * wt + xx] = offset + gx * u + gy * v;
-                }
-            }
-        }
+        let mut shift = ramp_planes(&self.bg_ramp(&z.bg_color), c, (ht, wt));
         let (h8, w8) = (low(ht, 8), low(wt, 8));
         let (h4, w4) = (low(ht, 4), low(wt, 4));
         let (h2, w2) = (low(ht, 2), low(wt, 2));
@@ -439,63 +474,32 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
-    use burn::module::{Module, ModuleMapper, Param};
     use burn::prelude::*;
-    use burn::tensor::Distribution;
 
-    use crate::augment::infer::batch_inputs;
-    use crate::augment::model::{values, Chain, StageConfig};
-
-    /// Adds noise to every weight, so every stage (including the zero-initialised heads) acts,
-    /// and raises the 1-D parameters (the stored blur and noise scalars, ×30 when used, and the
-    /// biases) by 0.05: per-image blur σ of about 0.5–2.5 px and visible noise.
-    struct Shake;
-    impl ModuleMapper for Shake {
-        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            if D == 1 {
-                p.map(|t| t.add_scalar(0.05))
-            } else {
-                p.map(|t| t.clone() + t.random_like(Distribution::Normal(0.0, 0.3)))
-            }
-        }
-    }
+    use crate::augment::model::StageConfig;
+    use crate::augment::testing::{batch, burn_forward, max_abs_difference, shaken_chain};
 
     /// The CPU forward against burn's, on images of `(h, w)` at `scale`.
     fn max_difference(h: usize, w: usize, scale: f32) -> f32 {
         let device = Device::flex();
-        device.seed(3);
-        let stages = StageConfig::default();
-        let chain = Chain::new(&stages, &device).map(&mut Shake);
+        let chain = shaken_chain(&StageConfig::default(), &device);
         let b = 3;
-        let seeds: Vec<u64> = (0..b as u64).map(|i| 40 + i).collect();
-        let images: Vec<Vec<f32>> = (0..b)
-            .map(|k| {
-                (0..3 * h * w)
-                    .map(|i| (((i * 7 + k * 13) % 97) as f32 / 48.5 - 1.0) * 0.9)
-                    .collect()
-            })
-            .collect();
-        let alphas: Vec<Vec<f32>> = (0..b)
-            .map(|k| (0..h * w).map(|p| ((p % w + k) % 5) as f32 / 4.0).collect())
-            .collect();
-        let (a, z) = batch_inputs(&seeds, &alphas, 3, w, h, scale, &device);
-        let flat: Vec<f32> = images.iter().flatten().copied().collect();
-        let x = Tensor::<4>::from_data(TensorData::new(flat, [b, 3, h, w]), &device);
-        let out = chain.forward(x, a, &z, scale);
-        let want = values(out.image());
-        let mut got = images.clone();
+        let input = batch(b, 3, (h, w));
+        let (want, want_stats) = burn_forward(&chain, &input, (h, w), scale, &device);
+        let mut got = input.images.clone();
         let st = chain
             .export()
-            .apply(&mut got, &alphas, &seeds, (h, w), scale);
+            .apply(&mut got, &input.alphas, &input.seeds, (h, w), scale);
         assert_eq!(st.blur.len(), b);
-        for (s, t) in st.detail.iter().zip(&out.stats.detail) {
+        for (s, t) in st.detail.iter().zip(&want_stats.detail) {
             assert!((s - t).abs() < 1e-4, "detail stat {s} vs {t}");
         }
-        for (s, t) in st.bg_texture.iter().zip(&out.stats.bg_texture) {
+        for (s, t) in st.bg_texture.iter().zip(&want_stats.bg_texture) {
             assert!((s - t).abs() < 1e-4, "texture stat {s} vs {t}");
         }
         // the stages must have acted, or agreeing would prove nothing
-        let moved = images
+        let moved = input
+            .images
             .iter()
             .flatten()
             .zip(&want)
@@ -506,12 +510,7 @@ mod tests {
             moved > 0.05,
             "the chain barely changed the images ({moved})"
         );
-        let d = got
-            .iter()
-            .flatten()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let d = max_abs_difference(got.iter().flatten(), &want);
         eprintln!("{h}×{w} at {scale}: moved {moved:.3}, max difference {d:e}, stats {st:?}");
         d
     }

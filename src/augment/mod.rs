@@ -1,10 +1,15 @@
 //! Learned augmentation: the bounded RenderGAN stages (`model`), the per-image noise they
-//! consume, and applying a trained run to rendered images (`infer`). Only this module and `train`
+//! consume, and applying a trained run to rendered images (`infer`), with the forward pass in
+//! plain Rust (`fast`) or as compute shaders on the render device (`gpu`, the one place outside
+//! `render` that touches wgpu: it takes the device `render` made). Only this module and `train`
 //! touch burn.
 
 pub mod fast;
+pub mod gpu;
 pub mod infer;
 pub mod model;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

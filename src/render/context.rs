@@ -43,7 +43,8 @@ pub struct RenderContext {
     pub info: wgpu::AdapterInfo,
 }
 
-fn instance() -> wgpu::Instance {
+/// An instance on `backends`, unless the WGPU_BACKEND variable names others.
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
     // Mesa's Vulkan loader probes Wayland and prints an error when this is unset, as it is on
     // headless machines; nothing here uses a display, so any folder will do.
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
@@ -51,10 +52,7 @@ fn instance() -> wgpu::Instance {
     }
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     if std::env::var_os("WGPU_BACKEND").is_none() {
-        desc.backends = wgpu::Backends::VULKAN
-            | wgpu::Backends::GL
-            | wgpu::Backends::METAL
-            | wgpu::Backends::DX12;
+        desc.backends = backends;
     }
     desc.flags = wgpu::InstanceFlags::empty();
     wgpu::Instance::new(desc)
@@ -77,16 +75,22 @@ fn rank(info: &wgpu::AdapterInfo) -> u32 {
     kind * 2 + backend
 }
 
-/// Every adapter wgpu can see, best first.
-fn sorted_adapters() -> Vec<wgpu::Adapter> {
-    let mut list = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
+/// The backends rendergan uses.
+const BACKENDS: wgpu::Backends = wgpu::Backends::VULKAN
+    .union(wgpu::Backends::GL)
+    .union(wgpu::Backends::METAL)
+    .union(wgpu::Backends::DX12);
+
+/// Every adapter wgpu can see on `backends`, best first.
+fn sorted_adapters(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let mut list = pollster::block_on(instance(backends).enumerate_adapters(backends));
     list.sort_by_key(|a| rank(&a.get_info()));
     list
 }
 
 /// Every adapter wgpu can see, best first, as `rendergan devices` lists them.
 pub fn adapters() -> Vec<AdapterSummary> {
-    sorted_adapters()
+    sorted_adapters(BACKENDS)
         .iter()
         .map(|a| {
             let i = a.get_info();
@@ -103,13 +107,22 @@ pub fn adapters() -> Vec<AdapterSummary> {
 impl RenderContext {
     /// Opens the best adapter: GPU, then lavapipe, then GL.
     pub fn new() -> Result<RenderContext, DeviceError> {
-        let mut list = sorted_adapters();
-        // the "alone" pass sets coverage bits from fragment shaders
-        list.retain(|a| {
-            a.get_downlevel_capabilities()
-                .flags
-                .contains(wgpu::DownlevelFlags::FRAGMENT_WRITABLE_STORAGE)
-        });
+        let usable = |backends| {
+            let mut list = sorted_adapters(backends);
+            // the "alone" pass sets coverage bits from fragment shaders
+            list.retain(|a| {
+                a.get_downlevel_capabilities()
+                    .flags
+                    .contains(wgpu::DownlevelFlags::FRAGMENT_WRITABLE_STORAGE)
+            });
+            list
+        };
+        // GL is asked only when nothing else is there: probing it loads Mesa's GL driver, which
+        // costs a run about 40 ms of start-up
+        let mut list = usable(BACKENDS - wgpu::Backends::GL);
+        if list.is_empty() {
+            list = usable(BACKENDS);
+        }
         let adapter = list.into_iter().next().ok_or(DeviceError::NoAdapter)?;
         let info = adapter.get_info();
         let limits = wgpu::Limits {

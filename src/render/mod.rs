@@ -26,7 +26,8 @@ pub struct Frame {
     pub color: Vec<u8>,
     /// Instance id per pixel (0 background).
     pub ids: Vec<u32>,
-    /// Camera-frame z per pixel (0 background).
+    /// Camera-frame z per pixel (0 background); empty when neither a depth output nor a
+    /// keypoint in the batch asked for it (`Renderer::new`'s `want_depth`).
     pub depth: Vec<f32>,
     /// Camera-frame normals as RGBA8 (n * 0.5 + 0.5), when asked for.
     pub normals: Option<Vec<u8>>,
@@ -103,6 +104,16 @@ struct Layout {
     size: u64,
 }
 
+/// A batch's geometry on the device.
+struct Buffers {
+    vertices: wgpu::Buffer,
+    indices: wgpu::Buffer,
+    draws: wgpu::Buffer,
+    views: wgpu::Buffer,
+    /// The alone pass's triangles (the instances that are not isolated).
+    alone: wgpu::Buffer,
+}
+
 /// Renders batches of scenes at one image size.
 pub struct Renderer<'a> {
     device: &'a wgpu::Device,
@@ -115,10 +126,15 @@ pub struct Renderer<'a> {
     cover_layout: wgpu::BindGroupLayout,
     color_pipe: wgpu::RenderPipeline,
     label_pipe: wgpu::RenderPipeline,
+    /// The label pass writing ids only, when depth is not always wanted.
+    ids_pipe: Option<wgpu::RenderPipeline>,
     cover_pipe: wgpu::RenderPipeline,
     prepass_pipe: Option<wgpu::RenderPipeline>,
     targets: Option<Targets>,
-    buffers: Option<(wgpu::Buffer, wgpu::Buffer, wgpu::Buffer, wgpu::Buffer)>,
+    buffers: Option<Buffers>,
+    /// Leave isolated instances out of the alone pass (their coverage is read from the id
+    /// target instead); on unless a test compares.
+    pub skip_isolated: bool,
     /// Time spent so far: building and submitting batches until the GPU finished them.
     pub render_time: std::time::Duration,
     /// Time spent so far copying targets out of the mapped readback buffer.
@@ -172,6 +188,7 @@ impl<'a> Renderer<'a> {
         height: u32,
         samples: u32,
         want_normals: bool,
+        want_depth: bool,
     ) -> Self {
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("scene.wgsl"),
@@ -273,6 +290,19 @@ impl<'a> Renderer<'a> {
             samples,
             depth(false, Equal),
         );
+        // without a depth output the ids go alone: the camera-depth target cost a run about a
+        // sixth of its CPU time on lavapipe (measured on TASK-A); a batch with keypoints still
+        // gets depth, which tells whether a keypoint is hidden
+        let ids_pipe = (!want_normals && !want_depth).then(|| {
+            pipeline(
+                "id pipeline",
+                &pipe_layout,
+                Some("fs_ids"),
+                &[t(ID_FORMAT)],
+                1,
+                depth(true, Less),
+            )
+        });
         let label_pipe = if want_normals {
             pipeline(
                 "label pipeline",
@@ -321,10 +351,12 @@ impl<'a> Renderer<'a> {
             cover_layout,
             color_pipe,
             label_pipe,
+            ids_pipe,
             cover_pipe,
             prepass_pipe,
             targets: None,
             buffers: None,
+            skip_isolated: true,
             render_time: Default::default(),
             readback_time: Default::default(),
         }
@@ -456,11 +488,15 @@ impl<'a> Renderer<'a> {
             views,
             image_ranges,
             tiles,
-        } = geometry(scenes, w, h);
+            alone_indices,
+            alone_ranges,
+            isolated,
+        } = geometry(scenes, w, h, self.skip_isolated);
         self.ensure_targets(scenes.len() as u32, tiles);
-        self.upload(&vertices, &indices, &draws, &views);
+        self.upload(&vertices, &indices, &draws, &views, &alone_indices);
         let t = self.targets.as_ref().expect("targets were just ensured");
-        let (vb, ib, db, wb) = self.buffers.as_ref().expect("buffers were just uploaded");
+        let bufs = self.buffers.as_ref().expect("buffers were just uploaded");
+        let (wb, db) = (&bufs.views, &bufs.draws);
         let entries = [
             wgpu::BindGroupEntry {
                 binding: 0,
@@ -512,11 +548,14 @@ impl<'a> Renderer<'a> {
                 stencil_ops: None,
             })
         }
-        let draw_images = |pass: &mut wgpu::RenderPass<'_>, bind: &wgpu::BindGroup| {
+        let draw_ranges = |pass: &mut wgpu::RenderPass<'_>,
+                           bind: &wgpu::BindGroup,
+                           ib: &wgpu::Buffer,
+                           ranges: &[std::ops::Range<u32>]| {
             pass.set_bind_group(0, bind, &[]);
-            pass.set_vertex_buffer(0, vb.slice(..));
+            pass.set_vertex_buffer(0, bufs.vertices.slice(..));
             pass.set_index_buffer(ib.slice(..), wgpu::IndexFormat::Uint32);
-            for (i, r) in image_ranges.iter().enumerate() {
+            for (i, r) in ranges.iter().enumerate() {
                 if r.is_empty() {
                     continue;
                 }
@@ -524,6 +563,9 @@ impl<'a> Renderer<'a> {
                 pass.set_scissor_rect(0, i as u32 * h, w, h);
                 pass.draw_indexed(r.clone(), 0, 0..1);
             }
+        };
+        let draw_images = |pass: &mut wgpu::RenderPass<'_>, bind: &wgpu::BindGroup| {
+            draw_ranges(pass, bind, &bufs.indices, &image_ranges)
         };
         let pass_desc =
             |label, color_attachments, depth_stencil_attachment| wgpu::RenderPassDescriptor {
@@ -544,7 +586,17 @@ impl<'a> Renderer<'a> {
         };
         let (ids_v, depth_v) = (view(&t.ids), view(&t.depth));
         let normals_v = t.normals.as_ref().map(view);
-        let mut label_atts = vec![att(&ids_v), att(&depth_v)];
+        let keypoints = scenes
+            .iter()
+            .any(|s| s.instances.iter().any(|i| !i.keypoints.is_empty()));
+        let (label_pipe, with_depth) = match &self.ids_pipe {
+            Some(p) if !keypoints => (p, false),
+            _ => (&self.label_pipe, true),
+        };
+        let mut label_atts = vec![att(&ids_v)];
+        if with_depth {
+            label_atts.push(att(&depth_v));
+        }
         if let Some(nv) = &normals_v {
             label_atts.push(att(nv));
         }
@@ -554,18 +606,19 @@ impl<'a> Renderer<'a> {
                 &label_atts,
                 zbuf_op(&t.zbuf, wgpu::LoadOp::Clear(1.0)),
             ));
-            pass.set_pipeline(&self.label_pipe);
+            pass.set_pipeline(label_pipe);
             draw_images(&mut pass, &bind);
         }
         {
-            // every instance drawn without depth test: each sets its own coverage bits
+            // every instance that may be hidden drawn without depth test: each sets its own
+            // coverage bits (an isolated one's are its pixels in the id target: `read_back`)
             let mut pass = enc.begin_render_pass(&pass_desc(
                 "alone pass",
                 &[],
                 zbuf_op(&t.zbuf, wgpu::LoadOp::Load),
             ));
             pass.set_pipeline(&self.cover_pipe);
-            draw_images(&mut pass, &cover_bind);
+            draw_ranges(&mut pass, &cover_bind, &bufs.alone, &alone_ranges);
         }
         if let (Some(pre), Some(zm)) = (&self.prepass_pipe, &t.zbuf_msaa) {
             let mut pass = enc.begin_render_pass(&pass_desc(
@@ -619,7 +672,9 @@ impl<'a> Renderer<'a> {
         };
         copy(&mut enc, &t.color, lay.color, 4);
         copy(&mut enc, &t.ids, lay.ids, 2);
-        copy(&mut enc, &t.depth, lay.depth, 4);
+        if with_depth {
+            copy(&mut enc, &t.depth, lay.depth, 4);
+        }
         if let Some(nt) = &t.normals {
             copy(&mut enc, nt, lay.normals, 4);
         }
@@ -628,13 +683,16 @@ impl<'a> Renderer<'a> {
         }
         self.queue.submit([enc.finish()]);
 
-        self.read_back(scenes, t0)
+        self.read_back(scenes, &isolated, with_depth, t0)
     }
 
-    /// Waits for the submitted batch and splits the readback buffer into one frame per scene.
+    /// Waits for the submitted batch and splits the readback buffer into one frame per scene;
+    /// the alone coverage of an `isolated` tile is set from its pixels in the id target.
     fn read_back(
         &mut self,
         scenes: &[Scene],
+        isolated: &[bool],
+        with_depth: bool,
         t0: std::time::Instant,
     ) -> Result<Vec<Frame>, DeviceError> {
         let (w, h) = (self.width, self.height);
@@ -677,17 +735,32 @@ impl<'a> Renderer<'a> {
         for (i, s) in scenes.iter().enumerate() {
             let k = s.instances.len();
             let b0 = lay.bits as usize + tile * words * 4;
-            let alone: Vec<u32> = bytemuck::pod_collect_to_vec(&data[b0..b0 + k * words * 4]);
+            let mut alone: Vec<u32> = bytemuck::pod_collect_to_vec(&data[b0..b0 + k * words * 4]);
+            let ids: Vec<u32> = rows(lay.ids, 2, i)
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
+                .collect();
+            let iso = &isolated[tile..tile + k];
+            if iso.iter().any(|v| *v) {
+                // ids are 1-based instance numbers within the image
+                for (p, &id) in ids.iter().enumerate() {
+                    let j = id as usize;
+                    if j >= 1 && j <= k && iso[j - 1] {
+                        alone[(j - 1) * words + p / 32] |= 1 << (p % 32);
+                    }
+                }
+            }
             tile += k;
             frames.push(Frame {
                 width: w,
                 height: h,
                 color: rows(lay.color, 4, i),
-                ids: rows(lay.ids, 2, i)
-                    .chunks_exact(2)
-                    .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
-                    .collect(),
-                depth: bytemuck::pod_collect_to_vec(&rows(lay.depth, 4, i)),
+                ids,
+                depth: if with_depth {
+                    bytemuck::pod_collect_to_vec(&rows(lay.depth, 4, i))
+                } else {
+                    Vec::new()
+                },
                 normals: t.normals.as_ref().map(|_| rows(lay.normals, 4, i)),
                 alone,
             });
@@ -705,6 +778,7 @@ impl<'a> Renderer<'a> {
         indices: &[u32],
         draws: &[GpuDraw],
         views: &[GpuView],
+        alone: &[u32],
     ) {
         let need = |len: usize| (len.max(1) as u64 * 4).next_power_of_two().max(1024);
         let sizes = [
@@ -712,12 +786,13 @@ impl<'a> Renderer<'a> {
             need(std::mem::size_of_val(indices)),
             need(std::mem::size_of_val(draws)),
             need(std::mem::size_of_val(views)),
+            need(std::mem::size_of_val(alone)),
         ];
-        let fits = self.buffers.as_ref().is_some_and(|(a, b, c, d)| {
-            a.size() >= sizes[0]
-                && b.size() >= sizes[1]
-                && c.size() >= sizes[2]
-                && d.size() >= sizes[3]
+        let fits = self.buffers.as_ref().is_some_and(|b| {
+            [&b.vertices, &b.indices, &b.draws, &b.views, &b.alone]
+                .iter()
+                .zip(sizes)
+                .all(|(b, s)| b.size() >= s)
         });
         if !fits {
             let mk = |label, size, usage| {
@@ -728,23 +803,25 @@ impl<'a> Renderer<'a> {
                     mapped_at_creation: false,
                 })
             };
-            self.buffers = Some((
-                mk("vertices", sizes[0], wgpu::BufferUsages::VERTEX),
-                mk("indices", sizes[1], wgpu::BufferUsages::INDEX),
-                mk("draws", sizes[2], wgpu::BufferUsages::STORAGE),
-                mk("views", sizes[3], wgpu::BufferUsages::STORAGE),
-            ));
+            self.buffers = Some(Buffers {
+                vertices: mk("vertices", sizes[0], wgpu::BufferUsages::VERTEX),
+                indices: mk("indices", sizes[1], wgpu::BufferUsages::INDEX),
+                draws: mk("draws", sizes[2], wgpu::BufferUsages::STORAGE),
+                views: mk("views", sizes[3], wgpu::BufferUsages::STORAGE),
+                alone: mk("alone indices", sizes[4], wgpu::BufferUsages::INDEX),
+            });
         }
-        let (vb, ib, db, wb) = self.buffers.as_ref().expect("buffers exist");
+        let b = self.buffers.as_ref().expect("buffers exist");
         let write = |b: &wgpu::Buffer, bytes: &[u8]| {
             if !bytes.is_empty() {
                 self.queue.write_buffer(b, 0, bytes);
             }
         };
-        write(vb, bytemuck::cast_slice(vertices));
-        write(ib, bytemuck::cast_slice(indices));
-        write(db, bytemuck::cast_slice(draws));
-        write(wb, bytemuck::cast_slice(views));
+        write(&b.vertices, bytemuck::cast_slice(vertices));
+        write(&b.indices, bytemuck::cast_slice(indices));
+        write(&b.draws, bytemuck::cast_slice(draws));
+        write(&b.views, bytemuck::cast_slice(views));
+        write(&b.alone, bytemuck::cast_slice(alone));
     }
 }
 
@@ -788,7 +865,8 @@ fn gpu_view(s: &Scene, w: u32, h: u32) -> GpuView {
     }
 }
 /// The batch's geometry: every part's triangles, one draw record per part, one view per image,
-/// each image's index range, and the number of tiles (instances) in all.
+/// each image's index range, and the number of tiles (instances) in all; and for the alone pass
+/// the triangles of the instances that must be drawn there (see [`isolated`]), by image.
 struct Geometry {
     vertices: Vec<Vertex>,
     indices: Vec<u32>,
@@ -796,19 +874,84 @@ struct Geometry {
     views: Vec<GpuView>,
     image_ranges: Vec<std::ops::Range<u32>>,
     tiles: u32,
+    alone_indices: Vec<u32>,
+    alone_ranges: Vec<std::ops::Range<u32>>,
+    /// Per tile: its alone coverage is its pixels in the id target (not drawn in the alone pass).
+    isolated: Vec<bool>,
 }
 
-fn geometry(scenes: &[Scene], w: u32, h: u32) -> Geometry {
+/// Where an instance's vertices land: pixel box (inclusive, widened by a pixel) and camera-z
+/// range; `None` when a vertex is at or behind the camera plane (the box is then unbounded).
+#[derive(Clone, Copy)]
+struct Footprint {
+    x: (f32, f32),
+    y: (f32, f32),
+    z: (f32, f32),
+}
+
+fn footprint(clip_from_world: &Mat4, vertices: &[Vertex], w: u32, h: u32) -> Option<Footprint> {
+    let mut f = Footprint {
+        x: (f32::INFINITY, f32::NEG_INFINITY),
+        y: (f32::INFINITY, f32::NEG_INFINITY),
+        z: (f32::INFINITY, f32::NEG_INFINITY),
+    };
+    for v in vertices {
+        let c = *clip_from_world * glam::Vec3::from(v.position).extend(1.0);
+        if c.w.is_nan() || c.w <= 1e-6 {
+            return None;
+        }
+        let (x, y) = (
+            (c.x / c.w + 1.0) * 0.5 * w as f32,
+            (1.0 - c.y / c.w) * 0.5 * h as f32,
+        );
+        f.x = (f.x.0.min(x - 1.0), f.x.1.max(x + 1.0));
+        f.y = (f.y.0.min(y - 1.0), f.y.1.max(y + 1.0));
+        f.z = (f.z.0.min(c.w), f.z.1.max(c.w));
+    }
+    Some(f)
+}
+
+/// Which instances of one image are isolated: labelled, every vertex in front of the camera, and
+/// every other instance whose pixel box meets theirs lies wholly behind them. Such an instance
+/// is nowhere hidden, so drawn alone it covers exactly its pixels in the id target (the same
+/// rasteriser draws the same triangles there); the alone pass can skip it. Conservative: boxes
+/// and depth ranges over-cover, so an instance that might be hidden is drawn.
+fn isolated(scene: &Scene, feet: &[Option<Footprint>]) -> Vec<bool> {
+    let meets = |a: &Footprint, b: &Footprint| {
+        a.x.0 <= b.x.1 && b.x.0 <= a.x.1 && a.y.0 <= b.y.1 && b.y.0 <= a.y.1
+    };
+    (0..feet.len())
+        .map(|i| {
+            let Some(a) = &feet[i] else { return false };
+            scene.instances[i].class.is_some()
+                && feet.iter().enumerate().all(|(j, b)| {
+                    j == i
+                        || b.as_ref()
+                            .is_some_and(|b| !meets(a, b) || b.z.0 > a.z.1 * (1.0 + 1e-4) + 1e-5)
+                })
+        })
+        .collect()
+}
+
+fn geometry(scenes: &[Scene], w: u32, h: u32, skip_isolated: bool) -> Geometry {
     let mut vertices: Vec<Vertex> = Vec::new();
     let mut indices: Vec<u32> = Vec::new();
     let mut draws: Vec<GpuDraw> = Vec::new();
     let mut views: Vec<GpuView> = Vec::new();
     let mut image_ranges = Vec::new();
+    let mut alone_indices: Vec<u32> = Vec::new();
+    let mut alone_ranges = Vec::new();
+    let mut isolated_tiles = Vec::new();
     let mut tile = 0u32;
     for (vi, s) in scenes.iter().enumerate() {
-        views.push(gpu_view(s, w, h));
+        let view = gpu_view(s, w, h);
+        let clip_from_world = Mat4::from_cols_array_2d(&view.clip_from_world);
+        views.push(view);
         let start = indices.len() as u32;
+        let mut inst_spans = Vec::with_capacity(s.instances.len());
+        let mut feet = Vec::with_capacity(s.instances.len());
         for inst in &s.instances {
+            let (v0, i0) = (vertices.len(), indices.len());
             for part in &inst.parts {
                 let m = &part.material;
                 let draw = draws.len() as u32;
@@ -832,9 +975,24 @@ fn geometry(scenes: &[Scene], w: u32, h: u32) -> Geometry {
                     draw,
                 );
             }
+            feet.push(footprint(&clip_from_world, &vertices[v0..], w, h));
+            inst_spans.push(i0..indices.len());
             tile += 1;
         }
         image_ranges.push(start..indices.len() as u32);
+        let alone_start = alone_indices.len() as u32;
+        let iso = if skip_isolated {
+            isolated(s, &feet)
+        } else {
+            vec![false; feet.len()]
+        };
+        for (span, skip) in inst_spans.into_iter().zip(&iso) {
+            if !skip {
+                alone_indices.extend_from_slice(&indices[span]);
+            }
+        }
+        alone_ranges.push(alone_start..alone_indices.len() as u32);
+        isolated_tiles.extend(iso);
     }
     let tiles = tile;
     Geometry {
@@ -844,5 +1002,49 @@ fn geometry(scenes: &[Scene], w: u32, h: u32) -> Geometry {
         views,
         image_ranges,
         tiles,
+        alone_indices,
+        alone_ranges,
+        isolated: isolated_tiles,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading an isolated instance's alone coverage from the id target gives the bits drawing
+    /// it alone gives, on scenes with occlusion, image edges and scenery.
+    #[test]
+    fn skipping_isolated_instances_keeps_the_alone_coverage() {
+        let cfg = crate::config::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/mixed.yaml"
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let scenes: Vec<Scene> = (0..24).map(|i| crate::scene::sample(&cfg, i)).collect();
+        let ctx = RenderContext::new().expect("a render device (install mesa-vulkan-drivers)");
+        let mut r = Renderer::new(
+            &ctx.device,
+            &ctx.queue,
+            cfg.width,
+            cfg.height,
+            1,
+            false,
+            false,
+        );
+        let iso = geometry(&scenes, cfg.width, cfg.height, true).isolated;
+        let n = iso.iter().filter(|v| **v).count();
+        assert!(
+            n > 0 && n < iso.len(),
+            "the test needs both kinds: {n} of {} isolated",
+            iso.len()
+        );
+        let fast = r.render(&scenes).expect("render");
+        r.skip_isolated = false;
+        let full = r.render(&scenes).expect("render");
+        for (i, (a, b)) in fast.iter().zip(&full).enumerate() {
+            assert_eq!(a.ids, b.ids, "image {i}: ids");
+            assert!(a.alone == b.alone, "image {i}: alone coverage differs");
+        }
     }
 }

@@ -56,6 +56,7 @@ impl<'a> Synth<'a> {
             c.height,
             if c.antialias > 1 { 4 } else { 1 },
             false,
+            false,
         );
         Ok(Synth {
             cfg: c,
