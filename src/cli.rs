@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use crate::augment::infer::AugmentOn;
 use crate::config::{self, ConfigError};
 use crate::generate::{self, Options};
 use crate::render;
@@ -88,6 +89,10 @@ pub struct GenerateArgs {
     /// Apply a trained run folder (from `rendergan train -o`) to every image; labels are unchanged.
     #[arg(long)]
     pub augment: Option<PathBuf>,
+    /// Where --augment runs the trained chain: auto = the render device's compute shaders on a
+    /// GPU, the CPU on a software rasteriser (faster there).
+    #[arg(long, value_enum, default_value_t = AugmentOn::Auto)]
+    pub augment_on: AugmentOn,
     /// Finish the unfinished dataset a stopped run (killed, failed) of the same config, seed,
     /// count and -o left: only the missing images are rendered, and the result is the same as
     /// an uninterrupted run's.
@@ -227,6 +232,9 @@ pub struct BenchArgs {
     /// Apply a trained run folder, to measure `generate --augment`.
     #[arg(long)]
     pub augment: Option<PathBuf>,
+    /// Where --augment runs the trained chain (as generate's).
+    #[arg(long, value_enum, default_value_t = AugmentOn::Auto)]
+    pub augment_on: AugmentOn,
     /// Measure training steps instead (the config's own renders stand in for real photos).
     #[arg(long)]
     pub train: bool,
@@ -389,6 +397,7 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         progress: !a.quiet,
         render_threads: a.render_threads,
         augment: a.augment,
+        augment_on: a.augment_on,
         resume: a.resume,
         shard: a.shard.as_deref().map(parse_shard).transpose()?,
     };
@@ -406,14 +415,17 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
     let ctxs = generate::open_devices(opts.render_threads)?;
     let s = generate::run(&cfg, &ctxs, &opts)?;
     println!(
-        "rendergan: wrote {} images, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {})",
+        "rendergan: wrote {} images, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {}{})",
         s.images,
         s.annotations,
         s.dir.display(),
         s.elapsed.as_secs_f64(),
         s.images_per_second(),
         s.threads,
-        s.adapter
+        s.adapter,
+        s.augment_on
+            .map(|d| format!("; augmented on the {}", d.to_uppercase()))
+            .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -581,6 +593,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
         threads: a.threads,
         render_threads: a.render_threads,
         augment: a.augment,
+        augment_on: a.augment_on,
         ..Options::scratch(dir.join("bench"))
     };
     generate::apply(&mut cfg, &opts);
@@ -603,6 +616,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
         "images_per_s": (s.images_per_second() * 10.0).round() / 10.0,
         "threads": s.threads,
         "adapter": s.adapter,
+        "augment_on": s.augment_on,
         "ms_per_image": {
             "render": ms(s.render),
             "readback": ms(s.readback),

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::augment::infer::{AugImage, Augmenter};
+use crate::augment::infer::{AugImage, AugmentOn, Augmenter};
 use crate::config::{Background, Config, InputError};
 use crate::dataset::manifest::AugmentNote;
 use crate::dataset::{self, DatasetWriter, StageTimes};
@@ -37,6 +37,8 @@ pub struct Options {
     pub progress: bool,
     /// A trained run folder to apply (overrides `augment:` in the config).
     pub augment: Option<PathBuf>,
+    /// Where the trained chain runs.
+    pub augment_on: AugmentOn,
     /// Continue the unfinished dataset a stopped run of the same config, seed and count left.
     pub resume: bool,
     /// Make only shard (index, total) of the run's images (`--shard i/n`).
@@ -95,6 +97,8 @@ pub struct Summary {
     pub readback: Duration,
     /// Learned augmentation, wall time summed over render threads.
     pub augment: Duration,
+    /// Where the learned chain ran ("cpu" or "gpu"), when one was applied.
+    pub augment_on: Option<&'static str>,
     /// Summed over workers (CPU time, not wall time).
     pub stages: StageTimes,
 }
@@ -356,72 +360,73 @@ fn write_all(
     replay(&mut writer)?;
     let (work_tx, work_rx) = bounded::<Work>(2 * batch);
     let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
-    let (render_time, readback_time, augment_time) =
-        std::thread::scope(|s| -> Result<(Duration, Duration, Duration)> {
-            // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
-            let mut render_handles = Vec::new();
-            for (r, ctx) in ctxs.iter().enumerate() {
-                let work_tx = work_tx.clone();
-                let bgs = bgs.as_ref();
-                let chunks = &chunks;
-                render_handles.push(s.spawn(move || {
-                    render_chunks(
+    let times = std::thread::scope(|s| -> Result<RenderTimes> {
+        // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
+        let mut render_handles = Vec::new();
+        for (r, ctx) in ctxs.iter().enumerate() {
+            let work_tx = work_tx.clone();
+            let bgs = bgs.as_ref();
+            let chunks = &chunks;
+            render_handles.push(s.spawn(move || {
+                render_chunks(
+                    cfg,
+                    ctx,
+                    opts.augment_on,
+                    samples,
+                    chunks.iter().skip(r).step_by(renderers),
+                    bgs,
+                    &work_tx,
+                )
+            }));
+        }
+        drop(work_tx);
+        for _ in 0..threads {
+            let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
+            s.spawn(move || {
+                for (sc, frame, note) in work_rx {
+                    let r = dataset::process(
                         cfg,
-                        ctx,
-                        samples,
-                        chunks.iter().skip(r).step_by(renderers),
+                        &sc,
+                        &frame,
                         bgs,
-                        &work_tx,
-                    )
-                }));
-            }
-            drop(work_tx);
-            for _ in 0..threads {
-                let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
-                s.spawn(move || {
-                    for (sc, frame, note) in work_rx {
-                        let r = dataset::process(
-                            cfg,
-                            &sc,
-                            &frame,
-                            bgs,
-                            root,
-                            sc.index < first + preview_n,
-                            note.as_ref(),
-                        );
-                        if done_tx.send(r).is_err() {
-                            break;
-                        }
+                        root,
+                        sc.index < first + preview_n,
+                        note.as_ref(),
+                    );
+                    if done_tx.send(r).is_err() {
+                        break;
                     }
-                });
-            }
-            drop((work_rx, done_tx));
-            let mut result = Ok(());
-            for r in &done_rx {
-                let step = r.and_then(|p| {
-                    stages.labels += p.times.labels;
-                    stages.encode += p.times.encode;
-                    stages.write += p.times.write;
-                    writer.accept(p)?;
-                    replay(&mut writer)?;
-                    bar.set_position(writer.images);
-                    Ok(())
-                });
-                if step.is_err() {
-                    result = step;
-                    break;
                 }
+            });
+        }
+        drop((work_rx, done_tx));
+        let mut result = Ok(());
+        for r in &done_rx {
+            let step = r.and_then(|p| {
+                stages.labels += p.times.labels;
+                stages.encode += p.times.encode;
+                stages.write += p.times.write;
+                writer.accept(p)?;
+                replay(&mut writer)?;
+                bar.set_position(writer.images);
+                Ok(())
+            });
+            if step.is_err() {
+                result = step;
+                break;
             }
-            drop(done_rx);
-            let mut times = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-            for h in render_handles {
-                let (a, b, c) = h.join().expect("render threads do not panic")?;
-                times.0 += a;
-                times.1 += b;
-                times.2 += c;
-            }
-            result.map(|_| times)
-        })?;
+        }
+        drop(done_rx);
+        let mut times = RenderTimes::default();
+        for h in render_handles {
+            let t = h.join().expect("render threads do not panic")?;
+            times.render += t.render;
+            times.readback += t.readback;
+            times.augment += t.augment;
+            times.augment_on = times.augment_on.or(t.augment_on);
+        }
+        result.map(|_| times)
+    })?;
     bar.finish_and_clear();
     if writer.images != end - first {
         bail!(
@@ -439,24 +444,35 @@ fn write_all(
         elapsed: Duration::ZERO, // set by `run` once the dataset is in place
         threads,
         adapter: ctxs.first().map(|c| c.describe()).unwrap_or_default(),
-        render: render_time,
-        readback: readback_time,
-        augment: augment_time,
+        render: times.render,
+        readback: times.readback,
+        augment: times.augment,
+        augment_on: times.augment_on,
         stages,
     })
 }
 
+/// What a render thread spent its time on, and where it augmented.
+#[derive(Default)]
+struct RenderTimes {
+    render: Duration,
+    readback: Duration,
+    augment: Duration,
+    augment_on: Option<&'static str>,
+}
+
 /// One render device's share of the run: its chunks of images sampled, rendered in batches
-/// that fit the coverage budget, augmented when a trained run is applied, and sent to the
-/// workers. Returns the render, readback and augment times.
+/// that fit the coverage budget, augmented when a trained run is applied (where `augment_on`
+/// says), and sent to the workers.
 fn render_chunks<'c>(
     cfg: &Config,
     ctx: &RenderContext,
+    augment_on: AugmentOn,
     samples: u32,
     chunks: impl Iterator<Item = &'c (u64, u64)>,
     bgs: Option<&Backgrounds>,
     work_tx: &crossbeam_channel::Sender<Work>,
-) -> Result<(Duration, Duration, Duration)> {
+) -> Result<RenderTimes> {
     let mut renderer = Renderer::new(
         &ctx.device,
         &ctx.queue,
@@ -469,7 +485,13 @@ fn render_chunks<'c>(
     let augmenter = match cfg.augment.as_deref() {
         Some(dir) => {
             let (info, weights) = run_folder::read_applied(dir)?;
-            Some(Augmenter::new(&info.stages, info.resolution, weights)?)
+            Some(Augmenter::on_device(
+                &info.stages,
+                info.resolution,
+                weights,
+                augment_on,
+                ctx,
+            )?)
         }
         None => None,
     };
@@ -521,7 +543,12 @@ fn render_chunks<'c>(
             pending = rest;
         }
     }
-    Ok((renderer.render_time, renderer.readback_time, augment_time))
+    Ok(RenderTimes {
+        render: renderer.render_time,
+        readback: renderer.readback_time,
+        augment: augment_time,
+        augment_on: augmenter.as_ref().map(|a| a.runs_on()),
+    })
 }
 
 /// The half-open index ranges `ranges` cut into chunks of at most `batch` images, in order.

@@ -68,6 +68,40 @@ fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
 }
 
+/// e^x in plain arithmetic the compiler vectorises, for the per-pixel maps (libm's `expf` is a
+/// call per value, and was the lighting stage's cost): reduction by ln 2 and Cephes' expf
+/// polynomial; relative error below 1e-6 on [-87, 88] (test), inputs clamped there.
+#[inline(always)]
+fn fast_exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // adding and subtracting 1.5 × 2^23 rounds to the nearest integer without a call
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - k * LN2_HI - k * LN2_LO;
+    let p = 1.987_569_1e-4f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    (p * r * r + r + 1.0) * f32::from_bits(((k as i32 + 127) << 23) as u32)
+}
+
+/// The lighting stage's per-pixel gain from its map value: sigmoid of the clamped value, into
+/// [0.1, 1.9].
+#[inline(always)]
+fn light_gain(v: f32) -> f32 {
+    1.8 / (1.0 + fast_exp(-v.clamp(-3.0, 3.0))) + 0.1
+}
+
+/// The lighting stage's per-pixel shift: tanh of the clamped value × 0.3.
+#[inline(always)]
+fn light_shift(v: f32) -> f32 {
+    (1.0 - 2.0 / (fast_exp(2.0 * v.clamp(-3.0, 3.0)) + 1.0)) * 0.3
+}
+
 impl Conv3 {
     /// `x` [c_in][h][w] → [c_out][h][w], then `act` on every value.
     fn run(&self, x: &[f32], h: usize, w: usize, act: fn(f32) -> f32) -> Vec<f32> {
@@ -354,18 +388,21 @@ impl Weights {
         if light_on {
             let (lh, lw) = (low(ht, 16), low(wt, 16));
             let t = self.light1.run(&z.lighting, lh, lw, leaky);
-            let raw = resize(&self.light2.run(&t, lh, lw, |v| v), 3, (lh, lw), (h, w));
-            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-            for p in 0..n {
-                let s_black = sigmoid(raw[p].clamp(-3.0, 3.0)) * 1.8 + 0.1;
-                let s_white = sigmoid(raw[n + p].clamp(-3.0, 3.0)) * 1.8 + 0.1;
-                let shift = raw[2 * n + p].clamp(-3.0, 3.0).tanh() * 0.3;
-                lo = lo.min(s_black.min(s_white));
-                hi = hi.max(s_black.max(s_white));
-                for ch in 0..c {
-                    let v = &mut x[ch * n + p];
-                    let s = if *v < 0.0 { s_black } else { s_white };
-                    *v = *v * s + shift;
+            let mut raw = resize(&self.light2.run(&t, lh, lw, |v| v), 3, (lh, lw), (h, w));
+            // the maps become gains and shift in place, each a branch-free loop
+            let (gains, shift) = raw.split_at_mut(2 * n);
+            gains.iter_mut().for_each(|v| *v = light_gain(*v));
+            shift.iter_mut().for_each(|v| *v = light_shift(*v));
+            let (lo, hi) = gains
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), v| {
+                    (l.min(*v), h.max(*v))
+                });
+            let (black, white) = gains.split_at(n);
+            for plane in x.chunks_exact_mut(n) {
+                for (((v, b), wh), s) in plane.iter_mut().zip(black).zip(white).zip(&*shift) {
+                    let g = if *v < 0.0 { *b } else { *wh };
+                    *v = *v * g + s;
                 }
             }
             st.light_range = hi - lo;
@@ -516,10 +553,77 @@ mod tests {
     }
 
     #[test]
+    fn fast_exp_agrees_with_libm() {
+        let mut worst = 0.0f32;
+        for i in -87_000..=88_000 {
+            let x = i as f32 / 1000.0;
+            let (a, b) = (super::fast_exp(x), x.exp());
+            worst = worst.max(((a - b) / b).abs());
+        }
+        assert!(worst < 1e-6, "relative error {worst}");
+        for v in [-5.0f32, -1.0, -0.01, 0.0, 0.3, 2.9, 7.0] {
+            let c = v.clamp(-3.0, 3.0);
+            assert!((super::light_shift(v) - c.tanh() * 0.3).abs() < 1e-6);
+            assert!((super::light_gain(v) - (super::sigmoid(c) * 1.8 + 0.1)).abs() < 1e-6);
+        }
+    }
+
+    #[test]
     fn the_cpu_forward_agrees_with_burns() {
         for (h, w, scale) in [(16, 16, 1.0), (40, 24, 2.0), (64, 64, 4.0)] {
             let d = max_difference(h, w, scale);
             assert!(d <= 1e-3, "{h}×{w} at scale {scale}: max difference {d}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use std::time::Instant;
+
+    use burn::prelude::*;
+
+    use crate::augment::model::{train_size, StageConfig};
+    use crate::augment::testing::{batch, shaken_chain};
+
+    /// Not a benchmark: where one thread's time goes per 256² image at scale 4, stage by stage
+    /// (`cargo test --release --lib augment::fast::timing -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn time_each_stage() {
+        let weights = shaken_chain(&StageConfig::default(), &Device::flex()).export();
+        let (h, w, scale) = (256, 256, 4.0);
+        let (ht, wt) = train_size(h, w, scale);
+        let input = batch(8, 3, (h, w));
+        let per = |t: Instant| t.elapsed().as_secs_f64() * 1000.0 / 8.0;
+        let t = Instant::now();
+        let noise: Vec<_> = input
+            .seeds
+            .iter()
+            .map(|s| crate::augment::image_noise(*s, 3, wt, ht, [w, h]))
+            .collect();
+        eprintln!("noise: {:.2} ms", per(t));
+        for stage in 0..6 {
+            let mut wts = weights.clone();
+            wts.flags = [false; 5];
+            if stage < 5 {
+                wts.flags[stage] = true;
+            }
+            let mut x = input.images.clone();
+            let t = Instant::now();
+            for (k, img) in x.iter_mut().enumerate() {
+                wts.one(
+                    img,
+                    &input.alphas[k],
+                    &noise[k],
+                    (h, w),
+                    (ht, wt),
+                    scale,
+                    2.0,
+                );
+            }
+            let name = ["blur", "lighting", "background", "detail", "noise", "none"][stage];
+            eprintln!("{name}: {:.2} ms", per(t));
         }
     }
 }

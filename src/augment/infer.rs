@@ -41,13 +41,35 @@ pub fn load_module_bytes<M: ModuleSnapshot>(m: &mut M, bytes: Vec<u8>) -> Result
     Ok(())
 }
 
-/// A trained chain ready to apply, as the plain weights of the CPU forward (burn's forward is
-/// the reference it is tested against: `augment::fast::tests`).
+/// Where `generate --augment` runs the chain (`--augment-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AugmentOn {
+    /// The render device's compute shaders when it is a hardware GPU, else the CPU forward
+    /// (on a software rasteriser such as lavapipe the CPU forward is the faster).
+    #[default]
+    Auto,
+    /// The plain-Rust forward on the CPU cores.
+    Cpu,
+    /// The render device's compute shaders, whatever the device (on lavapipe this exercises
+    /// the GPU path, more slowly than `cpu`).
+    Gpu,
+}
+
+/// The two forwards of one trained chain: burn's is the reference both are tested against
+/// (`augment::fast::tests`, `augment::gpu::tests`). One per render thread, so the variants'
+/// sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+enum Forward {
+    Cpu(super::fast::Weights),
+    Gpu(super::gpu::GpuChain),
+}
+
+/// A trained chain ready to apply.
 pub struct Augmenter {
     pub stages: StageConfig,
     /// Side of the square training images.
     pub resolution: usize,
-    weights: super::fast::Weights,
+    forward: Forward,
 }
 
 /// One image to augment: RGB8 pixels (background already composited), coverage, seed.
@@ -59,15 +81,51 @@ pub struct AugImage<'a> {
 
 impl Augmenter {
     /// The chain with `weights` (burnpack bytes of a run's `generator.bpk`), trained with
-    /// `stages` at `resolution`².
+    /// `stages` at `resolution`², applied on the CPU.
     pub fn new(stages: &StageConfig, resolution: usize, weights: Vec<u8>) -> Result<Augmenter> {
-        let mut chain = Chain::new(stages, &Device::flex());
-        load_module_bytes(&mut chain, weights)?;
         Ok(Augmenter {
-            weights: chain.export(),
+            forward: Forward::Cpu(trained_weights(stages, weights)?),
             stages: stages.clone(),
             resolution,
         })
+    }
+
+    /// The same, applied where `on` says given the render device `ctx`: `auto` takes the
+    /// device's compute shaders on a hardware GPU (and the CPU when they cannot be made there,
+    /// saying why on stderr), `gpu` insists on them.
+    pub fn on_device(
+        stages: &StageConfig,
+        resolution: usize,
+        weights: Vec<u8>,
+        on: AugmentOn,
+        ctx: &crate::render::RenderContext,
+    ) -> Result<Augmenter> {
+        let w = trained_weights(stages, weights)?;
+        let gpu = match on {
+            AugmentOn::Cpu => None,
+            AugmentOn::Gpu => Some(super::gpu::GpuChain::new(&ctx.device, &ctx.queue, &w)?),
+            AugmentOn::Auto if ctx.is_software() => None,
+            AugmentOn::Auto => match super::gpu::GpuChain::new(&ctx.device, &ctx.queue, &w) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    eprintln!("rendergan: augmenting on the CPU: {e:#}");
+                    None
+                }
+            },
+        };
+        Ok(Augmenter {
+            forward: gpu.map_or(Forward::Cpu(w), Forward::Gpu),
+            stages: stages.clone(),
+            resolution,
+        })
+    }
+
+    /// "cpu" or "gpu": where [`apply`](Self::apply) runs.
+    pub fn runs_on(&self) -> &'static str {
+        match self.forward {
+            Forward::Cpu(_) => "cpu",
+            Forward::Gpu(_) => "gpu",
+        }
     }
 
     /// Output pixels per training pixel for images `h` pixels high: training rendered the whole
@@ -77,8 +135,8 @@ impl Augmenter {
         h as f32 / self.resolution.max(1) as f32
     }
 
-    /// Augments images of one size in place with the CPU forward ([`super::fast`]); returns what
-    /// each stage did per image.
+    /// Augments images of one size in place (on the CPU, [`super::fast`], or the render device,
+    /// [`super::gpu`]); returns what each stage did per image.
     pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<StageStats> {
         use rayon::prelude::*;
         let c = self.stages.channels;
@@ -91,15 +149,25 @@ impl Augmenter {
             .map(|im| im.alpha.iter().map(|a| *a as f32 / 255.0).collect())
             .collect();
         let seeds: Vec<u64> = images.iter().map(|i| i.seed).collect();
-        let st = self
-            .weights
-            .apply(&mut x, &alphas, &seeds, (h, w), self.scale(h));
+        let scale = self.scale(h);
+        let st = match &self.forward {
+            Forward::Cpu(weights) => weights.apply(&mut x, &alphas, &seeds, (h, w), scale),
+            Forward::Gpu(chain) => chain.apply(&mut x, &alphas, &seeds, (h, w), scale)?,
+        };
         images
             .par_iter_mut()
             .zip(&x)
             .for_each(|(im, v)| chw_to_rgb(v, c, w, h, im.rgb));
         Ok(st)
     }
+}
+
+/// The plain weights of burnpack bytes `weights` (a run's `generator.bpk`) of a chain with
+/// `stages`, as both forwards take them.
+pub fn trained_weights(stages: &StageConfig, weights: Vec<u8>) -> Result<super::fast::Weights> {
+    let mut chain = Chain::new(stages, &Device::flex());
+    load_module_bytes(&mut chain, weights)?;
+    Ok(chain.export())
 }
 
 /// Coverage and noise of a batch of `w` × `h` images as tensors on `device`: coverage

@@ -22,7 +22,8 @@ pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
 
 /// CHW in [-1, 1] → RGB8 (grey repeated).
 pub fn chw_to_rgb(x: &[f32], c: usize, w: usize, h: usize, rgb: &mut [u8]) {
-    let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    // + 0.5 and truncation is round() for these non-negative values, without a libm call
+    let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5 + 0.5) as u8;
     for i in 0..w * h {
         for k in 0..3 {
             let ch = if c == 1 { 0 } else { k };

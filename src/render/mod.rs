@@ -71,6 +71,28 @@ const DEPTH_OUT_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Float;
 const NORMAL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 const ZBUF_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 
+/// Where a batch's camera depth comes from ([`Renderer::depth_source`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DepthSource {
+    /// Not read back.
+    None,
+    /// The label pass's camera-depth target (exact camera z).
+    Target,
+    /// The label pass's depth buffer, turned back into camera z ([`camera_z`]).
+    Zbuf,
+}
+
+/// Camera z of depth-buffer value `d` of a projection with planes `near`, `far` (the inverse of
+/// `Camera::clip_from_world`'s depth: d = f / (f − n) − f n / ((f − n) z)); 0 where nothing was
+/// drawn (d = 1), as the camera-depth target has it.
+fn camera_z(d: f32, near: f32, far: f32) -> f32 {
+    if d >= 1.0 {
+        0.0
+    } else {
+        far * near / (far - d * (far - near))
+    }
+}
+
 /// Bytes per row padded to wgpu's 256-byte copy alignment.
 pub fn padded_row(bytes: u32) -> u32 {
     bytes.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT
@@ -88,6 +110,9 @@ struct Targets {
     depth: wgpu::Texture,
     normals: Option<wgpu::Texture>,
     zbuf: wgpu::TextureView,
+    /// The label pass's depth buffer itself, copied out for keypoints when there is no
+    /// camera-depth target.
+    zbuf_tex: wgpu::Texture,
     /// One bit per pixel per instance: covered when the instance is drawn alone.
     bits: wgpu::Buffer,
     readback: wgpu::Buffer,
@@ -417,15 +442,8 @@ impl<'a> Renderer<'a> {
         let normals = self
             .want_normals
             .then(|| texture(d, "normals", w, bh, NORMAL_FORMAT, 1, true));
-        let zbuf = view(&texture(
-            d,
-            "label depth buffer",
-            w,
-            bh,
-            ZBUF_FORMAT,
-            1,
-            false,
-        ));
+        let zbuf_tex = texture(d, "label depth buffer", w, bh, ZBUF_FORMAT, 1, true);
+        let zbuf = view(&zbuf_tex);
         let bits = d.create_buffer(&wgpu::BufferDescriptor {
             label: Some("coverage bits"),
             size: self.words_per_image() * 4 * tiles as u64,
@@ -450,6 +468,7 @@ impl<'a> Renderer<'a> {
             depth,
             normals,
             zbuf,
+            zbuf_tex,
             bits,
             readback,
         });
@@ -586,17 +605,15 @@ impl<'a> Renderer<'a> {
         };
         let (ids_v, depth_v) = (view(&t.ids), view(&t.depth));
         let normals_v = t.normals.as_ref().map(view);
-        let keypoints = scenes
-            .iter()
-            .any(|s| s.instances.iter().any(|i| !i.keypoints.is_empty()));
-        let (label_pipe, with_depth) = match &self.ids_pipe {
-            Some(p) if !keypoints => (p, false),
-            _ => (&self.label_pipe, true),
-        };
+        let depth = self.depth_source(scenes);
         let mut label_atts = vec![att(&ids_v)];
-        if with_depth {
-            label_atts.push(att(&depth_v));
-        }
+        let label_pipe = match &self.ids_pipe {
+            Some(ids) if depth != DepthSource::Target => ids,
+            _ => {
+                label_atts.push(att(&depth_v));
+                &self.label_pipe
+            }
+        };
         if let Some(nv) = &normals_v {
             label_atts.push(att(nv));
         }
@@ -672,8 +689,31 @@ impl<'a> Renderer<'a> {
         };
         copy(&mut enc, &t.color, lay.color, 4);
         copy(&mut enc, &t.ids, lay.ids, 2);
-        if with_depth {
-            copy(&mut enc, &t.depth, lay.depth, 4);
+        match depth {
+            DepthSource::Target => copy(&mut enc, &t.depth, lay.depth, 4),
+            DepthSource::Zbuf => enc.copy_texture_to_buffer(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &t.zbuf_tex,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d::ZERO,
+                    aspect: wgpu::TextureAspect::DepthOnly,
+                },
+                wgpu::TexelCopyBufferInfo {
+                    buffer: &t.readback,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: lay.depth,
+                        bytes_per_row: Some(padded_row(w * 4)),
+                        rows_per_image: None,
+                    },
+                },
+                // a depth texture is copied whole (wgpu allows no part of one)
+                wgpu::Extent3d {
+                    width: w,
+                    height: h * t.images,
+                    depth_or_array_layers: 1,
+                },
+            ),
+            DepthSource::None => {}
         }
         if let Some(nt) = &t.normals {
             copy(&mut enc, nt, lay.normals, 4);
@@ -683,7 +723,23 @@ impl<'a> Renderer<'a> {
         }
         self.queue.submit([enc.finish()]);
 
-        self.read_back(scenes, &isolated, with_depth, t0)
+        self.read_back(scenes, &isolated, depth, t0)
+    }
+
+    /// Where this batch's per-pixel camera depth comes from: the camera-depth target when the
+    /// run writes depth or normals, or when a keypoint needs depth and the depth buffer is too
+    /// coarse for it (far / near above 1e5: relative error above about 1e-3 at the far end);
+    /// the depth buffer when only keypoints need it; nowhere else.
+    fn depth_source(&self, scenes: &[Scene]) -> DepthSource {
+        let keypoints = scenes
+            .iter()
+            .any(|s| s.instances.iter().any(|i| !i.keypoints.is_empty()));
+        let coarse = scenes.iter().any(|s| s.camera.far > 1e5 * s.camera.near);
+        match (&self.ids_pipe, keypoints, coarse) {
+            (None, _, _) | (_, true, true) => DepthSource::Target,
+            (_, true, false) => DepthSource::Zbuf,
+            (_, false, _) => DepthSource::None,
+        }
     }
 
     /// Waits for the submitted batch and splits the readback buffer into one frame per scene;
@@ -692,7 +748,7 @@ impl<'a> Renderer<'a> {
         &mut self,
         scenes: &[Scene],
         isolated: &[bool],
-        with_depth: bool,
+        depth: DepthSource,
         t0: std::time::Instant,
     ) -> Result<Vec<Frame>, DeviceError> {
         let (w, h) = (self.width, self.height);
@@ -756,10 +812,16 @@ impl<'a> Renderer<'a> {
                 height: h,
                 color: rows(lay.color, 4, i),
                 ids,
-                depth: if with_depth {
-                    bytemuck::pod_collect_to_vec(&rows(lay.depth, 4, i))
-                } else {
-                    Vec::new()
+                depth: match depth {
+                    DepthSource::Target => bytemuck::pod_collect_to_vec(&rows(lay.depth, 4, i)),
+                    DepthSource::Zbuf => {
+                        let (n, f) = (s.camera.near as f32, s.camera.far as f32);
+                        bytemuck::pod_collect_to_vec::<u8, f32>(&rows(lay.depth, 4, i))
+                            .into_iter()
+                            .map(|d| camera_z(d, n, f))
+                            .collect()
+                    }
+                    DepthSource::None => Vec::new(),
                 },
                 normals: t.normals.as_ref().map(|_| rows(lay.normals, 4, i)),
                 alone,
@@ -1046,5 +1108,44 @@ mod tests {
             assert_eq!(a.ids, b.ids, "image {i}: ids");
             assert!(a.alone == b.alone, "image {i}: alone coverage differs");
         }
+    }
+
+    /// Without a depth output, keypoints get camera z from the depth buffer: the same as the
+    /// camera-depth target's within 1e-3 relative, and 0 where nothing was drawn.
+    #[test]
+    fn depth_from_the_depth_buffer_agrees_with_the_depth_target() {
+        let cfg = crate::config::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/mixed.yaml"
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let scenes: Vec<Scene> = (0..10).map(|i| crate::scene::sample(&cfg, i)).collect();
+        let ctx = RenderContext::new().expect("a render device (install mesa-vulkan-drivers)");
+        let (w, h) = (cfg.width, cfg.height);
+        let mut exact = Renderer::new(&ctx.device, &ctx.queue, w, h, 1, false, true);
+        let mut from_zbuf = Renderer::new(&ctx.device, &ctx.queue, w, h, 1, false, false);
+        assert!(from_zbuf.depth_source(&scenes) == DepthSource::Zbuf);
+        let a = exact.render(&scenes).expect("render");
+        // batches that fill part of the targets: a depth buffer is copied whole
+        from_zbuf.render(&scenes[..4]).expect("render");
+        let b = from_zbuf.render(&scenes).expect("render");
+        let c = from_zbuf.render(&scenes[..3]).expect("render");
+        assert_eq!(
+            c[2].depth, b[2].depth,
+            "a partial batch reads the same depth"
+        );
+        let mut drawn = 0;
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(a.ids, b.ids, "image {i}: ids");
+            for (p, (x, y)) in a.depth.iter().zip(&b.depth).enumerate() {
+                if *x == 0.0 {
+                    assert_eq!(*y, 0.0, "image {i} pixel {p}: background");
+                } else {
+                    drawn += 1;
+                    assert!((x - y).abs() <= 1e-3 * x, "image {i} pixel {p}: {x} vs {y}");
+                }
+            }
+        }
+        assert!(drawn > 1000, "{drawn} pixels drawn");
     }
 }

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
+use rendergan::augment::infer::AugmentOn;
+use rendergan::generate::Options;
 use rendergan::train::{train, LearnOn, TrainOptions};
 
 use super::common::*;
@@ -317,6 +319,92 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
             != read(&format!("aug/images/train/{name}"))) as usize;
     }
     assert!(images_differ > 0, "augmentation changed no image");
+
+    gpu_forward_agrees_on_the_trained_run(&run);
+    // generate on the render device's kernels writes the same images, to a rounding
+    let opts = Options {
+        out: Some(dir.path().join("aug_gpu")),
+        threads: Some(2),
+        render_threads: Some(1),
+        overwrite: true,
+        augment_on: AugmentOn::Gpu,
+        ..Default::default()
+    };
+    rendergan::generate::apply(&mut gen_cfg, &opts);
+    let ctxs = rendergan::generate::open_devices(Some(1)).unwrap();
+    let s = rendergan::generate::run(&gen_cfg, &ctxs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(s.augment_on, Some("gpu"));
+    for e in std::fs::read_dir(dir.path().join("aug/images/train")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let open = |d: &str| {
+            image::open(dir.path().join(d).join(&name))
+                .unwrap()
+                .into_rgb8()
+        };
+        let (c, g) = (open("aug/images/train"), open("aug_gpu/images/train"));
+        let worst = c
+            .as_raw()
+            .iter()
+            .zip(g.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(
+            worst <= Some(1),
+            "{name}: the GPU path differs by {worst:?} levels"
+        );
+    }
+}
+
+/// The trained chain on the render device's compute kernels against the CPU forward (itself
+/// tested against burn's), at 128² and 256².
+fn gpu_forward_agrees_on_the_trained_run(run: &Path) {
+    use rendergan::augment::{gpu::GpuChain, infer::trained_weights};
+    let (info, bytes) = rendergan::dataset::run_folder::read_applied(run).unwrap();
+    let weights = trained_weights(&info.stages, bytes).unwrap();
+    let ctx = rendergan::render::RenderContext::new().unwrap();
+    let gpu = GpuChain::new(&ctx.device, &ctx.queue, &weights).unwrap();
+    for side in [128, 256] {
+        let n = side * side;
+        let images: Vec<Vec<f32>> = (0..2)
+            .map(|k| {
+                (0..3 * n)
+                    .map(|i| ((((i % side) / 7 + (i / side) / 5 + k) % 9) as f32 / 4.0 - 1.0) * 0.9)
+                    .collect()
+            })
+            .collect();
+        let alphas: Vec<Vec<f32>> = (0..2)
+            .map(|k| (0..n).map(|p| ((p % side) / (20 + k) % 2) as f32).collect())
+            .collect();
+        let seeds = [11, 12];
+        let scale = side as f32 / info.resolution as f32;
+        let (mut cpu, mut dev) = (images.clone(), images.clone());
+        let a = weights.apply(&mut cpu, &alphas, &seeds, (side, side), scale);
+        let b = gpu
+            .apply(&mut dev, &alphas, &seeds, (side, side), scale)
+            .unwrap();
+        let worst = cpu
+            .iter()
+            .flatten()
+            .zip(dev.iter().flatten())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        let moved = images
+            .iter()
+            .flatten()
+            .zip(cpu.iter().flatten())
+            .map(|(x, y)| (x - y).abs())
+            .sum::<f32>()
+            / (6 * n) as f32;
+        eprintln!(
+            "trained chain at {side}²: moved {moved:.3}, GPU vs CPU max difference {worst:e}"
+        );
+        assert!(moved > 0.01, "the trained chain barely acts ({moved})");
+        assert!(worst <= 1e-3, "{side}²: GPU vs CPU differ by {worst}");
+        assert_eq!(a.blur.len(), b.blur.len());
+        for (x, y) in a.blur.iter().zip(&b.blur) {
+            assert!((x - y).abs() < 1e-4, "blur σ {x} vs {y}");
+        }
+    }
 }
 
 /// A training stopped after a checkpoint (later metrics rows and a half-written checkpoint
