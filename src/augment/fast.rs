@@ -104,6 +104,7 @@ fn light_shift(v: f32) -> f32 {
 
 impl Conv3 {
     /// `x` [c_in][h][w] → [c_out][h][w], then `act` on every value.
+    #[inline(always)]
     fn run(&self, x: &[f32], h: usize, w: usize, act: fn(f32) -> f32) -> Vec<f32> {
         let n = h * w;
         let mut out = vec![0.0f32; self.c_out * n];
@@ -167,6 +168,7 @@ pub(super) fn taps(n_in: usize, n_out: usize) -> Vec<Vec<(usize, f32)>> {
 }
 
 /// Resizes `c` planes of (h, w) to (oh, ow) as the model's `resize` does (rows, then columns).
+#[inline(always)]
 fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Vec<f32> {
     if (h, w) == (oh, ow) {
         return x.to_vec();
@@ -197,6 +199,7 @@ fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize))
 /// Separable blur of `c` planes with kernel `k` (odd length, zero padding), divided by the same
 /// blur of ones, as the model's blurs are. Taps below 1e-9 of the largest are skipped (the
 /// kernel's radius is set by the batch's largest σ, so a sharp image's kernel is mostly zeros).
+#[inline(always)]
 fn blur(x: &mut [f32], c: usize, (h, w): (usize, usize), k: &[f32]) {
     let r = k.len() / 2;
     let reach = reach(k);
@@ -364,9 +367,47 @@ impl Weights {
         sigmoid(self.noise_level * SCALAR_GAIN) * NOISE_BOUND
     }
 
-    /// One image. Long: the five stages in the model's order, each a few loops.
+    /// One image, in AVX2 code where the CPU has it: the loops below are element-wise, so the
+    /// wider vectors give the same bits (no fused multiply-adds, no reordered sums).
     #[allow(clippy::too_many_arguments)]
     fn one(
+        &self,
+        x: &mut [f32],
+        alpha: &[f32],
+        z: &ImageNoise,
+        hw: (usize, usize),
+        train: (usize, usize),
+        scale: f32,
+        max_sigma: f32,
+    ) -> ImageStats {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above)
+            return unsafe { self.one_avx2(x, alpha, z, hw, train, scale, max_sigma) };
+        }
+        self.one_body(x, alpha, z, hw, train, scale, max_sigma)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn one_avx2(
+        &self,
+        x: &mut [f32],
+        alpha: &[f32],
+        z: &ImageNoise,
+        hw: (usize, usize),
+        train: (usize, usize),
+        scale: f32,
+        max_sigma: f32,
+    ) -> ImageStats {
+        self.one_body(x, alpha, z, hw, train, scale, max_sigma)
+    }
+
+    /// One image. Long: the five stages in the model's order, each a few loops.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn one_body(
         &self,
         x: &mut [f32],
         alpha: &[f32],
@@ -474,6 +515,7 @@ impl Weights {
 
     /// The background's change at the training size [C][ht][wt] (see the model's
     /// `background_change`).
+    #[inline(always)]
     fn background(
         &self,
         z: &ImageNoise,
@@ -591,7 +633,15 @@ mod timing {
     #[test]
     #[ignore]
     fn time_each_stage() {
-        let weights = shaken_chain(&StageConfig::default(), &Device::flex()).export();
+        // a trained run's weights when RENDERGAN_TIMING_RUN names one, else a shaken chain
+        let weights = match std::env::var_os("RENDERGAN_TIMING_RUN") {
+            Some(run) => {
+                let (info, bytes) =
+                    crate::dataset::run_folder::read_applied(std::path::Path::new(&run)).unwrap();
+                crate::augment::infer::trained_weights(&info.stages, bytes).unwrap()
+            }
+            None => shaken_chain(&StageConfig::default(), &Device::flex()).export(),
+        };
         let (h, w, scale) = (256, 256, 4.0);
         let (ht, wt) = train_size(h, w, scale);
         let input = batch(8, 3, (h, w));
@@ -619,7 +669,7 @@ mod timing {
                     (h, w),
                     (ht, wt),
                     scale,
-                    2.0,
+                    wts.sigma(noise[k].blur),
                 );
             }
             let name = ["blur", "lighting", "background", "detail", "noise", "none"][stage];
