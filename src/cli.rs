@@ -625,7 +625,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
             "encode": ms(s.stages.encode),
             "write": ms(s.stages.write),
         },
-        "note": "render, readback and augment are wall time summed over render threads; labels, encode and write are CPU time summed over worker threads",
+        "note": "render and readback are wall time summed over render threads; augment is wall time summed over the render threads (on a GPU) or the workers (on the CPU); labels, encode and write are CPU time summed over worker threads",
     });
     println!("{line}");
     Ok(ExitCode::SUCCESS)

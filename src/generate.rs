@@ -10,6 +10,7 @@ use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::augment::infer::{AugImage, AugmentOn, Augmenter};
+use crate::augment::model::StageStats;
 use crate::config::{Background, Config, InputError};
 use crate::dataset::manifest::AugmentNote;
 use crate::dataset::{self, DatasetWriter, StageTimes};
@@ -95,7 +96,8 @@ pub struct Summary {
     pub adapter: String,
     pub render: Duration,
     pub readback: Duration,
-    /// Learned augmentation, wall time summed over render threads.
+    /// Learned augmentation: wall time summed over render threads (on the render device) and
+    /// workers (on the CPU).
     pub augment: Duration,
     /// Where the learned chain ran ("cpu" or "gpu"), when one was applied.
     pub augment_on: Option<&'static str>,
@@ -358,12 +360,20 @@ fn write_all(
         Ok(())
     };
     replay(&mut writer)?;
+    // one trained chain per render device: on a GPU its batches run there, on the render
+    // thread; on the CPU the workers apply it, one image each (`Augment::OnWorker`)
+    let augmenters = ctxs
+        .iter()
+        .map(|ctx| load_augmenter(cfg, opts.augment_on, ctx))
+        .collect::<Result<Vec<_>>>()?;
+    let worker_augmenter = augmenters.iter().flatten().find(|a| a.on_cpu());
     let (work_tx, work_rx) = bounded::<Work>(2 * batch);
-    let (done_tx, done_rx) = bounded::<Result<dataset::Processed>>(2 * batch + threads);
+    let (done_tx, done_rx) = bounded::<(Result<dataset::Processed>, Duration)>(2 * batch + threads);
+    let mut worker_augment = Duration::ZERO;
     let times = std::thread::scope(|s| -> Result<RenderTimes> {
         // render threads: thread r takes chunks r, r + R, ... of `batch` consecutive images
         let mut render_handles = Vec::new();
-        for (r, ctx) in ctxs.iter().enumerate() {
+        for (r, (ctx, aug)) in ctxs.iter().zip(&augmenters).enumerate() {
             let work_tx = work_tx.clone();
             let bgs = bgs.as_ref();
             let chunks = &chunks;
@@ -371,7 +381,7 @@ fn write_all(
                 render_chunks(
                     cfg,
                     ctx,
-                    opts.augment_on,
+                    aug.as_ref(),
                     samples,
                     chunks.iter().skip(r).step_by(renderers),
                     bgs,
@@ -383,17 +393,29 @@ fn write_all(
         for _ in 0..threads {
             let (work_rx, done_tx, bgs) = (work_rx.clone(), done_tx.clone(), bgs.as_ref());
             s.spawn(move || {
-                for (sc, frame, note) in work_rx {
-                    let r = dataset::process(
-                        cfg,
-                        &sc,
-                        &frame,
-                        bgs,
-                        root,
-                        sc.index < first + preview_n,
-                        note.as_ref(),
-                    );
-                    if done_tx.send(r).is_err() {
+                for (sc, mut frame, job) in work_rx {
+                    let t = Instant::now();
+                    let note = match job {
+                        Augment::None => Ok(None),
+                        Augment::Done(note) => Ok(Some(note)),
+                        Augment::OnWorker(max_sigma) => worker_augmenter
+                            .ok_or_else(|| anyhow::anyhow!("internal: no CPU augmenter"))
+                            .and_then(|aug| augment_frame(aug, &sc, &mut frame, bgs, max_sigma))
+                            .map(Some),
+                    };
+                    let spent = t.elapsed();
+                    let r = note.and_then(|note| {
+                        dataset::process(
+                            cfg,
+                            &sc,
+                            &frame,
+                            bgs,
+                            root,
+                            sc.index < first + preview_n,
+                            note.as_ref(),
+                        )
+                    });
+                    if done_tx.send((r, spent)).is_err() {
                         break;
                     }
                 }
@@ -401,7 +423,8 @@ fn write_all(
         }
         drop((work_rx, done_tx));
         let mut result = Ok(());
-        for r in &done_rx {
+        for (r, spent) in &done_rx {
+            worker_augment += spent;
             let step = r.and_then(|p| {
                 stages.labels += p.times.labels;
                 stages.encode += p.times.encode;
@@ -446,10 +469,20 @@ fn write_all(
         adapter: ctxs.first().map(|c| c.describe()).unwrap_or_default(),
         render: times.render,
         readback: times.readback,
-        augment: times.augment,
+        augment: times.augment + worker_augment,
         augment_on: times.augment_on,
         stages,
     })
+}
+
+/// The trained run the config applies, made for render device `ctx` (see
+/// [`Augmenter::on_device`]); `None` without one.
+fn load_augmenter(cfg: &Config, on: AugmentOn, ctx: &RenderContext) -> Result<Option<Augmenter>> {
+    let Some(dir) = cfg.augment.as_deref() else {
+        return Ok(None);
+    };
+    let (info, weights) = run_folder::read_applied(dir)?;
+    Augmenter::on_device(&info.stages, info.resolution, weights, on, ctx).map(Some)
 }
 
 /// What a render thread spent its time on, and where it augmented.
@@ -467,7 +500,7 @@ struct RenderTimes {
 fn render_chunks<'c>(
     cfg: &Config,
     ctx: &RenderContext,
-    augment_on: AugmentOn,
+    augmenter: Option<&Augmenter>,
     samples: u32,
     chunks: impl Iterator<Item = &'c (u64, u64)>,
     bgs: Option<&Backgrounds>,
@@ -482,19 +515,6 @@ fn render_chunks<'c>(
         cfg.output.normals,
         cfg.output.depth,
     );
-    let augmenter = match cfg.augment.as_deref() {
-        Some(dir) => {
-            let (info, weights) = run_folder::read_applied(dir)?;
-            Some(Augmenter::on_device(
-                &info.stages,
-                info.resolution,
-                weights,
-                augment_on,
-                ctx,
-            )?)
-        }
-        None => None,
-    };
     let mut augment_time = Duration::ZERO;
     let max_tiles = renderer.max_tiles();
     let max_batch = renderer.max_batch();
@@ -526,17 +546,26 @@ fn render_chunks<'c>(
             }
             let rest = pending.split_off(take);
             let mut frames = renderer.render(&pending)?;
-            let mut notes: Vec<Option<AugmentNote>> = vec![None; frames.len()];
-            if let Some(aug) = &augmenter {
-                let t = Instant::now();
-                notes = augment_frames(aug, &pending, &mut frames, bgs)?
-                    .into_iter()
-                    .map(Some)
-                    .collect();
-                augment_time += t.elapsed();
-            }
-            for ((sc, frame), note) in pending.into_iter().zip(frames).zip(notes) {
-                if work_tx.send((sc, frame, note)).is_err() {
+            let jobs: Vec<Augment> = match augmenter {
+                None => pending.iter().map(|_| Augment::None).collect(),
+                // on the CPU the workers augment, each image as in this batch
+                Some(aug) if aug.on_cpu() => {
+                    let seeds: Vec<u64> = pending.iter().map(|s| s.seed).collect();
+                    let max_sigma = aug.max_sigma(&seeds);
+                    pending
+                        .iter()
+                        .map(|_| Augment::OnWorker(max_sigma))
+                        .collect()
+                }
+                Some(aug) => {
+                    let t = Instant::now();
+                    let notes = augment_frames(aug, &pending, &mut frames, bgs)?;
+                    augment_time += t.elapsed();
+                    notes.into_iter().map(Augment::Done).collect()
+                }
+            };
+            for ((sc, frame), job) in pending.into_iter().zip(frames).zip(jobs) {
+                if work_tx.send((sc, frame, job)).is_err() {
                     break 'chunks; // the writer stopped; its error is reported
                 }
             }
@@ -547,7 +576,7 @@ fn render_chunks<'c>(
         render: renderer.render_time,
         readback: renderer.readback_time,
         augment: augment_time,
-        augment_on: augmenter.as_ref().map(|a| a.runs_on()),
+        augment_on: augmenter.map(|a| a.runs_on()),
     })
 }
 
@@ -564,9 +593,9 @@ fn chunks(ranges: &[(u64, u64)], batch: u64) -> Vec<(u64, u64)> {
     out
 }
 
-/// Composites each frame's background and applies the learned stages; the frames then carry
-/// finished RGB with alpha 255, and their labels are untouched. Returns per frame what the
-/// stages did and each object's edge contrast before and after.
+/// Composites each frame's background and applies the learned stages to the batch; the frames
+/// then carry finished RGB with alpha 255, and their labels are untouched. Returns per frame
+/// what the stages did and each object's edge contrast before and after.
 fn augment_frames(
     aug: &Augmenter,
     scenes: &[scene::Scene],
@@ -576,23 +605,20 @@ fn augment_frames(
     let Some(first) = frames.first() else {
         return Ok(Vec::new());
     };
-    let (w, h) = (first.width, first.height);
-    let mut rgbs: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
-    let mut alphas: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
+    let (w, h) = (first.width as usize, first.height as usize);
+    let (mut rgbs, mut alphas, mut before) = (Vec::new(), Vec::new(), Vec::new());
     for (s, f) in scenes.iter().zip(frames.iter()) {
-        rgbs.push(composite::finish(&s.background, bgs, &f.color, w, h));
-        alphas.push(composite::coverage(&f.color).collect());
+        let (rgb, alpha) = chain_input(s, f, bgs);
+        before.push(contrast::ring_contrast(
+            &f.ids,
+            &rgb,
+            w,
+            h,
+            s.instances.len(),
+        ));
+        rgbs.push(rgb);
+        alphas.push(alpha);
     }
-    let (wu, hu) = (w as usize, h as usize);
-    let contrast = |rgb: &[u8], f: &Frame, s: &scene::Scene| {
-        contrast::ring_contrast(&f.ids, rgb, wu, hu, s.instances.len())
-    };
-    let before: Vec<Vec<Option<f32>>> = rgbs
-        .iter()
-        .zip(frames.iter())
-        .zip(scenes)
-        .map(|((rgb, f), s)| contrast(rgb, f, s))
-        .collect();
     let mut items: Vec<AugImage<'_>> = rgbs
         .iter_mut()
         .zip(&alphas)
@@ -603,33 +629,95 @@ fn augment_frames(
             seed: s.seed,
         })
         .collect();
-    let st = aug.apply(&mut items, wu, hu)?;
-    let mut notes = Vec::with_capacity(frames.len());
-    for (k, ((f, rgb), s)) in frames.iter_mut().zip(&rgbs).zip(scenes).enumerate() {
-        let after = contrast(rgb, f, s);
-        let pick = |v: &[f32]| v.get(k).copied();
-        notes.push(AugmentNote {
-            blur: pick(&st.blur),
-            light_range: pick(&st.light_range),
-            bg_shift: pick(&st.bg_shift),
-            bg_texture: pick(&st.bg_texture),
-            detail: pick(&st.detail),
-            noise: aug.stages.noise.then_some(st.noise),
-            contrast: before[k]
-                .iter()
-                .zip(&after)
-                .map(|(a, b)| Some([(*a)?, (*b)?]))
-                .collect(),
-        });
-        for (px, c) in f.color.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
-            px.copy_from_slice(&[c[0], c[1], c[2], 255]);
-        }
-    }
-    Ok(notes)
+    let st = aug.apply(&mut items, w, h)?;
+    Ok(frames
+        .iter_mut()
+        .zip(&rgbs)
+        .zip(scenes)
+        .zip(before)
+        .enumerate()
+        .map(|(k, (((f, rgb), s), before))| chain_output(aug, &st, k, s, f, rgb, before))
+        .collect())
 }
 
-/// What a render thread hands a worker: the scene, its frame, and what the learned stages did.
-type Work = (scene::Scene, Frame, Option<AugmentNote>);
+/// One frame through the chain on the calling thread (a worker), as it would be in its render
+/// batch, whose largest blur σ is `max_sigma`; see [`augment_frames`].
+fn augment_frame(
+    aug: &Augmenter,
+    scene: &scene::Scene,
+    frame: &mut Frame,
+    bgs: Option<&Backgrounds>,
+    max_sigma: f32,
+) -> Result<AugmentNote> {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let (mut rgb, alpha) = chain_input(scene, frame, bgs);
+    let before = contrast::ring_contrast(&frame.ids, &rgb, w, h, scene.instances.len());
+    let item = AugImage {
+        rgb: rgb.as_mut_slice(),
+        alpha: alpha.as_slice(),
+        seed: scene.seed,
+    };
+    let st = aug.apply_one(item, w, h, max_sigma)?;
+    Ok(chain_output(aug, &st, 0, scene, frame, &rgb, before))
+}
+
+/// What the chain takes of a frame: RGB with the background composited, and the coverage.
+fn chain_input(
+    scene: &scene::Scene,
+    frame: &Frame,
+    bgs: Option<&Backgrounds>,
+) -> (Vec<u8>, Vec<u8>) {
+    let (w, h) = (frame.width, frame.height);
+    (
+        composite::finish(&scene.background, bgs, &frame.color, w, h),
+        composite::coverage(&frame.color).collect(),
+    )
+}
+
+/// Puts augmented `rgb` into the frame (alpha 255) and returns its manifest note: image `k`'s
+/// values in `st` and each object's contrast `before` and now.
+fn chain_output(
+    aug: &Augmenter,
+    st: &StageStats,
+    k: usize,
+    scene: &scene::Scene,
+    frame: &mut Frame,
+    rgb: &[u8],
+    before: Vec<Option<f32>>,
+) -> AugmentNote {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let after = contrast::ring_contrast(&frame.ids, rgb, w, h, scene.instances.len());
+    for (px, c) in frame.color.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
+        px.copy_from_slice(&[c[0], c[1], c[2], 255]);
+    }
+    let pick = |v: &[f32]| v.get(k).copied();
+    AugmentNote {
+        blur: pick(&st.blur),
+        light_range: pick(&st.light_range),
+        bg_shift: pick(&st.bg_shift),
+        bg_texture: pick(&st.bg_texture),
+        detail: pick(&st.detail),
+        noise: aug.stages.noise.then_some(st.noise),
+        contrast: before
+            .iter()
+            .zip(&after)
+            .map(|(a, b)| Some([(*a)?, (*b)?]))
+            .collect(),
+    }
+}
+
+/// The learned stages' part in a worker's job.
+enum Augment {
+    /// No trained run is applied.
+    None,
+    /// The render thread applied them (on the render device) and says what they did.
+    Done(AugmentNote),
+    /// The worker applies them on the CPU, as in a batch whose largest blur σ is this.
+    OnWorker(f32),
+}
+
+/// What a render thread hands a worker: the scene, its frame, and the learned stages' part.
+type Work = (scene::Scene, Frame, Augment);
 
 /// Opens the render devices: one on a GPU; on a software rasteriser one per two cores (each
 /// device renders on its own queue thread, so they overlap).

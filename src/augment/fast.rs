@@ -342,6 +342,32 @@ impl Weights {
         self.stage_stats(&stats)
     }
 
+    /// The largest blur σ of the images with these seeds: it sets every image's blur radius
+    /// in a batch (see [`apply`](Self::apply)).
+    pub fn max_sigma(&self, seeds: &[u64]) -> f32 {
+        seeds
+            .iter()
+            .map(|s| self.sigma(super::blur_noise(*s)))
+            .fold(0.0f32, f32::max)
+    }
+
+    /// One image of a batch whose largest blur σ is `max_sigma` ([`max_sigma`](Self::max_sigma)),
+    /// on the calling thread: the same result as [`apply`](Self::apply) gives it in that batch.
+    pub fn apply_one(
+        &self,
+        x: &mut [f32],
+        alpha: &[f32],
+        seed: u64,
+        (h, w): (usize, usize),
+        scale: f32,
+        max_sigma: f32,
+    ) -> StageStats {
+        let (ht, wt) = train_size(h, w, scale);
+        let z = image_noise(seed, self.channels, wt, ht, [w, h]);
+        let st = self.one(x, alpha, &z, (h, w), (ht, wt), scale, max_sigma);
+        self.stage_stats(&[st])
+    }
+
     /// The batch's [`StageStats`] from its images' (the lists of stages switched off empty).
     pub(super) fn stage_stats(&self, stats: &[ImageStats]) -> StageStats {
         let pick = |on: bool, f: fn(&ImageStats) -> f32| -> Vec<f32> {

@@ -42,6 +42,11 @@ pub struct GpuChain {
 }
 
 impl GpuChain {
+    /// The weights the kernels were made from.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
     /// Compiles the kernels on `device` and uploads `weights`' convolutions. Fails when the
     /// device cannot run compute shaders with four storage buffers (a GL adapter may not).
     pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, weights: &Weights) -> Result<GpuChain> {

@@ -135,6 +135,42 @@ impl Augmenter {
         h as f32 / self.resolution.max(1) as f32
     }
 
+    /// The CPU forward's weights, when this chain runs on the CPU: then images can be augmented
+    /// one at a time on any thread ([`apply_one`](Self::apply_one)).
+    pub fn on_cpu(&self) -> bool {
+        matches!(self.forward, Forward::Cpu(_))
+    }
+
+    /// The largest blur σ of a batch of images with these seeds (it sets each image's blur
+    /// radius); what [`apply_one`](Self::apply_one) needs to give an image its batch's result.
+    pub fn max_sigma(&self, seeds: &[u64]) -> f32 {
+        match &self.forward {
+            Forward::Cpu(w) => w.max_sigma(seeds),
+            Forward::Gpu(g) => g.weights().max_sigma(seeds),
+        }
+    }
+
+    /// Augments one image in place on the calling thread with the CPU forward, as
+    /// [`apply`](Self::apply) does in a batch whose largest blur σ is `max_sigma`. On a chain
+    /// that runs on the render device this is an error: its batches go through `apply`.
+    pub fn apply_one(
+        &self,
+        im: AugImage<'_>,
+        w: usize,
+        h: usize,
+        max_sigma: f32,
+    ) -> Result<StageStats> {
+        let Forward::Cpu(weights) = &self.forward else {
+            anyhow::bail!("internal: one image at a time is the CPU forward's");
+        };
+        let c = self.stages.channels;
+        let mut x = rgb_to_chw(im.rgb, c, w, h);
+        let alpha: Vec<f32> = im.alpha.iter().map(|a| *a as f32 / 255.0).collect();
+        let st = weights.apply_one(&mut x, &alpha, im.seed, (h, w), self.scale(h), max_sigma);
+        chw_to_rgb(&x, c, w, h, im.rgb);
+        Ok(st)
+    }
+
     /// Augments images of one size in place (on the CPU, [`super::fast`], or the render device,
     /// [`super::gpu`]); returns what each stage did per image.
     pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<StageStats> {

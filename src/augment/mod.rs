@@ -25,15 +25,24 @@ pub struct ImageNoise {
     pub pixel: Vec<f32>,
 }
 
+fn noise_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(crate::scene::seed::mix(
+        seed,
+        crate::scene::seed::AUGMENT_NOISE,
+    ))
+}
+
+/// The blur noise of the image with `seed`: [`image_noise`]'s first draw, without the rest.
+pub fn blur_noise(seed: u64) -> f32 {
+    StandardNormal.sample(&mut noise_rng(seed))
+}
+
 /// Draws the noise of one image from its own seed: the maps at the image's size in training
 /// pixels (`w` × `h`), so a stage does the same relative to the objects at every output size, and
 /// the sensor noise per output pixel (`out` = [width, height]). Augmentation is a pure function
 /// of the image (and the trained weights).
 pub fn image_noise(seed: u64, channels: usize, w: usize, h: usize, out: [usize; 2]) -> ImageNoise {
-    let mut rng = ChaCha8Rng::seed_from_u64(crate::scene::seed::mix(
-        seed,
-        crate::scene::seed::AUGMENT_NOISE,
-    ));
+    let mut rng = noise_rng(seed);
     let mut draw =
         |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
     ImageNoise {
@@ -63,5 +72,6 @@ mod tests {
         );
         assert_ne!(image_noise(6, 3, 20, 12, [20, 12]).pixel, a.pixel);
         assert_eq!(image_noise(5, 3, 20, 12, [80, 48]).pixel.len(), 3 * 80 * 48);
+        assert_eq!(blur_noise(5), a.blur);
     }
 }
