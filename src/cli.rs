@@ -423,9 +423,11 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         s.images_per_second(),
         s.threads,
         s.adapter,
-        s.augment_on
-            .map(|d| format!("; augmented on the {}", d.to_uppercase()))
-            .unwrap_or_default()
+        match s.augment_on {
+            Some("gpu") => "; augmented on the render device",
+            Some(_) => "; augmented on the CPU",
+            None => "",
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -103,7 +103,19 @@ impl Augmenter {
         let w = trained_weights(stages, weights)?;
         let gpu = match on {
             AugmentOn::Cpu => None,
-            AugmentOn::Gpu => Some(super::gpu::GpuChain::new(&ctx.device, &ctx.queue, &w)?),
+            AugmentOn::Gpu => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                if ctx.is_software() {
+                    SAID.call_once(|| {
+                        eprintln!(
+                        "rendergan: --augment-on gpu on {}, a software rasteriser: the compute \
+                         shaders run on the CPU cores, about 20× slower than --augment-on cpu",
+                        ctx.describe()
+                    )
+                    });
+                }
+                Some(super::gpu::GpuChain::new(&ctx.device, &ctx.queue, &w)?)
+            }
             AugmentOn::Auto if ctx.is_software() => None,
             AugmentOn::Auto => match super::gpu::GpuChain::new(&ctx.device, &ctx.queue, &w) {
                 Ok(g) => Some(g),
