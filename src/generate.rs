@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::augment::infer::{AugImage, AugmentOn, Augmenter};
+use crate::augment::infer::{trained_weights, AugImage, AugmentOn, Augmenter};
 use crate::augment::model::StageStats;
 use crate::config::{Background, Config, InputError};
 use crate::dataset::manifest::AugmentNote;
@@ -362,10 +362,7 @@ fn write_all(
     replay(&mut writer)?;
     // one trained chain per render device: on a GPU its batches run there, on the render
     // thread; on the CPU the workers apply it, one image each (`Augment::OnWorker`)
-    let augmenters = ctxs
-        .iter()
-        .map(|ctx| load_augmenter(cfg, opts.augment_on, ctx))
-        .collect::<Result<Vec<_>>>()?;
+    let augmenters = augmenters(cfg, opts.augment_on, ctxs)?;
     let worker_augmenter = augmenters.iter().flatten().find(|a| a.on_cpu());
     let (work_tx, work_rx) = bounded::<Work>(2 * batch);
     let (done_tx, done_rx) = bounded::<(Result<dataset::Processed>, Duration)>(2 * batch + threads);
@@ -400,8 +397,7 @@ fn write_all(
                         Augment::Done(note) => Ok(Some(note)),
                         Augment::OnWorker(max_sigma) => worker_augmenter
                             .ok_or_else(|| anyhow::anyhow!("internal: no CPU augmenter"))
-                            .and_then(|aug| augment_frame(aug, &sc, &mut frame, bgs, max_sigma))
-                            .map(Some),
+                            .map(|aug| Some(augment_frame(aug, &sc, &mut frame, bgs, max_sigma))),
                     };
                     let spent = t.elapsed();
                     let r = note.and_then(|note| {
@@ -475,14 +471,21 @@ fn write_all(
     })
 }
 
-/// The trained run the config applies, made for render device `ctx` (see
-/// [`Augmenter::on_device`]); `None` without one.
-fn load_augmenter(cfg: &Config, on: AugmentOn, ctx: &RenderContext) -> Result<Option<Augmenter>> {
+/// The trained run the config applies, read once and made for each render device (see
+/// [`Augmenter::on_device`]); `None`s without one.
+fn augmenters(
+    cfg: &Config,
+    on: AugmentOn,
+    ctxs: &[RenderContext],
+) -> Result<Vec<Option<Augmenter>>> {
     let Some(dir) = cfg.augment.as_deref() else {
-        return Ok(None);
+        return Ok(ctxs.iter().map(|_| None).collect());
     };
-    let (info, weights) = run_folder::read_applied(dir)?;
-    Augmenter::on_device(&info.stages, info.resolution, weights, on, ctx).map(Some)
+    let (info, bytes) = run_folder::read_applied(dir)?;
+    let weights = trained_weights(&info.stages, bytes)?;
+    ctxs.iter()
+        .map(|ctx| Augmenter::on_device(&info.stages, info.resolution, &weights, on, ctx).map(Some))
+        .collect()
 }
 
 /// What a render thread spent its time on, and where it augmented.
@@ -648,7 +651,7 @@ fn augment_frame(
     frame: &mut Frame,
     bgs: Option<&Backgrounds>,
     max_sigma: f32,
-) -> Result<AugmentNote> {
+) -> AugmentNote {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let (mut rgb, alpha) = chain_input(scene, frame, bgs);
     let before = contrast::ring_contrast(&frame.ids, &rgb, w, h, scene.instances.len());
@@ -657,8 +660,8 @@ fn augment_frame(
         alpha: alpha.as_slice(),
         seed: scene.seed,
     };
-    let st = aug.apply_one(item, w, h, max_sigma)?;
-    Ok(chain_output(aug, &st, 0, scene, frame, &rgb, before))
+    let st = aug.apply_one(item, w, h, max_sigma);
+    chain_output(aug, &st, 0, scene, frame, &rgb, before)
 }
 
 /// What the chain takes of a frame: RGB with the background composited, and the coverage.

@@ -323,16 +323,8 @@ impl Weights {
         (h, w): (usize, usize),
         scale: f32,
     ) -> StageStats {
-        let c = self.channels;
         let (ht, wt) = train_size(h, w, scale);
-        let noise: Vec<ImageNoise> = seeds
-            .par_iter()
-            .map(|s| image_noise(*s, c, wt, ht, [w, h]))
-            .collect();
-        let max_sigma = noise
-            .iter()
-            .map(|n| self.sigma(n.blur))
-            .fold(0.0f32, f32::max);
+        let (noise, max_sigma) = self.batch_noise(seeds, (h, w), scale);
         let stats: Vec<ImageStats> = x
             .par_iter_mut()
             .zip(alpha)
@@ -340,6 +332,26 @@ impl Weights {
             .map(|((img, a), z)| self.one(img, a, z, (h, w), (ht, wt), scale, max_sigma))
             .collect();
         self.stage_stats(&stats)
+    }
+
+    /// Each image's noise for images of (h, w) at `scale`, and the batch's largest blur σ,
+    /// which sets every image's blur radius: what both forwards start a batch with.
+    pub(super) fn batch_noise(
+        &self,
+        seeds: &[u64],
+        (h, w): (usize, usize),
+        scale: f32,
+    ) -> (Vec<ImageNoise>, f32) {
+        let (ht, wt) = train_size(h, w, scale);
+        let noise: Vec<ImageNoise> = seeds
+            .par_iter()
+            .map(|s| image_noise(*s, self.channels, wt, ht, [w, h]))
+            .collect();
+        let max_sigma = noise
+            .iter()
+            .map(|n| self.sigma(n.blur))
+            .fold(0.0f32, f32::max);
+        (noise, max_sigma)
     }
 
     /// The largest blur σ of the images with these seeds: it sets every image's blur radius

@@ -6,7 +6,7 @@
 //! convolution, resize by taps, normalised blur, per-image reduction, elementwise steps) in
 //! one submission, and the images and per-image partial sums come back.
 //!
-//! Not here: drawing the noise, which stays on the CPU ([`image_noise`]) so the result is the
+//! Not here: drawing the noise, which stays on the CPU ([`image_noise`](super::image_noise)) so the result is the
 //! same function of the seed on both paths, and the background colour's two dense layers
 //! (a few dozen multiplies per image).
 //!
@@ -18,11 +18,10 @@ mod run;
 use std::sync::Mutex;
 
 use anyhow::{bail, Result};
-use rayon::prelude::*;
 
 use super::fast::{Conv3, Weights};
 use super::model::{train_size, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
-use super::{image_noise, ImageNoise};
+use super::ImageNoise;
 use plan::{ConvAt, Convs, Footprint, Geometry, BUDGET, ENTRIES};
 use run::Scratch;
 
@@ -42,11 +41,6 @@ pub struct GpuChain {
 }
 
 impl GpuChain {
-    /// The weights the kernels were made from.
-    pub fn weights(&self) -> &Weights {
-        &self.weights
-    }
-
     /// Compiles the kernels on `device` and uploads `weights`' convolutions. Fails when the
     /// device cannot run compute shaders with four storage buffers (a GL adapter may not).
     pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, weights: &Weights) -> Result<GpuChain> {
@@ -166,14 +160,7 @@ impl GpuChain {
             full: (h, w),
             train: (ht, wt),
         };
-        let noise: Vec<ImageNoise> = seeds
-            .par_iter()
-            .map(|s| image_noise(*s, c, wt, ht, [w, h]))
-            .collect();
-        let max_sigma = noise
-            .iter()
-            .map(|n| self.weights.sigma(n.blur))
-            .fold(0.0f32, f32::max);
+        let (noise, max_sigma) = self.weights.batch_noise(seeds, (h, w), scale);
         let per = self.images_per_batch(geo, scale, x.len())?;
         let mut stats = Vec::with_capacity(x.len());
         for (k, part) in x.chunks_mut(per).enumerate() {

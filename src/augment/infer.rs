@@ -55,21 +55,15 @@ pub enum AugmentOn {
     Gpu,
 }
 
-/// The two forwards of one trained chain: burn's is the reference both are tested against
-/// (`augment::fast::tests`, `augment::gpu::tests`). One per render thread, so the variants'
-/// sizes do not matter.
-#[allow(clippy::large_enum_variant)]
-enum Forward {
-    Cpu(super::fast::Weights),
-    Gpu(super::gpu::GpuChain),
-}
-
-/// A trained chain ready to apply.
+/// A trained chain ready to apply: the plain weights of the CPU forward, and the compute
+/// forward on the render device when the chain runs there. burn's forward is the reference
+/// both are tested against (`augment::fast::tests`, `augment::gpu::tests`).
 pub struct Augmenter {
     pub stages: StageConfig,
     /// Side of the square training images.
     pub resolution: usize,
-    forward: Forward,
+    weights: super::fast::Weights,
+    gpu: Option<super::gpu::GpuChain>,
 }
 
 /// One image to augment: RGB8 pixels (background already composited), coverage, seed.
@@ -80,27 +74,17 @@ pub struct AugImage<'a> {
 }
 
 impl Augmenter {
-    /// The chain with `weights` (burnpack bytes of a run's `generator.bpk`), trained with
-    /// `stages` at `resolution`², applied on the CPU.
-    pub fn new(stages: &StageConfig, resolution: usize, weights: Vec<u8>) -> Result<Augmenter> {
-        Ok(Augmenter {
-            forward: Forward::Cpu(trained_weights(stages, weights)?),
-            stages: stages.clone(),
-            resolution,
-        })
-    }
-
-    /// The same, applied where `on` says given the render device `ctx`: `auto` takes the
+    /// The chain with `weights` ([`trained_weights`] of a run), trained with `stages` at
+    /// `resolution`², applied where `on` says given the render device `ctx`: `auto` takes the
     /// device's compute shaders on a hardware GPU (and the CPU when they cannot be made there,
-    /// saying why on stderr), `gpu` insists on them.
+    /// saying why on stderr), `gpu` insists on them, `cpu` on the CPU forward.
     pub fn on_device(
         stages: &StageConfig,
         resolution: usize,
-        weights: Vec<u8>,
+        weights: &super::fast::Weights,
         on: AugmentOn,
         ctx: &crate::render::RenderContext,
     ) -> Result<Augmenter> {
-        let w = trained_weights(stages, weights)?;
         let gpu = match on {
             AugmentOn::Cpu => None,
             AugmentOn::Gpu => {
@@ -114,10 +98,10 @@ impl Augmenter {
                     )
                     });
                 }
-                Some(super::gpu::GpuChain::new(&ctx.device, &ctx.queue, &w)?)
+                Some(super::gpu::GpuChain::new(&ctx.device, &ctx.queue, weights)?)
             }
             AugmentOn::Auto if ctx.is_software() => None,
-            AugmentOn::Auto => match super::gpu::GpuChain::new(&ctx.device, &ctx.queue, &w) {
+            AugmentOn::Auto => match super::gpu::GpuChain::new(&ctx.device, &ctx.queue, weights) {
                 Ok(g) => Some(g),
                 Err(e) => {
                     eprintln!("rendergan: augmenting on the CPU: {e:#}");
@@ -126,7 +110,8 @@ impl Augmenter {
             },
         };
         Ok(Augmenter {
-            forward: gpu.map_or(Forward::Cpu(w), Forward::Gpu),
+            weights: weights.clone(),
+            gpu,
             stages: stages.clone(),
             resolution,
         })
@@ -134,9 +119,10 @@ impl Augmenter {
 
     /// "cpu" or "gpu": where [`apply`](Self::apply) runs.
     pub fn runs_on(&self) -> &'static str {
-        match self.forward {
-            Forward::Cpu(_) => "cpu",
-            Forward::Gpu(_) => "gpu",
+        if self.on_cpu() {
+            "cpu"
+        } else {
+            "gpu"
         }
     }
 
@@ -147,40 +133,29 @@ impl Augmenter {
         h as f32 / self.resolution.max(1) as f32
     }
 
-    /// The CPU forward's weights, when this chain runs on the CPU: then images can be augmented
-    /// one at a time on any thread ([`apply_one`](Self::apply_one)).
+    /// Whether this chain runs on the CPU: then images can be augmented one at a time on any
+    /// thread ([`apply_one`](Self::apply_one)).
     pub fn on_cpu(&self) -> bool {
-        matches!(self.forward, Forward::Cpu(_))
+        self.gpu.is_none()
     }
 
     /// The largest blur σ of a batch of images with these seeds (it sets each image's blur
     /// radius); what [`apply_one`](Self::apply_one) needs to give an image its batch's result.
     pub fn max_sigma(&self, seeds: &[u64]) -> f32 {
-        match &self.forward {
-            Forward::Cpu(w) => w.max_sigma(seeds),
-            Forward::Gpu(g) => g.weights().max_sigma(seeds),
-        }
+        self.weights.max_sigma(seeds)
     }
 
     /// Augments one image in place on the calling thread with the CPU forward, as
-    /// [`apply`](Self::apply) does in a batch whose largest blur σ is `max_sigma`. On a chain
-    /// that runs on the render device this is an error: its batches go through `apply`.
-    pub fn apply_one(
-        &self,
-        im: AugImage<'_>,
-        w: usize,
-        h: usize,
-        max_sigma: f32,
-    ) -> Result<StageStats> {
-        let Forward::Cpu(weights) = &self.forward else {
-            anyhow::bail!("internal: one image at a time is the CPU forward's");
-        };
+    /// [`apply`](Self::apply) does on the CPU in a batch whose largest blur σ is `max_sigma`.
+    pub fn apply_one(&self, im: AugImage<'_>, w: usize, h: usize, max_sigma: f32) -> StageStats {
         let c = self.stages.channels;
-        let mut x = rgb_to_chw(im.rgb, c, w, h);
-        let alpha: Vec<f32> = im.alpha.iter().map(|a| *a as f32 / 255.0).collect();
-        let st = weights.apply_one(&mut x, &alpha, im.seed, (h, w), self.scale(h), max_sigma);
+        let (mut x, alpha) = chain_floats(&im, c, w, h);
+        let scale = self.scale(h);
+        let st = self
+            .weights
+            .apply_one(&mut x, &alpha, im.seed, (h, w), scale, max_sigma);
         chw_to_rgb(&x, c, w, h, im.rgb);
-        Ok(st)
+        st
     }
 
     /// Augments images of one size in place (on the CPU, [`super::fast`], or the render device,
@@ -188,19 +163,15 @@ impl Augmenter {
     pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<StageStats> {
         use rayon::prelude::*;
         let c = self.stages.channels;
-        let mut x: Vec<Vec<f32>> = images
+        let (mut x, alphas): (Vec<Vec<f32>>, Vec<Vec<f32>>) = images
             .par_iter()
-            .map(|im| rgb_to_chw(im.rgb, c, w, h))
-            .collect();
-        let alphas: Vec<Vec<f32>> = images
-            .iter()
-            .map(|im| im.alpha.iter().map(|a| *a as f32 / 255.0).collect())
-            .collect();
+            .map(|im| chain_floats(im, c, w, h))
+            .unzip();
         let seeds: Vec<u64> = images.iter().map(|i| i.seed).collect();
         let scale = self.scale(h);
-        let st = match &self.forward {
-            Forward::Cpu(weights) => weights.apply(&mut x, &alphas, &seeds, (h, w), scale),
-            Forward::Gpu(chain) => chain.apply(&mut x, &alphas, &seeds, (h, w), scale)?,
+        let st = match &self.gpu {
+            None => self.weights.apply(&mut x, &alphas, &seeds, (h, w), scale),
+            Some(chain) => chain.apply(&mut x, &alphas, &seeds, (h, w), scale)?,
         };
         images
             .par_iter_mut()
@@ -208,6 +179,14 @@ impl Augmenter {
             .for_each(|(im, v)| chw_to_rgb(v, c, w, h, im.rgb));
         Ok(st)
     }
+}
+
+/// An image as the forwards take it: CHW floats in [-1, 1] and coverage in [0, 1].
+fn chain_floats(im: &AugImage<'_>, c: usize, w: usize, h: usize) -> (Vec<f32>, Vec<f32>) {
+    (
+        rgb_to_chw(im.rgb, c, w, h),
+        im.alpha.iter().map(|a| *a as f32 / 255.0).collect(),
+    )
 }
 
 /// The plain weights of burnpack bytes `weights` (a run's `generator.bpk`) of a chain with

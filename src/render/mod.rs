@@ -1074,17 +1074,24 @@ fn geometry(scenes: &[Scene], w: u32, h: u32, skip_isolated: bool) -> Geometry {
 mod tests {
     use super::*;
 
-    /// Reading an isolated instance's alone coverage from the id target gives the bits drawing
-    /// it alone gives, on scenes with occlusion, image edges and scenery.
-    #[test]
-    fn skipping_isolated_instances_keeps_the_alone_coverage() {
+    /// The first `n` scenes of tests/fixtures/mixed.yaml (occlusion, image edges, keypoints),
+    /// its config and a render device.
+    fn mixed(n: u64) -> (crate::config::Config, Vec<Scene>, RenderContext) {
         let cfg = crate::config::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/mixed.yaml"
         )))
         .unwrap_or_else(|e| panic!("{e}"));
-        let scenes: Vec<Scene> = (0..24).map(|i| crate::scene::sample(&cfg, i)).collect();
+        let scenes = (0..n).map(|i| crate::scene::sample(&cfg, i)).collect();
         let ctx = RenderContext::new().expect("a render device (install mesa-vulkan-drivers)");
+        (cfg, scenes, ctx)
+    }
+
+    /// Reading an isolated instance's alone coverage from the id target gives the bits drawing
+    /// it alone gives, on scenes with occlusion, image edges and scenery.
+    #[test]
+    fn skipping_isolated_instances_keeps_the_alone_coverage() {
+        let (cfg, scenes, ctx) = mixed(24);
         let mut r = Renderer::new(
             &ctx.device,
             &ctx.queue,
@@ -1114,13 +1121,7 @@ mod tests {
     /// camera-depth target's within 1e-3 relative, and 0 where nothing was drawn.
     #[test]
     fn depth_from_the_depth_buffer_agrees_with_the_depth_target() {
-        let cfg = crate::config::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/mixed.yaml"
-        )))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let scenes: Vec<Scene> = (0..10).map(|i| crate::scene::sample(&cfg, i)).collect();
-        let ctx = RenderContext::new().expect("a render device (install mesa-vulkan-drivers)");
+        let (cfg, scenes, ctx) = mixed(10);
         let (w, h) = (cfg.width, cfg.height);
         let mut exact = Renderer::new(&ctx.device, &ctx.queue, w, h, 1, false, true);
         let mut from_zbuf = Renderer::new(&ctx.device, &ctx.queue, w, h, 1, false, false);
