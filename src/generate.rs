@@ -20,7 +20,7 @@ pub use crate::outdir::check_output;
 use crate::outdir::{self, parent_of, sibling, swap_into_place, Sibling};
 use crate::pixels::composite;
 use crate::pixels::load::{self as image_load, Backgrounds};
-use crate::render::{Frame, RenderContext, Renderer};
+use crate::render::{ColourPass, Frame, RenderContext, Renderer};
 use crate::scene;
 
 /// Command-line choices that override or add to the config.
@@ -548,23 +548,29 @@ fn render_chunks<'c>(
                 take += 1;
             }
             let rest = pending.split_off(take);
-            let mut frames = renderer.render(&pending)?;
-            let jobs: Vec<Augment> = match augmenter {
-                None => pending.iter().map(|_| Augment::None).collect(),
+            let (frames, jobs): (Vec<Frame>, Vec<Augment>) = match augmenter {
+                None => (
+                    renderer.render(&pending)?,
+                    pending.iter().map(|_| Augment::None).collect(),
+                ),
                 // on the CPU the workers augment, each image as in this batch
                 Some(aug) if aug.on_cpu() => {
                     let seeds: Vec<u64> = pending.iter().map(|s| s.seed).collect();
                     let max_sigma = aug.max_sigma(&seeds);
-                    pending
-                        .iter()
-                        .map(|_| Augment::OnWorker(max_sigma))
-                        .collect()
+                    (
+                        renderer.render(&pending)?,
+                        pending
+                            .iter()
+                            .map(|_| Augment::OnWorker(max_sigma))
+                            .collect(),
+                    )
                 }
                 Some(aug) => {
-                    let t = Instant::now();
-                    let notes = augment_frames(aug, &pending, &mut frames, bgs)?;
-                    augment_time += t.elapsed();
-                    notes.into_iter().map(Augment::Done).collect()
+                    let (w, h) = (cfg.width as usize, cfg.height as usize);
+                    let (frames, notes, spent) =
+                        render_and_augment(&mut renderer, aug, &pending, bgs, (w, h))?;
+                    augment_time += spent;
+                    (frames, notes.into_iter().map(Augment::Done).collect())
                 }
             };
             for ((sc, frame), job) in pending.into_iter().zip(frames).zip(jobs) {
@@ -594,6 +600,52 @@ fn chunks(ranges: &[(u64, u64)], batch: u64) -> Vec<(u64, u64)> {
         }
     }
     out
+}
+
+/// Renders a batch and applies the learned stages on the render device: between render and
+/// readback when the batch fits the device in one part ([`Augmenter::fused`]: the background
+/// is composited there and only finished images come back), else on the read-back frames
+/// ([`augment_frames`]). Returns the frames, their notes, and the time spent on the stages
+/// outside the device's batch (setting up, reading back their stats and contrasts); the
+/// device's own time is in the renderer's.
+fn render_and_augment(
+    renderer: &mut Renderer<'_>,
+    aug: &Augmenter,
+    scenes: &[scene::Scene],
+    bgs: Option<&Backgrounds>,
+    (w, h): (usize, usize),
+) -> Result<(Vec<Frame>, Vec<AugmentNote>, Duration)> {
+    let t = Instant::now();
+    let backgrounds: Vec<Vec<u8>> = scenes
+        .iter()
+        .map(|s| composite::background(&s.background, bgs, w as u32, h as u32))
+        .collect();
+    let seeds: Vec<u64> = scenes.iter().map(|s| s.seed).collect();
+    if let Some(mut fused) = aug.fused(&backgrounds, &seeds, w, h)? {
+        let mut spent = t.elapsed();
+        let frames = renderer.render_with(scenes, Some(&mut fused as &mut dyn ColourPass))?;
+        let t = Instant::now();
+        let (st, before) = fused.finish()?;
+        let notes = frames
+            .iter()
+            .zip(scenes)
+            .zip(&before)
+            .enumerate()
+            .map(|(k, ((f, s), b))| {
+                let n = s.instances.len();
+                let before = contrast::ring_contrast(&f.ids, b, w, h, n);
+                note(aug, &st, k, s, f, &composite::drop_alpha(&f.color), before)
+            })
+            .collect();
+        spent += t.elapsed();
+        return Ok((frames, notes, spent));
+    }
+    let mut spent = t.elapsed();
+    let mut frames = renderer.render(scenes)?;
+    let t = Instant::now();
+    let notes = augment_frames(aug, scenes, &mut frames, bgs)?;
+    spent += t.elapsed();
+    Ok((frames, notes, spent))
 }
 
 /// Composites each frame's background and applies the learned stages to the batch; the frames
@@ -688,11 +740,25 @@ fn chain_output(
     rgb: &[u8],
     before: Vec<Option<f32>>,
 ) -> AugmentNote {
-    let (w, h) = (frame.width as usize, frame.height as usize);
-    let after = contrast::ring_contrast(&frame.ids, rgb, w, h, scene.instances.len());
     for (px, c) in frame.color.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
         px.copy_from_slice(&[c[0], c[1], c[2], 255]);
     }
+    note(aug, st, k, scene, frame, rgb, before)
+}
+
+/// The manifest note of a frame whose augmented pixels are `rgb`: image `k`'s values in `st`
+/// and each object's contrast `before` and now.
+fn note(
+    aug: &Augmenter,
+    st: &StageStats,
+    k: usize,
+    scene: &scene::Scene,
+    frame: &Frame,
+    rgb: &[u8],
+    before: Vec<Option<f32>>,
+) -> AugmentNote {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let after = contrast::ring_contrast(&frame.ids, rgb, w, h, scene.instances.len());
     let pick = |v: &[f32]| v.get(k).copied();
     AugmentNote {
         blur: pick(&st.blur),

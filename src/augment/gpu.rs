@@ -12,6 +12,7 @@
 //!
 //! Layout: CHW `f32` planes, row-major, image after image; sizes as (h, w).
 
+mod fused;
 mod plan;
 mod run;
 
@@ -24,6 +25,8 @@ use super::model::{train_size, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
 use super::ImageNoise;
 use plan::{ConvAt, Convs, Footprint, Geometry, BUDGET, ENTRIES};
 use run::Scratch;
+
+pub use fused::Fused;
 
 /// The chain's forward pass on a wgpu device: weights uploaded and kernels compiled once.
 pub struct GpuChain {
@@ -38,6 +41,9 @@ pub struct GpuChain {
     budget: u64,
     /// The buffers of the last batch's size, kept for the next batch.
     scratch: Mutex<Option<Scratch>>,
+    /// The kernels of the chain's ends between render and readback ([`Fused`]), where the
+    /// device allows their five storage buffers.
+    io: Option<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>)>,
 }
 
 impl GpuChain {
@@ -108,6 +114,7 @@ impl GpuChain {
             mapped_at_creation: false,
         });
         queue.write_buffer(&weight_buf, 0, bytemuck::cast_slice(&data));
+        let io = (limits.max_storage_buffers_per_shader_stage >= 5).then(|| io_kernels(device));
         if let Some(e) = pollster::block_on(scope.pop()) {
             bail!("cannot build the augmentation kernels on this device: {e}");
         }
@@ -121,6 +128,7 @@ impl GpuChain {
             pipes,
             budget: BUDGET,
             scratch: Mutex::new(None),
+            io,
         })
     }
 
@@ -207,6 +215,57 @@ impl GpuChain {
         let by_binding = (binding / largest.max(1)) as usize;
         Ok(n.min(by_grid).min(by_budget).min(by_binding).max(1))
     }
+}
+
+/// The kernels of `shaders/augment_io.wgsl` ([`fused::IO_ENTRIES`]) and their bind group
+/// layout: the parameters, then the render's rows, the backgrounds, the images, the table and
+/// the output rows.
+fn io_kernels(device: &wgpu::Device) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("augment_io.wgsl"),
+        source: wgpu::ShaderSource::Wgsl(crate::shaders::AUGMENT_IO.into()),
+    });
+    let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let storage = |read_only| wgpu::BufferBindingType::Storage { read_only };
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("augment io bind group layout"),
+        entries: &[
+            entry(0, wgpu::BufferBindingType::Uniform),
+            entry(1, storage(true)),
+            entry(2, storage(true)),
+            entry(3, storage(false)),
+            entry(4, storage(false)),
+            entry(5, storage(false)),
+        ],
+    });
+    let pipe_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("augment io pipeline layout"),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipes = fused::IO_ENTRIES
+        .iter()
+        .map(|e| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(e),
+                layout: Some(&pipe_layout),
+                module: &module,
+                entry_point: Some(e),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        })
+        .collect();
+    (layout, pipes)
 }
 
 /// What a sub-batch needs beside its images.

@@ -158,6 +158,24 @@ impl Augmenter {
         st
     }
 
+    /// The chain set up to run on the render device between render and readback, for a
+    /// batch of `w` × `h` images with these backgrounds (RGB8) and seeds; `None` when it runs
+    /// on the CPU, or when the batch does not fit the device in one part (then
+    /// [`apply`](Self::apply) on the read-back images).
+    pub fn fused(
+        &self,
+        backgrounds: &[Vec<u8>],
+        seeds: &[u64],
+        w: usize,
+        h: usize,
+    ) -> Result<Option<super::gpu::Fused<'_>>> {
+        let Some(chain) = &self.gpu else {
+            return Ok(None);
+        };
+        let words = crate::render::padded_row(4 * w as u32) as usize / 4;
+        chain.fused(backgrounds, seeds, (h, w), words, self.scale(h))
+    }
+
     /// Augments images of one size in place (on the CPU, [`super::fast`], or the render device,
     /// [`super::gpu`]); returns what each stage did per image.
     pub fn apply(&self, images: &mut [AugImage<'_>], w: usize, h: usize) -> Result<StageStats> {

@@ -129,6 +129,11 @@ impl RenderContext {
             max_texture_dimension_2d: adapter.limits().max_texture_dimension_2d.min(8192),
             max_storage_buffer_binding_size: adapter.limits().max_storage_buffer_binding_size,
             max_buffer_size: adapter.limits().max_buffer_size,
+            // the learned stages between render and readback bind five (augment::gpu::fused)
+            max_storage_buffers_per_shader_stage: adapter
+                .limits()
+                .max_storage_buffers_per_shader_stage
+                .min(8),
             ..wgpu::Limits::downlevel_defaults()
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {

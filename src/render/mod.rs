@@ -116,6 +116,18 @@ struct Targets {
     /// One bit per pixel per instance: covered when the instance is drawn alone.
     bits: wgpu::Buffer,
     readback: wgpu::Buffer,
+    /// The colour rows as a [`ColourPass`] reads them (made on its first batch).
+    colour_rows: Option<wgpu::Buffer>,
+}
+
+/// Work on a batch's colour on the device between drawing and reading back: the learned
+/// stages (`augment::gpu::Fused`), so a rendered image crosses to the CPU once, finished.
+pub trait ColourPass {
+    /// Records work that reads the batch's colour rows in `colour` (premultiplied RGBA8, a
+    /// pixel a u32 word, rows of [`padded_row`]`(4 × width)` bytes, image after image) and
+    /// leaves the rows to read back as the frames' colour, in the same layout, at the start
+    /// of the returned buffer.
+    fn record(&mut self, colour: &wgpu::Buffer) -> (wgpu::CommandBuffer, wgpu::Buffer);
 }
 
 /// Byte offsets of each target in the readback buffer.
@@ -471,7 +483,23 @@ impl<'a> Renderer<'a> {
             zbuf_tex,
             bits,
             readback,
+            colour_rows: None,
         });
+    }
+
+    /// The targets' colour rows as a storage buffer, for a [`ColourPass`].
+    fn ensure_colour_rows(&mut self) {
+        let (w, h) = (self.width, self.height);
+        let d = self.device;
+        let t = self.targets.as_mut().expect("targets are made first");
+        if t.colour_rows.is_none() {
+            t.colour_rows = Some(d.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("colour rows"),
+                size: padded_row(w * 4) as u64 * (h * t.images) as u64,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
     }
 
     fn readback_layout(&self, images: u32, tiles: u32) -> Layout {
@@ -498,6 +526,16 @@ impl<'a> Renderer<'a> {
     /// depth pre-pass, colour, copies) stay in one function: they share the bind groups, targets
     /// and draw closure, which would otherwise be passed around as a dozen borrowed handles.
     pub fn render(&mut self, scenes: &[Scene]) -> Result<Vec<Frame>, DeviceError> {
+        self.render_with(scenes, None)
+    }
+
+    /// [`render`](Self::render), with `pass` run on the colour between drawing and reading
+    /// back, in the same submission; the frames' colour is what `pass` leaves.
+    pub fn render_with(
+        &mut self,
+        scenes: &[Scene],
+        mut pass: Option<&mut dyn ColourPass>,
+    ) -> Result<Vec<Frame>, DeviceError> {
         let t0 = std::time::Instant::now();
         let (w, h) = (self.width, self.height);
         let Geometry {
@@ -512,6 +550,9 @@ impl<'a> Renderer<'a> {
             isolated,
         } = geometry(scenes, w, h, self.skip_isolated);
         self.ensure_targets(scenes.len() as u32, tiles);
+        if pass.is_some() {
+            self.ensure_colour_rows();
+        }
         self.upload(&vertices, &indices, &draws, &views, &alone_indices);
         let t = self.targets.as_ref().expect("targets were just ensured");
         let bufs = self.buffers.as_ref().expect("buffers were just uploaded");
@@ -669,11 +710,15 @@ impl<'a> Renderer<'a> {
         }
         let n = scenes.len() as u32;
         let lay = self.readback_layout(t.images, t.tiles);
-        let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, offset: u64, bpp: u32| {
+        let copy_to = |enc: &mut wgpu::CommandEncoder,
+                       tex: &wgpu::Texture,
+                       buffer: &wgpu::Buffer,
+                       offset: u64,
+                       bpp: u32| {
             enc.copy_texture_to_buffer(
                 tex.as_image_copy(),
                 wgpu::TexelCopyBufferInfo {
-                    buffer: &t.readback,
+                    buffer,
                     layout: wgpu::TexelCopyBufferLayout {
                         offset,
                         bytes_per_row: Some(padded_row(w * bpp)),
@@ -687,7 +732,14 @@ impl<'a> Renderer<'a> {
                 },
             );
         };
-        copy(&mut enc, &t.color, lay.color, 4);
+        let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, offset: u64, bpp: u32| {
+            copy_to(enc, tex, &t.readback, offset, bpp)
+        };
+        let rows = t.colour_rows.as_ref().filter(|_| pass.is_some());
+        match rows {
+            Some(rows) => copy_to(&mut enc, &t.color, rows, 0, 4),
+            None => copy(&mut enc, &t.color, lay.color, 4),
+        }
         copy(&mut enc, &t.ids, lay.ids, 2);
         match depth {
             DepthSource::Target => copy(&mut enc, &t.depth, lay.depth, 4),
@@ -721,7 +773,22 @@ impl<'a> Renderer<'a> {
         if bits_len > 0 {
             enc.copy_buffer_to_buffer(&t.bits, 0, &t.readback, lay.bits, bits_len);
         }
-        self.queue.submit([enc.finish()]);
+        match (pass.as_mut(), rows) {
+            (Some(pass), Some(rows)) => {
+                let (work, out) = pass.record(rows);
+                let mut back =
+                    self.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("colour pass readback"),
+                        });
+                let bytes = padded_row(w * 4) as u64 * (h * n) as u64;
+                back.copy_buffer_to_buffer(&out, 0, &t.readback, lay.color, bytes);
+                self.queue.submit([enc.finish(), work, back.finish()]);
+            }
+            _ => {
+                self.queue.submit([enc.finish()]);
+            }
+        }
 
         self.read_back(scenes, &isolated, depth, t0)
     }

@@ -6,6 +6,7 @@ use std::num::NonZeroU64;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::fused::IoBufs;
 use super::plan::{view, BlurAt, Buf, Footprint, Geometry, Kernel, Params, Recorder, Step};
 use super::plan::{Table, View, ACT_DETAIL, ACT_LEAKY, ACT_NONE, BLUR_HIGH_PASS, BLUR_WRITE};
 use super::plan::{RESIZE_ADD, RESIZE_COMPOSITE, RESIZE_WRITE, SUM_ABS, SUM_SQUARES};
@@ -13,28 +14,34 @@ use super::{Batch, GpuChain};
 use crate::augment::fast::{blur_kernel, ramp_planes, reach, ImageStats};
 use crate::augment::model::gaussian_kernel;
 
-/// The device buffers of one size of batch.
+/// The device buffers of one size of batch (and of at most as many images).
 pub(super) struct Scratch {
     key: (Geometry, usize),
     bufs: Vec<wgpu::Buffer>,
-    readback: wgpu::Buffer,
+    pub(super) readback: wgpu::Buffer,
+    /// The chain's ends between render and readback, once a batch ran there.
+    pub(super) io: Option<IoBufs>,
 }
 
 impl Scratch {
-    fn get(&self, b: Buf) -> &wgpu::Buffer {
+    pub(super) fn get(&self, b: Buf) -> &wgpu::Buffer {
         &self.bufs[b as usize]
     }
 }
 
 /// A recorded sub-batch: its dispatches and table, where the partials lie, and the
 /// background ramps (the stats need them too).
-struct Recorded {
-    rec: Recorder,
+pub(super) struct Recorded {
+    pub(super) rec: Recorder,
     /// Table offsets of the lighting, background and detail partials; all three follow one
     /// another from the first.
-    partials: [u32; 3],
-    partials_len: usize,
+    pub(super) partials: [u32; 3],
+    pub(super) partials_len: usize,
     ramps: Vec<Vec<f32>>,
+    /// Whether the coverage is written on the device (the table holds room for it).
+    alpha_on_device: bool,
+    /// Where the coverage lies in the table and how many values, when a stage reads it.
+    pub(super) alpha: Option<(u32, usize)>,
 }
 
 impl GpuChain {
@@ -48,22 +55,12 @@ impl GpuChain {
     ) -> Result<Vec<ImageStats>> {
         let fp = Footprint::new(&self.weights, geo, batch.scale);
         let recorded = self.record(batch, geo, &fp);
-        let table = &recorded.rec.table.data;
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let invalid = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        if guard.as_ref().is_none_or(|s| s.key != (geo, capacity)) {
-            *guard = None; // the old buffers go before the new ones are made
-            *guard = Some(self.scratch_for(&fp, geo, capacity));
-        }
-        let s = guard.as_mut().expect("the scratch was just made");
-        let table_bytes = (4 * table.len()) as u64;
-        if s.get(Buf::Table).size() < table_bytes {
-            s.bufs[Buf::Table as usize] = self.buffer("augment table", table_bytes, false);
-        }
-        self.upload(s, x, batch, &fp);
-        self.queue
-            .write_buffer(s.get(Buf::Table), 0, bytemuck::cast_slice(table));
+        let s = self.ensure_scratch(&mut guard, &fp, geo, capacity, &recorded);
+        self.upload(s, Some(x), batch, &fp);
+        self.upload_table(s, &recorded);
         let images_len = x.len() * fp.img;
         let read_len = images_len + recorded.partials_len;
         let partials = recorded.partials[0] as u64 * 4;
@@ -106,9 +103,53 @@ impl GpuChain {
         Ok(self.finish_stats(batch, geo, &recorded, &out[images_len..]))
     }
 
+    /// The scratch for `capacity` images of `geo` in `guard` (made anew when it holds another
+    /// size or fewer images), with a table buffer that holds `recorded`'s.
+    pub(super) fn ensure_scratch<'g>(
+        &self,
+        guard: &'g mut Option<Scratch>,
+        fp: &Footprint,
+        geo: Geometry,
+        capacity: usize,
+        recorded: &Recorded,
+    ) -> &'g mut Scratch {
+        if guard
+            .as_ref()
+            .is_none_or(|s| s.key.0 != geo || s.key.1 < capacity)
+        {
+            *guard = None; // the old buffers go before the new ones are made
+            *guard = Some(self.scratch_for(fp, geo, capacity));
+        }
+        let s = guard.as_mut().expect("the scratch was just made");
+        let table_bytes = (4 * recorded.rec.table.data.len()) as u64;
+        if s.get(Buf::Table).size() < table_bytes {
+            s.bufs[Buf::Table as usize] = self.buffer("augment table", table_bytes, false);
+        }
+        s
+    }
+
+    /// Queues `recorded`'s table, less the coverage when the batch has none yet (the chain's
+    /// ends write it on the device).
+    pub(super) fn upload_table(&self, s: &Scratch, recorded: &Recorded) {
+        let table = &recorded.rec.table.data;
+        let gap = match recorded.alpha {
+            Some((at, len)) if recorded.alpha_on_device => (at as usize, at as usize + len),
+            _ => (table.len(), table.len()),
+        };
+        let buf = s.get(Buf::Table);
+        self.queue
+            .write_buffer(buf, 0, bytemuck::cast_slice(&table[..gap.0]));
+        if gap.1 < table.len() {
+            let at = 4 * gap.1 as u64;
+            self.queue
+                .write_buffer(buf, at, bytemuck::cast_slice(&table[gap.1..]));
+        }
+    }
+
     /// The chain's stages, in the model's order, as dispatches (see `Chain::forward`; each
-    /// step mirrors a line of fast.rs's `Weights::one`).
-    fn record(&self, batch: &Batch<'_>, geo: Geometry, fp: &Footprint) -> Recorded {
+    /// step mirrors a line of fast.rs's `Weights::one`). A batch without coverage (`alpha`
+    /// empty) gets room for it in the table, written on the device.
+    pub(super) fn record(&self, batch: &Batch<'_>, geo: Geometry, fp: &Footprint) -> Recorded {
         let wts = &self.weights;
         let cv = self.convs;
         let [blur_on, light_on, bg_on, detail_on, noise_on] = wts.flags;
@@ -167,6 +208,7 @@ impl GpuChain {
             r.grid(Kernel::Light, params, 1, (h, w), raw, img, Buf::Dummy);
         }
         let mut ramps = Vec::new();
+        let mut alpha = None;
         if bg_on {
             ramps = batch
                 .noise
@@ -188,7 +230,12 @@ impl GpuChain {
             };
             let none = view(Buf::Dummy, 0);
             r.grid(Kernel::BgFinish, params, c, (ht, wt), none, tex, Buf::Table);
-            let alpha_at = r.table.push_f32(&batch.alpha.concat());
+            let alpha_at = if batch.alpha.is_empty() {
+                r.table.push_u32(&vec![0; b * n])
+            } else {
+                r.table.push_f32(&batch.alpha.concat())
+            };
+            alpha = Some((alpha_at, b * n));
             r.resize(
                 tex,
                 Buf::S2,
@@ -229,6 +276,8 @@ impl GpuChain {
             partials,
             partials_len,
             ramps,
+            alpha,
+            alpha_on_device: batch.alpha.is_empty(),
         }
     }
 
@@ -292,7 +341,7 @@ impl GpuChain {
     }
 
     /// A storage buffer (or, with `read`, a mappable one to copy into).
-    fn buffer(&self, label: &str, bytes: u64, read: bool) -> wgpu::Buffer {
+    pub(super) fn buffer(&self, label: &str, bytes: u64, read: bool) -> wgpu::Buffer {
         use wgpu::BufferUsages as U;
         let usage = if read {
             U::MAP_READ | U::COPY_DST
@@ -332,23 +381,36 @@ impl GpuChain {
             key: (geo, capacity),
             bufs,
             readback: self.buffer("augment readback", sized(fp.img + fp.stats), true),
+            io: None,
         }
     }
 
-    /// Queues the images, the sensor noise and the noise maps for the next submission.
-    fn upload(&self, s: &Scratch, x: &[Vec<f32>], batch: &Batch<'_>, fp: &Footprint) {
+    /// Queues the images (unless they are made on the device), the sensor noise and the noise
+    /// maps for the next submission.
+    pub(super) fn upload(
+        &self,
+        s: &Scratch,
+        x: Option<&[Vec<f32>]>,
+        batch: &Batch<'_>,
+        fp: &Footprint,
+    ) {
         let [_, light_on, bg_on, detail_on, noise_on] = self.weights.flags;
         let q = &self.queue;
         let at = |k: usize, n: usize| (4 * k * n) as u64;
-        for (k, img) in x.iter().enumerate() {
+        for (k, img) in x.into_iter().flatten().enumerate() {
             q.write_buffer(s.get(Buf::Img), at(k, fp.img), bytemuck::cast_slice(img));
-            if noise_on {
-                let pix = &batch.noise[k].pixel;
-                q.write_buffer(s.get(Buf::Pix), at(k, fp.img), bytemuck::cast_slice(pix));
+        }
+        if noise_on {
+            for (k, n) in batch.noise.iter().enumerate() {
+                q.write_buffer(
+                    s.get(Buf::Pix),
+                    at(k, fp.img),
+                    bytemuck::cast_slice(&n.pixel),
+                );
             }
         }
         if light_on || bg_on {
-            let mut z = Vec::with_capacity(x.len() * fp.z);
+            let mut z = Vec::with_capacity(batch.noise.len() * fp.z);
             for n in batch.noise {
                 z.extend_from_slice(&n.lighting);
                 z.extend_from_slice(&n.background);
@@ -357,7 +419,7 @@ impl GpuChain {
         }
         if detail_on {
             // the first planes are the image at the training size, written on the device
-            let mut di = Vec::with_capacity(x.len() * fp.di);
+            let mut di = Vec::with_capacity(batch.noise.len() * fp.di);
             for n in batch.noise {
                 di.resize(di.len() + fp.di - n.detail.len(), 0.0);
                 di.extend_from_slice(&n.detail);
@@ -374,6 +436,36 @@ impl GpuChain {
         steps: &[Step],
         copies: &[(Buf, u64, usize)],
     ) -> wgpu::CommandBuffer {
+        let (_uniform, groups) = self.bind_steps(s, steps);
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("augment batch"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("augment chain"),
+                timestamp_writes: None,
+            });
+            self.dispatch(&mut pass, steps, &groups);
+        }
+        let mut to = 0u64;
+        for (buf, from, len) in copies {
+            let bytes = 4 * *len as u64;
+            if bytes > 0 {
+                encoder.copy_buffer_to_buffer(s.get(*buf), *from, &s.readback, to, bytes);
+            }
+            to += bytes;
+        }
+        encoder.finish()
+    }
+
+    /// The steps' parameters in one uniform buffer (a slot each) and a bind group per step.
+    pub(super) fn bind_steps(
+        &self,
+        s: &Scratch,
+        steps: &[Step],
+    ) -> (wgpu::Buffer, Vec<wgpu::BindGroup>) {
         let size = std::mem::size_of::<Params>() as u64;
         let align = self.device.limits().min_uniform_buffer_offset_alignment as u64;
         let stride = size.next_multiple_of(align.max(1));
@@ -419,36 +511,26 @@ impl GpuChain {
                 })
             })
             .collect();
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("augment batch"),
-            });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("augment chain"),
-                timestamp_writes: None,
-            });
-            for (st, g) in steps.iter().zip(&groups) {
-                pass.set_pipeline(&self.pipes[st.kernel as usize]);
-                pass.set_bind_group(0, g, &[]);
-                let [x, y, z] = st.groups;
-                pass.dispatch_workgroups(x, y, z);
-            }
+        (uniform, groups)
+    }
+
+    /// The steps' dispatches, in order, into `pass`.
+    pub(super) fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        steps: &[Step],
+        groups: &[wgpu::BindGroup],
+    ) {
+        for (st, g) in steps.iter().zip(groups) {
+            pass.set_pipeline(&self.pipes[st.kernel as usize]);
+            pass.set_bind_group(0, g, &[]);
+            let [x, y, z] = st.groups;
+            pass.dispatch_workgroups(x, y, z);
         }
-        let mut to = 0u64;
-        for (buf, from, len) in copies {
-            let bytes = 4 * *len as u64;
-            if bytes > 0 {
-                encoder.copy_buffer_to_buffer(s.get(*buf), *from, &s.readback, to, bytes);
-            }
-            to += bytes;
-        }
-        encoder.finish()
     }
 
     /// Each image's stats from its σ, ramps and partials (`partials`: the readback's tail).
-    fn finish_stats(
+    pub(super) fn finish_stats(
         &self,
         batch: &Batch<'_>,
         geo: Geometry,
