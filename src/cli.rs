@@ -627,7 +627,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
             "encode": ms(s.stages.encode),
             "write": ms(s.stages.write),
         },
-        "note": "render and readback are wall time summed over render threads; augment is wall time summed over the render threads (on a GPU) or the workers (on the CPU); labels, encode and write are CPU time summed over worker threads",
+        "note": "render and readback are wall time summed over render threads; augment is wall time summed over the workers (on the CPU) or over the render threads (on the render device, where the chain runs in the render's own submission: its device time is in render, augment is setting it up and reading its stats); labels, encode and write are CPU time summed over worker threads",
     });
     println!("{line}");
     Ok(ExitCode::SUCCESS)
