@@ -94,6 +94,14 @@ impl GpuChain {
         if n == 0 || self.images_per_batch(geo, scale, n)? < n {
             return Ok(None);
         }
+        // the ends' own buffers: the output rows (finished, then the composite) are the largest
+        let limits = self.device.limits();
+        let binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        if 8 * (n * h * words) as u64 > binding {
+            return Ok(None);
+        }
         let (noise, max_sigma) = self.weights.batch_noise(seeds, (h, w), scale);
         let fp = Footprint::new(&self.weights, geo, scale);
         let batch = Batch {
@@ -180,8 +188,29 @@ impl Fused<'_> {
     }
 
     /// Waits for the batch (submitted with the render), and returns what each stage did per
-    /// image and each image's composite before the stages (RGB8).
+    /// image and each image's composite before the stages (RGB8). On an error the scratch goes
+    /// (a buffer may be left mapped, or refused), to be made anew for the next batch.
     pub fn finish(self) -> Result<(StageStats, Vec<Vec<u8>>)> {
+        let got = self.read();
+        let Fused {
+            invalid,
+            oom,
+            mut guard,
+            ..
+        } = self;
+        let refused = [invalid.pop(), oom.pop()].map(pollster::block_on);
+        if let Some(e) = refused.into_iter().flatten().next() {
+            *guard = None;
+            bail!("the graphics device refused the render and augmentation batch: {e}");
+        }
+        if got.is_err() {
+            *guard = None;
+        }
+        got
+    }
+
+    /// The mapped results: the stats and the composites.
+    fn read(&self) -> Result<(StageStats, Vec<Vec<u8>>)> {
         let chain = self.chain;
         let s = self.scratch();
         let io = self.io();
@@ -241,13 +270,7 @@ impl Fused<'_> {
             max_sigma: self.max_sigma,
         };
         let stats = chain.finish_stats(&batch, self.geo, &self.recorded, &part);
-        let stats = chain.weights.stage_stats(&stats);
-        let Fused { invalid, oom, .. } = self;
-        let refused = [invalid.pop(), oom.pop()].map(pollster::block_on);
-        if let Some(e) = refused.into_iter().flatten().next() {
-            bail!("the graphics device refused the render and augmentation batch: {e}");
-        }
-        Ok((stats, before))
+        Ok((chain.weights.stage_stats(&stats), before))
     }
 }
 
@@ -265,17 +288,29 @@ impl crate::render::ColourPass for Fused<'_> {
                 resource: b.as_entire_binding(),
             }
         }
+        // the rows buffers may be larger than this batch needs (made for a larger one)
+        fn part(binding: u32, b: &wgpu::Buffer, bytes: u64) -> wgpu::BindGroupEntry<'_> {
+            wgpu::BindGroupEntry {
+                binding,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: b,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(bytes),
+                }),
+            }
+        }
+        let rows = 4 * (n * h * io.words) as u64;
         use super::plan::Buf;
         let group = chain.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("augment io"),
             layout,
             entries: &[
                 whole(0, &self.params),
-                whole(1, colour),
+                part(1, colour, rows),
                 whole(2, &io.back),
                 whole(3, s.get(Buf::Img)),
                 whole(4, s.get(Buf::Table)),
-                whole(5, &io.out),
+                part(5, &io.out, 2 * rows),
             ],
         });
         let steps = &self.recorded.rec.steps;
@@ -304,7 +339,6 @@ impl crate::render::ColourPass for Fused<'_> {
             let from = self.recorded.partials[0] as u64 * 4;
             enc.copy_buffer_to_buffer(s.get(Buf::Table), from, &s.readback, 0, partials);
         }
-        let rows = 4 * (n * h * io.words) as u64;
         enc.copy_buffer_to_buffer(&io.out, rows, &io.before, 0, rows);
         (enc.finish(), io.out.clone())
     }
@@ -320,11 +354,14 @@ mod tests {
     use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
     use crate::pixels::composite;
     use crate::render::{padded_row, ColourPass, RenderContext, Renderer};
+    use crate::scene::Scene;
 
     /// The chain between render and readback gives the images, stats and labels that
     /// rendering, compositing on the CPU and the chain on the read-back images give (within
     /// one level: the device's division rounds differently), with every stage acting, in
-    /// colour and grey; a batch too large for the device in one part is declined.
+    /// colour and grey, with multisampled edges (partly covered pixels), for a batch and then a
+    /// smaller one on the same buffers; a batch too large for the device in one part is
+    /// declined.
     #[test]
     fn the_chain_between_render_and_readback_matches_it_on_read_back_images() {
         let cfg = crate::config::load(std::path::Path::new(concat!(
@@ -332,7 +369,11 @@ mod tests {
             "/tests/fixtures/mixed.yaml"
         )))
         .unwrap_or_else(|e| panic!("{e}"));
-        let scenes: Vec<_> = (0..5).map(|i| crate::scene::sample(&cfg, i)).collect();
+        assert!(
+            cfg.antialias > 1,
+            "the fixture exercises partly covered pixels"
+        );
+        let scenes: Vec<Scene> = (0..5).map(|i| crate::scene::sample(&cfg, i)).collect();
         let ctx = RenderContext::new().expect("a render device (install mesa-vulkan-drivers)");
         let (w, h) = (cfg.width as usize, cfg.height as usize);
         let mut r = Renderer::new(
@@ -340,16 +381,10 @@ mod tests {
             &ctx.queue,
             cfg.width,
             cfg.height,
-            1,
+            cfg.antialias,
             false,
             false,
         );
-        let plain = r.render(&scenes).expect("the batch renders");
-        let backgrounds: Vec<Vec<u8>> = scenes
-            .iter()
-            .map(|s| composite::background(&s.background, None, cfg.width, cfg.height))
-            .collect();
-        let seeds: Vec<u64> = scenes.iter().map(|s| s.seed).collect();
         let words = padded_row(4 * cfg.width) as usize / 4;
         let scale = 2.0;
         for channels in [3, 1] {
@@ -358,79 +393,91 @@ mod tests {
                 ..StageConfig::default()
             };
             let weights = shaken_chain(&stages, &Device::flex()).export();
-            let gpu = GpuChain::new(&ctx.device, &ctx.queue, &weights).expect("the kernels build");
-            // the reference: composite on the CPU, the chain on the read-back images
-            let composites: Vec<Vec<u8>> = scenes
-                .iter()
-                .zip(&plain)
-                .map(|(s, f)| {
-                    composite::finish(&s.background, None, &f.color, cfg.width, cfg.height)
-                })
-                .collect();
-            let mut x: Vec<Vec<f32>> = composites
-                .iter()
-                .map(|c| rgb_to_chw(c, channels, w, h))
-                .collect();
-            let alphas: Vec<Vec<f32>> = plain
-                .iter()
-                .map(|f| {
-                    composite::coverage(&f.color)
-                        .map(|a| a as f32 / 255.0)
-                        .collect()
-                })
-                .collect();
-            let want_stats = gpu
-                .apply(&mut x, &alphas, &seeds, (h, w), scale)
-                .expect("the chain runs");
-            // fused
-            let mut fused = gpu
-                .fused(&backgrounds, &seeds, (h, w), words, scale)
-                .expect("the batch is set up")
-                .expect("five small images fit the device in one part");
-            let frames = r
-                .render_with(&scenes, Some(&mut fused as &mut dyn ColourPass))
-                .expect("the batch renders");
-            let (stats, before) = fused.finish().expect("the batch finishes");
-            let (mut worst, mut moved) = (0u8, 0u64);
-            for k in 0..scenes.len() {
-                assert_eq!(before[k], composites[k], "image {k}'s composite");
-                assert_eq!(frames[k].ids, plain[k].ids, "image {k}'s ids");
-                assert_eq!(frames[k].alone, plain[k].alone, "image {k}'s coverage bits");
-                let mut want = vec![0u8; 3 * w * h];
-                chw_to_rgb(&x[k], channels, w, h, &mut want);
-                let got = &frames[k].color;
-                assert!(got.chunks_exact(4).all(|p| p[3] == 255), "image {k}: alpha");
-                for (g, (wv, c)) in composite::drop_alpha(got)
+            let chain =
+                || GpuChain::new(&ctx.device, &ctx.queue, &weights).expect("the kernels build");
+            // the fused batches run on buffers of their own: nothing the reference uploads
+            // (the coverage in the table) is left there for them
+            let (fused_chain, reference) = (chain(), chain());
+            let mut partly = 0;
+            for scenes in [&scenes[..], &scenes[..3]] {
+                let plain = r.render(scenes).expect("the batch renders");
+                let backgrounds: Vec<Vec<u8>> = scenes
                     .iter()
-                    .zip(want.iter().zip(&composites[k]))
-                {
-                    worst = worst.max(g.abs_diff(*wv));
-                    moved += g.abs_diff(*c) as u64;
+                    .map(|s| composite::background(&s.background, None, cfg.width, cfg.height))
+                    .collect();
+                let seeds: Vec<u64> = scenes.iter().map(|s| s.seed).collect();
+                let composites: Vec<Vec<u8>> = scenes
+                    .iter()
+                    .zip(&plain)
+                    .map(|(s, f)| {
+                        composite::finish(&s.background, None, &f.color, cfg.width, cfg.height)
+                    })
+                    .collect();
+                let mut x: Vec<Vec<f32>> = composites
+                    .iter()
+                    .map(|c| rgb_to_chw(c, channels, w, h))
+                    .collect();
+                let alphas: Vec<Vec<f32>> = plain
+                    .iter()
+                    .map(|f| {
+                        composite::coverage(&f.color)
+                            .map(|a| a as f32 / 255.0)
+                            .collect()
+                    })
+                    .collect();
+                partly += plain
+                    .iter()
+                    .flat_map(|f| composite::coverage(&f.color))
+                    .filter(|a| *a > 0 && *a < 255)
+                    .count();
+                let want_stats = reference
+                    .apply(&mut x, &alphas, &seeds, (h, w), scale)
+                    .expect("the chain runs");
+                let mut fused = fused_chain
+                    .fused(&backgrounds, &seeds, (h, w), words, scale)
+                    .expect("the batch is set up")
+                    .expect("a few small images fit the device in one part");
+                let frames = r
+                    .render_with(scenes, Some(&mut fused as &mut dyn ColourPass))
+                    .expect("the batch renders");
+                let (stats, before) = fused.finish().expect("the batch finishes");
+                let (mut worst, mut moved) = (0u8, 0u64);
+                for k in 0..scenes.len() {
+                    assert_eq!(before[k], composites[k], "image {k}'s composite");
+                    assert_eq!(frames[k].ids, plain[k].ids, "image {k}'s ids");
+                    assert_eq!(frames[k].alone, plain[k].alone, "image {k}'s coverage bits");
+                    let mut want = vec![0u8; 3 * w * h];
+                    chw_to_rgb(&x[k], channels, w, h, &mut want);
+                    let got = &frames[k].color;
+                    assert!(got.chunks_exact(4).all(|p| p[3] == 255), "image {k}: alpha");
+                    for (g, (wv, c)) in composite::drop_alpha(got)
+                        .iter()
+                        .zip(want.iter().zip(&composites[k]))
+                    {
+                        worst = worst.max(g.abs_diff(*wv));
+                        moved += g.abs_diff(*c) as u64;
+                    }
+                }
+                let what = format!("{channels} channels, {} images", scenes.len());
+                assert!(worst <= 1, "{what}: {worst} levels from the reference");
+                let moved = moved as f64 / (scenes.len() * 3 * w * h) as f64;
+                assert!(moved > 5.0, "{what}: the chain barely acted ({moved})");
+                for ((name, g), (_, wv)) in stats.per_image().iter().zip(want_stats.per_image()) {
+                    assert_eq!(g.len(), wv.len(), "{what}: {name}");
+                    for (a, b) in g.iter().zip(wv) {
+                        let tol = 1e-4 * b.abs().max(1.0);
+                        assert!((a - b).abs() <= tol, "{what}: {name}: {a} vs {b}");
+                    }
                 }
             }
-            assert!(
-                worst <= 1,
-                "{channels} channels: {worst} levels from the reference"
-            );
-            let moved = moved as f64 / (scenes.len() * 3 * w * h) as f64;
-            assert!(
-                moved > 5.0,
-                "{channels} channels: the chain barely acted ({moved})"
-            );
-            for ((name, g), (_, wv)) in stats.per_image().iter().zip(want_stats.per_image()) {
-                assert_eq!(g.len(), wv.len(), "{name}");
-                for (a, b) in g.iter().zip(wv) {
-                    assert!(
-                        (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-                        "{name}: {a} vs {b}"
-                    );
-                }
-            }
+            assert!(partly > 100, "only {partly} partly covered pixels");
             // a budget of one byte leaves one image per part: not one submission
             let small = GpuChain {
                 budget: 1,
-                ..GpuChain::new(&ctx.device, &ctx.queue, &weights).expect("the kernels build")
+                ..chain()
             };
+            let backgrounds = vec![vec![0; 3 * w * h]; scenes.len()];
+            let seeds: Vec<u64> = scenes.iter().map(|s| s.seed).collect();
             let declined = small
                 .fused(&backgrounds, &seeds, (h, w), words, scale)
                 .expect("the batch is looked at");
