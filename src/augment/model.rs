@@ -382,11 +382,60 @@ pub const BG_RAMP_BOUND: f32 = 1.0;
 /// The stage names, in chain order.
 pub const STAGES: [&str; 5] = ["blur", "lighting", "background", "detail", "noise"];
 
+/// burn's flex backend draws every new parameter from one process-wide generator, which
+/// `Device::seed` resets: a model made while another thread draws would get some of that
+/// thread's numbers. Every model of this crate is made inside this: with `seed` the generator
+/// is reset first, and the model is a pure function of the seed whatever runs beside it (tests
+/// run in parallel threads of one process). Nested calls on one thread go straight through.
+pub fn drawing<T>(seed: Option<(&Device, u64)>, make: impl FnOnce() -> T) -> T {
+    use std::cell::Cell;
+    use std::sync::Mutex;
+    static GENERATOR: Mutex<()> = Mutex::new(());
+    thread_local! {
+        static HELD: Cell<bool> = const { Cell::new(false) };
+    }
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            HELD.with(|h| h.set(false));
+        }
+    }
+    let _held = (!HELD.with(Cell::get)).then(|| {
+        let lock = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+        HELD.with(|h| h.set(true));
+        (lock, Release)
+    });
+    if let Some((device, seed)) = seed {
+        device.seed(seed);
+    }
+    make()
+}
+
+/// Draws a module's parameters now: burn makes a parameter's random values at its first use,
+/// which would be outside [`drawing`] (and then depend on what other threads draw meanwhile).
+pub fn materialize<M: Module>(m: &M) {
+    struct Touch;
+    impl burn::module::ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let _ = p.val();
+        }
+    }
+    m.visit(&mut Touch);
+}
+
 impl Chain {
     /// A fresh chain, nearly the identity: lighting, background and detail start as the
     /// identity (their last layers are zero), blur and noise start faint; each moves only as far
-    /// as the discriminator asks.
+    /// as the discriminator asks. Its random weights are drawn inside [`drawing`].
     pub fn new(cfg: &StageConfig, device: &Device) -> Chain {
+        drawing(None, || {
+            let chain = Chain::build(cfg, device);
+            materialize(&chain);
+            chain
+        })
+    }
+
+    fn build(cfg: &StageConfig, device: &Device) -> Chain {
         let (c, w) = (cfg.channels, cfg.width);
         let scalar = |v: f32| scalar(v, device);
         Chain {
@@ -723,8 +772,9 @@ mod tests {
     }
 
     fn trained_like(cfg: &StageConfig, device: &Device) -> Chain {
-        device.seed(7);
-        Chain::new(cfg, device).map(&mut Jitter(0.0))
+        drawing(Some((device, 7)), || {
+            Chain::new(cfg, device).map(&mut Jitter(0.0))
+        })
     }
 
     fn vec4(t: Tensor<4>) -> Vec<f32> {

@@ -25,8 +25,9 @@ impl ModuleMapper for Shake {
 
 /// A fresh chain with `stages`, shaken ([`Shake`]) from burn's seed 3 on `device`.
 pub(crate) fn shaken_chain(stages: &StageConfig, device: &Device) -> Chain {
-    device.seed(3);
-    Chain::new(stages, device).map(&mut Shake)
+    super::model::drawing(Some((device, 3)), || {
+        Chain::new(stages, device).map(&mut Shake)
+    })
 }
 
 /// A batch of `b` images with `c` channels (a pattern in [-0.9, 0.9]), their coverage (stripes

@@ -195,9 +195,12 @@ fn fold(
     seed: u64,
 ) -> (f64, f64) {
     let device = Device::flex().autodiff();
-    device.seed(seed);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut model = Probe::new(c, &device);
+    let mut model = crate::augment::model::drawing(Some((&device, seed)), || {
+        let p = Probe::new(c, &device);
+        crate::augment::model::materialize(&p);
+        p
+    });
     let mut opt = AdamConfig::new().init();
     let batch = 16usize;
     let tensor = |items: &[&Vec<f32>]| {

@@ -50,18 +50,22 @@ fn stats(x: &Tensor<4>) -> Tensor<2> {
 impl Features {
     pub fn new(channels: usize) -> Features {
         let device = Device::flex();
-        device.seed(EMBED_SEED);
         let conv = |i, o| {
             Conv2dConfig::new([i, o], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(&device)
         };
-        Features {
-            net: Embed {
+        let net = crate::augment::model::drawing(Some((&device, EMBED_SEED)), || {
+            let net = Embed {
                 c1: conv(channels, WIDTHS[0]),
                 c2: conv(WIDTHS[0], WIDTHS[1]),
                 c3: conv(WIDTHS[1], WIDTHS[2]),
-            },
+            };
+            crate::augment::model::materialize(&net);
+            net
+        });
+        Features {
+            net,
             channels,
             device,
         }

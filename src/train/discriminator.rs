@@ -117,11 +117,16 @@ pub struct Discriminator {
 }
 
 impl Discriminator {
+    /// Its random weights are drawn inside [`drawing`](crate::augment::model::drawing).
     pub fn new(channels: usize, width: usize, device: &Device) -> Discriminator {
-        Discriminator {
-            full: PatchD::new(channels, width, device),
-            half: PatchD::new(channels, width, device),
-        }
+        crate::augment::model::drawing(None, || {
+            let d = Discriminator {
+                full: PatchD::new(channels, width, device),
+                half: PatchD::new(channels, width, device),
+            };
+            crate::augment::model::materialize(&d);
+            d
+        })
     }
 
     /// Logit maps at full and half size.

@@ -174,9 +174,12 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     }
 
     let device = device.autodiff();
-    device.seed(cfg.seed);
-    let mut g = Chain::new(&stages, &device);
-    let mut d = Discriminator::new(c, D_WIDTH, &device);
+    let (mut g, mut d) = crate::augment::model::drawing(Some((&device, cfg.seed)), || {
+        (
+            Chain::new(&stages, &device),
+            Discriminator::new(c, D_WIDTH, &device),
+        )
+    });
     let mut ema = Ema::new(&g, EMA_HORIZON);
     let mut start = 0u64;
     let mut checkpoint_dir = None;
