@@ -64,49 +64,20 @@ impl GpuChain {
         }
         let (data, convs) = pack_weights(weights)?;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("augment.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(crate::shaders::AUGMENT.into()),
-        });
-        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
         let storage = |read_only| wgpu::BufferBindingType::Storage { read_only };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("augment bind group layout"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Uniform),
-                entry(1, storage(true)),
-                entry(2, storage(false)),
-                entry(3, storage(true)),
-                entry(4, storage(true)),
+        let (layout, pipes) = kernels(
+            device,
+            "augment",
+            crate::shaders::AUGMENT,
+            &[
+                wgpu::BufferBindingType::Uniform,
+                storage(true),
+                storage(false),
+                storage(true),
+                storage(true),
             ],
-        });
-        let pipe_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("augment pipeline layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipes = ENTRIES
-            .iter()
-            .map(|e| {
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(e),
-                    layout: Some(&pipe_layout),
-                    module: &module,
-                    entry_point: Some(e),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-            })
-            .collect();
+            &ENTRIES,
+        );
         let weight_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("augment weights"),
             size: (4 * data.len()) as u64,
@@ -221,38 +192,60 @@ impl GpuChain {
 /// layout: the parameters, then the render's rows, the backgrounds, the images, the table and
 /// the output rows.
 fn io_kernels(device: &wgpu::Device) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("augment_io.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(crate::shaders::AUGMENT_IO.into()),
-    });
-    let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty,
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    };
     let storage = |read_only| wgpu::BufferBindingType::Storage { read_only };
-    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("augment io bind group layout"),
-        entries: &[
-            entry(0, wgpu::BufferBindingType::Uniform),
-            entry(1, storage(true)),
-            entry(2, storage(true)),
-            entry(3, storage(false)),
-            entry(4, storage(false)),
-            entry(5, storage(false)),
+    kernels(
+        device,
+        "augment io",
+        crate::shaders::AUGMENT_IO,
+        &[
+            wgpu::BufferBindingType::Uniform,
+            storage(true),
+            storage(true),
+            storage(false),
+            storage(false),
+            storage(false),
         ],
+        &fused::IO_ENTRIES,
+    )
+}
+
+/// The compute pipelines `entries` of WGSL `source`, sharing one bind group layout whose
+/// bindings 0, 1, … are buffers of the types `bindings` says.
+fn kernels(
+    device: &wgpu::Device,
+    name: &str,
+    source: &str,
+    bindings: &[wgpu::BufferBindingType],
+    entries: &[&str],
+) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(name),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let layout_entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+        .iter()
+        .enumerate()
+        .map(|(binding, ty)| wgpu::BindGroupLayoutEntry {
+            binding: binding as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: *ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(&format!("{name} bind group layout")),
+        entries: &layout_entries,
     });
     let pipe_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: Some("augment io pipeline layout"),
+        label: Some(&format!("{name} pipeline layout")),
         bind_group_layouts: &[Some(&layout)],
         immediate_size: 0,
     });
-    let pipes = fused::IO_ENTRIES
+    let pipes = entries
         .iter()
         .map(|e| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
