@@ -36,13 +36,22 @@ from scipy import ndimage as ndi
 from skimage import feature, filters, measure, morphology, segmentation
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BOARD_FILES = [f"left{n:02d}.jpg" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14)]
+BOARD_NUMBERS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14)
+# both cameras of OpenCV's stereo calibration sample: 26 photos
+BOARD_FILES = ([f"left{n:02d}.jpg" for n in BOARD_NUMBERS]
+               + [f"right{n:02d}.jpg" for n in BOARD_NUMBERS])
 # The monitor on the left of every board photo (the camera does not move) shows the calibration
 # program's own small chessboard images. They are not printed boards and are not labelled, but a
 # board detector may fairly fire on them, so the screen area is an ignore region: a COCO
 # annotation with iscrowd = 1 (COCOeval neither rewards nor punishes detections inside it).
-# Read off a 4x zoom of left01/03/06/14 with a 20 px grid.
-BOARD_SCREEN_IGNORE = [15, 205, 85, 165]
+# Read off a 4x zoom of left01/03/06/14 with a 20 px grid; the right camera sees the same screen
+# further left (a bright window, with the corner of a chessboard image at the image's left
+# edge): read off right01/06/14 the same way.
+BOARD_SCREEN_IGNORE = {"left": [15, 205, 85, 165], "right": [0, 170, 100, 190]}
+
+
+def board_ignore(name):
+    return BOARD_SCREEN_IGNORE["right" if name.startswith("right") else "left"]
 
 
 def coin_boxes(grey):
@@ -149,6 +158,7 @@ def board_box(grey_u8):
 
 
 def coco(images, category, ignore=None):
+    """ignore: None, or a function of the file name giving an ignore region (iscrowd 1)."""
     out = {
         "info": {"description": f"simreal target boxes ({category}), made by make_labels.py"},
         "images": [],
@@ -163,9 +173,10 @@ def coco(images, category, ignore=None):
                 "bbox": b, "area": round(b[2] * b[3], 1), "iscrowd": 0,
             })
         if ignore:
+            region = ignore(name)
             out["annotations"].append({
                 "id": len(out["annotations"]) + 1, "image_id": i, "category_id": 1,
-                "bbox": ignore, "area": round(ignore[2] * ignore[3], 1), "iscrowd": 1,
+                "bbox": region, "area": round(region[2] * region[3], 1), "iscrowd": 1,
             })
     return out
 
@@ -273,11 +284,11 @@ def main():
         images.append((name, img.size, [box]))
         items.append((name, img, box, outline))
         th = draw_boxes(img, [box], scale=0.4, numbers=False)
-        th = draw_boxes(th, [[v * 0.4 for v in BOARD_SCREEN_IGNORE]], color=(255, 200, 0),
+        th = draw_boxes(th, [[v * 0.4 for v in board_ignore(name)]], color=(255, 200, 0),
                         numbers=False)
         ImageDraw.Draw(th).text((4, 4), name, fill=(255, 255, 0))
         thumbs.append(th)
-    write("boards", coco(images, "board", ignore=BOARD_SCREEN_IGNORE))
+    write("boards", coco(images, "board", ignore=board_ignore))
     cols = 4
     sheet = Image.new("RGB", (256 * cols, 192 * ((len(thumbs) + cols - 1) // cols)), (40, 40, 40))
     for i, th in enumerate(thumbs):
