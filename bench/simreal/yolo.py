@@ -116,7 +116,7 @@ def write_yolo(items, folder, tag):
 
 
 def train(out, datasets=(), real=None, init=None, budget=BUDGET, imgsz=IMGSZ, name="class",
-          log=print):
+          log=print, seed=SEED):
     """Trains YOLO on the union of `datasets` (rendergan folders) and `real` ((gt, photos, ids)),
     from scratch or from `init`; returns the path of the final weights. The image list repeats a
     small set to about EPOCH_IMAGES images an epoch; epochs = budget / images an epoch."""
@@ -151,12 +151,12 @@ def train(out, datasets=(), real=None, init=None, budget=BUDGET, imgsz=IMGSZ, na
     t0 = time.time()
     with contextlib.redirect_stdout(io.StringIO()):
         model.train(data=os.path.join(out, "data.yaml"), epochs=epochs, imgsz=imgsz, batch=BATCH,
-                    device="cpu", workers=0, seed=SEED, deterministic=True, plots=False,
+                    device="cpu", workers=0, seed=seed, deterministic=True, plots=False,
                     val=False, project=os.path.abspath(out), name="run", exist_ok=True,
                     pretrained=False, amp=False, verbose=False, close_mosaic=min(10, epochs // 3))
     weights = os.path.join(out, "run", "weights", "last.pt")
     meta = {"images": len(paths), "repeats": reps, "epochs": epochs, "imgsz": imgsz,
-            "budget": budget, "init": init, "seconds": round(time.time() - t0, 1)}
+            "budget": budget, "init": init, "seed": seed, "seconds": round(time.time() - t0, 1)}
     with open(os.path.join(out, "yolo_train.json"), "w") as f:
         json.dump(meta, f)
     return weights, meta
@@ -215,6 +215,7 @@ def main():
     t.add_argument("--init")
     t.add_argument("--budget", type=int, default=BUDGET)
     t.add_argument("--imgsz", type=int, default=IMGSZ)
+    t.add_argument("--seed", type=int, default=SEED)
     s = sub.add_parser("score")
     s.add_argument("weights")
     s.add_argument("gt")
@@ -225,7 +226,8 @@ def main():
     if args.cmd == "train":
         real = (args.real[0], args.real[1], args.ids) if args.real else None
         budget = args.budget if args.init is None else round(args.budget * FINETUNE_SHARE)
-        weights, meta = train(args.out, args.dataset, real, args.init, budget, args.imgsz)
+        weights, meta = train(args.out, args.dataset, real, args.init, budget, args.imgsz,
+                              seed=args.seed)
         print(json.dumps({"weights": weights, **meta}))
     else:
         metrics, _ = score(args.weights, args.gt, args.photos, args.ids, args.imgsz)
