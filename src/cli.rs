@@ -210,6 +210,10 @@ pub struct EvalArgs {
     /// Photos listed as covered worst.
     #[arg(long, default_value_t = 8)]
     pub worst: usize,
+    /// Training steps of the detector probe (a tiny detector trained on the set's labels and
+    /// run on the photos; needs a dataset folder with its manifest); 0: no probe.
+    #[arg(long, default_value_t = 300)]
+    pub detector_steps: usize,
     /// Seed of the crops and folds.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -478,6 +482,7 @@ fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
         crops_per_photo: a.crops_per_photo,
         max_images: a.max_images,
         worst: a.worst,
+        detector_steps: a.detector_steps,
         seed: a.seed,
     };
     let r = crate::eval::report::evaluate(&opts)?;
@@ -504,6 +509,17 @@ fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
             "density": round(r.prdc.density),
             "coverage": round(r.prdc.coverage),
             "spread_ratio": round(r.spread_ratio),
+            "detector": r.detector.as_ref().map(|p| serde_json::json!({
+                "score": p.score.map(round),
+                "cannot_rank": p.cannot_rank,
+                "photo_peaks": round(p.photos.peaks),
+                "photo_top": round(p.photos.top),
+                "photo_heat": round(p.photos.heat),
+                "render_peaks": round(p.renders.peaks),
+                "render_top": round(p.renders.top),
+                "render_heat": round(p.renders.heat),
+                "objects_per_image": round(p.objects_per_image),
+            })),
             "covered_worst": r.covered_worst.iter().map(|u| &u.photo).collect::<Vec<_>>(),
             "warnings": r.warnings.len(),
             "report": out.join("index.html"),

@@ -32,7 +32,12 @@ FIGURES = {
     "eval precision": (lambda r: r.get("eval", {}).get("precision"), +1),
     "eval recall": (lambda r: r.get("eval", {}).get("recall"), +1),
     "eval density": (lambda r: r.get("eval", {}).get("density"), +1),
-    "eval detector": (lambda r: r.get("eval", {}).get("detector", {}).get("score"), +1),
+    "eval detector": (lambda r: ((r.get("eval") or {}).get("detector") or {}).get("score"), +1),
+    # parts of the probe, to see which carries its ranking (chosen after the fact: a hint)
+    "eval detector photo_heat": (
+        lambda r: ((r.get("eval") or {}).get("detector") or {}).get("photo_heat"), -1),
+    "eval detector photo_top": (
+        lambda r: ((r.get("eval") or {}).get("detector") or {}).get("photo_top"), +1),
     "realism accuracy": (lambda r: r.get("realism", {}).get("accuracy"), -1),
     "realism loss": (lambda r: r.get("realism", {}).get("loss"), +1),
     "realism features": (lambda r: r.get("realism", {}).get("features", {}).get("accuracy"), -1),
@@ -65,10 +70,11 @@ def pairs(results, detector, metric, tol):
 def score_figures(ps, figures=FIGURES):
     rows = {}
     for name, (get, sign) in figures.items():
-        agree = disagree = 0
+        agree = disagree = abstained = 0
         for _, _, _, pa, pb, ra, rb in ps:
             fa, fb = get(ra), get(rb)
             if fa is None or fb is None:
+                abstained += 1
                 continue
             if (fa - fb) * sign * (pa - pb) > 0:
                 agree += 1
@@ -76,7 +82,8 @@ def score_figures(ps, figures=FIGURES):
                 disagree += 1
         n = agree + disagree
         if n:
-            rows[name] = {"pairs": n, "agreement": agree / n, "tau": (agree - disagree) / n}
+            rows[name] = {"pairs": n, "agreement": agree / n, "tau": (agree - disagree) / n,
+                          "cannot_rank": abstained}
     return rows
 
 
@@ -127,10 +134,11 @@ def main():
         rows["train verdict"] = vrow
     print(f"{len(ps)} pairs of sets over {len({p[0] for p in ps})} targets whose "
           f"{args.detector} {args.metric} differs by more than {args.tol}\n")
-    print("| figure | pairs | agreement | Kendall tau |")
-    print("| --- | --- | --- | --- |")
+    print("| figure | pairs ranked | agreement | Kendall tau | cannot rank |")
+    print("| --- | --- | --- | --- | --- |")
     for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["agreement"]):
-        print(f"| {name} | {r['pairs']} | {r['agreement']:.2f} | {r['tau']:+.2f} |")
+        print(f"| {name} | {r['pairs']} | {r['agreement']:.2f} | {r['tau']:+.2f} "
+              f"| {r.get('cannot_rank', 0)} |")
     print("\ntrain's verdict, per target (gain = detector AP of what learning made - raw):")
     for t, v, gain, res in vdetail:
         print(f"  {t}: {v}, gain {gain:+.3f}: {res}")

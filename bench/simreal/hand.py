@@ -11,10 +11,10 @@ order or on which other images exist):
   3. brightness: x * b, b uniform in [0.8, 1.2];
   4. Gaussian noise, sigma uniform in [0, 8] (of 255), independent per pixel and channel;
 then clipped to [0, 255] and rounded. The result is written to OUT/images/<split>/ under the same
-name. The labels do not change: annotations/ (and labels/ if present) are copied as they are, so
-a COCO or YOLO reader of the raw dataset reads this one the same way. data.yaml (it holds the raw
-dataset's absolute path), masks, depth and the manifest are not copied: the benchmark reads none
-of them.
+name. The labels do not change: annotations/ (and labels/ if present) and manifest.jsonl are
+copied as they are, so a COCO or YOLO reader of the raw dataset reads this one the same way, and
+`rendergan eval` finds the boxes its detector probe trains on. data.yaml (it holds the raw
+dataset's absolute path), masks and depth are not copied: the benchmark reads none of them.
 """
 import argparse
 import hashlib
@@ -76,6 +76,8 @@ def apply(raw, out, seed=0):
     for extra in ("annotations", "labels"):
         if os.path.isdir(os.path.join(raw, extra)):
             shutil.copytree(os.path.join(raw, extra), os.path.join(tmp, extra))
+    if os.path.isfile(os.path.join(raw, "manifest.jsonl")):
+        shutil.copyfile(os.path.join(raw, "manifest.jsonl"), os.path.join(tmp, "manifest.jsonl"))
     shutil.rmtree(out, ignore_errors=True)
     os.rename(tmp, out)
     return n

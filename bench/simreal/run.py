@@ -229,6 +229,12 @@ class Bench:
                 t0 = time.time()
                 hand.apply(raw, out, seed=0)
                 timing["hand_s"] = time.time() - t0
+            manifest = os.path.join(out, "manifest.jsonl")
+            if not os.path.isfile(manifest):  # a hand set made before hand.py copied it
+                shutil.copyfile(os.path.join(raw, "manifest.jsonl"), manifest)
+                for stale in (f"{cond}.eval.json",):
+                    if os.path.isfile(os.path.join(tdir, stale)):
+                        os.remove(os.path.join(tdir, stale))
         elif cond == "forced":
             # what the learned weights train refused would have made: its best checkpoint
             # (generator_best.bpk) applied anyway; only when the verdict handed over the identity
@@ -285,8 +291,9 @@ class Bench:
     def eval(self, tdir, cond, crop):
         def make():
             report = os.path.join(tdir, f"{cond}.eval")
+            # the dataset folder: eval reads its images/ and its manifest (the probe's labels)
             out, secs = self.rg(["eval", "--real", os.path.join(tdir, "photos"), "--images",
-                                 os.path.join(tdir, cond, "images"), "--crop", f"{crop:g}",
+                                 os.path.join(tdir, cond), "--crop", f"{crop:g}",
                                  "-o", report])
             return {**self.json_line(out, "eval"), "seconds": round(secs, 1)}
         return self.cached(os.path.join(tdir, f"{cond}.eval.json"), make)

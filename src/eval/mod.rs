@@ -5,6 +5,7 @@
 
 pub mod c2st;
 pub mod content;
+pub mod detector;
 pub mod features;
 pub mod manifest_stats;
 pub mod metrics;

@@ -177,6 +177,27 @@ pub fn write(r: &Report, dir: &Path) -> anyhow::Result<()> {
         r.prdc.coverage,
         r.spread_ratio
     );
+    if let Some(p) = &r.detector {
+        let value = match (p.score, &p.cannot_rank) {
+            (Some(s), _) => format!("{s:.3}"),
+            (None, Some(why)) => format!("cannot rank: {}", esc(why)),
+            (None, None) => "cannot rank".into(),
+        };
+        let _ = write!(
+            h,
+            "<h2>Detector probe</h2><table><tr><th>measure</th><th>value</th><th>best</th><th>what it says</th></tr>\
+<tr><td>probe score</td><td>{value}</td><td>1</td><td>a tiny detector trained on the set's labels ({} images, {} steps) behaves on the photos as on held-out images of the set: peaks per image and strongest response, each as the smaller over the larger, multiplied</td></tr>\
+<tr><td>peaks per image</td><td>{:.2} photos / {:.2} set</td><td>equal</td><td>confident detections per image ({:.2} labelled objects per set image)</td></tr>\
+<tr><td>strongest response</td><td>{:.3} photos / {:.3} set</td><td>equal</td><td>mean of each image's strongest heatmap cell</td></tr></table>",
+            p.train_images,
+            p.steps,
+            p.photos.peaks,
+            p.renders.peaks,
+            p.objects_per_image,
+            p.photos.top,
+            p.renders.top
+        );
+    }
     h.push_str("<h2>Photos the set covers worst</h2><p>Distance to the nearest generated image, in units of the photos' typical distance to each other (≤ 1 is covered). Each photo beside its nearest generated images: what the scene would need to make.</p><table>");
     for (i, u) in r.covered_worst.iter().enumerate() {
         let mut row = format!(

@@ -35,6 +35,8 @@ pub struct EvalOptions {
     pub max_images: usize,
     /// Real photos listed as covered worst.
     pub worst: usize,
+    /// Training steps of the detector probe ([`super::detector`]); 0: no probe.
+    pub detector_steps: usize,
     pub seed: u64,
 }
 
@@ -70,6 +72,9 @@ pub struct Report {
     /// Per-photo distance (same units as [`Uncovered::distance`]) of every photo, in file order.
     pub photo_distances: Vec<(PathBuf, f64)>,
     pub dataset: Option<DatasetStats>,
+    /// The detector probe: `None` for a folder without a manifest (no labels to train on) or
+    /// with `--detector-steps 0`.
+    pub detector: Option<super::detector::Probe>,
     pub warnings: Vec<String>,
     pub seconds: f64,
 }
@@ -162,6 +167,10 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     if let Some(d) = &dataset {
         warnings.extend(d.warnings.iter().cloned());
     }
+    let detector = detector_probe(o, &real)?;
+    if let Some(why) = detector.as_ref().and_then(|p| p.cannot_rank.as_ref()) {
+        warnings.push(format!("detector probe: {why}"));
+    }
     Ok(Report {
         real: o.real.clone(),
         images: o.images.clone(),
@@ -175,9 +184,36 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
         covered_worst,
         photo_distances: real.files.iter().cloned().zip(photo_distance).collect(),
         dataset,
+        detector,
         warnings,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// The detector probe of the dataset against the photos, when the dataset has labels.
+fn detector_probe(
+    o: &EvalOptions,
+    real: &RealSet,
+) -> anyhow::Result<Option<super::detector::Probe>> {
+    use super::detector;
+    if o.detector_steps == 0 {
+        return Ok(None);
+    }
+    let Some(samples) = detector::dataset_samples(&o.images, 3)? else {
+        return Ok(None);
+    };
+    let photos: Vec<Vec<f32>> = real
+        .images
+        .iter()
+        .map(|im| detector::letterbox(im, 3).0)
+        .collect();
+    Ok(Some(detector::probe(
+        &samples,
+        &photos,
+        3,
+        o.detector_steps,
+        o.seed,
+    )))
 }
 
 /// The crops eval measures: `crops_per_photo` of every photo (so each photo has a distance of

@@ -116,6 +116,7 @@ fn eval_ranks_learned_over_raw(work: &Path, real: &Path) {
         crops_per_photo: 1,
         max_images: 1000,
         worst: 3,
+        detector_steps: 0,
         seed: 1,
     };
     let raw = evaluate(&opts(real, "raw")).unwrap();

@@ -20,6 +20,7 @@ fn opts(real: &Path, images: &Path) -> EvalOptions {
         crops_per_photo: 1,
         max_images: 1000,
         worst: 4,
+        detector_steps: 0,
         seed: 1,
     }
 }
