@@ -198,6 +198,12 @@ fn the_cli_writes_a_report_folder_and_refuses_bad_flags() {
     assert!(out.join("thumbs/worst_02_near_1.png").is_file());
     let stdout: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(stdout["c2st"].is_number());
+    // 12 images are too few for the detector probe: no number, the reason instead
+    assert!(stdout["detector"]["score"].is_null(), "{stdout}");
+    assert!(stdout["detector"]["cannot_rank"]
+        .as_str()
+        .is_some_and(|w| w.contains("25 or more")));
+    assert!(html.contains("Detector probe") && html.contains("cannot rank"));
     // bad flags: exit 2, the flag named, nothing written
     let other = dir.path().join("other");
     for (args, flag) in [
