@@ -329,7 +329,7 @@ impl Verdict {
                 out.push(format!(
                     "verdict: learning did {}; generate --augment with this run leaves the renders as they are ({}, kept as generator_best.bpk: copy it over generator.bpk to apply them anyway)",
                     if outcome == "worse" { "harm: the learned images look less like the photos than the raw renders" } else { "not help: the learned images look no more like the photos than the raw renders" },
-                    if self.best_step == 0 { "no probe after the start scored better than the starting chain, which is".to_string() } else { format!("the best learned weights are those of step {}", self.best_step) }
+                    if self.best_step == 0 { "no probe after the start scored better than the starting chain; that chain is".to_string() } else { format!("the best learned weights are those of step {}", self.best_step) }
                 ));
                 let helps: Vec<&(String, Score)> = self
                     .without
