@@ -81,9 +81,9 @@ def score_figures(ps, figures=FIGURES):
             else:
                 disagree += 1
         n = agree + disagree
-        if n:
-            rows[name] = {"pairs": n, "agreement": agree / n, "tau": (agree - disagree) / n,
-                          "cannot_rank": abstained}
+        if n or abstained:
+            rows[name] = {"pairs": n, "agreement": agree / n if n else None,
+                          "tau": (agree - disagree) / n if n else None, "cannot_rank": abstained}
     return rows
 
 
@@ -136,8 +136,10 @@ def main():
           f"{args.detector} {args.metric} differs by more than {args.tol}\n")
     print("| figure | pairs ranked | agreement | Kendall tau | cannot rank |")
     print("| --- | --- | --- | --- | --- |")
-    for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["agreement"]):
-        print(f"| {name} | {r['pairs']} | {r['agreement']:.2f} | {r['tau']:+.2f} "
+    def cell(v, fmt):
+        return "—" if v is None else format(v, fmt)
+    for name, r in sorted(rows.items(), key=lambda kv: -(kv[1]["agreement"] or -1)):
+        print(f"| {name} | {r['pairs']} | {cell(r['agreement'], '.2f')} | {cell(r['tau'], '+.2f')} "
               f"| {r.get('cannot_rank', 0)} |")
     print("\ntrain's verdict, per target (gain = detector AP of what learning made - raw):")
     for t, v, gain, res in vdetail:
