@@ -81,6 +81,8 @@ pub struct Report {
 
 /// Fewest generated images eval measures.
 pub const MIN_GENERATED: usize = 10;
+/// C2ST accuracy at or above which it cannot tell sets apart any more.
+pub const SATURATED: f64 = 0.98;
 /// Fewest real crops for neighbourhood measures that are more than rough.
 const FEW_REAL_CROPS: usize = 100;
 
@@ -161,6 +163,12 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
             "only {} real crops ({} photo(s) × {per}): precision, recall, density and coverage rest on each crop's 5 nearest neighbours and are rough below {FEW_REAL_CROPS}; give 25 or more photos (more crops of the same photos only find their own copies)",
             real_crops.len(),
             real.images.len()
+        ));
+    }
+    if c2st.accuracy >= SATURATED {
+        warnings.push(format!(
+            "c2st saturated ({:.3}): a linear classifier tells every photo from every generated image, so c2st cannot rank sets this far from the photos (two such sets score the same); compare kid and coverage, and look at the photos covered worst for what the scene lacks",
+            c2st.accuracy
         ));
     }
     warnings.extend(collapse_warnings(&prdc, spread_ratio));

@@ -145,6 +145,15 @@ fn the_measures_rank_degradations_and_find_photos_the_scene_cannot_make() {
         "{:?}",
         r.warnings
     );
+    // a saturated c2st says it cannot rank; an unsaturated one says nothing
+    let saturated = |r: &Report| r.warnings.iter().any(|w| w.starts_with("c2st saturated"));
+    assert_eq!(
+        saturated(&r),
+        r.c2st.accuracy >= rendergan::eval::report::SATURATED,
+        "{:?}",
+        r.warnings
+    );
+    assert!(!saturated(same));
     // the dataset folder's manifest is read: per-class counts and sampled histograms
     let r = evaluate(&opts(&real, &set)).unwrap();
     let d = r.dataset.expect("a dataset folder has a manifest");
