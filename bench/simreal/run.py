@@ -396,8 +396,9 @@ def fmt(v, digits=2):
 
 
 def table(results, targets):
-    rows = ["| target | photos (pool / test) | HOG AP50 raw / hand / learned "
-            "| YOLO AP50 raw / hand / learned | YOLO AP raw / hand / learned |",
+    conds = " / ".join(CONDITIONS)
+    rows = [f"| target | photos (pool / test) | HOG AP50 {conds} "
+            f"| YOLO AP50 {conds} | YOLO AP {conds} |",
             "| --- | --- | --- | --- | --- |"]
     for t in targets:
         e = results.get(t, {})
