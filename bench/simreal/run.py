@@ -232,9 +232,9 @@ class Bench:
             manifest = os.path.join(out, "manifest.jsonl")
             if not os.path.isfile(manifest):  # a hand set made before hand.py copied it
                 shutil.copyfile(os.path.join(raw, "manifest.jsonl"), manifest)
-                for stale in (f"{cond}.eval.json",):
-                    if os.path.isfile(os.path.join(tdir, stale)):
-                        os.remove(os.path.join(tdir, stale))
+                stale = os.path.join(tdir, f"{cond}.eval.json")  # measured without the manifest
+                if os.path.isfile(stale):
+                    os.remove(stale)
         elif cond == "forced":
             # what the learned weights train refused would have made: its best checkpoint
             # (generator_best.bpk) applied anyway; only when the verdict handed over the identity

@@ -257,30 +257,6 @@ impl Detector {
     }
 }
 
-/// What the probe detector does on a set of images: the mean of its heatmap (how much of the
-/// image it calls object), and the mean of each image's strongest local maximum.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Response {
-    pub heat: f64,
-    pub top: f64,
-}
-
-/// The response over `maps` (heatmaps of [`Detector::heatmaps`]).
-pub fn response(maps: &[Vec<f32>]) -> Response {
-    let n = maps.len().max(1) as f64;
-    let heat = maps
-        .iter()
-        .map(|m| m.iter().map(|v| *v as f64).sum::<f64>() / m.len().max(1) as f64)
-        .sum::<f64>()
-        / n;
-    let top = maps
-        .iter()
-        .map(|m| m.iter().copied().fold(0.0f32, f32::max) as f64)
-        .sum::<f64>()
-        / n;
-    Response { heat, top }
-}
-
 /// A peak: a heatmap cell at least this strong and the strongest of its 3 × 3 neighbours.
 pub const PEAK: f32 = 0.3;
 /// The probe must reach this mean strongest response on held-out renders of its own set, or it
@@ -327,21 +303,23 @@ pub fn peaks(map: &[f32]) -> usize {
     n
 }
 
-/// How one set of images looks to the probe: mean peaks per image and mean strongest cell.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+/// How the probe sees a set of images: mean peaks per image, the mean of each image's
+/// strongest cell, and the mean of its heatmap (how much of the image it calls object).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Seen {
     pub peaks: f64,
     pub top: f64,
     pub heat: f64,
 }
 
-fn seen(maps: &[Vec<f32>]) -> Seen {
-    let r = response(maps);
+/// How the probe sees the images of `maps` (heatmaps of [`Detector::heatmaps`]).
+pub fn seen(maps: &[Vec<f32>]) -> Seen {
     let n = maps.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&Vec<f32>) -> f64| maps.iter().map(f).sum::<f64>() / n;
     Seen {
-        peaks: maps.iter().map(|m| peaks(m) as f64).sum::<f64>() / n,
-        top: r.top,
-        heat: r.heat,
+        peaks: mean(&|m| peaks(m) as f64),
+        top: mean(&|m| m.iter().copied().fold(0.0f32, f32::max) as f64),
+        heat: mean(&|m| m.iter().map(|v| *v as f64).sum::<f64>() / m.len().max(1) as f64),
     }
 }
 
@@ -366,30 +344,43 @@ pub struct Probe {
     pub loss: f64,
 }
 
+impl Probe {
+    /// A probe of `steps` on `train_images` (with `objects_per_image`) and `held_out` images,
+    /// before it has seen anything.
+    fn unjudged(
+        train_images: usize,
+        held_out: usize,
+        objects_per_image: f64,
+        steps: usize,
+    ) -> Probe {
+        Probe {
+            score: None,
+            cannot_rank: None,
+            photos: Seen::default(),
+            renders: Seen::default(),
+            objects_per_image,
+            train_images,
+            held_out,
+            steps,
+            loss: f64::NAN,
+        }
+    }
+}
+
 /// The probe's score from how it saw photos and held-out renders (see [`Probe::score`]).
 pub fn score(photos: &Seen, renders: &Seen) -> f64 {
     let ratio = |a: f64, b: f64| a.min(b) / a.max(b).max(1e-9);
     ratio(1.0 + photos.peaks, 1.0 + renders.peaks) * ratio(photos.top, renders.top)
 }
 
-/// The labelled images of a dataset folder (its manifest.jsonl, every labelled object of every
-/// class as one class), letterboxed: at most MAX_TRAIN + MAX_HELD, spread evenly. `None` when
-/// the folder has no manifest.
+/// The labelled images of a dataset folder `dir` from its parsed manifest `lines` (every
+/// labelled object of every class as one class), letterboxed: at most MAX_TRAIN + MAX_HELD,
+/// spread evenly. Lines without a readable image are skipped.
 pub fn dataset_samples(
     dir: &std::path::Path,
+    lines: &[serde_json::Value],
     channels: usize,
-) -> anyhow::Result<Option<Vec<Sample>>> {
-    let path = dir.join("manifest.jsonl");
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+) -> Vec<Sample> {
     let want = MAX_TRAIN + MAX_HELD;
     let picked: Vec<&serde_json::Value> = if lines.len() <= want {
         lines.iter().collect()
@@ -424,7 +415,7 @@ pub fn dataset_samples(
             .unwrap_or_default();
         out.push(Sample { image, boxes });
     }
-    Ok(Some(out))
+    out
 }
 
 /// Trains the probe on `samples` (all but every fifth, which is held out) for `steps` and runs
@@ -446,22 +437,7 @@ pub fn probe(
     }
     let objects: usize = train_set.iter().map(|s| s.boxes.len()).sum();
     let objects_per_image = objects as f64 / train_set.len().max(1) as f64;
-    let empty = Seen {
-        peaks: 0.0,
-        top: 0.0,
-        heat: 0.0,
-    };
-    let mut p = Probe {
-        score: None,
-        cannot_rank: None,
-        photos: empty,
-        renders: empty,
-        objects_per_image,
-        train_images: train_set.len(),
-        held_out: held.len(),
-        steps,
-        loss: f64::NAN,
-    };
+    let mut p = Probe::unjudged(train_set.len(), held.len(), objects_per_image, steps);
     if train_set.len() < 20 || held.len() < 4 || objects == 0 {
         p.cannot_rank = Some(format!(
             "the set has {} labelled image(s) with {objects} labelled object(s): the probe detector needs 25 or more images with labelled objects",
@@ -570,10 +546,7 @@ mod tests {
         let det = train(&train_set, 1, 120, 7);
         let held: Vec<Vec<f32>> = squares(16, 2).into_iter().map(|s| s.image).collect();
         let empty: Vec<Vec<f32>> = held.iter().map(|v| vec![-0.6; v.len()]).collect();
-        let (a, b) = (
-            response(&det.heatmaps(&held)),
-            response(&det.heatmaps(&empty)),
-        );
+        let (a, b) = (seen(&det.heatmaps(&held)), seen(&det.heatmaps(&empty)));
         eprintln!("objects {a:?}, empty {b:?}, loss {}", det.loss);
         assert!(a.top > 0.5, "{a:?}");
         assert!(b.top < 0.5 * a.top, "{a:?} vs {b:?}");
@@ -584,24 +557,7 @@ mod tests {
             .iter()
             .map(|v| v.iter().map(|x| -x).collect())
             .collect();
-        let blank = || {
-            let e = Seen {
-                peaks: 0.0,
-                top: 0.0,
-                heat: 0.0,
-            };
-            Probe {
-                score: None,
-                cannot_rank: None,
-                photos: e,
-                renders: e,
-                objects_per_image: 2.0,
-                train_images: 80,
-                held_out: 16,
-                steps: 120,
-                loss: f64::NAN,
-            }
-        };
+        let blank = || Probe::unjudged(80, 16, 2.0, 120);
         let (mut pa, mut pb) = (blank(), blank());
         judge(&det, &held, &like, &mut pa);
         judge(&det, &held, &unlike, &mut pb);

@@ -143,6 +143,12 @@ pub const STAGE_KEYS: [&str; 5] = ["blur", "light_range", "bg_shift", "bg_textur
 
 /// Reads `dir/manifest.jsonl`; `None` when `dir` has none (a plain folder of images).
 pub fn read(dir: &Path) -> anyhow::Result<Option<DatasetStats>> {
+    Ok(read_lines(dir)?.map(|lines| stats(&lines)))
+}
+
+/// The parsed lines of `dir/manifest.jsonl`; `None` when `dir` has none. A line that is not
+/// JSON is an input error naming the file and line.
+pub fn read_lines(dir: &Path) -> anyhow::Result<Option<Vec<Value>>> {
     let path = dir.join("manifest.jsonl");
     if !path.is_file() {
         return Ok(None);
@@ -164,7 +170,7 @@ pub fn read(dir: &Path) -> anyhow::Result<Option<DatasetStats>> {
         })?;
         lines.push(v);
     }
-    Ok(Some(stats(&lines)))
+    Ok(Some(lines))
 }
 
 /// The statistics of parsed manifest lines.

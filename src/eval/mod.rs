@@ -23,6 +23,8 @@ use serde::Serialize;
 
 use crate::pixels::photos::RealSet;
 
+/// A C2ST accuracy at or above this cannot rank sets any more (every image told apart).
+pub const SATURATED: f64 = 0.98;
 /// Fewest photos for a realism figure that is more than a hint.
 pub const FEW_PHOTOS: usize = 10;
 /// Fewest non-overlapping crops the real photos must hold for the crops to be more than near
@@ -119,7 +121,7 @@ pub fn realism(
     let (fa, fb) = (f.embed(&a, res), f.embed(&b, res));
     let features = linear_c2st(side(&fa, &ga), side(&fb, &gb), 4, seed);
     let mut warnings = real_set_warnings(&real_set, crop[0]);
-    if result.accuracy >= 0.98 {
+    if result.accuracy >= SATURATED {
         warnings.push(format!(
             "saturated: the classifier tells the folders apart every time ({result}); it cannot rank datasets this far from the photos; compare `loss` (higher = closer), and check what makes them trivially different (rendergan train prints a content check)"
         ));

@@ -81,8 +81,6 @@ pub struct Report {
 
 /// Fewest generated images eval measures.
 pub const MIN_GENERATED: usize = 10;
-/// C2ST accuracy at or above which it cannot tell sets apart any more.
-pub const SATURATED: f64 = 0.98;
 /// Fewest real crops for neighbourhood measures that are more than rough.
 const FEW_REAL_CROPS: usize = 100;
 
@@ -90,7 +88,8 @@ const FEW_REAL_CROPS: usize = 100;
 pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     let t0 = std::time::Instant::now();
     // a bad manifest is refused before minutes of work
-    let dataset = manifest_stats::read(&o.images)?;
+    let manifest = manifest_stats::read_lines(&o.images)?;
+    let dataset = manifest.as_deref().map(manifest_stats::stats);
     let res = o.res;
     let real = RealSet::load_flag(&o.real, (res * 4) as u32, "--real")?;
     let gen = RealSet::load_flag(
@@ -165,7 +164,7 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
             real.images.len()
         ));
     }
-    if c2st.accuracy >= SATURATED {
+    if c2st.accuracy >= super::SATURATED {
         warnings.push(format!(
             "c2st saturated ({:.3}): a linear classifier tells every photo from every generated image, so c2st cannot rank sets this far from the photos (two such sets score the same); compare kid and coverage, and look at the photos covered worst for what the scene lacks",
             c2st.accuracy
@@ -175,7 +174,7 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     if let Some(d) = &dataset {
         warnings.extend(d.warnings.iter().cloned());
     }
-    let detector = detector_probe(o, &real)?;
+    let detector = detector_probe(o, manifest.as_deref(), &real);
     if let Some(why) = detector.as_ref().and_then(|p| p.cannot_rank.as_ref()) {
         warnings.push(format!("detector probe: {why}"));
     }
@@ -201,27 +200,24 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
 /// The detector probe of the dataset against the photos, when the dataset has labels.
 fn detector_probe(
     o: &EvalOptions,
+    manifest: Option<&[serde_json::Value]>,
     real: &RealSet,
-) -> anyhow::Result<Option<super::detector::Probe>> {
+) -> Option<super::detector::Probe> {
     use super::detector;
-    if o.detector_steps == 0 {
-        return Ok(None);
-    }
-    let Some(samples) = detector::dataset_samples(&o.images, 3)? else {
-        return Ok(None);
-    };
+    let manifest = manifest.filter(|_| o.detector_steps > 0)?;
+    let samples = detector::dataset_samples(&o.images, manifest, 3);
     let photos: Vec<Vec<f32>> = real
         .images
         .iter()
         .map(|im| detector::letterbox(im, 3).0)
         .collect();
-    Ok(Some(detector::probe(
+    Some(detector::probe(
         &samples,
         &photos,
         3,
         o.detector_steps,
         o.seed,
-    )))
+    ))
 }
 
 /// The crops eval measures: `crops_per_photo` of every photo (so each photo has a distance of

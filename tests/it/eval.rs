@@ -149,7 +149,7 @@ fn the_measures_rank_degradations_and_find_photos_the_scene_cannot_make() {
     let saturated = |r: &Report| r.warnings.iter().any(|w| w.starts_with("c2st saturated"));
     assert_eq!(
         saturated(&r),
-        r.c2st.accuracy >= rendergan::eval::report::SATURATED,
+        r.c2st.accuracy >= rendergan::eval::SATURATED,
         "{:?}",
         r.warnings
     );
