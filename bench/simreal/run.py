@@ -23,8 +23,9 @@ Per target and synthetic condition:
   eval     `rendergan eval` (c2st, kid, precision, recall, density, coverage);
   verdict  for learned: train's verdict (helped or not, its realism figures).
 With --fewreal, on targets with a split (YOLO only): real_K (from scratch on K labelled pool
-photos, K = 5, 10, all of the pool) and ft_K (the learned condition's YOLO, fine-tuned on the
-same K photos with a third of the budget); K = 0 is the synthetic condition itself.
+photos, K = 5, 10, all of the pool) and ft_K (the learned condition's YOLO, raw's where train
+handed over the identity, fine-tuned on the same K photos with the same budget as real_K: the
+cost of pre-training comes on top); K = 0 is the synthetic condition itself.
 
 It prints a markdown table and writes WORK/results.json (merged with an existing one, so a run of
 some targets or conditions keeps the others' results). Work files per target, WORK/<t>/:
@@ -524,7 +525,10 @@ def main():
             save()
         if args.fewreal and split["held_out"]:
             few = entry.setdefault("fewreal", {})
-            learned_w = os.path.join(tdir, "yolo", "learned", "run", "weights", "last.pt")
+            # pre-training = the set the tool hands over: learned, or raw where train handed
+            # over the identity chain (its YOLO is raw's)
+            same = (entry.get("conditions", {}).get("learned", {}).get("yolo") or {}).get("same_as")
+            learned_w = os.path.join(tdir, "yolo", same or "learned", "run", "weights", "last.pt")
             for k in FEW_K + [-1]:
                 if k > len(split["pool"]):
                     continue
@@ -534,7 +538,7 @@ def main():
                 if os.path.isfile(learned_w):
                     bench.log(f" {t}/ft_{name}")
                     few[f"ft_{name}"], _ = bench.yolo(tdir, f"ft_{name}", cat, imgsz, real_k=k,
-                                                      init=learned_w, budget=args.budget // 3)
+                                                      init=learned_w)
                 few["k"] = {"5": 5, "10": 10, "all": len(split["pool"])}
                 save()
     print(table(results, [t for t in TARGETS if t in results]))

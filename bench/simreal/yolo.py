@@ -10,7 +10,8 @@ labelled photos with pycocotools.
 Fixed settings, so that the only thing that changes between the benchmark's conditions is the
 training data:
 - model `yolo11n.yaml` (2.6 M parameters), one class, from scratch (`pretrained=False`), or from
-  WEIGHTS (fine-tuning: the same schedule, a third of the iterations);
+  WEIGHTS (fine-tuning: `pretrained=WEIGHTS`, the same schedule and budget; with
+  `pretrained=False` ultralytics rebuilds a loaded .pt from its yaml and trains it from scratch);
 - ultralytics' default training recipe (SGD/AdamW chosen by its `optimizer=auto`, mosaic, HSV,
   flips, scale and translation jitter, mosaic off for the last 10 epochs), `imgsz` 256 unless
   the target says otherwise, batch 16, `seed=0`, `deterministic=True`, CPU, `workers=0`, no
@@ -35,7 +36,6 @@ import time
 
 EPOCH_IMAGES = 300
 BUDGET = 9000
-FINETUNE_SHARE = 1 / 3
 IMGSZ = 256
 BATCH = 16
 SEED = 0
@@ -153,7 +153,8 @@ def train(out, datasets=(), real=None, init=None, budget=BUDGET, imgsz=IMGSZ, na
         model.train(data=os.path.join(out, "data.yaml"), epochs=epochs, imgsz=imgsz, batch=BATCH,
                     device="cpu", workers=0, seed=seed, deterministic=True, plots=False,
                     val=False, project=os.path.abspath(out), name="run", exist_ok=True,
-                    pretrained=False, amp=False, verbose=False, close_mosaic=min(10, epochs // 3))
+                    pretrained=init if init else False, amp=False, verbose=False,
+                    close_mosaic=min(10, epochs // 3))
     weights = os.path.join(out, "run", "weights", "last.pt")
     meta = {"images": len(paths), "repeats": reps, "epochs": epochs, "imgsz": imgsz,
             "budget": budget, "init": init, "seed": seed, "seconds": round(time.time() - t0, 1)}
@@ -225,8 +226,7 @@ def main():
     args = ap.parse_args()
     if args.cmd == "train":
         real = (args.real[0], args.real[1], args.ids) if args.real else None
-        budget = args.budget if args.init is None else round(args.budget * FINETUNE_SHARE)
-        weights, meta = train(args.out, args.dataset, real, args.init, budget, args.imgsz,
+        weights, meta = train(args.out, args.dataset, real, args.init, args.budget, args.imgsz,
                               seed=args.seed)
         print(json.dumps({"weights": weights, **meta}))
     else:
