@@ -214,6 +214,11 @@ pub struct EvalArgs {
     /// run on the photos; needs a dataset folder with its manifest); 0: no probe.
     #[arg(long, default_value_t = 300)]
     pub detector_steps: usize,
+    /// COCO json with box labels of (some of) the --real photos (file_name as under --real):
+    /// the probe's boxes are scored on them (detector.photo_ap50, photo_ap), the figure that
+    /// says what a detector trained on the set finds in your photos.
+    #[arg(long, value_name = "COCO.json")]
+    pub real_labels: Option<PathBuf>,
     /// Seed of the crops and folds.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -483,6 +488,7 @@ fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
         max_images: a.max_images,
         worst: a.worst,
         detector_steps: a.detector_steps,
+        real_labels: a.real_labels,
         seed: a.seed,
     };
     let r = crate::eval::report::evaluate(&opts)?;
@@ -519,6 +525,9 @@ fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
                 "render_top": round(p.renders.top),
                 "render_heat": round(p.renders.heat),
                 "objects_per_image": round(p.objects_per_image),
+                "photo_ap50": p.photo_ap50.map(round),
+                "photo_ap": p.photo_ap.map(round),
+                "labelled_photos": p.labelled_photos,
             })),
             "covered_worst": r.covered_worst.iter().map(|u| &u.photo).collect::<Vec<_>>(),
             "warnings": r.warnings.len(),

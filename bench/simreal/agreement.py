@@ -2,7 +2,7 @@
 """Do rendergan's own figures rank synthetic sets the way a detector does?
 
     python3 bench/simreal/agreement.py [WORK/results.json] [--detector yolo|hog] [--metric AP]
-        [--tol 0.02] [--json OUT]
+        [--tol 0.02] [--noise WORK/noise.json] [--json OUT]
 
 Over every target and every pair of its synthetic conditions (raw, hand, learned, forced) whose
 detector AP differs by more than --tol (closer pairs are the detector's own noise and count for
@@ -14,6 +14,9 @@ pairs ((agree - disagree) / pairs). A figure that gives both sets the same value
 train's verdict is a figure of one pair per target, raw against what learning made: "helped"
 says learned > raw; "did not help" says the weights it refused (the forced set) are no better
 than raw. For a verdict of "helped" the forced set does not exist (it would be the learned set).
+
+With --noise (noise.py's file), a set's YOLO AP is the mean over every seed measured for it (seed
+0 is run.py's), which shrinks the detector's own noise by the square root of the seeds.
 """
 import argparse
 import itertools
@@ -33,6 +36,11 @@ FIGURES = {
     "eval recall": (lambda r: r.get("eval", {}).get("recall"), +1),
     "eval density": (lambda r: r.get("eval", {}).get("density"), +1),
     "eval detector": (lambda r: ((r.get("eval") or {}).get("detector") or {}).get("score"), +1),
+    # the probe's boxes scored on the labelled pool photos (eval --real-labels)
+    "eval detector photo_ap50": (
+        lambda r: ((r.get("eval") or {}).get("detector") or {}).get("photo_ap50"), +1),
+    "eval detector photo_ap": (
+        lambda r: ((r.get("eval") or {}).get("detector") or {}).get("photo_ap"), +1),
     # parts of the probe, to see which carries its ranking (chosen after the fact: a hint)
     "eval detector photo_heat": (
         lambda r: ((r.get("eval") or {}).get("detector") or {}).get("photo_heat"), -1),
@@ -52,6 +60,18 @@ def helped(rec):
     training = (rec.get("verdict") or {}).get("training") or {}
     verdict = training.get("verdict") or {}
     return verdict.get("outcome") == "helped" if verdict else None
+
+
+def seed_means(results, noise, detector, metric):
+    """results with each set's AP replaced by its mean over the seeds of `noise`."""
+    for t, entry in results.items():
+        for c, rec in entry.get("conditions", {}).items():
+            runs = (noise.get(t) or {}).get((rec.get(detector) or {}).get("same_as") or c)
+            if detector != "yolo" or not runs or rec.get(detector) is None:
+                continue
+            vals = [r[metric] for r in runs.values()]
+            rec[detector] = {**rec[detector], metric: sum(vals) / len(vals), "seeds": len(vals)}
+    return results
 
 
 def pairs(results, detector, metric, tol):
@@ -125,10 +145,14 @@ def main():
     ap_.add_argument("--metric", default="AP", choices=["AP", "AP50", "AP75"])
     ap_.add_argument("--tol", type=float, default=0.02,
                      help="AP differences up to this are ties (the detector's noise)")
+    ap_.add_argument("--noise", help="noise.py's file: AP = the mean over its seeds")
     ap_.add_argument("--json", help="also write the figures here")
     args = ap_.parse_args()
     with open(args.results) as f:
         results = json.load(f)["targets"]
+    if args.noise:
+        with open(args.noise) as f:
+            results = seed_means(results, json.load(f), args.detector, args.metric)
     ps = pairs(results, args.detector, args.metric, args.tol)
     rows = score_figures(ps)
     vrow, vdetail = score_verdict(results, args.detector, args.metric, args.tol)

@@ -3,7 +3,7 @@
 run.py made, with other seeds (same data, same budget), and scores it on the same test photos.
 
     python3 bench/simreal/noise.py --targets boards,nuts --conditions raw [--seeds 1,2]
-        [--work output/simreal] [--budget 6000]
+        [--work output/simreal] [--budget N]
 
 Writes WORK/noise.json: per target and condition, the AP of each seed (seed 0 is run.py's), and
 prints the spread. The spread of AP over seeds on the same data is the tolerance below which
@@ -28,7 +28,8 @@ def main():
     ap.add_argument("--conditions", default="raw")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--work", default=os.path.join(REPO, "output", "simreal"))
-    ap.add_argument("--budget", type=int, default=6000)
+    ap.add_argument("--budget", type=int,
+                    help="YOLO budget (default: the one run.py trained the target's seed 0 with)")
     args = ap.parse_args()
     path = os.path.join(args.work, "noise.json")
     noise = {}
@@ -48,7 +49,8 @@ def main():
                 if s in rec:
                     continue
                 wdir = os.path.join(tdir, "yolo_noise", f"{c}_seed{s}")
-                weights, _ = yolo.train(wdir, [os.path.join(tdir, c)], None, None, args.budget,
+                budget = args.budget or entry.get("yolo_budget", yolo.BUDGET)
+                weights, _ = yolo.train(wdir, [os.path.join(tdir, c)], None, None, budget,
                                         entry["yolo_imgsz"], log=print, seed=int(s),
                                         name="object")
                 m, _ = yolo.score(weights, os.path.join(tdir, "gt_test.json"),

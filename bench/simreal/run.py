@@ -292,9 +292,11 @@ class Bench:
     def eval(self, tdir, cond, crop):
         def make():
             report = os.path.join(tdir, f"{cond}.eval")
-            # the dataset folder: eval reads its images/ and its manifest (the probe's labels)
+            # the dataset folder: eval reads its images/ and its manifest (the probe's labels);
+            # the pool's labels score the probe's boxes (photo_ap), never the test photos'
             out, secs = self.rg(["eval", "--real", os.path.join(tdir, "photos"), "--images",
                                  os.path.join(tdir, cond), "--crop", f"{crop:g}",
+                                 "--real-labels", os.path.join(tdir, "gt_pool.json"),
                                  "-o", report])
             return {**self.json_line(out, "eval"), "seconds": round(secs, 1)}
         return self.cached(os.path.join(tdir, f"{cond}.eval.json"), make)

@@ -21,6 +21,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+pub use super::ap::Detection;
+
 /// Side of the square the detector sees.
 pub const RES: usize = 128;
 /// Output stride: the heatmap is RES / STRIDE on a side.
@@ -237,8 +239,9 @@ pub fn train(samples: &[Sample], channels: usize, steps: usize, seed: u64) -> De
 }
 
 impl Detector {
-    /// The centre heatmap (probabilities, G × G row-major) of each CHW image.
-    pub fn heatmaps(&self, images: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    /// The centre heatmap (probabilities) and the log box size (in grid cells, 2 maps) of each
+    /// CHW image, each G × G row-major.
+    fn maps(&self, images: &[Vec<f32>]) -> Vec<(Vec<f32>, Vec<f32>)> {
         let n = self.channels * RES * RES;
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(32) {
@@ -249,12 +252,61 @@ impl Detector {
             )
             .detach();
             debug_assert_eq!(chunk[0].len(), n);
-            let (heat, _) = self.net.forward(x);
-            let v = crate::augment::model::values(sigmoid(heat));
-            out.extend(v.chunks(GRID * GRID).map(|s| s.to_vec()));
+            let (heat, size) = self.net.forward(x);
+            let heat = crate::augment::model::values(sigmoid(heat));
+            let size = crate::augment::model::values(size);
+            out.extend(
+                heat.chunks(GRID * GRID)
+                    .zip(size.chunks(2 * GRID * GRID))
+                    .map(|(h, s)| (h.to_vec(), s.to_vec())),
+            );
         }
         out
     }
+
+    /// The centre heatmap (probabilities, G × G row-major) of each CHW image.
+    pub fn heatmaps(&self, images: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        self.maps(images).into_iter().map(|(h, _)| h).collect()
+    }
+
+    /// The boxes the detector finds in each CHW image (see [`decode`]), in its RES px.
+    pub fn detect(&self, images: &[Vec<f32>]) -> Vec<Vec<Detection>> {
+        self.maps(images)
+            .iter()
+            .map(|(h, s)| decode(h, s))
+            .collect()
+    }
+}
+
+/// Weakest centre cell decoded as a detection (AP needs the low-scoring tail too, as
+/// COCOeval's 0.001 does for YOLO).
+const DETECT_MIN: f32 = 0.01;
+/// Most detections an image, as COCOeval's maxDets.
+const MAX_DETECTIONS: usize = 100;
+
+/// Detections of one image from its heatmap and log size maps: every local maximum of at least
+/// DETECT_MIN (strongest MAX_DETECTIONS), a box of the predicted size centred on its cell.
+pub fn decode(heat: &[f32], size: &[f32]) -> Vec<Detection> {
+    let g = GRID;
+    let s = STRIDE as f32;
+    let mut out: Vec<Detection> = (0..g * g)
+        .filter(|&i| is_peak(heat, i % g, i / g, DETECT_MIN))
+        .map(|i| {
+            let (x, y) = ((i % g) as f32 + 0.5, (i / g) as f32 + 0.5);
+            // a size map gone wild on an odd photo must not make an infinite box
+            let (w, h) = (
+                size[i].clamp(-3.0, 4.0).exp(),
+                size[g * g + i].clamp(-3.0, 4.0).exp(),
+            );
+            Detection {
+                bbox: [(x - w / 2.0) * s, (y - h / 2.0) * s, w * s, h * s],
+                score: heat[i],
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out.truncate(MAX_DETECTIONS);
+    out
 }
 
 /// A peak: a heatmap cell at least this strong and the strongest of its 3 × 3 neighbours.
@@ -268,39 +320,39 @@ const MAX_HELD: usize = 64;
 
 /// Peaks of one G × G heatmap (see [`PEAK`]).
 pub fn peaks(map: &[f32]) -> usize {
+    (0..GRID * GRID)
+        .filter(|&i| is_peak(map, i % GRID, i / GRID, PEAK))
+        .count()
+}
+
+/// Whether cell (x, y) of a G × G map is at least `min` and the strongest of its 3 × 3
+/// neighbours (ties: the first cell in reading order is the peak).
+fn is_peak(map: &[f32], x: usize, y: usize, min: f32) -> bool {
     let g = GRID;
-    let mut n = 0;
-    for y in 0..g {
-        for x in 0..g {
-            let v = map[y * g + x];
-            if v < PEAK {
-                continue;
-            }
-            let mut top = true;
-            for (dy, dx) in [
-                (-1i32, -1i32),
-                (-1, 0),
-                (-1, 1),
-                (0, -1),
-                (0, 1),
-                (1, -1),
-                (1, 0),
-                (1, 1),
-            ] {
-                let (yy, xx) = (y as i32 + dy, x as i32 + dx);
-                if yy < 0 || xx < 0 || yy >= g as i32 || xx >= g as i32 {
-                    continue;
-                }
-                let w = map[yy as usize * g + xx as usize];
-                // ties: the first cell in reading order is the peak
-                if w > v || (w == v && (dy < 0 || (dy == 0 && dx < 0))) {
-                    top = false;
-                }
-            }
-            n += top as usize;
+    let v = map[y * g + x];
+    if v < min {
+        return false;
+    }
+    for (dy, dx) in [
+        (-1i32, -1i32),
+        (-1, 0),
+        (-1, 1),
+        (0, -1),
+        (0, 1),
+        (1, -1),
+        (1, 0),
+        (1, 1),
+    ] {
+        let (yy, xx) = (y as i32 + dy, x as i32 + dx);
+        if yy < 0 || xx < 0 || yy >= g as i32 || xx >= g as i32 {
+            continue;
+        }
+        let w = map[yy as usize * g + xx as usize];
+        if w > v || (w == v && (dy < 0 || (dy == 0 && dx < 0))) {
+            return false;
         }
     }
-    n
+    true
 }
 
 /// How the probe sees a set of images: mean peaks per image, the mean of each image's
@@ -336,6 +388,15 @@ pub struct Probe {
     pub cannot_rank: Option<String>,
     pub photos: Seen,
     pub renders: Seen,
+    /// With labelled photos (`eval --real-labels`): the AP50 and the AP (IoU 0.50:0.95, as
+    /// COCOeval) of the probe's boxes on them: what a detector trained on the set finds in
+    /// the photos, measured against their labels. `None` without labels or when it cannot rank.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_ap50: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_ap: Option<f64>,
+    /// Photos with labels the AP was measured on.
+    pub labelled_photos: usize,
     /// Labelled objects per training image of the set.
     pub objects_per_image: f64,
     pub train_images: usize,
@@ -358,6 +419,9 @@ impl Probe {
             cannot_rank: None,
             photos: Seen::default(),
             renders: Seen::default(),
+            photo_ap50: None,
+            photo_ap: None,
+            labelled_photos: 0,
             objects_per_image,
             train_images,
             held_out,
@@ -419,10 +483,12 @@ pub fn dataset_samples(
 }
 
 /// Trains the probe on `samples` (all but every fifth, which is held out) for `steps` and runs
-/// it on the held-out samples and on `photos` (letterboxed CHW).
+/// it on the held-out samples and on `photos` (letterboxed CHW); with `labels` (photo index,
+/// its boxes in the letterboxed pixels) also scores its boxes on those photos.
 pub fn probe(
     samples: &[Sample],
     photos: &[Vec<f32>],
+    labels: &[(usize, Vec<[f32; 4]>)],
     channels: usize,
     steps: usize,
     seed: u64,
@@ -447,6 +513,14 @@ pub fn probe(
     }
     let det = train(&train_set, channels, steps, seed);
     judge(&det, &held, photos, &mut p);
+    if p.score.is_some() && !labels.is_empty() {
+        let images: Vec<Vec<f32>> = labels.iter().map(|(i, _)| photos[*i].clone()).collect();
+        let truth: Vec<Vec<[f32; 4]>> = labels.iter().map(|(_, b)| b.clone()).collect();
+        if let Some((ap50, ap)) = super::ap::coco_ap(&det.detect(&images), &truth) {
+            (p.photo_ap50, p.photo_ap) = (Some(ap50), Some(ap));
+            p.labelled_photos = labels.len();
+        }
+    }
     p
 }
 
@@ -552,7 +626,9 @@ mod tests {
         assert!(b.top < 0.5 * a.top, "{a:?} vs {b:?}");
         // photos like the set against the same scenes in negative (dark squares on a bright
         // ground): a detector that transfers behaves on them as on its set
-        let like: Vec<Vec<f32>> = squares(12, 5).into_iter().map(|s| s.image).collect();
+        let like_set = squares(12, 5);
+        let truth: Vec<Vec<[f32; 4]>> = like_set.iter().map(|s| s.boxes.clone()).collect();
+        let like: Vec<Vec<f32>> = like_set.into_iter().map(|s| s.image).collect();
         let unlike: Vec<Vec<f32>> = like
             .iter()
             .map(|v| v.iter().map(|x| -x).collect())
@@ -566,8 +642,17 @@ mod tests {
             pa.score.unwrap() > pb.score.unwrap() + 0.2,
             "{pa:?} vs {pb:?}"
         );
+        // its boxes on labelled photos: found where it transfers, not where it does not
+        let ap_of =
+            |imgs: &[Vec<f32>]| super::super::ap::coco_ap(&det.detect(imgs), &truth).unwrap();
+        let (like_ap, unlike_ap) = (ap_of(&like), ap_of(&unlike));
+        eprintln!("AP50, AP: like {like_ap:?}, unlike {unlike_ap:?}");
+        assert!(
+            like_ap.0 > 0.6 && unlike_ap.0 < like_ap.0 - 0.3,
+            "{like_ap:?} vs {unlike_ap:?}"
+        );
         // too few images: no number, and why
-        let few = probe(&train_set[..10], &like, 1, 5, 3);
+        let few = probe(&train_set[..10], &like, &[], 1, 5, 3);
         assert!(few.score.is_none() && few.cannot_rank.unwrap().contains("25 or more"));
     }
 

@@ -3,6 +3,7 @@
 //! `content` measures what images show, so that a mismatch between photos and renders is
 //! reported, not learned. `realism` is the `rendergan realism` command.
 
+pub mod ap;
 pub mod c2st;
 pub mod content;
 pub mod detector;
@@ -10,6 +11,7 @@ pub mod features;
 pub mod manifest_stats;
 pub mod metrics;
 pub mod page;
+pub mod photo_labels;
 pub mod report;
 
 pub use c2st::{c2st, c2st_folds, C2st, Side};

@@ -188,7 +188,7 @@ pub fn write(r: &Report, dir: &Path) -> anyhow::Result<()> {
             "<h2>Detector probe</h2><table><tr><th>measure</th><th>value</th><th>best</th><th>what it says</th></tr>\
 <tr><td>probe score</td><td>{value}</td><td>1</td><td>a tiny detector trained on the set's labels ({} images, {} steps) behaves on the photos as on held-out images of the set: peaks per image and strongest response, each as the smaller over the larger, multiplied</td></tr>\
 <tr><td>peaks per image</td><td>{:.2} photos / {:.2} set</td><td>equal</td><td>confident detections per image ({:.2} labelled objects per set image)</td></tr>\
-<tr><td>strongest response</td><td>{:.3} photos / {:.3} set</td><td>equal</td><td>mean of each image's strongest heatmap cell</td></tr></table>",
+<tr><td>strongest response</td><td>{:.3} photos / {:.3} set</td><td>equal</td><td>mean of each image's strongest heatmap cell</td></tr>",
             p.train_images,
             p.steps,
             p.photos.peaks,
@@ -197,6 +197,14 @@ pub fn write(r: &Report, dir: &Path) -> anyhow::Result<()> {
             p.photos.top,
             p.renders.top
         );
+        if let (Some(ap50), Some(ap)) = (p.photo_ap50, p.photo_ap) {
+            let _ = write!(
+                h,
+                "<tr><td>AP50 / AP on your labelled photos</td><td>{ap50:.3} / {ap:.3}</td><td>1</td><td>the probe's boxes on the {} photos of --real-labels, scored as COCOeval does: what a detector trained on the set finds in your photos</td></tr>",
+                p.labelled_photos
+            );
+        }
+        h.push_str("</table>");
     }
     h.push_str("<h2>Photos the set covers worst</h2><p>Distance to the nearest generated image, in units of the photos' typical distance to each other (≤ 1 is covered). Each photo beside its nearest generated images: what the scene would need to make.</p><table>");
     for (i, u) in r.covered_worst.iter().enumerate() {

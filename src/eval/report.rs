@@ -37,6 +37,8 @@ pub struct EvalOptions {
     pub worst: usize,
     /// Training steps of the detector probe ([`super::detector`]); 0: no probe.
     pub detector_steps: usize,
+    /// A COCO file labelling (some of) the photos: the probe's boxes are scored on them.
+    pub real_labels: Option<PathBuf>,
     pub seed: u64,
 }
 
@@ -92,6 +94,19 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     let dataset = manifest.as_deref().map(manifest_stats::stats);
     let res = o.res;
     let real = RealSet::load_flag(&o.real, (res * 4) as u32, "--real")?;
+    let labels = match &o.real_labels {
+        None => Vec::new(),
+        Some(path) => {
+            if o.detector_steps == 0 || manifest.is_none() {
+                return Err(crate::config::InputError(format!(
+                    "--real-labels {}: the labels score the detector probe, which needs a dataset folder with its manifest.jsonl as --images and --detector-steps above 0",
+                    path.display()
+                ))
+                .into());
+            }
+            super::photo_labels::read(path, &real)?
+        }
+    };
     let gen = RealSet::load_flag(
         &super::image_folder(&o.images),
         (res * 4) as u32,
@@ -174,7 +189,7 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     if let Some(d) = &dataset {
         warnings.extend(d.warnings.iter().cloned());
     }
-    let detector = detector_probe(o, manifest.as_deref(), &real);
+    let detector = detector_probe(o, manifest.as_deref(), &real, &labels);
     if let Some(why) = detector.as_ref().and_then(|p| p.cannot_rank.as_ref()) {
         warnings.push(format!("detector probe: {why}"));
     }
@@ -202,6 +217,7 @@ fn detector_probe(
     o: &EvalOptions,
     manifest: Option<&[serde_json::Value]>,
     real: &RealSet,
+    labels: &[super::photo_labels::PhotoLabels],
 ) -> Option<super::detector::Probe> {
     use super::detector;
     let manifest = manifest.filter(|_| o.detector_steps > 0)?;
@@ -211,9 +227,18 @@ fn detector_probe(
         .iter()
         .map(|im| detector::letterbox(im, 3).0)
         .collect();
+    // the labels in the letterboxed pixels of their photo
+    let boxes: Vec<(usize, Vec<[f32; 4]>)> = labels
+        .iter()
+        .map(|l| {
+            let s = detector::RES as f32 / l.size.0.max(l.size.1) as f32;
+            (l.index, l.boxes.iter().map(|b| b.map(|v| v * s)).collect())
+        })
+        .collect();
     Some(detector::probe(
         &samples,
         &photos,
+        &boxes,
         3,
         o.detector_steps,
         o.seed,

@@ -117,6 +117,7 @@ fn eval_ranks_learned_over_raw(work: &Path, real: &Path) {
         max_images: 1000,
         worst: 3,
         detector_steps: 0,
+        real_labels: None,
         seed: 1,
     };
     let raw = evaluate(&opts(real, "raw")).unwrap();

@@ -21,6 +21,7 @@ fn opts(real: &Path, images: &Path) -> EvalOptions {
         max_images: 1000,
         worst: 4,
         detector_steps: 0,
+        real_labels: None,
         seed: 1,
     }
 }
@@ -218,6 +219,10 @@ fn the_cli_writes_a_report_folder_and_refuses_bad_flags() {
     for (args, flag) in [
         (vec!["--crop", "2", "-o"], "--crop"),
         (vec!["--max-images", "0", "-o"], "--max-images"),
+        (
+            vec!["--real-labels", "no-such-labels.json", "-o"],
+            "--real-labels",
+        ),
     ] {
         let mut a: Vec<&str> = args.clone();
         a.push(other.to_str().unwrap());
