@@ -37,6 +37,12 @@ def series(entry, metric):
     return synth, real, ft
 
 
+def handed(entry):
+    """What train handed over: "learned", or "raw" where it handed over the identity."""
+    learned = (entry.get("conditions", {}).get("learned") or {}).get("yolo") or {}
+    return learned.get("same_as") or "learned"
+
+
 def plot(target, entry, metric, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -47,7 +53,7 @@ def plot(target, entry, metric, path):
     if real:
         ax.plot(*zip(*real), "o-", color="#444444", label="real photos only")
     if ft:
-        ax.plot(*zip(*ft), "o-", color="#c0392b", label="learned synthetic + fine-tuning")
+        ax.plot(*zip(*ft), "o-", color="#c0392b", label=f"{handed(entry)} synthetic + fine-tuning")
     for c, style in (("raw", (0, (4, 3))), ("hand", (0, (1, 2)))):
         if synth[c] is not None:
             ax.axhline(synth[c], color="#2471a3", linestyle=style, linewidth=1,
@@ -75,18 +81,21 @@ def main():
     with open(args.results) as f:
         results = json.load(f)["targets"]
     os.makedirs(args.out, exist_ok=True)
-    print(f"| target | K | real only {args.metric} | learned synthetic + fine-tuning "
-          f"{args.metric} |")
-    print("| --- | --- | --- | --- |")
+    print(f"YOLO {args.metric} on the held-out photos; K = 0 is the synthetic set alone\n")
+    print("| target (pool / test) | K = 5 / 10 / all | real only | synthetic (K = 0) + "
+          "fine-tuning | pre-trained on |")
+    print("| --- | --- | --- | --- | --- |")
     for t, entry in results.items():
         if not entry.get("fewreal"):
             continue
         synth, real, ft = series(entry, args.metric)
         real_d, ft_d = dict(real), dict(ft)
-        for k in sorted(set(real_d) | set(ft_d)):
-            r = "–" if k not in real_d else f"{real_d[k]:.2f}"
-            s = "–" if k not in ft_d else f"{ft_d[k]:.2f}"
-            print(f"| {t} | {k} | {r} | {s} |")
+        ks = sorted(k for k in set(real_d) | set(ft_d) if k > 0)
+        cell = lambda d, k: "–" if k not in d else f"{d[k]:.2f}"  # noqa: E731
+        split = entry.get("split", {})
+        print(f"| {t} ({len(split.get('pool', []))} / {len(split.get('test', []))}) "
+              f"| {' / '.join(map(str, ks))} | {' / '.join(cell(real_d, k) for k in ks)} "
+              f"| {cell(ft_d, 0)}; {' / '.join(cell(ft_d, k) for k in ks)} | {handed(entry)} |")
         plot(t, entry, args.metric, os.path.join(args.out, f"{t}.png"))
     return 0
 

@@ -322,7 +322,7 @@ impl Verdict {
         )];
         match self.outcome.as_str() {
             "helped" => out.push(format!(
-                "verdict: learning helped; generate --augment applies the step-{} weights",
+                "verdict: learning helped: the learned images look more like the photos than the raw renders; generate --augment applies the step-{} weights. This is realism, not a detector's gain (on bench/simreal it did not predict YOLO's AP): score a detector on labelled photos, or give eval --real-labels, before you rely on it",
                 self.best_step
             )),
             outcome => {
