@@ -39,7 +39,10 @@ def series(entry, metric):
 
 def handed(entry):
     """What train handed over: "learned", or "raw" where it handed over the identity."""
-    learned = (entry.get("conditions", {}).get("learned") or {}).get("yolo") or {}
+    conds = entry.get("conditions", {})
+    if "learned" not in conds:
+        return "–"
+    learned = conds["learned"].get("yolo") or {}
     return learned.get("same_as") or "learned"
 
 
@@ -65,7 +68,7 @@ def plot(target, entry, metric, path):
     ax.set_ylabel(metric)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

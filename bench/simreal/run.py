@@ -468,9 +468,17 @@ def main():
     version = subprocess.run([args.binary, "--version"], capture_output=True, text=True).stdout
 
     def save():
-        with open(res_path, "w") as f:
+        # merged with the file as it is now, so two runs of different targets at once keep
+        # each other's results
+        merged = {}
+        if os.path.isfile(res_path):
+            with open(res_path) as f:
+                merged = json.load(f).get("targets", {})
+        merged.update({t: results[t] for t in targets if t in results})
+        with open(res_path + ".tmp", "w") as f:
             json.dump({"binary": args.binary, "version": version.strip(), "repo": repo_state(),
-                       "targets": results}, f, indent=1)
+                       "targets": merged}, f, indent=1)
+        os.replace(res_path + ".tmp", res_path)
 
     for t in targets:
         t0 = time.time()
