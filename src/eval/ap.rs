@@ -85,9 +85,10 @@ pub fn average_precision(
 /// (AP50, AP over IoU 0.50:0.95) as COCOeval reports them; `None` without labelled boxes.
 pub fn coco_ap(dets: &[Vec<Detection>], truth: &[Vec<[f32; 4]>]) -> Option<(f64, f64)> {
     let ap50 = average_precision(dets, truth, 0.5)?;
-    let mean = (0..10)
-        .map(|k| average_precision(dets, truth, 0.5 + 0.05 * k as f32).unwrap_or(0.0))
-        .sum::<f64>()
+    let mean = (ap50
+        + (1..10)
+            .map(|k| average_precision(dets, truth, 0.5 + 0.05 * k as f32).unwrap_or(0.0))
+            .sum::<f64>())
         / 10.0;
     Some((ap50, mean))
 }

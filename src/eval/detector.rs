@@ -268,14 +268,6 @@ impl Detector {
     pub fn heatmaps(&self, images: &[Vec<f32>]) -> Vec<Vec<f32>> {
         self.maps(images).into_iter().map(|(h, _)| h).collect()
     }
-
-    /// The boxes the detector finds in each CHW image (see [`decode`]), in its RES px.
-    pub fn detect(&self, images: &[Vec<f32>]) -> Vec<Vec<Detection>> {
-        self.maps(images)
-            .iter()
-            .map(|(h, s)| decode(h, s))
-            .collect()
-    }
 }
 
 /// Weakest centre cell decoded as a detection (AP needs the low-scoring tail too, as
@@ -512,24 +504,25 @@ pub fn probe(
         return p;
     }
     let det = train(&train_set, channels, steps, seed);
-    judge(&det, &held, photos, &mut p);
-    if p.score.is_some() && !labels.is_empty() {
-        let images: Vec<Vec<f32>> = labels.iter().map(|(i, _)| photos[*i].clone()).collect();
-        let truth: Vec<Vec<[f32; 4]>> = labels.iter().map(|(_, b)| b.clone()).collect();
-        if let Some((ap50, ap)) = super::ap::coco_ap(&det.detect(&images), &truth) {
-            (p.photo_ap50, p.photo_ap) = (Some(ap50), Some(ap));
-            p.labelled_photos = labels.len();
-        }
-    }
+    judge(&det, &held, photos, labels, &mut p);
     p
 }
 
-/// Fills in how `det` sees the held-out images of its set and the photos, and the score.
-fn judge(det: &Detector, held: &[Vec<f32>], photos: &[Vec<f32>], p: &mut Probe) {
+/// Fills in how `det` sees the held-out images of its set and the photos, and the score; with
+/// `labels` (photo index, boxes), the AP of its boxes on those photos, from the same pass.
+fn judge(
+    det: &Detector,
+    held: &[Vec<f32>],
+    photos: &[Vec<f32>],
+    labels: &[(usize, Vec<[f32; 4]>)],
+    p: &mut Probe,
+) {
     let steps = p.steps;
     p.loss = det.loss;
     p.renders = seen(&det.heatmaps(held));
-    p.photos = seen(&det.heatmaps(photos));
+    let maps = det.maps(photos);
+    let heat: Vec<Vec<f32>> = maps.iter().map(|(h, _)| h.clone()).collect();
+    p.photos = seen(&heat);
     if p.renders.top < LEARNED_TOP {
         p.cannot_rank = Some(format!(
             "the probe detector did not learn the set's objects in {steps} steps (strongest response on held-out images {:.2}, under {LEARNED_TOP}): objects too small for its {RES} px view, or too few steps",
@@ -537,6 +530,15 @@ fn judge(det: &Detector, held: &[Vec<f32>], photos: &[Vec<f32>], p: &mut Probe) 
         ));
     } else {
         p.score = Some(score(&p.photos, &p.renders));
+        let dets: Vec<Vec<Detection>> = labels
+            .iter()
+            .map(|(i, _)| decode(&maps[*i].0, &maps[*i].1))
+            .collect();
+        let truth: Vec<Vec<[f32; 4]>> = labels.iter().map(|(_, b)| b.clone()).collect();
+        if let Some((ap50, ap)) = super::ap::coco_ap(&dets, &truth) {
+            (p.photo_ap50, p.photo_ap) = (Some(ap50), Some(ap));
+            p.labelled_photos = labels.len();
+        }
     }
 }
 
@@ -627,7 +629,11 @@ mod tests {
         // photos like the set against the same scenes in negative (dark squares on a bright
         // ground): a detector that transfers behaves on them as on its set
         let like_set = squares(12, 5);
-        let truth: Vec<Vec<[f32; 4]>> = like_set.iter().map(|s| s.boxes.clone()).collect();
+        let labels: Vec<(usize, Vec<[f32; 4]>)> = like_set
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s.boxes.clone()))
+            .collect();
         let like: Vec<Vec<f32>> = like_set.into_iter().map(|s| s.image).collect();
         let unlike: Vec<Vec<f32>> = like
             .iter()
@@ -635,21 +641,20 @@ mod tests {
             .collect();
         let blank = || Probe::unjudged(80, 16, 2.0, 120);
         let (mut pa, mut pb) = (blank(), blank());
-        judge(&det, &held, &like, &mut pa);
-        judge(&det, &held, &unlike, &mut pb);
+        // both labelled with the squares' boxes, so each also gets the AP of its boxes
+        judge(&det, &held, &like, &labels, &mut pa);
+        judge(&det, &held, &unlike, &labels, &mut pb);
         eprintln!("like {pa:?}\nunlike {pb:?}");
         assert!(
             pa.score.unwrap() > pb.score.unwrap() + 0.2,
             "{pa:?} vs {pb:?}"
         );
         // its boxes on labelled photos: found where it transfers, not where it does not
-        let ap_of =
-            |imgs: &[Vec<f32>]| super::super::ap::coco_ap(&det.detect(imgs), &truth).unwrap();
-        let (like_ap, unlike_ap) = (ap_of(&like), ap_of(&unlike));
-        eprintln!("AP50, AP: like {like_ap:?}, unlike {unlike_ap:?}");
+        let (like_ap, unlike_ap) = (pa.photo_ap50.unwrap(), pb.photo_ap50.unwrap());
+        assert_eq!((pa.labelled_photos, pb.labelled_photos), (12, 12));
         assert!(
-            like_ap.0 > 0.6 && unlike_ap.0 < like_ap.0 - 0.3,
-            "{like_ap:?} vs {unlike_ap:?}"
+            like_ap > 0.6 && unlike_ap < like_ap - 0.3,
+            "AP50 like {like_ap} vs unlike {unlike_ap}"
         );
         // too few images: no number, and why
         let few = probe(&train_set[..10], &like, &[], 1, 5, 3);
