@@ -63,11 +63,13 @@ def helped(rec):
 
 
 def seed_means(results, noise, detector, metric):
-    """results with each set's AP replaced by its mean over the seeds of `noise`."""
+    """results with each set's AP replaced by its mean over the seeds of `noise` (YOLO's)."""
+    if detector != "yolo":
+        return results
     for t, entry in results.items():
         for c, rec in entry.get("conditions", {}).items():
             runs = (noise.get(t) or {}).get((rec.get(detector) or {}).get("same_as") or c)
-            if detector != "yolo" or not runs or rec.get(detector) is None:
+            if not runs or rec.get(detector) is None:
                 continue
             vals = [r[metric] for r in runs.values()]
             rec[detector] = {**rec[detector], metric: sum(vals) / len(vals), "seeds": len(vals)}

@@ -41,6 +41,7 @@ def main():
     for t in args.targets.split(","):
         tdir = os.path.join(args.work, t)
         entry = results[t]
+        budget = args.budget or entry.get("yolo_budget", yolo.BUDGET)
         for c in args.conditions.split(","):
             rec = noise.setdefault(t, {}).setdefault(c, {})
             base = entry["conditions"][c]["yolo"]
@@ -49,7 +50,6 @@ def main():
                 if s in rec:
                     continue
                 wdir = os.path.join(tdir, "yolo_noise", f"{c}_seed{s}")
-                budget = args.budget or entry.get("yolo_budget", yolo.BUDGET)
                 weights, _ = yolo.train(wdir, [os.path.join(tdir, c)], None, None, budget,
                                         entry["yolo_imgsz"], log=print, seed=int(s),
                                         name="object")

@@ -293,7 +293,8 @@ class Bench:
         def make():
             report = os.path.join(tdir, f"{cond}.eval")
             # the dataset folder: eval reads its images/ and its manifest (the probe's labels);
-            # the pool's labels score the probe's boxes (photo_ap), never the test photos'
+            # the pool's labels score the probe's boxes (photo_ap): on a target with a
+            # held-out split never the test photos' (without one, pool and test are the photo)
             out, secs = self.rg(["eval", "--real", os.path.join(tdir, "photos"), "--images",
                                  os.path.join(tdir, cond), "--crop", f"{crop:g}",
                                  "--real-labels", os.path.join(tdir, "gt_pool.json"),
