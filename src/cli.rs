@@ -43,6 +43,10 @@ pub enum Command {
     /// per-class counts, sampled and learned-stage histograms, label safety. Writes a report
     /// folder (report.json, index.html).
     Eval(EvalArgs),
+    /// Fit the distributions a config marks with `fit: true` (object counts, camera distance,
+    /// colours, ...) to your unlabelled photos, within their written ranges; writes the fitted
+    /// config and a report folder (report.json, index.html).
+    Fit(FitArgs),
     /// List the graphics adapters wgpu can see, best first.
     Devices,
     /// Check a config and its model files without rendering anything.
@@ -225,6 +229,41 @@ pub struct EvalArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct FitArgs {
+    /// The YAML config, with `fit: true` on the distributions fit may change.
+    #[arg(short, long)]
+    pub config: PathBuf,
+    /// Folder of your photos (unlabelled; searched recursively).
+    #[arg(long)]
+    pub real: PathBuf,
+    /// The fitted config to write (same schema, runnable as is).
+    #[arg(short, long, value_name = "FITTED.yaml")]
+    pub out: PathBuf,
+    /// Report folder [default: the fitted config's name + `.fit`, beside it].
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Candidate configs judged in all (more: a finer fit, longer) [default: 80 per marked
+    /// distribution, at least 200].
+    #[arg(long)]
+    pub budget: Option<usize>,
+    /// Renders each candidate is judged on.
+    #[arg(long, default_value_t = 64)]
+    pub renders: usize,
+    /// Side of the square renders and photo crops compared [default: train.resolution].
+    #[arg(long)]
+    pub res: Option<usize>,
+    /// Seed of the search and of the photo crops (the scenes follow the config's seed).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Replace an existing fitted config.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// The YAML config (configs/bench.yaml is the reference).
     #[arg(short, long, default_value = "configs/bench.yaml")]
@@ -321,6 +360,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(a) => train_cmd(a),
         Command::Realism(a) => realism_cmd(a),
         Command::Eval(a) => eval_cmd(a),
+        Command::Fit(a) => fit_cmd(a),
         Command::Bench(a) if a.train => bench_train_cmd(a),
         Command::Bench(a) => bench_cmd(a),
         Command::Merge {
@@ -459,6 +499,63 @@ fn train_cmd(a: TrainArgs) -> Result<ExitCode> {
 }
 
 /// `rendergan eval`.
+fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
+    let report = a.report.clone().unwrap_or_else(|| {
+        let stem = a
+            .out
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fitted".into());
+        a.out.with_file_name(format!("{stem}.fit"))
+    });
+    let opts = crate::fit::FitOptions {
+        config: a.config,
+        real: a.real,
+        out: a.out,
+        report,
+        budget: a.budget,
+        renders: a.renders,
+        res: a.res,
+        seed: a.seed,
+        overwrite: a.overwrite,
+        show_progress: !a.quiet,
+    };
+    let r = crate::fit::fit(&opts)?;
+    for w in &r.warnings {
+        eprintln!("rendergan: warning: {w}");
+    }
+    if r.improved {
+        for p in &r.params {
+            eprintln!("rendergan: {}: {} -> {}", p.path, p.written, p.fitted);
+        }
+    }
+    for w in &r.after.content_warnings {
+        eprintln!("rendergan: still after the fit: {w}");
+    }
+    eprintln!(
+        "rendergan: {} {} (objective on held-out scenes {:.4} as written -> {:.4}); report: {}",
+        if r.improved { "wrote the fitted config" } else { "wrote the config unchanged to" },
+        opts.out.display(),
+        r.before.objective,
+        r.after.objective,
+        opts.report.join("index.html").display()
+    );
+    let round = |v: f64| (v * 10000.0).round() / 10000.0;
+    println!(
+        "{}",
+        serde_json::json!({
+            "improved": r.improved,
+            "objective_before": round(r.before.objective),
+            "objective_after": round(r.after.objective),
+            "photo_distance_before": round(r.before.photo_distance),
+            "photo_distance_after": round(r.after.photo_distance),
+            "fitted": r.params.iter().map(|p| (p.path.clone(), p.fitted.clone())).collect::<std::collections::BTreeMap<_, _>>(),
+            "seconds": round(r.seconds),
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn eval_cmd(a: EvalArgs) -> Result<ExitCode> {
     a.compare.check()?;
     for (flag, v) in [

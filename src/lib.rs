@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod dataset;
 pub mod eval;
+pub mod fit;
 pub mod generate;
 pub mod labels;
 pub mod merge;

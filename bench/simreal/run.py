@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Sim-to-real benchmark: does a detector trained on rendergan's synthetic data find the objects
 in real labelled photos, for plain renders (raw), a fixed hand-written photometric pipeline
-(hand) and rendergan's learned augmentation (learned)? And how many real labels does synthetic
-pre-training save?
+(hand) and rendergan's learned augmentation (learned)? Does `rendergan fit` recover a scene
+written too wide (wide: raw renders of scenes/<t>_wide.yaml; fitted: raw renders of the config
+fit made of it against the pool photos)? And how many real labels does synthetic pre-training
+save?
 
     python3 bench/simreal/run.py [--targets a,b] [--conditions raw,hand,learned]
         [--detectors hog,yolo] [--fewreal] [--binary PATH] [--work DIR] [--steps N]
@@ -54,7 +56,7 @@ sys.path.insert(0, HERE)
 import detector  # noqa: E402
 import hand  # noqa: E402
 
-CONDITIONS = ["raw", "hand", "learned", "forced"]
+CONDITIONS = ["raw", "hand", "learned", "forced", "wide", "fitted"]
 DETECTORS = ["hog", "yolo"]
 FIGURES = ["realism", "eval"]
 MIN_SPLIT = 20
@@ -236,6 +238,25 @@ class Bench:
                 stale = os.path.join(tdir, f"{cond}.eval.json")  # measured without the manifest
                 if os.path.isfile(stale):
                     os.remove(stale)
+        elif cond in ("wide", "fitted"):
+            # wide: raw renders of the deliberately wide config (scenes/<t>_wide.yaml, its unsure
+            # ranges marked fit: true); fitted: raw renders of what `rendergan fit` made of it
+            # against the pool photos
+            wide = wide_config(cfg)
+            if wide is None:
+                return None
+            use = wide
+            if cond == "fitted":
+                use = os.path.join(tdir, "fitted.yaml")
+                if not self.skip(use):
+                    _, timing["fit_s"] = self.rg(
+                        ["fit", "-c", wide, "--real", photos, "-o", use, "--overwrite", "-q"],
+                        log_path=os.path.join(tdir, "fit.log"))
+                    if os.path.exists(out):  # a new fit makes the old set stale
+                        shutil.rmtree(out)
+            if not self.skip(done):
+                _, timing["generate_s"] = self.rg(
+                    ["generate", "-c", use, "-o", out, "--overwrite", "-q"] + self.gen_threads)
         elif cond == "forced":
             # what the learned weights train refused would have made: its best checkpoint
             # (generator_best.bpk) applied anyway; only when the verdict handed over the identity
@@ -343,6 +364,12 @@ class Bench:
                 json.dump(dets, f)
             return {**metrics, "train": meta, "score_s": round(time.time() - t0, 1)}
         return self.cached(os.path.join(tdir, f"{cond}.yolo.json", ), make), weights
+
+
+def wide_config(cfg):
+    """scenes/<t>_wide.yaml beside the target's config, when the target has one."""
+    wide = cfg[: -len(".yaml")] + "_wide.yaml"
+    return wide if os.path.isfile(wide) else None
 
 
 def config_of(cfg):
@@ -503,7 +530,7 @@ def main():
             timing = {}
             bench.log(f" {t}/{c}: dataset")
             if bench.dataset(c, cfg, tdir, timing) is None:
-                bench.log(f" {t}/{c}: not made (train's verdict handed over the learned weights)")
+                bench.log(f" {t}/{c}: not made ({'no scenes/' + t + '_wide.yaml' if c in ('wide', 'fitted') else 'train handed over the learned weights'})")
                 entry["conditions"].pop(c, None)
                 continue
             rec = entry["conditions"].setdefault(c, {})

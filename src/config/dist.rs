@@ -84,6 +84,25 @@ pub fn weighted_index<R: Rng + ?Sized>(weights: &[f64], rng: &mut R) -> usize {
     weights.len().saturating_sub(1)
 }
 
+/// The key that marks a distribution for `rendergan fit`: `{uniform: [3, 12], fit: true}`.
+/// Sampling ignores it; [`fit_mark`] reads it.
+pub const FIT_KEY: &str = "fit";
+
+/// Whether a distribution as written carries `fit: true` (`fit: false` or no key: not marked).
+pub fn fit_mark(v: &Value) -> Result<bool, String> {
+    let Value::Mapping(m) = v else {
+        return Ok(false);
+    };
+    match m.get(Value::String(FIT_KEY.into())) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!(
+            "fit: expected true or false, found {}",
+            describe(other)
+        )),
+    }
+}
+
 /// The shape hint every parse error repeats, so users see the accepted forms.
 pub const FORMS: &str =
     "a number or a distribution like {uniform: [a, b]}, {normal: [mean, std]}, \
@@ -187,12 +206,13 @@ impl Dist {
             .collect();
         let kind = keys
             .iter()
-            .find(|k| k.as_str() != "weights")
+            .find(|k| k.as_str() != "weights" && k.as_str() != FIT_KEY)
             .cloned()
             .unwrap_or_default();
+        fit_mark(v)?;
         let allowed_extra = |extra: &[&str]| -> Result<(), String> {
             for k in &keys {
-                if k != &kind && !extra.contains(&k.as_str()) {
+                if k != &kind && k != FIT_KEY && !extra.contains(&k.as_str()) {
                     return Err(format!("unexpected key `{k}` in a `{kind}` distribution"));
                 }
             }
@@ -253,6 +273,9 @@ impl Dist {
                 }
                 Ok(Dist::Int(lo as i64, hi as i64))
             }
+            "" if keys.iter().any(|k| k == FIT_KEY) => Err(format!(
+                "`fit` marks a distribution written beside it, like {{uniform: [3, 12], fit: true}}; expected {FORMS} with it"
+            )),
             "" => Err(format!("expected {FORMS}, found an empty mapping")),
             other => Err(format!("unknown distribution `{other}`; expected {FORMS}")),
         }
@@ -444,6 +467,20 @@ mod tests {
         assert!(parse("{gamma: [1, 2]}")
             .unwrap_err()
             .contains("unknown distribution"));
+    }
+
+    #[test]
+    fn a_fit_mark_is_read_and_does_not_change_the_distribution() {
+        let v: Value = serde_yaml::from_str("{int: [1, 15], fit: true}").unwrap();
+        assert_eq!(Dist::from_value(&v).unwrap(), Dist::Int(1, 15));
+        assert!(fit_mark(&v).unwrap());
+        let c = parse("{choice: [1, 2], weights: [3, 1], fit: false}").unwrap();
+        assert!(matches!(c, Dist::Choice { .. }));
+        assert!(!fit_mark(&serde_yaml::from_str("{uniform: [0, 1]}").unwrap()).unwrap());
+        assert!(parse("{uniform: [0, 1], fit: 3}")
+            .unwrap_err()
+            .contains("fit: expected true or false"));
+        assert!(parse("{fit: true}").unwrap_err().contains("beside it"));
     }
 
     #[test]

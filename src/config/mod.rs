@@ -285,6 +285,18 @@ pub fn load_with(file: &Path, o: &Overrides) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// [`load`] of `text` read as if it were the contents of `file` (relative paths resolve beside
+/// `file`): `rendergan fit` checks every candidate config through the same validation as a
+/// config file.
+pub fn load_text(file: &Path, text: String) -> Result<Config, ConfigError> {
+    let src = Source {
+        file: file.to_path_buf(),
+        text,
+    };
+    let raw: RawConfig = src.parse()?;
+    validate(&src, raw, None)
+}
+
 /// Checks a parsed config section by section (each its own function) and assembles it.
 /// Long only by the assembly of [`Config`]'s fields.
 fn validate(src: &Source, raw: RawConfig, count_flag: Option<u64>) -> Result<Config, ConfigError> {

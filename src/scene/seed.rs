@@ -51,3 +51,10 @@ pub const C2ST_FOLDS: u64 = 0xF01D;
 pub const EMPHASIS_PILOT: u64 = 0xE3F4_A515;
 pub const EMPHASIS_DRAW: u64 = 0xE3F4_D4A3;
 pub const EMPHASIS_ACCEPT: u64 = 0xE3F4_ACC7;
+/// `rendergan fit`: the scenes every candidate is judged on, the held-out scenes of its
+/// before/after check and report (mixed with the run seed), and the photo crops and search
+/// draws (xor-ed into `--seed`).
+pub const FIT_SCENES: u64 = 0xF17_5CE0;
+pub const FIT_HELD: u64 = 0xF17_4E1D;
+pub const FIT_CROPS: u64 = 0xF17_C409;
+pub const FIT_SEARCH: u64 = 0xF17_5EA2;

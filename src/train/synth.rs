@@ -65,6 +65,14 @@ impl<'a> Synth<'a> {
         })
     }
 
+    /// Renders another config's scenes from now on (the same size, scene stream and background
+    /// photos): `rendergan fit` judges many candidate configs on one renderer.
+    pub fn set_config(&mut self, cfg: &Config) {
+        let (w, h, seed) = (self.cfg.width, self.cfg.height, self.cfg.seed);
+        self.cfg = cfg.clone();
+        (self.cfg.width, self.cfg.height, self.cfg.seed) = (w, h, seed);
+    }
+
     /// Renders scene indices `first..first + n`.
     pub fn batch(&mut self, first: u64, n: usize, channels: usize) -> Result<SynthBatch> {
         let scenes: Vec<scene::Scene> = (first..first + n as u64)

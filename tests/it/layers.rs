@@ -18,7 +18,7 @@ const FLOORS: &[&[&str]] = &[
     &["eval"],
     &["dataset", "outdir"],
     &["train"],
-    &["generate", "merge"],
+    &["generate", "merge", "fit"],
     &["cli"],
 ];
 

@@ -7,6 +7,7 @@ mod common;
 mod deploy;
 mod determinism;
 mod eval;
+mod fit;
 mod fuzz;
 mod golden;
 mod invariants;

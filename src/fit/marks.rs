@@ -1,0 +1,454 @@
+//! What `rendergan fit` may change: the distributions a config (or a model file it uses) marks
+//! with `fit: true`, each with its written range as the search space, and how a point of that
+//! space becomes a distribution again. A fitted distribution keeps the written range as its
+//! support (a truncated normal over a continuous range, weights over the values of a discrete
+//! one), so refitting a fitted config searches the same space. Works on the YAML tree; the
+//! candidate configs it makes are checked by `config::load_text` like any file.
+
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use crate::config::dist::{fit_mark, Dist, FIT_KEY};
+use crate::config::locate::Seg;
+use crate::config::{Config, InputError};
+
+/// Where a distribution may be marked: the sections that shape what a render shows.
+const SCENE_SECTIONS: [&str; 4] = ["camera", "lights", "background", "objects"];
+/// The most values an `int` range may span to be fitted (one weight each is written).
+const MAX_INT_VALUES: i64 = 400;
+
+/// The values a marked distribution may take: its written range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Support {
+    /// `[lo, hi]` of a uniform or a truncated normal.
+    Continuous(f64, f64),
+    /// The values of an `int` range or a `choice`, in written order.
+    Discrete(Vec<f64>),
+}
+
+/// One marked distribution.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    /// Where the config gets its fitted distribution.
+    pub path: Vec<Seg>,
+    /// The path as a user reads it: `objects[1].count`; a model file's parameter says its file.
+    pub name: String,
+    /// The distribution as written.
+    pub written: Dist,
+    pub support: Support,
+    /// Set when the mark is in a model file's `params:`: the fitted distribution goes into the
+    /// config's `objects[i].params`, and the model file is left as it is.
+    pub model_file: Option<PathBuf>,
+}
+
+/// Parameters of one mark in the search space: location and spread, each in [0, 1].
+pub const PER_MARK: usize = 2;
+/// The search's starting point for each mark: the middle of the range, spread about the
+/// range's width (close to the written uniform).
+pub const START: [f64; PER_MARK] = [0.5, 0.85];
+
+fn bounds(s: &Support) -> (f64, f64) {
+    match s {
+        Support::Continuous(lo, hi) => (*lo, *hi),
+        Support::Discrete(v) => v
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(*x), b.max(*x))
+            }),
+    }
+}
+
+/// Four significant digits: what the fitted config shows, and what the search judges.
+fn round4(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let e = 10f64.powi(3 - v.abs().log10().floor() as i32);
+    (v * e).round() / e
+}
+
+impl Mark {
+    /// The distribution at point `p` (location, spread in [0, 1]) of this mark's space:
+    /// mean anywhere in the range, standard deviation from 1 % to 2× the range's width.
+    pub fn dist(&self, p: &[f64]) -> Dist {
+        let (lo, hi) = bounds(&self.support);
+        let width = hi - lo;
+        let mean = round4(lo + p[0].clamp(0.0, 1.0) * width);
+        let std = round4(width * 10f64.powf(-2.0 + 2.3 * p[1].clamp(0.0, 1.0)));
+        match &self.support {
+            Support::Continuous(lo, hi) => Dist::Normal {
+                mean,
+                std,
+                min: Some(*lo),
+                max: Some(*hi),
+            },
+            Support::Discrete(values) => {
+                let raw: Vec<f64> = values
+                    .iter()
+                    .map(|v| (-(v - mean).powi(2) / (2.0 * std * std)).exp())
+                    .collect();
+                let top = raw.iter().cloned().fold(0.0, f64::max);
+                let weights = if top > 0.0 {
+                    raw.iter()
+                        .map(|w| (w / top * 1000.0).round() / 1000.0)
+                        .collect()
+                } else {
+                    // far below every value's reach: the nearest value alone
+                    let near = values
+                        .iter()
+                        .enumerate()
+                        .min_by(|a, b| (a.1 - mean).abs().total_cmp(&(b.1 - mean).abs()))
+                        .map_or(0, |x| x.0);
+                    (0..values.len()).map(|i| (i == near) as u8 as f64).collect()
+                };
+                Dist::Choice {
+                    values: values.clone(),
+                    weights,
+                }
+            }
+        }
+    }
+
+    /// Mean and standard deviation of what `d` draws, for the report.
+    pub fn moments(d: &Dist) -> (f64, f64) {
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7);
+        let v: Vec<f64> = (0..4000).map(|_| d.sample(&mut rng)).collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let s = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+        (m, s)
+    }
+}
+
+/// A number as YAML shows it: integers without a decimal point.
+pub fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The flow YAML of a fitted distribution, still marked: `{normal: {...}, fit: true}`.
+pub fn flow(d: &Dist) -> String {
+    let list = |v: &[f64]| v.iter().map(|x| num(*x)).collect::<Vec<_>>().join(", ");
+    match d {
+        Dist::Normal {
+            mean,
+            std,
+            min,
+            max,
+        } => {
+            let mut s = format!("{{normal: {{mean: {}, std: {}", num(*mean), num(*std));
+            if let Some(m) = min {
+                s += &format!(", min: {}", num(*m));
+            }
+            if let Some(m) = max {
+                s += &format!(", max: {}", num(*m));
+            }
+            s + &format!("}}, {FIT_KEY}: true}}")
+        }
+        Dist::Choice { values, weights } => format!(
+            "{{choice: [{}], weights: [{}], {FIT_KEY}: true}}",
+            list(values),
+            list(weights)
+        ),
+        other => format!("{other}"),
+    }
+}
+
+/// The search space a written distribution gives, or why it gives none.
+pub fn support(d: &Dist) -> Result<Support, String> {
+    let nothing = "nothing to fit in a single value; write the range to search, like {uniform: [3, 12], fit: true}";
+    match d {
+        Dist::Uniform(lo, hi) if hi > lo => Ok(Support::Continuous(*lo, *hi)),
+        Dist::Normal {
+            min: Some(lo),
+            max: Some(hi),
+            ..
+        } if hi > lo => Ok(Support::Continuous(*lo, *hi)),
+        Dist::Normal { min, max, .. } if min.is_none() || max.is_none() => Err(
+            "a normal needs both min and max to be fitted (the range to search), like {normal: {mean: 5, std: 1, min: 3, max: 8}, fit: true}".into(),
+        ),
+        Dist::Int(lo, hi) if hi - lo > MAX_INT_VALUES => Err(format!(
+            "an int range of {} values is too wide to fit value by value (at most {MAX_INT_VALUES}); write {{uniform: [{lo}, {hi}], fit: true}} if the field takes any number",
+            hi - lo + 1
+        )),
+        Dist::Int(lo, hi) if hi > lo => Ok(Support::Discrete((*lo..=*hi).map(|v| v as f64).collect())),
+        Dist::Choice { values, .. } => {
+            let (lo, hi) = bounds(&Support::Discrete(values.clone()));
+            if hi > lo {
+                Ok(Support::Discrete(values.clone()))
+            } else {
+                Err(nothing.into())
+            }
+        }
+        Dist::Mixture { .. } => Err(
+            "a mixture is not fitted as a whole; mark the part to fit, or write one uniform over the range to search".into(),
+        ),
+        _ => Err(nothing.into()),
+    }
+}
+
+/// The path as users read it.
+pub fn path_text(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if s.is_empty() => s += k,
+            Seg::Key(k) => s += &format!(".{k}"),
+            Seg::Index(i) => s += &format!("[{i}]"),
+        }
+    }
+    s
+}
+
+/// Every marked mapping under `v`, with its path (a marked mapping's insides are not searched).
+fn walk(v: &Value, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, Value)>) -> Result<(), String> {
+    if fit_mark(v).map_err(|e| format!("{}: {e}", path_text(path)))? {
+        out.push((path.clone(), v.clone()));
+        return Ok(());
+    }
+    match v {
+        Value::Mapping(m) => {
+            for (k, x) in m {
+                path.push(Seg::Key(k.as_str().unwrap_or("?").to_string()));
+                walk(x, path, out)?;
+                path.pop();
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, x) in items.iter().enumerate() {
+                path.push(Seg::Index(i));
+                walk(x, path, out)?;
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn refuse(file: &Path, msg: String) -> anyhow::Error {
+    InputError(format!("{}: {msg}", file.display())).into()
+}
+
+/// The marks of a config (its YAML tree `root`, validated as `cfg`) and of the model files its
+/// objects use. Refuses a mark outside the scene's sections, a mark in a model file outside its
+/// `params:`, and a marked distribution with no range to search.
+pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
+    let mut found = Vec::new();
+    walk(root, &mut Vec::new(), &mut found).map_err(|m| refuse(file, m))?;
+    let mut marks = Vec::new();
+    for (path, v) in found {
+        let name = path_text(&path);
+        let top = match path.first() {
+            Some(Seg::Key(k)) => k.as_str(),
+            _ => "",
+        };
+        if !SCENE_SECTIONS.contains(&top) {
+            return Err(refuse(
+                file,
+                format!(
+                    "{name}: `fit: true` marks only what a render shows ({}); remove it here",
+                    SCENE_SECTIONS.join(", ")
+                ),
+            ));
+        }
+        marks.push(mark(file, path, name, &v, None)?);
+    }
+    let objects = match root.get("objects") {
+        Some(Value::Sequence(o)) => o.clone(),
+        _ => Vec::new(),
+    };
+    for (i, spec) in cfg.objects.iter().enumerate() {
+        let mfile = &spec.model.file;
+        if !mfile.is_file() {
+            continue; // a built-in model: nothing marked
+        }
+        let text = std::fs::read_to_string(mfile)
+            .map_err(|e| refuse(mfile, format!("cannot read: {e}")))?;
+        let mroot: Value = serde_yaml::from_str(&text)
+            .map_err(|e| refuse(mfile, format!("cannot parse: {e}")))?;
+        let mut inside = Vec::new();
+        walk(&mroot, &mut Vec::new(), &mut inside).map_err(|m| refuse(mfile, m))?;
+        let overridden = objects
+            .get(i)
+            .and_then(|o| o.get("params"))
+            .and_then(Value::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        for (path, v) in inside {
+            let pname = match path.as_slice() {
+                [Seg::Key(p), Seg::Key(n)] if p == "params" => n.clone(),
+                _ => {
+                    return Err(refuse(
+                        mfile,
+                        format!(
+                            "{}: `fit: true` is read on a model's params only; declare the distribution under params: and use it by name",
+                            path_text(&path)
+                        ),
+                    ))
+                }
+            };
+            if overridden.contains_key(Value::String(pname.clone())) {
+                continue; // the config's own value is what renders
+            }
+            let cpath = vec![
+                Seg::Key("objects".into()),
+                Seg::Index(i),
+                Seg::Key("params".into()),
+                Seg::Key(pname.clone()),
+            ];
+            let name = format!("{} ({} params.{pname})", path_text(&cpath), mfile.display());
+            marks.push(mark(mfile, cpath, name, &v, Some(mfile.clone()))?);
+        }
+    }
+    if marks.is_empty() {
+        return Err(InputError(format!(
+            "{}: nothing is marked to fit; add `fit: true` to the distributions fit may change, e.g. count: {{int: [1, 15], fit: true}} or distance: {{uniform: [3, 12], fit: true}}",
+            file.display()
+        ))
+        .into());
+    }
+    Ok(marks)
+}
+
+fn mark(
+    file: &Path,
+    path: Vec<Seg>,
+    name: String,
+    v: &Value,
+    model_file: Option<PathBuf>,
+) -> anyhow::Result<Mark> {
+    let written = Dist::from_value(v).map_err(|m| refuse(file, format!("{name}: {m}")))?;
+    let support = support(&written).map_err(|m| refuse(file, format!("{name}: {m}")))?;
+    Ok(Mark {
+        path,
+        name,
+        written,
+        support,
+        model_file,
+    })
+}
+
+/// Puts `v` at `path` in `root`, making the mappings on the way (a model parameter's override
+/// under `objects[i].params` may not be written yet).
+pub fn set(root: &mut Value, path: &[Seg], v: Value) {
+    let Some((last, rest)) = path.split_last() else {
+        *root = v;
+        return;
+    };
+    let mut node = root;
+    for seg in rest {
+        node = match seg {
+            Seg::Key(k) => {
+                if !node.is_mapping() {
+                    *node = Value::Mapping(Mapping::new());
+                }
+                let m = node.as_mapping_mut().expect("made a mapping just above");
+                m.entry(Value::String(k.clone())).or_insert(Value::Null)
+            }
+            Seg::Index(i) => match node {
+                Value::Sequence(items) if *i < items.len() => &mut items[*i],
+                _ => return,
+            },
+        };
+    }
+    match (last, node) {
+        (Seg::Key(k), node) => {
+            if !node.is_mapping() {
+                *node = Value::Mapping(Mapping::new());
+            }
+            node.as_mapping_mut()
+                .expect("made a mapping just above")
+                .insert(Value::String(k.clone()), v);
+        }
+        (Seg::Index(i), Value::Sequence(items)) if *i < items.len() => items[*i] = v,
+        _ => {}
+    }
+}
+
+/// The YAML tree of the config with every mark at its point of `x` (PER_MARK values a mark).
+pub fn apply(root: &Value, marks: &[Mark], x: &[f64]) -> Value {
+    let mut out = root.clone();
+    for (k, m) in marks.iter().enumerate() {
+        let d = m.dist(&x[k * PER_MARK..(k + 1) * PER_MARK]);
+        let v: Value = serde_yaml::from_str(&flow(&d)).expect("flow() writes valid YAML");
+        set(&mut out, &m.path, v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Dist {
+        Dist::from_value(&serde_yaml::from_str(s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_fitted_distribution_stays_in_the_written_range_and_reads_back() {
+        let m = Mark {
+            path: vec![],
+            name: "camera.distance".into(),
+            written: d("{uniform: [3, 12]}"),
+            support: support(&d("{uniform: [3, 12]}")).unwrap(),
+            model_file: None,
+        };
+        let f = m.dist(&[0.2222, 0.0]);
+        assert_eq!(f.range(), (3.0, 12.0));
+        let (mean, std) = Mark::moments(&f);
+        assert!((mean - 5.0).abs() < 0.05 && std < 0.2, "{mean} {std}");
+        let back: Value = serde_yaml::from_str(&flow(&f)).unwrap();
+        assert_eq!(Dist::from_value(&back).unwrap(), f);
+        assert!(fit_mark(&back).unwrap());
+        // the widest spread is close to the written uniform
+        let (_, wide) = Mark::moments(&m.dist(&[0.5, 1.0]));
+        assert!(wide > 0.8 * 9.0 / 12f64.sqrt(), "{wide}");
+    }
+
+    #[test]
+    fn an_int_range_fits_as_weights_over_its_values() {
+        let s = support(&d("{int: [1, 15]}")).unwrap();
+        let m = Mark {
+            path: vec![],
+            name: "objects[0].count".into(),
+            written: d("{int: [1, 15]}"),
+            support: s,
+            model_file: None,
+        };
+        let f = m.dist(&[(9.5 - 1.0) / 14.0, 0.3]);
+        let (mean, _) = Mark::moments(&f);
+        assert!((mean - 9.5).abs() < 0.3, "{mean}");
+        assert_eq!(f.range(), (1.0, 15.0), "every written value stays a choice");
+        let back = flow(&f);
+        assert!(back.starts_with("{choice: [1, 2, 3"), "{back}");
+    }
+
+    #[test]
+    fn a_range_that_cannot_be_searched_says_how_to_write_one() {
+        assert!(support(&d("5")).unwrap_err().contains("{uniform: [3, 12], fit: true}"));
+        assert!(support(&d("{normal: [0, 1]}"))
+            .unwrap_err()
+            .contains("min and max"));
+        assert!(support(&d("{int: [0, 100000]}")).unwrap_err().contains("too wide"));
+        assert!(support(&d("{mixture: [1, 2]}")).unwrap_err().contains("mixture"));
+        assert!(support(&d("{choice: [2, 2]}")).is_err());
+    }
+
+    #[test]
+    fn set_makes_the_missing_mappings_of_a_parameter_override() {
+        let mut root: Value = serde_yaml::from_str("objects: [{model: a.yaml}]").unwrap();
+        let path = vec![
+            Seg::Key("objects".into()),
+            Seg::Index(0),
+            Seg::Key("params".into()),
+            Seg::Key("r".into()),
+        ];
+        set(&mut root, &path, Value::from(0.5));
+        assert_eq!(root["objects"][0]["params"]["r"], Value::from(0.5));
+        assert_eq!(path_text(&path), "objects[0].params.r");
+    }
+}

@@ -1,0 +1,540 @@
+//! `rendergan fit`: learns the scene's content from the user's unlabelled photos. The config
+//! (and the model files it uses) mark distributions with `fit: true`; their written ranges are
+//! the search space; the cross-entropy method ([`search`]) moves each marked distribution
+//! within its range so that renders of the config, at the training resolution, show what the
+//! photos show ([`objective`]: how much of the frame differs from its border, in how many blobs
+//! of what size, how busy, at what scales, in what colours). Only sampling changes, so labels
+//! stay exact. The fitted config ([`write`]) is checked on scenes the search never saw before
+//! it replaces the written one; the report ([`page`]) shows ranges, figures, content warnings
+//! and the photos covered worst, before and after. This module renders through `train`'s
+//! [`Synth`] and measures with `eval`'s features; it writes nothing but the fitted file and its
+//! report.
+
+pub mod marks;
+pub mod objective;
+pub mod page;
+pub mod search;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde_yaml::Value;
+
+use crate::config::{self, Config, Dist, InputError};
+use crate::eval::content::{self, Content};
+use crate::eval::{metrics, Features};
+use crate::pixels::chw::{from_chw, to_chw};
+use crate::pixels::photos::RealSet;
+use image::imageops::FilterType;
+use rayon::prelude::*;
+use crate::scene::seed;
+use crate::train::synth::Synth;
+use marks::{Mark, PER_MARK};
+use objective::Objective;
+
+/// Fewest photos a fit accepts: with fewer it fits where one or two frames happen to show
+/// their objects, not the photos' kind of scene.
+pub const MIN_PHOTOS: usize = 3;
+/// Crops of each photo the objective compares with (side: the photo's shorter side, so a crop
+/// sees what a render of the config sees), so that a few photos still give a distribution.
+const CROPS_AT_LEAST: usize = 96;
+const MAX_CROPS_PER_PHOTO: usize = 8;
+/// Candidates judged per search coordinate by default (two a mark): the known-scene test
+/// (five marks) needed about 400 to land within its tolerances.
+const BUDGET_PER_DIM: usize = 40;
+
+/// The default `--budget` for `marks` marked distributions: 40 candidates a coordinate, at
+/// least 200.
+pub fn default_budget(marks: usize) -> usize {
+    (BUDGET_PER_DIM * marks * PER_MARK).max(200)
+}
+
+/// Photos the report shows as covered worst.
+const WORST: usize = 6;
+
+/// What `rendergan fit` is asked.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    pub config: PathBuf,
+    pub real: PathBuf,
+    /// The fitted config to write.
+    pub out: PathBuf,
+    /// The report folder.
+    pub report: PathBuf,
+    /// Candidate configs judged in all; `None`: [`default_budget`] for the number of marks.
+    pub budget: Option<usize>,
+    /// Renders each candidate is judged on.
+    pub renders: usize,
+    /// Side of the square renders and photo crops compared [default: train.resolution].
+    pub res: Option<usize>,
+    pub seed: u64,
+    pub overwrite: bool,
+    pub show_progress: bool,
+}
+
+/// One marked distribution, as written and as fitted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fitted {
+    pub path: String,
+    /// The model file it is written in, for a model's parameter.
+    pub model_file: Option<PathBuf>,
+    pub written: String,
+    pub fitted: String,
+    /// Mean and standard deviation of what each draws.
+    pub written_moments: [f64; 2],
+    pub fitted_moments: [f64; 2],
+}
+
+/// A set of renders as the report compares it with the photos.
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    /// The objective on held-out scenes (squared MMD of the content descriptors; lower is
+    /// closer, 0 = the photos' distribution).
+    pub objective: f64,
+    /// Mean distance of a photo to its nearest render on eval's features (units of the photos'
+    /// median 5-NN radius; ≤ 1: as close as photos are to each other).
+    pub photo_distance: f64,
+    pub content: Content,
+    /// `rendergan train`'s content warnings for these renders against the photos.
+    pub content_warnings: Vec<String>,
+    /// Per descriptor entry (see `objective::NAMES`): (photos' mean, renders' mean).
+    pub descriptors: Vec<(String, f64, f64)>,
+}
+
+/// A photo the written config covers worst, with its nearest render before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct Worst {
+    pub photo: PathBuf,
+    pub distance_before: f64,
+    pub distance_after: f64,
+    /// Image files in the report folder: the photo's crop, its nearest render before, after.
+    pub tiles: [String; 3],
+}
+
+/// What `rendergan fit` reports (`report.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct FitReport {
+    pub config: PathBuf,
+    pub real: PathBuf,
+    pub fitted_config: PathBuf,
+    pub photos: usize,
+    pub photo_crops: usize,
+    pub resolution: usize,
+    pub renders_per_candidate: usize,
+    pub candidates: usize,
+    pub seed: u64,
+    /// Whether the fitted config beat the written one on held-out scenes (if not, the written
+    /// config was written out unchanged).
+    pub improved: bool,
+    /// The objective on the search's own scenes, per generation (best so far).
+    pub history: Vec<f64>,
+    pub params: Vec<Fitted>,
+    pub before: Side,
+    pub after: Side,
+    pub worst: Vec<Worst>,
+    /// Whether the fitted file kept the config's comments and layout.
+    pub comments_kept: bool,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+fn input(msg: String) -> anyhow::Error {
+    InputError(msg).into()
+}
+
+/// The checks that need no rendering: the output paths, the photos.
+fn check_paths(o: &FitOptions) -> anyhow::Result<()> {
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    if same(&o.out, &o.config) {
+        return Err(input(format!(
+            "-o {}: that is the config itself; give another file (the written config is kept, so a fit can be compared and undone)",
+            o.out.display()
+        )));
+    }
+    if o.out.exists() && !o.overwrite {
+        return Err(input(format!(
+            "-o {}: the file exists; pass --overwrite to replace it, or give another name",
+            o.out.display()
+        )));
+    }
+    if o.budget == Some(0) || o.renders < 8 {
+        return Err(input(format!(
+            "--budget {} --renders {}: give at least 1 candidate and 8 renders a candidate",
+            o.budget.unwrap_or(1),
+            o.renders
+        )));
+    }
+    Ok(())
+}
+
+/// Renders are made at this many times the compared side and shrunk with the filter the
+/// photos are shrunk with (`RealSet::crop_of`'s): a render made at the small side directly
+/// aliases its textures (multisampling smooths edges only), which the descriptors see as busier,
+/// higher-contrast content than the same scene in a shrunk photo (measured: a checkered ball
+/// scene rendered at 48² scored as far from photos of itself as a scene 30 % farther away).
+const SUPERSAMPLE: usize = 2;
+
+/// Renders of `cfg` (`n` scenes from the synth's stream, made at SUPERSAMPLE × `res`) as CHW
+/// images of side `res`, shrunk as photos are.
+fn renders(synth: &mut Synth, cfg: &Config, n: usize, res: usize) -> anyhow::Result<Vec<Vec<f32>>> {
+    synth.set_config(cfg);
+    let big = (res * SUPERSAMPLE) as u32;
+    Ok(synth
+        .many(0, n, 16, 3)?
+        .split(3 * (big * big) as usize)
+        .par_iter()
+        .map(|im| {
+            let rgb = from_chw(im, 3, big, big);
+            let small = image::imageops::resize(&rgb, res as u32, res as u32, FilterType::Triangle);
+            to_chw(&small, 3, false)
+        })
+        .collect())
+}
+
+/// The config at point `x` of the search space, validated as a file would be.
+fn candidate(o: &FitOptions, root: &Value, marks: &[Mark], x: &[f64]) -> anyhow::Result<Config> {
+    let v = marks::apply(root, marks, x);
+    let text = serde_yaml::to_string(&v).expect("a YAML tree serialises");
+    config::load_text(&o.config, text)
+        .with_context(|| "a fitted candidate failed the config's checks (a bug: candidates stay inside the written ranges)")
+}
+
+/// Runs the fit and writes the fitted config and the report.
+pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
+    let t0 = std::time::Instant::now();
+    check_paths(o)?;
+    let written = config::load(&o.config)?;
+    let text = std::fs::read_to_string(&o.config)
+        .with_context(|| format!("cannot read {}", o.config.display()))?;
+    let root: Value = serde_yaml::from_str(&text).context("the config parsed a moment ago")?;
+    let marks = marks::find(&o.config, &root, &written)?;
+    let res = o.res.unwrap_or(written.train.resolution);
+    if !(32..=256).contains(&res) {
+        return Err(input(format!(
+            "--res {res}: give a side of 32 to 256 pixels (the default is train.resolution)"
+        )));
+    }
+    let real = RealSet::load_flag(&o.real, (res * 4) as u32, "--real")?;
+    if real.images.len() < MIN_PHOTOS {
+        return Err(input(format!(
+            "--real {}: {} usable photo(s); fit needs at least {MIN_PHOTOS} (20 or more of different scenes for a fit you can trust), or it fits where one or two frames happen to show their objects",
+            o.real.display(),
+            real.images.len()
+        )));
+    }
+    let per = CROPS_AT_LEAST
+        .div_ceil(real.images.len())
+        .clamp(1, MAX_CROPS_PER_PHOTO);
+    let mut rng = ChaCha8Rng::seed_from_u64(o.seed ^ seed::FIT_CROPS);
+    let (mut groups, mut crops) = (Vec::new(), Vec::new());
+    for k in 0..real.images.len() {
+        for _ in 0..per {
+            groups.push(k);
+            crops.push(real.crop_of(k, &mut rng, res as u32, |_| 1.0, 3));
+        }
+    }
+    let photo_desc = objective::describe_all(&crops, res);
+
+    let ctx = crate::train::synth::open_device()?;
+    let mut synth = Synth::new(&written, res * SUPERSAMPLE, seed::FIT_SCENES, &ctx)?;
+    let start = objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res);
+    let obj = Objective::new(photo_desc, &start);
+
+    let dims = marks.len() * PER_MARK;
+    let budget = o.budget.unwrap_or_else(|| default_budget(marks.len()));
+    let start_x: Vec<f64> = (0..dims).map(|k| marks::START[k % PER_MARK]).collect();
+    let bar = progress_bar(budget.max(search::population(dims)) as u64, o.show_progress);
+    let written_score = obj.score(&start);
+    bar.set_message(format!("objective {written_score:.4} as written"));
+    let (best, history) = search::minimise(
+        &start_x,
+        budget,
+        o.seed ^ seed::FIT_SEARCH,
+        |xs| {
+            let mut scores = Vec::with_capacity(xs.len());
+            for x in xs {
+                let cfg = candidate(o, &root, &marks, x)?;
+                let d = objective::describe_all(&renders(&mut synth, &cfg, o.renders, res)?, res);
+                scores.push(obj.score(&d));
+                bar.inc(1);
+            }
+            Ok(scores)
+        },
+        |_, b| bar.set_message(format!("objective {b:.4} (as written {written_score:.4})")),
+    )?;
+    bar.finish_and_clear();
+
+    // before and after, on scenes the search never judged
+    let fitted_cfg = candidate(o, &root, &marks, &best.x)?;
+    let mut held = Synth::new(&written, res * SUPERSAMPLE, seed::FIT_HELD, &ctx)?;
+    let n_held = 2 * o.renders;
+    let before_imgs = renders(&mut held, &written, n_held, res)?;
+    let after_imgs = renders(&mut held, &fitted_cfg, n_held, res)?;
+    let (b_desc, a_desc) = (
+        objective::describe_all(&before_imgs, res),
+        objective::describe_all(&after_imgs, res),
+    );
+    let (b_obj, a_obj) = (obj.score(&b_desc), obj.score(&a_desc));
+    let improved = a_obj < b_obj;
+
+    let real_content = content::measure(&crops, 3, res);
+    let side = |desc: &[Vec<f64>], imgs: &[Vec<f32>], objective: f64, distance: f64| {
+        let c = content::measure(imgs, 3, res);
+        Side {
+            objective,
+            photo_distance: distance,
+            content: c,
+            content_warnings: content::mismatch(&real_content, &c, 1.0),
+            descriptors: obj
+                .compare(desc)
+                .into_iter()
+                .zip(objective::NAMES)
+                .map(|((p, r), n)| (n.to_string(), p, r))
+                .collect(),
+        }
+    };
+    let cover = Coverage::new(&crops, &groups, real.images.len(), &before_imgs, &after_imgs, res);
+    let before = side(&b_desc, &before_imgs, b_obj, cover.mean[0]);
+    let after = side(&a_desc, &after_imgs, a_obj, cover.mean[1]);
+
+    let dists: Vec<Option<Dist>> = marks
+        .iter()
+        .enumerate()
+        .map(|(k, m)| improved.then(|| m.dist(&best.x[k * PER_MARK..(k + 1) * PER_MARK])))
+        .collect();
+    let params = marks
+        .iter()
+        .zip(&dists)
+        .map(|(m, d)| {
+            let f = d.clone().unwrap_or_else(|| m.written.clone());
+            let (wm, ws) = Mark::moments(&m.written);
+            let (fm, fs) = Mark::moments(&f);
+            Fitted {
+                path: m.name.clone(),
+                model_file: m.model_file.clone(),
+                written: m.written.to_string(),
+                fitted: f.to_string(),
+                written_moments: [wm, ws],
+                fitted_moments: [fm, fs],
+            }
+        })
+        .collect::<Vec<_>>();
+
+    let mut warnings = crate::eval::real_set_warnings(&real, 1.0);
+    if !improved {
+        warnings.push(format!(
+            "the fitted distributions did not beat the written ones on held-out scenes (objective {a_obj:.4} vs {b_obj:.4}); the config was written unchanged: widen the marked ranges, mark what differs (see the descriptors), or give more photos"
+        ));
+    }
+    std::fs::create_dir_all(&o.report)
+        .with_context(|| format!("cannot create the report folder {}", o.report.display()))?;
+    let worst = cover.worst(o, &real, &crops, &before_imgs, &after_imgs, res)?;
+    let out_dir = o
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let moved = write::moved_paths(&root, &o.config, out_dir);
+    let mut fitted_root = if improved {
+        marks::apply(&root, &marks, &best.x)
+    } else {
+        root.clone()
+    };
+    for (old, new) in &moved {
+        rewrite_refs(&mut fitted_root, old, new);
+    }
+    let header = header_lines(o, &real, &params, improved, b_obj, a_obj);
+    let (fitted_text, comments_kept) =
+        write::fitted_text(&text, &fitted_root, &marks, &dists, &moved, &header);
+    // the file must load as a config before it replaces anything
+    let fitted_path = absolute_beside(&o.out);
+    config::load_text(&fitted_path, fitted_text.clone())
+        .context("the fitted config failed the config's checks (a bug; nothing was written)")?;
+    std::fs::write(&o.out, &fitted_text)
+        .with_context(|| format!("cannot write {}", o.out.display()))?;
+
+    let report = FitReport {
+        config: o.config.clone(),
+        real: o.real.clone(),
+        fitted_config: o.out.clone(),
+        photos: real.images.len(),
+        photo_crops: crops.len(),
+        resolution: res,
+        renders_per_candidate: o.renders,
+        candidates: history.len() * search::population(dims),
+        seed: o.seed,
+        improved,
+        history,
+        params,
+        before,
+        after,
+        worst,
+        comments_kept,
+        warnings,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    let samples = [&before_imgs, &after_imgs].map(|imgs| imgs.iter().take(16).cloned().collect());
+    page::write(&report, &o.report, &samples, res)?;
+    Ok(report)
+}
+
+/// `out` as a path the config loader resolves relative files against.
+fn absolute_beside(out: &Path) -> PathBuf {
+    if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| out.to_path_buf(), |d| d.join(out))
+    }
+}
+
+/// Rewrites the file references `old` → `new` in a config's tree (model files, background
+/// photos), for a fitted file written outside the config's folder.
+fn rewrite_refs(root: &mut Value, old: &str, new: &str) {
+    if let Some(Value::Sequence(objs)) = root.get_mut("objects") {
+        for o in objs {
+            if o.get("model").and_then(Value::as_str) == Some(old) {
+                o["model"] = Value::String(new.into());
+            }
+        }
+    }
+    if let Some(images) = root
+        .get_mut("background")
+        .and_then(|b| b.get_mut("images"))
+    {
+        if images.get("dir").and_then(Value::as_str) == Some(old) {
+            images["dir"] = Value::String(new.into());
+        }
+    }
+}
+
+fn header_lines(
+    o: &FitOptions,
+    real: &RealSet,
+    params: &[Fitted],
+    improved: bool,
+    before: f64,
+    after: f64,
+) -> Vec<String> {
+    let mut h = vec![format!(
+        "{} against {} photos in {} (--seed {}, {} renders at {}² a candidate)",
+        o.config.display(),
+        real.images.len(),
+        o.real.display(),
+        o.seed,
+        o.renders,
+        o.res.map_or("train.resolution".to_string(), |r| r.to_string()),
+    )];
+    if improved {
+        h.push(format!(
+            "objective on held-out scenes {before:.4} as written -> {after:.4} fitted (lower is closer); report: {}",
+            o.report.join("index.html").display()
+        ));
+        for p in params {
+            h.push(format!("  {}: was {}", p.path, p.written));
+        }
+    } else {
+        h.push(format!(
+            "no fitted distribution beat the written ones ({after:.4} vs {before:.4}); the config is unchanged"
+        ));
+    }
+    h
+}
+
+fn progress_bar(len: u64, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} candidates  {msg}  ETA {eta}")
+            .expect("the progress template is valid"),
+    );
+    bar
+}
+
+/// How well the renders before and after cover each photo, on eval's features.
+struct Coverage {
+    /// Per photo: distance to the nearest render before, after, and that render's index.
+    photo: Vec<[(f64, usize); 2]>,
+    mean: [f64; 2],
+}
+
+impl Coverage {
+    fn new(
+        crops: &[Vec<f32>],
+        groups: &[usize],
+        photos: usize,
+        before: &[Vec<f32>],
+        after: &[Vec<f32>],
+        res: usize,
+    ) -> Coverage {
+        let f = Features::new(3);
+        let (mut fr, mut fb, mut fa) = (f.embed(crops, res), f.embed(before, res), f.embed(after, res));
+        let pooled: Vec<Vec<f32>> = fr.iter().chain(&fb).cloned().collect();
+        metrics::standardise(&pooled, &mut [&mut fr, &mut fb, &mut fa]);
+        let per_side = |fg: &[Vec<f32>]| -> Vec<(f64, usize)> {
+            let unc = metrics::uncovered(&fr, fg);
+            (0..photos)
+                .map(|k| {
+                    let mine: Vec<&(f64, usize)> =
+                        unc.iter().zip(groups).filter(|(_, g)| **g == k).map(|(u, _)| u).collect();
+                    let d = mine.iter().map(|u| u.0).sum::<f64>() / mine.len().max(1) as f64;
+                    let near = mine
+                        .iter()
+                        .min_by(|a, b| a.0.total_cmp(&b.0))
+                        .map_or(0, |u| u.1);
+                    (d, near)
+                })
+                .collect()
+        };
+        let (b, a) = (per_side(&fb), per_side(&fa));
+        let mean = |s: &[(f64, usize)]| s.iter().map(|x| x.0).sum::<f64>() / s.len().max(1) as f64;
+        Coverage {
+            mean: [mean(&b), mean(&a)],
+            photo: b.into_iter().zip(a).map(|(x, y)| [x, y]).collect(),
+        }
+    }
+
+    /// The photos covered worst before the fit, with their tiles written into the report.
+    fn worst(
+        &self,
+        o: &FitOptions,
+        real: &RealSet,
+        crops: &[Vec<f32>],
+        before: &[Vec<f32>],
+        after: &[Vec<f32>],
+        res: usize,
+    ) -> anyhow::Result<Vec<Worst>> {
+        let mut order: Vec<usize> = (0..self.photo.len()).collect();
+        order.sort_by(|a, b| self.photo[*b][0].0.total_cmp(&self.photo[*a][0].0));
+        let per = crops.len() / self.photo.len().max(1);
+        let mut out = Vec::new();
+        for (rank, &k) in order.iter().take(WORST).enumerate() {
+            let tiles = [
+                (format!("worst{rank}_photo.png"), &crops[k * per]),
+                (format!("worst{rank}_before.png"), &before[self.photo[k][0].1]),
+                (format!("worst{rank}_after.png"), &after[self.photo[k][1].1]),
+            ];
+            for (name, img) in &tiles {
+                page::tile(img, res)
+                    .save(o.report.join(name))
+                    .with_context(|| format!("cannot write {}", o.report.join(name).display()))?;
+            }
+            out.push(Worst {
+                photo: real.files[k].clone(),
+                distance_before: self.photo[k][0].0,
+                distance_after: self.photo[k][1].0,
+                tiles: tiles.map(|t| t.0),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,368 @@
+//! How far a set of renders is from the photos in content: each image (a render, or a crop of a
+//! photo with the same field of view) is described by a few numbers about what it shows — how
+//! much of it differs from its border and in how many blobs of what size, how busy it is, the
+//! energy of its structures at four scales, its border and mean colour, its grey levels — and
+//! the two sets are compared as distributions, entry by entry (1-D Wasserstein distances on
+//! standardised descriptors, averaged). Not texture, blur or noise: those are the pixel stages' work,
+//! and a content fit that chased them would move objects to imitate grain. Plain CPU code on
+//! CHW images in [-1, 1].
+
+use rayon::prelude::*;
+
+/// Block side and busy threshold, as `eval::content` counts busy blocks.
+const BLOCK: usize = 8;
+const BUSY_STD: f64 = 0.1;
+/// A pixel is foreground when a channel differs from the border's median by more than this
+/// ([-1, 1] units, about 30 of 255).
+const FOREGROUND: f32 = 0.24;
+/// Blobs smaller than this fraction of the image are specks, not objects.
+const MIN_BLOB: f64 = 0.002;
+
+/// Names of the descriptor's entries, in order (the report lists them).
+pub const NAMES: [&str; 18] = [
+    "busy blocks",
+    "structure energy 2-4 px",
+    "structure energy 4-8 px",
+    "structure energy 8-16 px",
+    "structure energy 16-32 px",
+    "border red",
+    "border green",
+    "border blue",
+    "mean red",
+    "mean green",
+    "mean blue",
+    "grey 10th percentile",
+    "grey median",
+    "grey 90th percentile",
+    "grey spread",
+    "foreground fraction",
+    "blobs (log 1 + n)",
+    "blob size (sqrt of mean area)",
+];
+
+/// 2 × 2 mean pooling of a grey image (odd edges dropped).
+fn down(g: &[f64], w: usize, h: usize) -> (Vec<f64>, usize, usize) {
+    let (w2, h2) = (w / 2, h / 2);
+    let mut out = vec![0.0; w2 * h2];
+    for y in 0..h2 {
+        for x in 0..w2 {
+            out[y * w2 + x] = (g[2 * y * w + 2 * x]
+                + g[2 * y * w + 2 * x + 1]
+                + g[(2 * y + 1) * w + 2 * x]
+                + g[(2 * y + 1) * w + 2 * x + 1])
+                / 4.0;
+        }
+    }
+    (out, w2, h2)
+}
+
+/// Log energies of the Laplacian pyramid's levels 1..=4 (level 0, 1-2 px detail, is left to
+/// the pixel stages: blur and noise live there).
+fn bands(g: &[f64], res: usize) -> [f64; 4] {
+    let mut out = [0.0; 4];
+    let (mut cur, mut w, mut h) = (g.to_vec(), res, res);
+    for level in 0..5 {
+        if w < 2 || h < 2 {
+            break;
+        }
+        let (small, w2, h2) = down(&cur, w, h);
+        if level >= 1 {
+            let mut e = 0.0;
+            for y in 0..h2 * 2 {
+                for x in 0..w2 * 2 {
+                    e += (cur[y * w + x] - small[(y / 2) * w2 + x / 2]).powi(2);
+                }
+            }
+            out[level - 1] = (e / (w2 * h2 * 4) as f64 + 1e-6).ln();
+        }
+        (cur, w, h) = (small, w2, h2);
+    }
+    out
+}
+
+/// Foreground blobs (4-connected) larger than [`MIN_BLOB`]: count and mean area in pixels.
+fn blobs(fg: &[bool], res: usize) -> (usize, f64) {
+    let mut seen = vec![false; fg.len()];
+    let (mut count, mut area) = (0usize, 0usize);
+    let min = (MIN_BLOB * (res * res) as f64).ceil() as usize;
+    let mut stack = Vec::new();
+    for start in 0..fg.len() {
+        if !fg[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut n = 0;
+        while let Some(p) = stack.pop() {
+            n += 1;
+            let (x, y) = (p % res, p / res);
+            let mut push = |q: usize| {
+                if fg[q] && !seen[q] {
+                    seen[q] = true;
+                    stack.push(q);
+                }
+            };
+            if x > 0 {
+                push(p - 1);
+            }
+            if x + 1 < res {
+                push(p + 1);
+            }
+            if y > 0 {
+                push(p - res);
+            }
+            if y + 1 < res {
+                push(p + res);
+            }
+        }
+        if n >= min {
+            count += 1;
+            area += n;
+        }
+    }
+    (count, area as f64 / count.max(1) as f64)
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The descriptor of one CHW RGB image (`res` × `res`, [-1, 1]); see [`NAMES`].
+pub fn describe(img: &[f32], res: usize) -> Vec<f64> {
+    let n = res * res;
+    let ch = |k: usize, i: usize| img[k * n + i];
+    let grey: Vec<f64> = (0..n)
+        .map(|i| (ch(0, i) + ch(1, i) + ch(2, i)) as f64 / 3.0)
+        .collect();
+    let mut busy = 0usize;
+    let mut blocks = 0usize;
+    for by in (0..res.saturating_sub(BLOCK - 1)).step_by(BLOCK) {
+        for bx in (0..res.saturating_sub(BLOCK - 1)).step_by(BLOCK) {
+            let (mut s, mut s2) = (0.0, 0.0);
+            for y in by..by + BLOCK {
+                for x in bx..bx + BLOCK {
+                    s += grey[y * res + x];
+                    s2 += grey[y * res + x].powi(2);
+                }
+            }
+            let m = (BLOCK * BLOCK) as f64;
+            busy += ((s2 / m - (s / m).powi(2)).max(0.0).sqrt() > BUSY_STD) as usize;
+            blocks += 1;
+        }
+    }
+    let edge = (res / 8).max(1);
+    let ring: Vec<usize> = (0..n)
+        .filter(|i| {
+            let (x, y) = (i % res, i / res);
+            x < edge || y < edge || x >= res - edge || y >= res - edge
+        })
+        .collect();
+    let mut border = [0.0f64; 3];
+    let mut median = [0.0f32; 3];
+    for k in 0..3 {
+        let mut v: Vec<f32> = ring.iter().map(|&i| ch(k, i)).collect();
+        border[k] = v.iter().map(|x| (*x as f64 + 1.0) / 2.0).sum::<f64>() / v.len() as f64;
+        v.sort_by(|a, b| a.total_cmp(b));
+        median[k] = v[v.len() / 2];
+    }
+    let mean: Vec<f64> = (0..3)
+        .map(|k| (0..n).map(|i| (ch(k, i) as f64 + 1.0) / 2.0).sum::<f64>() / n as f64)
+        .collect();
+    let fg: Vec<bool> = (0..n)
+        .map(|i| (0..3).any(|k| (ch(k, i) - median[k]).abs() > FOREGROUND))
+        .collect();
+    let (count, area) = blobs(&fg, res);
+    let mut sorted = grey.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let gm = grey.iter().sum::<f64>() / n as f64;
+    let spread = (grey.iter().map(|g| (g - gm).powi(2)).sum::<f64>() / n as f64).sqrt();
+    let mut d = vec![busy as f64 / blocks.max(1) as f64];
+    d.extend(bands(&grey, res));
+    d.extend(border);
+    d.extend(mean);
+    d.extend([0.1, 0.5, 0.9].map(|q| quantile(&sorted, q)));
+    d.push(spread);
+    d.push(fg.iter().filter(|f| **f).count() as f64 / n as f64);
+    d.push((1.0 + count as f64).ln());
+    d.push((area / n as f64).sqrt());
+    d
+}
+
+/// Descriptors of many images, in parallel (each image's own, so the order of work changes
+/// nothing).
+pub fn describe_all(images: &[Vec<f32>], res: usize) -> Vec<Vec<f64>> {
+    images.par_iter().map(|im| describe(im, res)).collect()
+}
+
+/// The objective: the photos' descriptors and the fixed scaling every candidate is judged with.
+pub struct Objective {
+    /// Per descriptor entry, the photos' values in standardised units, sorted.
+    photos: Vec<Vec<f64>>,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+/// The descriptor's groups (structure, colour, grey levels, objects), weighted equally in the
+/// objective whatever their number of entries, so that the three entries about objects count as
+/// much as the six about colour.
+const GROUPS: [std::ops::Range<usize>; 4] = [0..5, 5..11, 11..15, 15..18];
+
+/// Quantile levels at which two samples' distributions are compared.
+const LEVELS: usize = 200;
+
+/// The 1-D Wasserstein distance of two sorted samples: the mean gap between their quantile
+/// functions.
+fn wasserstein(a: &[f64], b: &[f64]) -> f64 {
+    let q = |s: &[f64], t: f64| s[((s.len() - 1) as f64 * t).round() as usize];
+    (0..LEVELS)
+        .map(|i| {
+            let t = (i as f64 + 0.5) / LEVELS as f64;
+            (q(a, t) - q(b, t)).abs()
+        })
+        .sum::<f64>()
+        / LEVELS as f64
+}
+
+impl Objective {
+    /// Fixes the scaling from the photos and the renders of the config as written, so that
+    /// every candidate's figure is on the same scale: each entry in units of the spread of the
+    /// two sets pooled (an entry constant on the photos must not blow up).
+    pub fn new(photos: Vec<Vec<f64>>, start: &[Vec<f64>]) -> Objective {
+        let dims = photos[0].len();
+        let pooled: Vec<&Vec<f64>> = photos.iter().chain(start).collect();
+        let n = pooled.len() as f64;
+        let mean: Vec<f64> = (0..dims)
+            .map(|k| pooled.iter().map(|v| v[k]).sum::<f64>() / n)
+            .collect();
+        let scale: Vec<f64> = (0..dims)
+            .map(|k| {
+                let s = (pooled.iter().map(|v| (v[k] - mean[k]).powi(2)).sum::<f64>() / n).sqrt();
+                1.0 / s.max(1e-3)
+            })
+            .collect();
+        let mut o = Objective {
+            photos: Vec::new(),
+            mean,
+            scale,
+        };
+        o.photos = o.columns(&photos);
+        o
+    }
+
+    /// Per entry, the set's values in standardised units, sorted.
+    fn columns(&self, set: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        (0..self.mean.len())
+            .map(|k| {
+                let mut c: Vec<f64> = set
+                    .iter()
+                    .map(|v| (v[k] - self.mean[k]) * self.scale[k])
+                    .collect();
+                c.sort_by(|a, b| a.total_cmp(b));
+                c
+            })
+            .collect()
+    }
+
+    /// How far renders with these descriptors are from the photos: the 1-D Wasserstein distance
+    /// between the two sets' values of each descriptor entry (standardised units), averaged
+    /// within each group and over the groups (0 = the same distributions, lower is closer). Entry by entry, so the report can
+    /// say which differs, and a set that is right on average but spread too wide still scores
+    /// badly.
+    pub fn score(&self, renders: &[Vec<f64>]) -> f64 {
+        let terms = self.per_entry(renders);
+        GROUPS
+            .iter()
+            .map(|g| terms[g.clone()].iter().sum::<f64>() / g.len() as f64)
+            .sum::<f64>()
+            / GROUPS.len() as f64
+    }
+
+    /// [`Objective::score`]'s terms, one per descriptor entry.
+    pub fn per_entry(&self, renders: &[Vec<f64>]) -> Vec<f64> {
+        if renders.is_empty() {
+            return vec![f64::INFINITY; self.mean.len()];
+        }
+        self.columns(renders)
+            .iter()
+            .zip(&self.photos)
+            .map(|(r, p)| wasserstein(p, r))
+            .collect()
+    }
+
+    /// Per descriptor entry, the photos' mean and the renders' mean (original units).
+    pub fn compare(&self, renders: &[Vec<f64>]) -> Vec<(f64, f64)> {
+        let m = |set: &[Vec<f64>], k: usize| {
+            set.iter().map(|v| v[k]).sum::<f64>() / set.len().max(1) as f64
+        };
+        (0..self.mean.len())
+            .map(|k| {
+                let p = self.photos[k].iter().sum::<f64>() / self.photos[k].len().max(1) as f64;
+                (p / self.scale[k] + self.mean[k], m(renders, k))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `k` bright squares of side `side` on a grey field of level `bg`, as CHW RGB.
+    fn squares(res: usize, k: usize, side: usize, bg: f32, seed: usize) -> Vec<f32> {
+        let mut img = vec![bg; 3 * res * res];
+        for q in 0..k {
+            let x0 = (seed * 7 + q * 23) % (res - side);
+            let y0 = (seed * 11 + q * 37) % (res - side);
+            for c in 0..3 {
+                for y in y0..y0 + side {
+                    for x in x0..x0 + side {
+                        img[c * res * res + y * res + x] = 0.8;
+                    }
+                }
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn blobs_count_separate_objects() {
+        let res = 64;
+        let img = squares(res, 1, 10, -0.6, 0);
+        let d = describe(&img, res);
+        assert_eq!(d.len(), NAMES.len());
+        assert!((d[16] - 2f64.ln()).abs() < 1e-9, "one blob: {}", d[16]);
+        // three squares far apart
+        let mut three = vec![-0.6f32; 3 * res * res];
+        for (x0, y0) in [(8, 8), (40, 8), (20, 40)] {
+            for c in 0..3 {
+                for y in y0..y0 + 8 {
+                    for x in x0..x0 + 8 {
+                        three[c * res * res + y * res + x] = 0.8;
+                    }
+                }
+            }
+        }
+        let d3 = describe(&three, res);
+        assert!((d3[16] - 4f64.ln()).abs() < 1e-9, "three blobs: {}", d3[16]);
+        assert!((d3[15] - 3.0 * 64.0 / 4096.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_objective_is_lowest_for_the_matching_content() {
+        let res = 48;
+        let set = |k: usize, side: usize, bg: f32, off: usize| -> Vec<Vec<f64>> {
+            (0..24)
+                .map(|s| describe(&squares(res, k, side, bg, s + off), res))
+                .collect()
+        };
+        let photos = set(5, 6, -0.5, 0);
+        let start = set(1, 14, 0.3, 100);
+        let o = Objective::new(photos, &start);
+        let same = o.score(&set(5, 6, -0.5, 50));
+        let fewer = o.score(&set(2, 6, -0.5, 50));
+        let brighter = o.score(&set(5, 6, 0.3, 50));
+        let far = o.score(&start);
+        assert!(same < fewer && same < brighter, "{same} {fewer} {brighter}");
+        assert!(fewer < far && brighter < far, "{fewer} {brighter} {far}");
+    }
+}

@@ -1,0 +1,176 @@
+//! `rendergan fit`: photos rendered from a config with known content, and a wide config with
+//! the same scene marked `fit: true`: the fit must find the known values within stated
+//! tolerances; bad input is refused before any work.
+
+use std::path::{Path, PathBuf};
+
+use rendergan::config::{self, Dist};
+use rendergan::fit::{fit, FitOptions};
+
+use super::common::{generate, load, tmp};
+
+/// The scene both configs share; `{count}`, `{distance}` and `{bg}` are filled in.
+const SCENE: &str = "seed: 3
+count: 24
+image: {width: 128, height: 128}
+split: {val: 0}
+output: {formats: [coco]}
+camera: {distance: DISTANCE, elevation: 90, azimuth: 0, fov: 40, roll: 0}
+lights: {count: 1, elevation: 70, intensity: 0.7, ambient: 0.35}
+background: {color: BG}
+objects:
+  - model: sphere
+    class: ball
+    count: COUNT
+    params: {r: 0.25, g: 0.6}
+    placement: {x: {uniform: [-1.4, 1.4]}, y: {uniform: [-1.4, 1.4]}, no_overlap: true}
+render: {antialias: 4}
+train: {resolution: 64}
+";
+
+fn scene(count: &str, distance: &str, bg: &str) -> String {
+    SCENE
+        .replace("COUNT", count)
+        .replace("DISTANCE", distance)
+        .replace("BG", bg)
+}
+
+const WIDE_BG: &str =
+    "[{uniform: [0, 1], fit: true}, {uniform: [0, 1], fit: true}, {uniform: [0, 1], fit: true}]";
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// 24 photos of the known scene: 9 or 10 balls, camera at 5, dark grey background.
+fn photos(dir: &Path) -> PathBuf {
+    let known = write(dir, "known.yaml", &scene("{int: [9, 10]}", "5", "[0.25, 0.25, 0.25]"));
+    let out = dir.join("photos");
+    generate(&load(&known), &out, 2, 1);
+    out.join("images")
+}
+
+fn options(dir: &Path, config: PathBuf, real: PathBuf) -> FitOptions {
+    FitOptions {
+        config,
+        real,
+        out: dir.join("fitted.yaml"),
+        report: dir.join("fitted.fit"),
+        budget: Some(216),
+        renders: 32,
+        res: Some(48),
+        seed: 1,
+        overwrite: false,
+        show_progress: false,
+    }
+}
+
+fn moments(d: &Dist) -> (f64, f64) {
+    rendergan::fit::marks::Mark::moments(d)
+}
+
+#[test]
+fn fit_recovers_the_count_distance_and_background_of_known_photos() {
+    let dir = tmp();
+    let real = photos(dir.path());
+    let wide = write(
+        dir.path(),
+        "wide.yaml",
+        &scene(
+            "{int: [1, 15], fit: true}   # how many balls",
+            "{uniform: [3, 12], fit: true}",
+            WIDE_BG,
+        ),
+    );
+    let o = options(dir.path(), wide.clone(), real);
+    let r = fit(&o).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(r.improved, "{:?}", r.warnings);
+    assert!(
+        r.after.objective < 0.5 * r.before.objective,
+        "objective {} -> {}",
+        r.before.objective,
+        r.after.objective
+    );
+    // the fitted file is a config of the same schema, marks kept, comments kept
+    let text = std::fs::read_to_string(&o.out).unwrap();
+    assert!(r.comments_kept && text.contains("# how many balls"), "{text}");
+    assert_eq!(text.matches("fit: true").count(), 5, "{text}");
+    let cfg = load(&o.out);
+    let (count, _) = moments(&cfg.objects[0].count);
+    let (distance, _) = moments(&cfg.camera.distance);
+    let grey = match &cfg.background {
+        config::Background::Color(config::ColorDist::Rgb(c)) => {
+            c.iter().map(|d| moments(d).0).sum::<f64>() / 3.0
+        }
+        other => panic!("{other:?}"),
+    };
+    // tolerances: a ball at distance 4 or 6 is 25 % larger or smaller, which the blob sizes
+    // see; counts are seen through blobs that may touch
+    assert!((count - 9.5).abs() <= 2.0, "count {count}\n{text}");
+    assert!((distance - 5.0).abs() <= 1.0, "distance {distance}\n{text}");
+    assert!((grey - 0.25).abs() <= 0.08, "background {grey}\n{text}");
+    // the written ranges stay the support
+    assert_eq!(cfg.objects[0].count.range(), (1.0, 15.0));
+    assert_eq!(cfg.camera.distance.range(), (3.0, 12.0));
+    // the report
+    assert!(o.report.join("index.html").is_file());
+    assert!(o.report.join("report.json").is_file());
+    assert!(o.report.join("after.png").is_file());
+    // a second run refuses to overwrite, and with --overwrite gives the same file
+    let again = fit(&o).unwrap_err();
+    assert!(format!("{again:#}").contains("--overwrite"), "{again:#}");
+    let o2 = FitOptions {
+        overwrite: true,
+        ..o.clone()
+    };
+    fit(&o2).unwrap();
+    assert_eq!(std::fs::read_to_string(&o.out).unwrap(), text, "deterministic");
+}
+
+#[test]
+fn fit_refuses_what_it_cannot_fit_before_any_work() {
+    let dir = tmp();
+    let photos = dir.path().join("few");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..2 {
+        image::RgbImage::from_pixel(64, 64, image::Rgb([60, 60, 60]))
+            .save(photos.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let err = |name: &str, text: &str| -> String {
+        let c = write(dir.path(), name, text);
+        let o = options(dir.path(), c, photos.clone());
+        format!("{:#}", fit(&o).unwrap_err())
+    };
+    let plain = scene("{int: [1, 3]}", "5", "[0.2, 0.2, 0.2]");
+    let e = err("plain.yaml", &plain);
+    assert!(e.contains("nothing is marked") && e.contains("fit: true"), "{e}");
+    let e = err(
+        "const.yaml",
+        &scene("{const: 3, fit: true}", "5", "[0.2, 0.2, 0.2]"),
+    );
+    assert!(e.contains("objects[0].count") && e.contains("single value"), "{e}");
+    let e = err(
+        "train.yaml",
+        &plain.replace(
+            "train: {resolution: 64}",
+            "train: {resolution: 64, real_crop: {uniform: [0.3, 0.8], fit: true}}",
+        ),
+    );
+    assert!(e.contains("train.real_crop") && e.contains("only what a render shows"), "{e}");
+    let e = err(
+        "photos.yaml",
+        &scene("{int: [1, 15], fit: true}", "5", "[0.2, 0.2, 0.2]"),
+    );
+    assert!(e.contains("--real") && e.contains("at least 3"), "{e}");
+    // the config itself as the output
+    let c = write(dir.path(), "self.yaml", &scene("{int: [1, 15], fit: true}", "5", "[0.2, 0.2, 0.2]"));
+    let mut o = options(dir.path(), c.clone(), photos.clone());
+    o.out = c;
+    let e = format!("{:#}", fit(&o).unwrap_err());
+    assert!(e.contains("the config itself"), "{e}");
+    assert!(!dir.path().join("fitted.yaml").exists(), "nothing written");
+    assert!(!dir.path().join("fitted.fit").exists(), "no report folder");
+}
