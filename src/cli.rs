@@ -534,7 +534,11 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
     }
     eprintln!(
         "rendergan: {} {} (objective on held-out scenes {:.4} as written -> {:.4}); report: {}",
-        if r.improved { "wrote the fitted config" } else { "wrote the config unchanged to" },
+        if r.improved {
+            "wrote the fitted config"
+        } else {
+            "wrote the config unchanged to"
+        },
         opts.out.display(),
         r.before.objective,
         r.after.objective,

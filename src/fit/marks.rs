@@ -100,7 +100,9 @@ impl Mark {
                         .enumerate()
                         .min_by(|a, b| (a.1 - mean).abs().total_cmp(&(b.1 - mean).abs()))
                         .map_or(0, |x| x.0);
-                    (0..values.len()).map(|i| (i == near) as u8 as f64).collect()
+                    (0..values.len())
+                        .map(|i| (i == near) as u8 as f64)
+                        .collect()
                 };
                 Dist::Choice {
                     values: values.clone(),
@@ -268,8 +270,8 @@ pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>
         }
         let text = std::fs::read_to_string(mfile)
             .map_err(|e| refuse(mfile, format!("cannot read: {e}")))?;
-        let mroot: Value = serde_yaml::from_str(&text)
-            .map_err(|e| refuse(mfile, format!("cannot parse: {e}")))?;
+        let mroot: Value =
+            serde_yaml::from_str(&text).map_err(|e| refuse(mfile, format!("cannot parse: {e}")))?;
         let mut inside = Vec::new();
         walk(&mroot, &mut Vec::new(), &mut inside).map_err(|m| refuse(mfile, m))?;
         let overridden = objects
@@ -429,12 +431,18 @@ mod tests {
 
     #[test]
     fn a_range_that_cannot_be_searched_says_how_to_write_one() {
-        assert!(support(&d("5")).unwrap_err().contains("{uniform: [3, 12], fit: true}"));
+        assert!(support(&d("5"))
+            .unwrap_err()
+            .contains("{uniform: [3, 12], fit: true}"));
         assert!(support(&d("{normal: [0, 1]}"))
             .unwrap_err()
             .contains("min and max"));
-        assert!(support(&d("{int: [0, 100000]}")).unwrap_err().contains("too wide"));
-        assert!(support(&d("{mixture: [1, 2]}")).unwrap_err().contains("mixture"));
+        assert!(support(&d("{int: [0, 100000]}"))
+            .unwrap_err()
+            .contains("too wide"));
+        assert!(support(&d("{mixture: [1, 2]}"))
+            .unwrap_err()
+            .contains("mixture"));
         assert!(support(&d("{choice: [2, 2]}")).is_err());
     }
 

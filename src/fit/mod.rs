@@ -30,12 +30,12 @@ use crate::eval::content::{self, Content};
 use crate::eval::{metrics, Features};
 use crate::pixels::chw::{from_chw, to_chw};
 use crate::pixels::photos::RealSet;
-use image::imageops::FilterType;
-use rayon::prelude::*;
 use crate::scene::seed;
 use crate::train::synth::Synth;
+use image::imageops::FilterType;
 use marks::{Mark, PER_MARK};
 use objective::Objective;
+use rayon::prelude::*;
 
 /// Fewest photos a fit accepts: with fewer it fits where one or two frames happen to show
 /// their objects, not the photos' kind of scene.
@@ -301,7 +301,14 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
                 .collect(),
         }
     };
-    let cover = Coverage::new(&crops, &groups, real.images.len(), &before_imgs, &after_imgs, res);
+    let cover = Coverage::new(
+        &crops,
+        &groups,
+        real.images.len(),
+        &before_imgs,
+        &after_imgs,
+        res,
+    );
     let before = side(&b_desc, &before_imgs, b_obj, cover.mean[0]);
     let after = side(&a_desc, &after_imgs, a_obj, cover.mean[1]);
 
@@ -405,10 +412,7 @@ fn rewrite_refs(root: &mut Value, old: &str, new: &str) {
             }
         }
     }
-    if let Some(images) = root
-        .get_mut("background")
-        .and_then(|b| b.get_mut("images"))
-    {
+    if let Some(images) = root.get_mut("background").and_then(|b| b.get_mut("images")) {
         if images.get("dir").and_then(Value::as_str) == Some(old) {
             images["dir"] = Value::String(new.into());
         }
@@ -430,7 +434,8 @@ fn header_lines(
         o.real.display(),
         o.seed,
         o.renders,
-        o.res.map_or("train.resolution".to_string(), |r| r.to_string()),
+        o.res
+            .map_or("train.resolution".to_string(), |r| r.to_string()),
     )];
     if improved {
         h.push(format!(
@@ -477,15 +482,23 @@ impl Coverage {
         res: usize,
     ) -> Coverage {
         let f = Features::new(3);
-        let (mut fr, mut fb, mut fa) = (f.embed(crops, res), f.embed(before, res), f.embed(after, res));
+        let (mut fr, mut fb, mut fa) = (
+            f.embed(crops, res),
+            f.embed(before, res),
+            f.embed(after, res),
+        );
         let pooled: Vec<Vec<f32>> = fr.iter().chain(&fb).cloned().collect();
         metrics::standardise(&pooled, &mut [&mut fr, &mut fb, &mut fa]);
         let per_side = |fg: &[Vec<f32>]| -> Vec<(f64, usize)> {
             let unc = metrics::uncovered(&fr, fg);
             (0..photos)
                 .map(|k| {
-                    let mine: Vec<&(f64, usize)> =
-                        unc.iter().zip(groups).filter(|(_, g)| **g == k).map(|(u, _)| u).collect();
+                    let mine: Vec<&(f64, usize)> = unc
+                        .iter()
+                        .zip(groups)
+                        .filter(|(_, g)| **g == k)
+                        .map(|(u, _)| u)
+                        .collect();
                     let d = mine.iter().map(|u| u.0).sum::<f64>() / mine.len().max(1) as f64;
                     let near = mine
                         .iter()
@@ -520,7 +533,10 @@ impl Coverage {
         for (rank, &k) in order.iter().take(WORST).enumerate() {
             let tiles = [
                 (format!("worst{rank}_photo.png"), &crops[k * per]),
-                (format!("worst{rank}_before.png"), &before[self.photo[k][0].1]),
+                (
+                    format!("worst{rank}_before.png"),
+                    &before[self.photo[k][0].1],
+                ),
                 (format!("worst{rank}_after.png"), &after[self.photo[k][1].1]),
             ];
             for (name, img) in &tiles {

@@ -82,7 +82,11 @@ pub fn minimise(
             let x: Vec<f64> = (0..d)
                 .map(|k| (mean[k] + sigma * var[k].sqrt() * z[k]).clamp(0.0, 1.0))
                 .collect();
-            ys.push((0..d).map(|k| (x[k] - mean[k]) / sigma).collect::<Vec<f64>>());
+            ys.push(
+                (0..d)
+                    .map(|k| (x[k] - mean[k]) / sigma)
+                    .collect::<Vec<f64>>(),
+            );
             xs.push(x);
         }
         let scores = judge(&xs)?;
@@ -121,10 +125,7 @@ pub fn minimise(
         history.push(b);
         progress(used, b);
     }
-    Ok((
-        best.expect("at least one generation is judged"),
-        history,
-    ))
+    Ok((best.expect("at least one generation is judged"), history))
 }
 
 #[cfg(test)]

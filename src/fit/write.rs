@@ -200,7 +200,8 @@ fn in_place(
     }
     text += &body[at..];
     for (old, new) in moved {
-        if !replace_value(&mut text, "model", old, new) && !replace_value(&mut text, "dir", old, new)
+        if !replace_value(&mut text, "model", old, new)
+            && !replace_value(&mut text, "dir", old, new)
         {
             return None;
         }
@@ -246,14 +247,24 @@ mod tests {
             &["fitted from 12 photos".into()],
         );
         assert!(kept);
-        assert!(out.starts_with("# rendergan fit: fitted from 12 photos\n# my scene\n"), "{out}");
+        assert!(
+            out.starts_with("# rendergan fit: fitted from 12 photos\n# my scene\n"),
+            "{out}"
+        );
         assert!(out.contains(
             "distance: {normal: {mean: 5, std: 0.2, min: 3, max: 12}, fit: true}   # metres"
         ));
         assert!(out.contains("count: {int: [1, 15], fit: true}"));
         assert!(out.contains("model: ../scenes/nut.yaml"));
         // a refit replaces the header instead of stacking another
-        let (again, _) = fitted_text(&out, &Value::Null, &marks, &[None, None], &[], &["x".into()]);
+        let (again, _) = fitted_text(
+            &out,
+            &Value::Null,
+            &marks,
+            &[None, None],
+            &[],
+            &["x".into()],
+        );
         assert_eq!(again.matches(HEADER).count(), 1, "{again}");
     }
 

@@ -45,7 +45,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// 48 photos of the known scene: 9 or 10 balls, camera at 5, dark grey background.
 fn photos(dir: &Path) -> PathBuf {
-    let known = write(dir, "known.yaml", &scene("{int: [9, 10]}", "5", "[0.25, 0.25, 0.25]"));
+    let known = write(
+        dir,
+        "known.yaml",
+        &scene("{int: [9, 10]}", "5", "[0.25, 0.25, 0.25]"),
+    );
     let out = dir.join("photos");
     generate(&load(&known), &out, 2, 1);
     out.join("images")
@@ -94,7 +98,10 @@ fn fit_recovers_the_count_distance_and_background_of_known_photos() {
     );
     // the fitted file is a config of the same schema, marks kept, comments kept
     let text = std::fs::read_to_string(&o.out).unwrap();
-    assert!(r.comments_kept && text.contains("# how many balls"), "{text}");
+    assert!(
+        r.comments_kept && text.contains("# how many balls"),
+        "{text}"
+    );
     assert_eq!(text.matches("fit: true").count(), 3, "{text}");
     let cfg = load(&o.out);
     let (distance, _) = moments(&cfg.camera.distance);
@@ -117,7 +124,10 @@ fn fit_recovers_the_count_distance_and_background_of_known_photos() {
     let fitted_set = dir.path().join("fitted_set");
     generate(&cfg, &fitted_set, 2, 1);
     let (want, got) = (placed(&dir.path().join("photos")), placed(&fitted_set));
-    assert!((got - want).abs() <= 2.5, "balls per image {got} vs the photos' {want}");
+    assert!(
+        (got - want).abs() <= 2.5,
+        "balls per image {got} vs the photos' {want}"
+    );
     // the written ranges stay the support
     assert_eq!(cfg.objects[0].count.range(), (1.0, 15.0));
     assert_eq!(cfg.camera.distance.range(), (3.0, 12.0));
@@ -133,7 +143,11 @@ fn fit_recovers_the_count_distance_and_background_of_known_photos() {
         ..o.clone()
     };
     fit(&o2).unwrap();
-    assert_eq!(std::fs::read_to_string(&o.out).unwrap(), text, "deterministic");
+    assert_eq!(
+        std::fs::read_to_string(&o.out).unwrap(),
+        text,
+        "deterministic"
+    );
 }
 
 #[test]
@@ -153,12 +167,18 @@ fn fit_refuses_what_it_cannot_fit_before_any_work() {
     };
     let plain = scene("{int: [1, 3]}", "5", "[0.2, 0.2, 0.2]");
     let e = err("plain.yaml", &plain);
-    assert!(e.contains("nothing is marked") && e.contains("fit: true"), "{e}");
+    assert!(
+        e.contains("nothing is marked") && e.contains("fit: true"),
+        "{e}"
+    );
     let e = err(
         "const.yaml",
         &scene("{const: 3, fit: true}", "5", "[0.2, 0.2, 0.2]"),
     );
-    assert!(e.contains("objects[0].count") && e.contains("single value"), "{e}");
+    assert!(
+        e.contains("objects[0].count") && e.contains("single value"),
+        "{e}"
+    );
     let e = err(
         "train.yaml",
         &plain.replace(
@@ -166,14 +186,21 @@ fn fit_refuses_what_it_cannot_fit_before_any_work() {
             "train: {resolution: 64, real_crop: {uniform: [0.3, 0.8], fit: true}}",
         ),
     );
-    assert!(e.contains("train.real_crop") && e.contains("only what a render shows"), "{e}");
+    assert!(
+        e.contains("train.real_crop") && e.contains("only what a render shows"),
+        "{e}"
+    );
     let e = err(
         "photos.yaml",
         &scene("{int: [1, 15], fit: true}", "5", "[0.2, 0.2, 0.2]"),
     );
     assert!(e.contains("--real") && e.contains("at least 3"), "{e}");
     // the config itself as the output
-    let c = write(dir.path(), "self.yaml", &scene("{int: [1, 15], fit: true}", "5", "[0.2, 0.2, 0.2]"));
+    let c = write(
+        dir.path(),
+        "self.yaml",
+        &scene("{int: [1, 15], fit: true}", "5", "[0.2, 0.2, 0.2]"),
+    );
     let mut o = options(dir.path(), c.clone(), photos.clone());
     o.out = c;
     let e = format!("{:#}", fit(&o).unwrap_err());
