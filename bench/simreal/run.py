@@ -3,8 +3,8 @@
 in real labelled photos, for plain renders (raw), a fixed hand-written photometric pipeline
 (hand) and rendergan's learned augmentation (learned)? Does `rendergan fit` recover a scene
 written too wide (wide: raw renders of scenes/<t>_wide.yaml; fitted: raw renders of the config
-fit made of it against the pool photos)? And how many real labels does synthetic pre-training
-save?
+fit made of it against the pool photos)? Is the recommended path fit -> train -> generate
+--augment (fit_learned) the best? And how many real labels does synthetic pre-training save?
 
     python3 bench/simreal/run.py [--targets a,b] [--conditions raw,hand,learned]
         [--detectors hog,yolo] [--fewreal] [--binary PATH] [--work DIR] [--steps N]
@@ -56,7 +56,7 @@ sys.path.insert(0, HERE)
 import detector  # noqa: E402
 import hand  # noqa: E402
 
-CONDITIONS = ["raw", "hand", "learned", "forced", "wide", "fitted"]
+CONDITIONS = ["raw", "hand", "learned", "forced", "wide", "fitted", "fit_learned"]
 DETECTORS = ["hog", "yolo"]
 FIGURES = ["realism", "eval"]
 MIN_SPLIT = 20
@@ -257,6 +257,29 @@ class Bench:
             if not self.skip(done):
                 _, timing["generate_s"] = self.rg(
                     ["generate", "-c", use, "-o", out, "--overwrite", "-q"] + self.gen_threads)
+        elif cond == "fit_learned":
+            # README's recommended path: fit -> train -> generate --augment, all on the pool
+            fitted = os.path.join(tdir, "fitted.yaml")
+            if not os.path.isfile(fitted):
+                if self.dataset("fitted", cfg, tdir, {}) is None:
+                    return None
+            run = os.path.join(tdir, "run_fitted")
+            if not ((self.args.reuse or self.args.reuse_run)
+                    and os.path.isfile(os.path.join(run, "generator.bpk"))):
+                argv = ["train", "-c", fitted, "--real", photos, "-o", run, "--device", "cpu",
+                        "-q"]
+                if self.args.steps:
+                    argv += ["--steps", str(self.args.steps)]
+                if os.path.isdir(run):
+                    shutil.rmtree(run)
+                _, timing["train_s"] = self.rg(argv,
+                                               log_path=os.path.join(tdir, "train_fitted.log"))
+                if os.path.exists(out):
+                    shutil.rmtree(out)
+            if not self.skip(done):
+                _, timing["generate_s"] = self.rg(
+                    ["generate", "-c", fitted, "--augment", run, "-o", out, "--overwrite", "-q"]
+                    + self.gen_threads)
         elif cond == "forced":
             # what the learned weights train refused would have made: its best checkpoint
             # (generator_best.bpk) applied anyway; only when the verdict handed over the identity
@@ -399,6 +422,26 @@ def repo_state():
     return {"head": head, "tracked_changes": bool(dirty) if dirty is not None else None}
 
 
+def fit_summary(tdir):
+    """What `rendergan fit` reported for the fitted condition (its report.json): whether it
+    improved, the objective and train's content warnings before and after, the fitted
+    distributions."""
+    path = os.path.join(tdir, "fitted.fit", "report.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        r = json.load(f)
+    return {"improved": r["improved"], "candidates": r["candidates"],
+            "seconds": round(r["seconds"], 1),
+            "objective": [r["before"]["objective"], r["after"]["objective"]],
+            "photo_distance": [r["before"]["photo_distance"], r["after"]["photo_distance"]],
+            "content_warnings": [r["before"]["content_warnings"],
+                                 r["after"]["content_warnings"]],
+            "params": {p["path"]: {"written": p["written"], "fitted": p["fitted"],
+                                   "moments": [p["written_moments"], p["fitted_moments"]]}
+                       for p in r["params"]}}
+
+
 def learned_helped(tdir):
     """Whether train's verdict handed over the learned weights (training.json)."""
     path = os.path.join(tdir, "run", "training.json")
@@ -408,14 +451,14 @@ def learned_helped(tdir):
         return json.load(f).get("verdict", {}).get("outcome") == "helped"
 
 
-def train_verdict(tdir):
-    """train's closing lines, and what training.json says."""
+def train_verdict(tdir, run="run"):
+    """train's closing lines, and what training.json says (of WORK/<t>/<run>)."""
     out = {}
-    path = os.path.join(tdir, "train.log")
+    path = os.path.join(tdir, "train.log" if run == "run" else "train_fitted.log")
     if os.path.isfile(path):
         with open(path) as f:
             out["log"] = [ln.rstrip("\n") for ln in f if ln.startswith("rendergan:")]
-    path = os.path.join(tdir, "run", "training.json")
+    path = os.path.join(tdir, run, "training.json")
     if os.path.isfile(path):
         with open(path) as f:
             out["training"] = json.load(f)
@@ -530,7 +573,9 @@ def main():
             timing = {}
             bench.log(f" {t}/{c}: dataset")
             if bench.dataset(c, cfg, tdir, timing) is None:
-                bench.log(f" {t}/{c}: not made ({'no scenes/' + t + '_wide.yaml' if c in ('wide', 'fitted') else 'train handed over the learned weights'})")
+                why = ("no scenes/" + t + "_wide.yaml" if c in ("wide", "fitted", "fit_learned")
+                       else "train handed over the learned weights")
+                bench.log(f" {t}/{c}: not made ({why})")
                 entry["conditions"].pop(c, None)
                 continue
             rec = entry["conditions"].setdefault(c, {})
@@ -553,8 +598,10 @@ def main():
                 rec["yolo"], _ = bench.yolo(tdir, c, cat, imgsz, datasets=[c])
             rec["timing_s"] = {k: round(v, 1) for k, v in timing.items()}
             rec["timing_s"]["total"] = round(time.time() - ct, 1)
-            if c in ("learned", "forced"):
-                rec["verdict"] = train_verdict(tdir)
+            if c == "fitted":
+                rec["fit"] = fit_summary(tdir)
+            if c in ("learned", "forced", "fit_learned"):
+                rec["verdict"] = train_verdict(tdir, "run_fitted" if c == "fit_learned" else "run")
                 rec["steps"] = args.steps or (data.get("train") or {}).get("steps")
             bench.log(f" {t}/{c}: " + "  ".join(
                 f"{d} AP50 {rec[d]['AP50']:.3f} AP {rec[d]['AP']:.3f}" for d in dets)

@@ -173,8 +173,10 @@ pub fn support(d: &Dist) -> Result<Support, String> {
             "a normal needs both min and max to be fitted (the range to search), like {normal: {mean: 5, std: 1, min: 3, max: 8}, fit: true}".into(),
         ),
         Dist::Int(lo, hi) if hi - lo > MAX_INT_VALUES => Err(format!(
-            "an int range of {} values is too wide to fit value by value (at most {MAX_INT_VALUES}); write {{uniform: [{lo}, {hi}], fit: true}} if the field takes any number",
-            hi - lo + 1
+            "an int range of {} values is too wide to fit value by value (at most {}); narrow it (a count must stay an int range, e.g. {{int: [{lo}, {}], fit: true}}), or write {{uniform: [{lo}, {hi}], fit: true}} if the field takes any number",
+            hi - lo + 1,
+            MAX_INT_VALUES + 1,
+            lo + MAX_INT_VALUES
         )),
         Dist::Int(lo, hi) if hi > lo => Ok(Support::Discrete((*lo..=*hi).map(|v| v as f64).collect())),
         Dist::Choice { values, .. } => {

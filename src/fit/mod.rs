@@ -1,6 +1,6 @@
 //! `rendergan fit`: learns the scene's content from the user's unlabelled photos. The config
 //! (and the model files it uses) mark distributions with `fit: true`; their written ranges are
-//! the search space; the cross-entropy method ([`search`]) moves each marked distribution
+//! the search space; separable CMA-ES ([`search`]) moves each marked distribution
 //! within its range so that renders of the config, at the training resolution, show what the
 //! photos show ([`objective`]: how much of the frame differs from its border, in how many blobs
 //! of what size, how busy, at what scales, in what colours). Only sampling changes, so labels
@@ -93,8 +93,8 @@ pub struct Fitted {
 /// A set of renders as the report compares it with the photos.
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
-    /// The objective on held-out scenes (squared MMD of the content descriptors; lower is
-    /// closer, 0 = the photos' distribution).
+    /// The objective on held-out scenes (1-D Wasserstein distances of the content descriptors,
+    /// averaged per group; lower is closer, 0 = the photos' distribution).
     pub objective: f64,
     /// Mean distance of a photo to its nearest render on eval's features (units of the photos'
     /// median 5-NN radius; ≤ 1: as close as photos are to each other).
