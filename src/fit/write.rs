@@ -256,16 +256,29 @@ mod tests {
         ));
         assert!(out.contains("count: {int: [1, 15], fit: true}"));
         assert!(out.contains("model: ../scenes/nut.yaml"));
-        // a refit replaces the header instead of stacking another
-        let (again, _) = fitted_text(
+        // a refit (whose marks are the fitted file's) replaces the header instead of stacking
+        // another, and keeps the layout
+        let refit = [
+            mark(
+                "camera.distance",
+                "{normal: {mean: 5, std: 0.2, min: 3, max: 12}}",
+            ),
+            mark("objects[0].count", "{int: [1, 15]}"),
+        ];
+        let (again, kept) = fitted_text(
             &out,
             &Value::Null,
-            &marks,
+            &refit,
             &[None, None],
             &[],
             &["x".into()],
         );
+        assert!(kept, "{again}");
         assert_eq!(again.matches(HEADER).count(), 1, "{again}");
+        assert!(
+            again.starts_with("# rendergan fit: x\n# my scene\n"),
+            "{again}"
+        );
     }
 
     #[test]
