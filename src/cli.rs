@@ -498,7 +498,7 @@ fn train_cmd(a: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `rendergan eval`.
+/// `rendergan fit`.
 fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
     let report = a.report.clone().unwrap_or_else(|| {
         let stem = a
@@ -526,7 +526,18 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
     }
     if r.improved {
         for p in &r.params {
-            eprintln!("rendergan: {}: {} -> {}", p.path, p.written, p.fitted);
+            // the draws' mean and spread beside the distribution: a weighted choice over a
+            // count's values is hard to read, and a count is what the fit gets wrong most
+            eprintln!(
+                "rendergan: {}: {} (draws {:.3} ± {:.3}) -> {} (draws {:.3} ± {:.3})",
+                p.path,
+                p.written,
+                p.written_moments[0],
+                p.written_moments[1],
+                p.fitted,
+                p.fitted_moments[0],
+                p.fitted_moments[1]
+            );
         }
     }
     for w in &r.after.content_warnings {

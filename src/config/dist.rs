@@ -55,7 +55,14 @@ impl std::fmt::Display for Dist {
                 write!(f, "}}}}")
             }
             Dist::Choice { values, weights } => {
-                write!(f, "{{choice: {values:?}, weights: {weights:?}}}")
+                // numbers as YAML writes them (`1`, not Debug's `1.0`)
+                let list = |v: &[f64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+                write!(
+                    f,
+                    "{{choice: [{}], weights: [{}]}}",
+                    list(values).join(", "),
+                    list(weights).join(", ")
+                )
             }
             Dist::Int(a, b) => write!(f, "{{int: [{a}, {b}]}}"),
             Dist::Mixture { parts, weights } => {

@@ -214,3 +214,81 @@ fn fit_refuses_what_it_cannot_fit_before_any_work() {
     assert!(!dir.path().join("fitted.yaml").exists(), "nothing written");
     assert!(!dir.path().join("fitted.fit").exists(), "no report folder");
 }
+
+/// The command as users run it: a short fit through the binary prints each fitted distribution
+/// with its draws' mean ± sd, a JSON line, and exits 0; bad input exits 2 naming the fix, with
+/// nothing written.
+#[test]
+fn the_fit_command_prints_what_it_fitted_and_refuses_bad_input() {
+    let dir = tmp();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..4u8 {
+        image::RgbImage::from_fn(64, 64, |x, y| {
+            let ball = (x as i32 - 20 - 6 * i as i32).pow(2) + (y as i32 - 32).pow(2) < 80;
+            image::Rgb(if ball { [200, 90, 40] } else { [50, 50, 50] })
+        })
+        .save(photos.join(format!("{i}.png")))
+        .unwrap();
+    }
+    let wide = write(
+        dir.path(),
+        "wide.yaml",
+        &scene(
+            "{int: [1, 6], fit: true}",
+            "{uniform: [3, 12], fit: true}",
+            "[0.2, 0.2, 0.2]",
+        ),
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rendergan"))
+            .arg("fit")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("fitted.yaml");
+    let (c, p, o) = (
+        wide.to_str().unwrap(),
+        photos.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let tiny = ["--budget", "12", "--renders", "8", "--res", "32", "-q"];
+    let ok = run(&[&["-c", c, "--real", p, "-o", o][..], &tiny[..]].concat());
+    let err = String::from_utf8_lossy(&ok.stderr);
+    assert!(ok.status.success(), "{err}");
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert!(json["objective_before"].as_f64().unwrap() > 0.0, "{json}");
+    if json["improved"].as_bool().unwrap() {
+        assert!(
+            err.contains("objects[0].count: {int: [1, 6]} (draws 3.")
+                && err.contains(") -> {choice: ["),
+            "{err}"
+        );
+    }
+    assert!(out.is_file() && dir.path().join("fitted.fit/index.html").is_file());
+    // an existing output without --overwrite, and a config with nothing marked: exit 2, the
+    // flag or field named, the fitted file as it was
+    let before = std::fs::read_to_string(&out).unwrap();
+    let again = run(&[&["-c", c, "--real", p, "-o", o][..], &tiny[..]].concat());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--overwrite"));
+    let plain = write(
+        dir.path(),
+        "plain.yaml",
+        &scene("{int: [1, 3]}", "5", "[0.2, 0.2, 0.2]"),
+    );
+    let other = dir.path().join("other.yaml");
+    let none = run(&[
+        "-c",
+        plain.to_str().unwrap(),
+        "--real",
+        p,
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("nothing is marked"));
+    assert!(!other.exists());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), before);
+}
