@@ -68,7 +68,29 @@ fn round4(v: f64) -> f64 {
     (v * e).round() / e
 }
 
+/// How close to a bound of its written range a fitted mean may sit (in units of the range's
+/// width) before the fit says the photos may want values beyond it.
+const EDGE: f64 = 0.05;
+
 impl Mark {
+    /// Where a distribution fitted for this mark, drawing `mean` on average, sits against a
+    /// bound of the written range: `Some` with a sentence for the user when within [`EDGE`] of
+    /// it (the search was stopped by the range, not by the photos).
+    pub fn at_edge(&self, mean: f64, sd: f64) -> Option<String> {
+        let (lo, hi) = bounds(&self.support);
+        let near = if mean - lo <= EDGE * (hi - lo) {
+            "lower"
+        } else if hi - mean <= EDGE * (hi - lo) {
+            "upper"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{}: the fitted distribution sits at the {near} end of the written range {} (draws {mean:.3} ± {sd:.3}): the photos may want values beyond it, and the fit may have made up for it with another mark; widen the range if the scene allows, and fit again",
+            self.name, self.written
+        ))
+    }
+
     /// The distribution at point `p` (location, spread in [0, 1]) of this mark's space:
     /// mean anywhere in the range, standard deviation from 1 % to 2× the range's width.
     pub fn dist(&self, p: &[f64]) -> Dist {
@@ -429,6 +451,24 @@ mod tests {
         assert_eq!(f.range(), (1.0, 15.0), "every written value stays a choice");
         let back = flow(&f);
         assert!(back.starts_with("{choice: [1, 2, 3"), "{back}");
+    }
+
+    #[test]
+    fn a_fit_at_the_end_of_its_range_is_named() {
+        let m = Mark {
+            path: crate::config::locate::parse_path("camera.distance"),
+            name: "camera.distance".into(),
+            support: Support::Continuous(2.0, 10.0),
+            written: d("{uniform: [2, 10]}"),
+            model_file: None,
+        };
+        let low = m.at_edge(2.27, 0.2).expect("0.27 of 8 is within 5 %");
+        assert!(
+            low.contains("camera.distance") && low.contains("lower end"),
+            "{low}"
+        );
+        assert!(m.at_edge(9.8, 0.1).unwrap().contains("upper end"));
+        assert!(m.at_edge(4.1, 0.3).is_none());
     }
 
     #[test]

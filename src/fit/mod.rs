@@ -336,6 +336,14 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         .collect::<Vec<_>>();
 
     let mut warnings = crate::eval::real_set_warnings(&real, 1.0);
+    if improved {
+        warnings.extend(
+            marks
+                .iter()
+                .zip(&params)
+                .filter_map(|(m, p)| m.at_edge(p.fitted_moments[0], p.fitted_moments[1])),
+        );
+    }
     if !improved {
         warnings.push(format!(
             "the fitted distributions did not beat the written ones on held-out scenes (objective {a_obj:.4} vs {b_obj:.4}); the config was written unchanged: widen the marked ranges, mark what differs (see the descriptors), or give more photos"
