@@ -57,6 +57,8 @@ import detector  # noqa: E402
 import hand  # noqa: E402
 
 CONDITIONS = ["raw", "hand", "learned", "forced", "wide", "fitted", "fit_learned"]
+# the training runs (folders under WORK/<t>/) and their logs
+TRAIN_LOG = {"run": "train.log", "run_fitted": "train_fitted.log"}
 DETECTORS = ["hog", "yolo"]
 FIGURES = ["realism", "eval"]
 MIN_SPLIT = 20
@@ -263,23 +265,7 @@ class Bench:
             if not os.path.isfile(fitted):
                 if self.dataset("fitted", cfg, tdir, {}) is None:
                     return None
-            run = os.path.join(tdir, "run_fitted")
-            if not ((self.args.reuse or self.args.reuse_run)
-                    and os.path.isfile(os.path.join(run, "generator.bpk"))):
-                argv = ["train", "-c", fitted, "--real", photos, "-o", run, "--device", "cpu",
-                        "-q"]
-                if self.args.steps:
-                    argv += ["--steps", str(self.args.steps)]
-                if os.path.isdir(run):
-                    shutil.rmtree(run)
-                _, timing["train_s"] = self.rg(argv,
-                                               log_path=os.path.join(tdir, "train_fitted.log"))
-                if os.path.exists(out):
-                    shutil.rmtree(out)
-            if not self.skip(done):
-                _, timing["generate_s"] = self.rg(
-                    ["generate", "-c", fitted, "--augment", run, "-o", out, "--overwrite", "-q"]
-                    + self.gen_threads)
+            self.trained_set(fitted, tdir, "run_fitted", out, timing)
         elif cond == "forced":
             # what the learned weights train refused would have made: its best checkpoint
             # (generator_best.bpk) applied anyway; only when the verdict handed over the identity
@@ -299,22 +285,29 @@ class Bench:
                     ["generate", "-c", cfg, "--augment", forced, "-o", out, "--overwrite", "-q"]
                     + self.gen_threads)
         else:
-            run = os.path.join(tdir, "run")
-            trained = os.path.isfile(os.path.join(run, "generator.bpk"))
-            if not ((self.args.reuse or self.args.reuse_run) and trained):
-                argv = ["train", "-c", cfg, "--real", photos, "-o", run, "--device", "cpu", "-q"]
-                if self.args.steps:
-                    argv += ["--steps", str(self.args.steps)]
-                if os.path.isdir(run):
-                    shutil.rmtree(run)
-                _, timing["train_s"] = self.rg(argv, log_path=os.path.join(tdir, "train.log"))
-                if os.path.exists(out):  # a new run makes the old learned set stale
-                    shutil.rmtree(out)
-            if not self.skip(done):
-                _, timing["generate_s"] = self.rg(
-                    ["generate", "-c", cfg, "--augment", run, "-o", out, "--overwrite", "-q"]
-                    + self.gen_threads)
+            self.trained_set(cfg, tdir, "run", out, timing)
         return out
+
+    def trained_set(self, cfg, tdir, run_name, out, timing):
+        """`rendergan train -c cfg` on the pool photos into WORK/<t>/<run_name> (its log in
+        TRAIN_LOG[run_name]), then `generate --augment` of cfg with it into out."""
+        run = os.path.join(tdir, run_name)
+        trained = os.path.isfile(os.path.join(run, "generator.bpk"))
+        if not ((self.args.reuse or self.args.reuse_run) and trained):
+            argv = ["train", "-c", cfg, "--real", os.path.join(tdir, "photos"), "-o", run,
+                    "--device", "cpu", "-q"]
+            if self.args.steps:
+                argv += ["--steps", str(self.args.steps)]
+            if os.path.isdir(run):
+                shutil.rmtree(run)
+            _, timing["train_s"] = self.rg(argv,
+                                           log_path=os.path.join(tdir, TRAIN_LOG[run_name]))
+            if os.path.exists(out):  # a new run makes the old learned set stale
+                shutil.rmtree(out)
+        if not self.skip(os.path.join(out, "annotations")):
+            _, timing["generate_s"] = self.rg(
+                ["generate", "-c", cfg, "--augment", run, "-o", out, "--overwrite", "-q"]
+                + self.gen_threads)
 
     def json_line(self, out, what):
         lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
@@ -454,7 +447,7 @@ def learned_helped(tdir):
 def train_verdict(tdir, run="run"):
     """train's closing lines, and what training.json says (of WORK/<t>/<run>)."""
     out = {}
-    path = os.path.join(tdir, "train.log" if run == "run" else "train_fitted.log")
+    path = os.path.join(tdir, TRAIN_LOG[run])
     if os.path.isfile(path):
         with open(path) as f:
             out["log"] = [ln.rstrip("\n") for ln in f if ln.startswith("rendergan:")]

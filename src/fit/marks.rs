@@ -455,11 +455,12 @@ mod tests {
 
     #[test]
     fn a_fit_at_the_end_of_its_range_is_named() {
+        let written = d("{uniform: [2, 10]}");
         let m = Mark {
             path: crate::config::locate::parse_path("camera.distance"),
             name: "camera.distance".into(),
-            support: Support::Continuous(2.0, 10.0),
-            written: d("{uniform: [2, 10]}"),
+            support: support(&written).unwrap(),
+            written,
             model_file: None,
         };
         let low = m.at_edge(2.27, 0.2).expect("0.27 of 8 is within 5 %");
