@@ -807,16 +807,17 @@ fn bench_train(
     Ok(secs.into_iter().skip(2).collect())
 }
 
-/// Says so when the run's own verdict was that learning did not bring the renders closer to
-/// the photos (runs stopped before their last step have no verdict yet).
+/// Says so when the run's own verdict was not to apply its chain: learning did not bring the
+/// renders closer to the photos, or hid objects (runs stopped before their last step have no
+/// verdict yet).
 fn warn_if_unhelpful(run: &std::path::Path) {
     let Ok(outcome) = crate::train::probe::Outcome::read(run) else {
         return;
     };
     match outcome.verdict {
-        Some(v) if v.outcome != "helped" => {
+        Some(v) if !v.helped() => {
             eprintln!(
-                "rendergan: warning: {}: training did not make the renders look more like the photos (held-out realism raw {}, learned {}); its verdict:",
+                "rendergan: warning: {}: training's verdict was to leave the renders as they are (held-out realism raw {}, learned {}); its verdict:",
                 run.display(),
                 v.raw,
                 v.learned

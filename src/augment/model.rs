@@ -478,6 +478,16 @@ impl Chain {
         }
     }
 
+    /// The identity chain but for a blur of `sigma` training px on every image (tests).
+    #[cfg(test)]
+    pub(crate) fn blurring(cfg: &StageConfig, sigma: f32, device: &Device) -> Chain {
+        let p = sigma / BLUR_MAX;
+        Chain {
+            blur_c: scalar((p / (1.0 - p)).ln(), device),
+            ..Chain::identity(cfg, device)
+        }
+    }
+
     /// The same chain with one stage (a name from [`STAGES`]) switched off: what the verdict
     /// compares to tell which stage hurts.
     pub fn without(&self, stage: &str) -> Chain {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Bins of every histogram.
@@ -106,7 +106,7 @@ pub struct ClassCount {
 }
 
 /// Label safety under the learned stages.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LabelSafety {
     /// Objects with enough raw contrast to judge.
     pub judged: usize,
@@ -271,7 +271,7 @@ pub fn stats(lines: &[Value]) -> DatasetStats {
             ));
         }
     }
-    let label_safety = (!kept.is_empty()).then(|| safety(&mut kept));
+    let label_safety = (!kept.is_empty()).then(|| LabelSafety::from_kept(&mut kept));
     if let Some(s) = &label_safety {
         if s.at_risk > 0 {
             warnings.push(format!(
@@ -294,21 +294,30 @@ pub fn stats(lines: &[Value]) -> DatasetStats {
     }
 }
 
-fn safety(kept: &mut [(f64, String)]) -> LabelSafety {
-    kept.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let risky: Vec<&(f64, String)> = kept.iter().filter(|(k, _)| *k < KEPT_CONTRAST).collect();
-    let mut examples: Vec<String> = Vec::new();
-    for (_, f) in &risky {
-        if examples.len() < 10 && !examples.contains(f) {
-            examples.push(f.clone());
+impl LabelSafety {
+    /// The figure of each judged object's kept fraction (augmented / raw contrast) and the
+    /// image it is in; `kept` must not be empty.
+    pub fn from_kept(kept: &mut [(f64, String)]) -> LabelSafety {
+        kept.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let risky: Vec<&(f64, String)> = kept.iter().filter(|(k, _)| *k < KEPT_CONTRAST).collect();
+        let mut examples: Vec<String> = Vec::new();
+        for (_, f) in &risky {
+            if examples.len() < 10 && !examples.contains(f) {
+                examples.push(f.clone());
+            }
+        }
+        LabelSafety {
+            judged: kept.len(),
+            at_risk: risky.len(),
+            min_kept: kept[0].0,
+            median_kept: kept[kept.len() / 2].0,
+            examples,
         }
     }
-    LabelSafety {
-        judged: kept.len(),
-        at_risk: risky.len(),
-        min_kept: kept[0].0,
-        median_kept: kept[kept.len() / 2].0,
-        examples,
+
+    /// Share of the judged objects at risk.
+    pub fn share(&self) -> f64 {
+        self.at_risk as f64 / self.judged.max(1) as f64
     }
 }
 

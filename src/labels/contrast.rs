@@ -12,8 +12,36 @@ pub const RING: usize = 3;
 /// object's contrast and takes a small object's, which is the label at risk. `None` for an
 /// instance with no pixels or no ring (hidden, or filling the image).
 pub fn ring_contrast(ids: &[u32], rgb: &[u8], w: usize, h: usize, n: usize) -> Vec<Option<f32>> {
-    let grey =
-        |p: usize| (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0;
+    ring_contrast_of(ids, w, h, n, |p| {
+        (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0
+    })
+}
+
+/// [`ring_contrast`] of a CHW float image in [-1, 1] (`c` channels, `w` × `h`): grey is the
+/// channels' mean mapped to 0..1, as training's images hold it.
+pub fn ring_contrast_chw(
+    ids: &[u32],
+    chw: &[f32],
+    c: usize,
+    w: usize,
+    h: usize,
+    n: usize,
+) -> Vec<Option<f32>> {
+    let plane = w * h;
+    ring_contrast_of(ids, w, h, n, |p| {
+        let sum: f64 = (0..c).map(|k| chw[k * plane + p] as f64).sum();
+        (sum / c as f64 + 1.0) / 2.0
+    })
+}
+
+/// [`ring_contrast`] with grey (0..1) of pixel `p` given by `grey`.
+fn ring_contrast_of(
+    ids: &[u32],
+    w: usize,
+    h: usize,
+    n: usize,
+    grey: impl Fn(usize) -> f64,
+) -> Vec<Option<f32>> {
     // each instance's pixel sum and count, and its box
     let mut inner = vec![(0.0f64, 0usize); n + 1];
     let mut boxes = vec![(usize::MAX, usize::MAX, 0usize, 0usize); n + 1];
@@ -88,6 +116,21 @@ mod tests {
         assert_eq!(c[1], None, "instance 2 is not in the image");
         let washed = ring_contrast(&ids, &paint(110, 100), w, h, 1)[0].unwrap();
         assert!(washed > 0.0 && washed < 0.05, "{washed}");
+    }
+
+    #[test]
+    fn a_float_image_has_the_contrast_of_its_rgb8_twin() {
+        let (w, h) = (12, 9);
+        let ids: Vec<u32> = (0..w * h)
+            .map(|p| (p % w > 3 && p / w > 2) as u32)
+            .collect();
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 53 % 256) as u8).collect();
+        let want = ring_contrast(&ids, &rgb, w, h, 1)[0].unwrap();
+        for c in [1, 3] {
+            let chw = crate::pixels::chw::rgb_to_chw(&rgb, c, w, h);
+            let have = ring_contrast_chw(&ids, &chw, c, w, h, 1)[0].unwrap();
+            assert!((want - have).abs() < 1e-5, "{c} channels: {have} vs {want}");
+        }
     }
 
     #[test]

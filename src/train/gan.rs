@@ -19,7 +19,7 @@ use super::device::learning_device;
 use super::diffaug::diff_augment;
 use super::discriminator::{d_loss, g_loss, mean_logit, Discriminator};
 use super::ema::Ema;
-use super::probe::{Best, Collapse, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
+use super::probe::{Best, Collapse, Measured, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
 use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs};
@@ -382,7 +382,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         ));
     } else {
         let verdict = judge(&opts.out, &stages, &probe, &outcome, &device, cfg.seed)?;
-        if verdict.outcome != "helped" {
+        if !verdict.helped() {
             hand_over_identity(&opts.out, &stages, &device)?;
         }
         outcome.verdict = Some(verdict);
@@ -583,17 +583,20 @@ fn judge(
     infer::load_module(&mut best, &dir.join(rf::GENERATOR))?;
     let final_seed = seed ^ scene::seed::VERDICT;
     let raw = probe.score(&probe.raw(), true, final_seed);
-    let learned = probe.score(&probe.apply(&best, device), true, final_seed);
+    let measure = |chain: &Chain| {
+        let images = probe.apply(chain, device);
+        Measured {
+            score: probe.score(&images, true, final_seed),
+            safety: probe.safety(&images),
+        }
+    };
     let enabled = best.enabled();
     Ok(Verdict::judge(
         raw,
-        learned,
+        measure(&best),
         outcome.best.step,
         probe,
-        |stage| {
-            (enabled.len() > 1)
-                .then(|| probe.score(&probe.apply(&best.without(stage), device), true, final_seed))
-        },
+        |stage| (enabled.len() > 1).then(|| measure(&best.without(stage))),
         &enabled,
     ))
 }

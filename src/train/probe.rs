@@ -2,8 +2,9 @@
 //! (whole photos held out when there are enough of them) and a fixed set of renders. Every few
 //! steps the averaged chain is applied to those renders and a fresh classifier (C2ST, k folds)
 //! says how far they are from the held-out crops; the best checkpoint is what `generate
-//! --augment` applies, and the run ends with a verdict: raw renders vs learned, and, when
-//! learning did not help, which stage to switch off.
+//! --augment` applies, and the run ends with a verdict: raw renders vs learned, whether the
+//! learned chain keeps the objects visible (label safety), and, when learning did not help or
+//! hides objects, which stage to switch off.
 
 use std::path::Path;
 
@@ -18,11 +19,16 @@ use crate::augment::infer::batch_inputs;
 use crate::augment::model::Chain;
 use crate::config::Dist;
 use crate::dataset::run_folder::{write_atomic, OUTCOME};
+use crate::eval::manifest_stats::{LabelSafety, KEPT_CONTRAST, MIN_CONTRAST};
 use crate::eval::{linear_c2st, C2st, Features, Side};
+use crate::labels::contrast::ring_contrast_chw;
 use crate::pixels::photos::RealSet;
 
 /// Images on each side of the probe.
 pub const PROBE_IMAGES: usize = 128;
+/// A chain that leaves more than this share of the probe renders' objects under
+/// [`KEPT_CONTRAST`] of their contrast is not handed over, however realistic it looks.
+pub const MAX_AT_RISK: f64 = 0.10;
 /// Folds of the probe during training, and of the final verdict.
 const FOLDS_DURING: usize = 4;
 const FOLDS_FINAL: usize = 8;
@@ -175,6 +181,33 @@ impl Probe {
         standardise(&pooled, &mut [&mut held, &mut f]);
         median(knn_radii(&f, K)) / median(knn_radii(&held, K)).max(1e-9)
     }
+
+    /// Label safety of `images` (the probe renders through a chain, in order): how much of each
+    /// object's raw contrast with the ring just outside its mask they keep. `None` when no
+    /// object has contrast enough to judge.
+    pub fn safety(&self, images: &[Vec<f32>]) -> Option<LabelSafety> {
+        let (c, r) = (self.channels, self.res);
+        let mut kept = Vec::new();
+        for (k, ((raw, now), ids)) in self
+            .raw()
+            .iter()
+            .zip(images)
+            .zip(&self.renders.ids)
+            .enumerate()
+        {
+            let n = ids.iter().copied().max().unwrap_or(0) as usize;
+            let before = ring_contrast_chw(ids, raw, c, r, r, n);
+            let after = ring_contrast_chw(ids, now, c, r, r, n);
+            for (b, a) in before.iter().zip(&after) {
+                if let (Some(b), Some(a)) = (b, a) {
+                    if (*b as f64).abs() >= MIN_CONTRAST {
+                        kept.push((*a as f64 / *b as f64, format!("probe render {k}")));
+                    }
+                }
+            }
+        }
+        (!kept.is_empty()).then(|| LabelSafety::from_kept(&mut kept))
+    }
 }
 
 /// The collapse alarms of a training run, each said once: a stage whose per-image value has
@@ -255,6 +288,27 @@ fn patches(images: &[Vec<f32>], c: usize, res: usize, seed: u64) -> Vec<Vec<f32>
         .collect()
 }
 
+/// What the verdict concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Judgement {
+    /// More like the photos, objects kept: `generate --augment` applies the chain.
+    #[serde(rename = "helped")]
+    Helped,
+    #[serde(rename = "no better")]
+    NoBetter,
+    #[serde(rename = "worse")]
+    Worse,
+    /// More like the photos, but the objects the labels claim fade into their surroundings.
+    #[serde(rename = "hides objects")]
+    HidesObjects,
+}
+
+/// A chain measured on the probe: realism, and label safety.
+pub struct Measured {
+    pub score: Score,
+    pub safety: Option<LabelSafety>,
+}
+
 /// How a training ended, as `run.json` records it and the last lines print it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
@@ -264,50 +318,91 @@ pub struct Verdict {
     pub learned: Score,
     /// The step of the best checkpoint (0: the starting chain, nearly the raw renders).
     pub best_step: u64,
-    /// helped | no better | worse
-    pub outcome: String,
+    pub outcome: Judgement,
+    /// How the best checkpoint keeps the probe renders' objects (`None`: none to judge).
+    #[serde(default)]
+    pub label_safety: Option<LabelSafety>,
     /// The applied chain with one stage switched off, when learning did not help.
     pub without: Vec<(String, Score)>,
+    /// The share of objects at risk with one stage switched off, when the chain hides objects.
+    #[serde(default)]
+    pub without_at_risk: Vec<(String, f64)>,
     /// Held-out real crops, and whether they came from photos the discriminator never saw.
     pub held_out: usize,
     pub disjoint: bool,
 }
 
 impl Verdict {
-    /// Judges `learned` (checkpoint `best_step`) against `raw`; `ablate` scores the chain with
-    /// one stage off and is called only when learning did not help.
+    /// Judges `learned` (checkpoint `best_step`) against `raw` on `probe`'s held-out crops;
+    /// `ablate` measures the chain with one stage off and is called only when the chain is not
+    /// handed over.
     pub fn judge(
         raw: Score,
-        learned: Score,
+        learned: Measured,
         best_step: u64,
         probe: &Probe,
-        mut ablate: impl FnMut(&str) -> Option<Score>,
+        ablate: impl FnMut(&str) -> Option<Measured>,
         stages: &[&str],
     ) -> Verdict {
-        let outcome = if learned.beats(&raw) {
-            "helped"
-        } else if raw.beats(&learned) {
-            "worse"
-        } else {
-            "no better"
-        };
-        let without = if outcome == "helped" {
-            Vec::new()
-        } else {
-            stages
-                .iter()
-                .filter_map(|s| ablate(s).map(|sc| (s.to_string(), sc)))
-                .collect()
-        };
-        Verdict {
+        Verdict::of(
             raw,
             learned,
             best_step,
-            outcome: outcome.into(),
-            without,
-            held_out: probe.held_out(),
-            disjoint: probe.disjoint,
+            (probe.held_out(), probe.disjoint),
+            ablate,
+            stages,
+        )
+    }
+
+    /// [`Verdict::judge`] given the number of held-out crops and whether they are disjoint.
+    fn of(
+        raw: Score,
+        learned: Measured,
+        best_step: u64,
+        (held_out, disjoint): (usize, bool),
+        mut ablate: impl FnMut(&str) -> Option<Measured>,
+        stages: &[&str],
+    ) -> Verdict {
+        let hides = |m: &Option<LabelSafety>| m.as_ref().is_some_and(|s| s.share() > MAX_AT_RISK);
+        let outcome = if learned.score.beats(&raw) {
+            if hides(&learned.safety) {
+                Judgement::HidesObjects
+            } else {
+                Judgement::Helped
+            }
+        } else if raw.beats(&learned.score) {
+            Judgement::Worse
+        } else {
+            Judgement::NoBetter
+        };
+        let (mut without, mut without_at_risk) = (Vec::new(), Vec::new());
+        if outcome != Judgement::Helped {
+            for s in stages {
+                if let Some(m) = ablate(s) {
+                    if outcome == Judgement::HidesObjects {
+                        let share = m.safety.as_ref().map_or(0.0, LabelSafety::share);
+                        without_at_risk.push((s.to_string(), share));
+                    }
+                    without.push((s.to_string(), m.score));
+                }
+            }
         }
+        Verdict {
+            raw,
+            learned: learned.score,
+            best_step,
+            outcome,
+            label_safety: learned.safety,
+            without,
+            without_at_risk,
+            held_out,
+            disjoint,
+        }
+    }
+
+    /// Whether `generate --augment` applies the learned chain.
+    pub fn helped(&self) -> bool {
+        self.outcome == Judgement::Helped
     }
 
     /// The lines that end a training run.
@@ -320,16 +415,71 @@ impl Verdict {
             self.learned,
             self.best_step
         )];
-        match self.outcome.as_str() {
-            "helped" => out.push(format!(
-                "verdict: learning helped: the learned images look more like the photos than the raw renders; generate --augment applies the step-{} weights. This is realism, not a detector's gain (on bench/simreal it did not predict YOLO's AP): score a detector on labelled photos, or give eval --real-labels, before you rely on it",
+        if let Some(s) = &self.label_safety {
+            out.push(format!(
+                "label safety on {} held-out renders: {} of {} objects keep under {:.0} % of their contrast with the ring just outside their mask after the learned stages (median kept {:.2}); more than {:.0} % and the chain is not applied",
+                PROBE_IMAGES,
+                s.at_risk,
+                s.judged,
+                100.0 * KEPT_CONTRAST,
+                s.median_kept,
+                100.0 * MAX_AT_RISK
+            ));
+        }
+        let kept_aside = if self.best_step == 0 {
+            "no probe after the start scored better than the starting chain; that chain is kept as generator_best.bpk".to_string()
+        } else {
+            format!(
+                "the best learned weights, those of step {}, are kept as generator_best.bpk",
+                self.best_step
+            )
+        };
+        match self.outcome {
+            Judgement::Helped => out.push(format!(
+                "verdict: learning helped: the learned images look more like the photos than the raw renders and keep their objects; generate --augment applies the step-{} weights. This is realism, not a detector's gain (on bench/simreal it did not predict YOLO's AP): score a detector on labelled photos, or give eval --real-labels, before you rely on it",
                 self.best_step
             )),
+            Judgement::HidesObjects => {
+                let share = self.label_safety.as_ref().map_or(0.0, LabelSafety::share);
+                out.push(format!(
+                    "verdict: learning brought the images closer to the photos but hides objects: {:.0} % of the objects the labels claim fade into their surroundings (blurred or painted over); generate --augment with this run leaves the renders as they are ({kept_aside}: copy it over generator.bpk to apply it anyway)",
+                    100.0 * share
+                ));
+                let safe: Vec<&(String, f64)> = self
+                    .without_at_risk
+                    .iter()
+                    .filter(|(_, r)| *r <= MAX_AT_RISK)
+                    .collect();
+                if safe.is_empty() {
+                    let mut worst: Vec<&(String, f64)> = self.without_at_risk.iter().collect();
+                    worst.sort_by(|a, b| a.1.total_cmp(&b.1));
+                    let two: Vec<String> =
+                        worst.iter().take(2).map(|(s, _)| format!("{s}: false")).collect();
+                    out.push(format!(
+                        "no single stage switched off keeps them (at risk without each: {}): switch off the first two (train.stages: {{{}}}), or move the camera closer so the objects are larger at the training resolution, and train again",
+                        worst
+                            .iter()
+                            .map(|(s, r)| format!("{s} {:.0} %", 100.0 * r))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        two.join(", ")
+                    ));
+                } else {
+                    let names: Vec<String> = safe
+                        .iter()
+                        .map(|(s, r)| format!("{s} ({:.0} % at risk without it)", 100.0 * r))
+                        .collect();
+                    out.push(format!(
+                        "switching off {} keeps the objects: set train.stages: {{{}: false}} and train again",
+                        names.join(" or "),
+                        safe[0].0
+                    ));
+                }
+            }
             outcome => {
                 out.push(format!(
-                    "verdict: learning did {}; generate --augment with this run leaves the renders as they are ({}, kept as generator_best.bpk: copy it over generator.bpk to apply them anyway)",
-                    if outcome == "worse" { "harm: the learned images look less like the photos than the raw renders" } else { "not help: the learned images look no more like the photos than the raw renders" },
-                    if self.best_step == 0 { "no probe after the start scored better than the starting chain; that chain is".to_string() } else { format!("the best learned weights are those of step {}", self.best_step) }
+                    "verdict: learning did {}; generate --augment with this run leaves the renders as they are ({kept_aside}: copy it over generator.bpk to apply it anyway)",
+                    if outcome == Judgement::Worse { "harm: the learned images look less like the photos than the raw renders" } else { "not help: the learned images look no more like the photos than the raw renders" },
                 ));
                 let helps: Vec<&(String, Score)> = self
                     .without
@@ -406,6 +556,151 @@ mod tests {
             loss,
             folds: 4,
         }
+    }
+
+    /// A figure with `at_risk` of 20 objects kept at 0.1, the rest at 0.9.
+    fn safety(at_risk: usize) -> Option<LabelSafety> {
+        let mut kept: Vec<(f64, String)> = (0..20)
+            .map(|i| {
+                (
+                    if i < at_risk { 0.1 } else { 0.9 },
+                    format!("probe render {i}"),
+                )
+            })
+            .collect();
+        Some(LabelSafety::from_kept(&mut kept))
+    }
+
+    fn measured(accuracy: f64, at_risk: usize) -> Measured {
+        Measured {
+            score: s(accuracy, 0.3),
+            safety: safety(at_risk),
+        }
+    }
+
+    #[test]
+    fn a_chain_that_hides_objects_is_not_handed_over_and_the_stage_to_blame_is_named() {
+        let stages = ["blur", "noise"];
+        let v = Verdict::of(
+            s(0.95, 0.2),
+            measured(0.8, 10),
+            300,
+            (128, true),
+            |stage| Some(measured(0.85, if stage == "blur" { 0 } else { 10 })),
+            &stages,
+        );
+        assert_eq!(v.outcome, Judgement::HidesObjects);
+        assert!(!v.helped());
+        let text = v.lines().join("\n");
+        assert!(text.contains("10 of 20 objects"), "{text}");
+        assert!(text.contains("hides objects"), "{text}");
+        assert!(text.contains("set train.stages: {blur: false}"), "{text}");
+        assert!(
+            text.contains("those of step 300, are kept as generator_best.bpk"),
+            "{text}"
+        );
+        // as safe as the threshold allows: handed over, and nothing ablated
+        let v = Verdict::of(
+            s(0.95, 0.2),
+            measured(0.8, 2),
+            300,
+            (128, true),
+            |_| panic!("a chain that helped is not ablated"),
+            &stages,
+        );
+        assert_eq!(v.outcome, Judgement::Helped);
+        // no single stage keeps them: says so with each stage's figure
+        let v = Verdict::of(
+            s(0.95, 0.2),
+            measured(0.8, 10),
+            300,
+            (128, true),
+            |stage| Some(measured(0.85, if stage == "blur" { 8 } else { 4 })),
+            &stages,
+        );
+        let text = v.lines().join("\n");
+        assert!(text.contains("noise 20 %, blur 40 %"), "{text}");
+        assert!(
+            text.contains("train.stages: {noise: false, blur: false}"),
+            "{text}"
+        );
+        // no better and hiding: the realism verdict speaks, no safety advice
+        let v = Verdict::of(
+            s(0.8, 0.3),
+            measured(0.8, 10),
+            0,
+            (128, true),
+            |_| Some(measured(0.8, 10)),
+            &stages,
+        );
+        assert_eq!(v.outcome, Judgement::NoBetter);
+        assert!(v.without_at_risk.is_empty());
+        assert!(v
+            .lines()
+            .join(" ")
+            .contains("that chain is kept as generator_best.bpk"));
+        // the outcome reads and writes as before
+        let json = serde_json::to_string(&v).unwrap();
+        assert!(json.contains("\"outcome\":\"no better\""), "{json}");
+    }
+
+    /// Probe renders of two squares each on grey: 3 × 3 px (id 1) and 12 × 12 px (id 2).
+    fn squares_probe(c: usize, r: usize, n: usize) -> Probe {
+        let inside = |p: usize, x0: usize, side: usize| {
+            let (x, y) = (p % r, p / r);
+            (x0..x0 + side).contains(&x) && (8..8 + side).contains(&y)
+        };
+        let ids: Vec<u32> = (0..r * r)
+            .map(|p| {
+                if inside(p, 4, 3) {
+                    1
+                } else if inside(p, 14, 12) {
+                    2
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let plane: Vec<f32> = ids
+            .iter()
+            .map(|&i| if i > 0 { 0.6 } else { -0.4 })
+            .collect();
+        let image: Vec<f32> = (0..c).flat_map(|_| plane.clone()).collect();
+        let alpha: Vec<f32> = ids.iter().map(|&i| (i > 0) as u8 as f32).collect();
+        Probe {
+            features: Features::new(c),
+            held: Vec::new(),
+            groups: Vec::new(),
+            renders: SynthBatch {
+                images: (0..n).flat_map(|_| image.clone()).collect(),
+                alphas: vec![alpha; n],
+                ids: vec![ids; n],
+                seeds: (0..n as u64).collect(),
+            },
+            channels: c,
+            res: r,
+            disjoint: true,
+        }
+    }
+
+    #[test]
+    fn a_strong_blur_erases_small_objects_and_keeps_large_ones() {
+        use crate::augment::model::StageConfig;
+        let device = Device::flex();
+        let probe = squares_probe(3, 32, 4);
+        let stages = StageConfig::default();
+        let kept = probe.safety(&probe.apply(&Chain::identity(&stages, &device), &device));
+        let kept = kept.expect("objects to judge");
+        assert_eq!((kept.judged, kept.at_risk), (8, 0), "{kept:?}");
+        assert!((kept.min_kept - 1.0).abs() < 1e-3, "{kept:?}");
+        let blurred = probe.apply(&Chain::blurring(&stages, 2.9, &device), &device);
+        let lost = probe.safety(&blurred).unwrap();
+        eprintln!("{lost:?}");
+        assert_eq!(lost.at_risk, 4, "the four small squares: {lost:?}");
+        assert!(
+            lost.median_kept > KEPT_CONTRAST,
+            "the large squares: {lost:?}"
+        );
     }
 
     #[test]

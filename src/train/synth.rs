@@ -11,10 +11,11 @@ use crate::render::{RenderContext, Renderer};
 use crate::scene;
 
 /// A batch of renders: images (CHW, concatenated), coverage per image (row-major, [0, 1]),
-/// seeds per image.
+/// instance id per pixel of each image (0 background), seeds per image.
 pub struct SynthBatch {
     pub images: Vec<f32>,
     pub alphas: Vec<Vec<f32>>,
+    pub ids: Vec<Vec<u32>>,
     pub seeds: Vec<u64>,
 }
 
@@ -82,7 +83,8 @@ impl<'a> Synth<'a> {
         let (w, h) = (self.cfg.width, self.cfg.height);
         let mut images = Vec::new();
         let mut alphas = Vec::new();
-        for (s, f) in scenes.iter().zip(&frames) {
+        let mut ids = Vec::new();
+        for (s, f) in scenes.iter().zip(frames) {
             let rgb = composite::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
             images.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
             alphas.push(
@@ -90,10 +92,12 @@ impl<'a> Synth<'a> {
                     .map(|a| a as f32 / 255.0)
                     .collect(),
             );
+            ids.push(f.ids);
         }
         Ok(SynthBatch {
             images,
             alphas,
+            ids,
             seeds: scenes.iter().map(|s| s.seed).collect(),
         })
     }
@@ -109,6 +113,7 @@ impl<'a> Synth<'a> {
         let mut all = SynthBatch {
             images: Vec::new(),
             alphas: Vec::new(),
+            ids: Vec::new(),
             seeds: Vec::new(),
         };
         let mut i = 0;
@@ -117,6 +122,7 @@ impl<'a> Synth<'a> {
             let b = self.batch(first + i as u64, k, channels)?;
             all.images.extend(b.images);
             all.alphas.extend(b.alphas);
+            all.ids.extend(b.ids);
             all.seeds.extend(b.seeds);
             i += k;
         }
