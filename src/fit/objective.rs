@@ -1,18 +1,20 @@
 //! How far a set of renders is from the photos in content: each image (a render, or a crop of a
 //! photo with the same field of view) is described by a few numbers about what it shows — how
-//! much of it differs from its border and in how many blobs of what size, how busy it is, the
-//! energy of its structures at four scales, its border and mean colour, its grey levels — and
+//! much of it differs from its background and in how many blobs of what size, how busy it is,
+//! the energy of its structures at four scales, its border and mean colour, its grey levels — and
 //! the two sets are compared as distributions, entry by entry (1-D Wasserstein distances on
 //! standardised descriptors, averaged). Not texture, blur or noise: those are the pixel stages' work,
-//! and a content fit that chased them would move objects to imitate grain. Plain CPU code on
-//! CHW images in [-1, 1].
+//! and a content fit that chased them would move objects to imitate grain. Nor smooth shading:
+//! the background is a smooth surface fitted to the image's border (a photo's vignetting or a
+//! light's falloff is part of it), and objects, blobs and structure are what differs from it, so
+//! a fit cannot add objects to imitate a shaded photo. Plain CPU code on CHW images in [-1, 1].
 
 use rayon::prelude::*;
 
 /// Block side and busy threshold, as `eval::content` counts busy blocks.
 const BLOCK: usize = 8;
 const BUSY_STD: f64 = 0.1;
-/// A pixel is foreground when a channel differs from the border's median by more than this
+/// A pixel is foreground when a channel differs from the background surface by more than this
 /// ([-1, 1] units, about 30 of 255).
 const FOREGROUND: f32 = 0.24;
 /// Blobs smaller than this fraction of the image are specks, not objects.
@@ -123,33 +125,91 @@ fn blobs(fg: &[bool], res: usize) -> (usize, f64) {
     (count, area as f64 / count.max(1) as f64)
 }
 
+/// The background of one channel `v` (`res` × `res`): a quadratic surface in x and y fitted by
+/// least squares to the pixels of the border `ring` that lie near the ring's median, then again
+/// to those near the first surface. Objects crossing the border are left out; a flat background
+/// comes out flat, a vignetted or graded one as it is shaded. Evaluated at every pixel.
+fn surface(v: &[f32], res: usize, ring: &[usize]) -> Vec<f64> {
+    let basis = |i: usize| {
+        let x = 2.0 * (i % res) as f64 / (res - 1).max(1) as f64 - 1.0;
+        let y = 2.0 * (i / res) as f64 / (res - 1).max(1) as f64 - 1.0;
+        [1.0, x, y, x * x, y * y, x * y]
+    };
+    let mut sorted: Vec<f32> = ring.iter().map(|&i| v[i]).collect();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let median = sorted[sorted.len() / 2] as f64;
+    let mut level: Vec<f64> = vec![median; v.len()];
+    for _ in 0..2 {
+        let near: Vec<usize> = ring
+            .iter()
+            .copied()
+            .filter(|&i| (v[i] as f64 - level[i]).abs() <= FOREGROUND as f64)
+            .collect();
+        // too few background pixels on the border to shape a surface: keep what there is
+        if near.len() < ring.len() / 4 {
+            break;
+        }
+        let mut a = [[0.0f64; 6]; 6];
+        let mut b = [0.0f64; 6];
+        for &i in &near {
+            let f = basis(i);
+            for r in 0..6 {
+                b[r] += f[r] * v[i] as f64;
+                for c in 0..6 {
+                    a[r][c] += f[r] * f[c];
+                }
+            }
+        }
+        let Some(coef) = solve6(a, b) else {
+            break;
+        };
+        level = (0..v.len())
+            .map(|i| basis(i).iter().zip(&coef).map(|(f, c)| f * c).sum())
+            .collect();
+    }
+    level
+}
+
+/// Solves the 6 × 6 system `a x = b` (Gaussian elimination with partial pivoting); `None` when
+/// it is singular.
+fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
+    for col in 0..6 {
+        let pivot = (col..6).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
+        if a[pivot][col].abs() < 1e-9 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let (pivot_row, pivot_b) = (a[col], b[col]);
+        for (row, rb) in a.iter_mut().zip(b.iter_mut()).skip(col + 1) {
+            let f = row[col] / pivot_row[col];
+            for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                *v -= f * p;
+            }
+            *rb -= f * pivot_b;
+        }
+    }
+    let mut x = [0.0; 6];
+    for row in (0..6).rev() {
+        let s: f64 = (row + 1..6).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - s) / a[row][row];
+    }
+    Some(x)
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// The descriptor of one CHW RGB image (`res` × `res`, [-1, 1]); see [`NAMES`].
+/// The descriptor of one CHW RGB image (`res` × `res`, [-1, 1]); see [`NAMES`]. Busy blocks,
+/// structure, foreground and blobs are measured on what differs from the background surface
+/// ([`surface`]); colours and grey levels on the image as it is.
 pub fn describe(img: &[f32], res: usize) -> Vec<f64> {
     let n = res * res;
     let ch = |k: usize, i: usize| img[k * n + i];
     let grey: Vec<f64> = (0..n)
         .map(|i| (ch(0, i) + ch(1, i) + ch(2, i)) as f64 / 3.0)
         .collect();
-    let mut busy = 0usize;
-    let mut blocks = 0usize;
-    for by in (0..res.saturating_sub(BLOCK - 1)).step_by(BLOCK) {
-        for bx in (0..res.saturating_sub(BLOCK - 1)).step_by(BLOCK) {
-            let (mut s, mut s2) = (0.0, 0.0);
-            for y in by..by + BLOCK {
-                for x in bx..bx + BLOCK {
-                    s += grey[y * res + x];
-                    s2 += grey[y * res + x].powi(2);
-                }
-            }
-            let m = (BLOCK * BLOCK) as f64;
-            busy += ((s2 / m - (s / m).powi(2)).max(0.0).sqrt() > BUSY_STD) as usize;
-            blocks += 1;
-        }
-    }
     let edge = (res / 8).max(1);
     let ring: Vec<usize> = (0..n)
         .filter(|i| {
@@ -158,18 +218,40 @@ pub fn describe(img: &[f32], res: usize) -> Vec<f64> {
         })
         .collect();
     let mut border = [0.0f64; 3];
-    let mut median = [0.0f32; 3];
+    let mut fg = vec![false; n];
+    let mut detail = vec![0.0f64; n];
     for k in 0..3 {
-        let mut v: Vec<f32> = ring.iter().map(|&i| ch(k, i)).collect();
-        border[k] = v.iter().map(|x| (*x as f64 + 1.0) / 2.0).sum::<f64>() / v.len() as f64;
-        v.sort_by(|a, b| a.total_cmp(b));
-        median[k] = v[v.len() / 2];
+        let plane = &img[k * n..(k + 1) * n];
+        border[k] = ring
+            .iter()
+            .map(|&i| (plane[i] as f64 + 1.0) / 2.0)
+            .sum::<f64>()
+            / ring.len() as f64;
+        let bg = surface(plane, res, &ring);
+        for i in 0..n {
+            let r = plane[i] as f64 - bg[i];
+            fg[i] |= r.abs() > FOREGROUND as f64;
+            detail[i] += r / 3.0;
+        }
+    }
+    let mut busy = 0usize;
+    let mut blocks = 0usize;
+    for by in (0..res.saturating_sub(BLOCK - 1)).step_by(BLOCK) {
+        for bx in (0..res.saturating_sub(BLOCK - 1)).step_by(BLOCK) {
+            let (mut s, mut s2) = (0.0, 0.0);
+            for y in by..by + BLOCK {
+                for x in bx..bx + BLOCK {
+                    s += detail[y * res + x];
+                    s2 += detail[y * res + x].powi(2);
+                }
+            }
+            let m = (BLOCK * BLOCK) as f64;
+            busy += ((s2 / m - (s / m).powi(2)).max(0.0).sqrt() > BUSY_STD) as usize;
+            blocks += 1;
+        }
     }
     let mean: Vec<f64> = (0..3)
         .map(|k| (0..n).map(|i| (ch(k, i) as f64 + 1.0) / 2.0).sum::<f64>() / n as f64)
-        .collect();
-    let fg: Vec<bool> = (0..n)
-        .map(|i| (0..3).any(|k| (ch(k, i) - median[k]).abs() > FOREGROUND))
         .collect();
     let (count, area) = blobs(&fg, res);
     let mut sorted = grey.clone();
@@ -177,7 +259,7 @@ pub fn describe(img: &[f32], res: usize) -> Vec<f64> {
     let gm = grey.iter().sum::<f64>() / n as f64;
     let spread = (grey.iter().map(|g| (g - gm).powi(2)).sum::<f64>() / n as f64).sqrt();
     let mut d = vec![busy as f64 / blocks.max(1) as f64];
-    d.extend(bands(&grey, res));
+    d.extend(bands(&detail, res));
     d.extend(border);
     d.extend(mean);
     d.extend([0.1, 0.5, 0.9].map(|q| quantile(&sorted, q)));
@@ -345,6 +427,47 @@ mod tests {
         let d3 = describe(&three, res);
         assert!((d3[16] - 4f64.ln()).abs() < 1e-9, "three blobs: {}", d3[16]);
         assert!((d3[15] - 3.0 * 64.0 / 4096.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shading_is_background_not_objects() {
+        // one square on a flat field, and the same under strong vignetting and a side light:
+        // the field changes by up to 0.7 across the image, the square stays one blob
+        let res = 64;
+        let flat = squares(res, 1, 10, -0.5, 3);
+        let shaded: Vec<f32> = flat
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let p = i % (res * res);
+                let x = 2.0 * (p % res) as f32 / 63.0 - 1.0;
+                let y = 2.0 * (p / res) as f32 / 63.0 - 1.0;
+                v - 0.25 * (x * x + y * y) + 0.1 * x
+            })
+            .collect();
+        let (a, b) = (describe(&flat, res), describe(&shaded, res));
+        for k in [15, 16, 17] {
+            assert!(
+                (a[k] - b[k]).abs() < 0.02,
+                "{}: {} vs {}",
+                NAMES[k],
+                a[k],
+                b[k]
+            );
+        }
+        assert!((b[16] - 2f64.ln()).abs() < 1e-9, "one blob: {}", b[16]);
+        // structure: the shading adds next to nothing at any scale
+        for k in 1..5 {
+            assert!(
+                (a[k] - b[k]).abs() < 0.3,
+                "{}: {} vs {}",
+                NAMES[k],
+                a[k],
+                b[k]
+            );
+        }
+        // while the grey levels do see it
+        assert!((a[11] - b[11]).abs() > 0.1, "{} vs {}", a[11], b[11]);
     }
 
     #[test]
