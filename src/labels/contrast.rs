@@ -42,8 +42,25 @@ fn ring_contrast_of(
     n: usize,
     grey: impl Fn(usize) -> f64,
 ) -> Vec<Option<f32>> {
-    // each instance's pixel sum and count, and its box
-    let mut inner = vec![(0.0f64, 0usize); n + 1];
+    let mean = |px: &[usize]| px.iter().map(|&p| grey(p)).sum::<f64>() / px.len() as f64;
+    regions(ids, w, h, n)
+        .into_iter()
+        .map(|r| r.map(|r| (mean(&r.inner) - mean(&r.ring)) as f32))
+        .collect()
+}
+
+/// The pixels (row-major indices, in raster order) of an instance's visible mask and of the
+/// ring just outside it.
+pub struct Region {
+    pub inner: Vec<usize>,
+    pub ring: Vec<usize>,
+}
+
+/// The [`Region`] of each instance 1..=`n` given the per-pixel instance `ids` (`w` × `h`);
+/// `None` for an instance with no pixels or no ring.
+pub fn regions(ids: &[u32], w: usize, h: usize, n: usize) -> Vec<Option<Region>> {
+    // each instance's pixels and box
+    let mut inner = vec![Vec::new(); n + 1];
     let mut boxes = vec![(usize::MAX, usize::MAX, 0usize, 0usize); n + 1];
     for y in 0..h {
         for x in 0..w {
@@ -52,18 +69,19 @@ fn ring_contrast_of(
             if id == 0 || id > n {
                 continue;
             }
-            inner[id].0 += grey(p);
-            inner[id].1 += 1;
+            inner[id].push(p);
             let b = &mut boxes[id];
             *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
         }
     }
     // the ring: the instance's mask dilated by RING (a square, separable) inside its box grown
     // by RING, less the mask; only each instance's own neighbourhood is visited
-    (1..=n)
-        .map(|i| {
-            let (si, ni) = inner[i];
-            if ni == 0 {
+    inner
+        .into_iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, inner)| {
+            if inner.is_empty() {
                 return None;
             }
             let (x0, y0, x1, y1) = boxes[i];
@@ -79,19 +97,18 @@ fn ring_contrast_of(
                         (lo..=hi).any(|xx| ids[(y0 + y) * w + x0 + xx] as usize == i);
                 }
             }
-            let (mut so, mut no) = (0.0f64, 0usize);
+            let mut ring = Vec::new();
             for y in 0..bh {
                 let lo = y.saturating_sub(RING);
                 let hi = (y + RING).min(bh - 1);
                 for x in 0..bw {
                     let p = (y0 + y) * w + x0 + x;
                     if ids[p] as usize != i && (lo..=hi).any(|yy| rows[yy * bw + x]) {
-                        so += grey(p);
-                        no += 1;
+                        ring.push(p);
                     }
                 }
             }
-            (no > 0).then(|| (si / ni as f64 - so / no as f64) as f32)
+            (!ring.is_empty()).then_some(Region { inner, ring })
         })
         .collect()
 }

@@ -19,6 +19,7 @@ use super::device::learning_device;
 use super::diffaug::diff_augment;
 use super::discriminator::{d_loss, g_loss, mean_logit, Discriminator};
 use super::ema::Ema;
+use super::keep::{self, Keep};
 use super::probe::{Best, Collapse, Measured, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
 use super::synth::Synth;
@@ -247,6 +248,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let real_batch: Vec<f32> = (0..b)
             .flat_map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
             .collect();
+        let keep = Keep::new(&batch.images, &batch.ids, c, res, &device);
         let render =
             Tensor::<4>::from_data(TensorData::new(batch.images, [b, c, res, res]), &device);
         let real_t = Tensor::<4>::from_data(
@@ -279,15 +281,20 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let grads = GradientsParams::from_grads(loss_d.backward(), &d);
         d = opt_d.step(spec.lr_d, d, grads);
 
-        // chain: fool the discriminator, stay close to the render, stay inside the bounds
+        // chain: fool the discriminator, stay close to the render, stay inside the bounds,
+        // keep the objects visible
         let adv = g_loss(d.forward(diff_augment(fake.clone(), &mut rng)));
         let l1 = (out.content() - render).abs().mean();
+        let penalty = match &keep {
+            Some(k) => out.penalty.clone() + k.charge(out.content()).mul_scalar(keep::WEIGHT),
+            None => out.penalty.clone(),
+        };
         let (g_adv, g_l1, pen) = (
             scalar(adv.clone()),
             scalar(l1.clone()),
-            scalar(out.penalty.clone()),
+            scalar(penalty.clone()),
         );
-        let loss_g = adv + l1.mul_scalar(spec.l1) + out.penalty.clone();
+        let loss_g = adv + l1.mul_scalar(spec.l1) + penalty;
         let grads = GradientsParams::from_grads(loss_g.backward(), &g);
         g = opt_g.step(spec.lr_g, g, grads);
         ema.update(&g);
