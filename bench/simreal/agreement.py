@@ -71,7 +71,7 @@ def seed_means(results, noise, detector, metric):
             runs = (noise.get(t) or {}).get((rec.get(detector) or {}).get("same_as") or c)
             if not runs or rec.get(detector) is None:
                 continue
-            vals = [r[metric] for r in runs.values()]
+            vals = [r[metric] for k, r in runs.items() if k != "set"]
             rec[detector] = {**rec[detector], metric: sum(vals) / len(vals), "seeds": len(vals)}
     return results
 

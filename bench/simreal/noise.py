@@ -6,10 +6,12 @@ run.py made, with other seeds (same data, same budget), and scores it on the sam
         [--work output/simreal] [--budget N]
 
 Writes WORK/noise.json: per target and condition, the AP of each seed (seed 0 is run.py's), and
-prints the spread. The spread of AP over seeds on the same data is the tolerance below which
+prints the spread. A seed's figure is kept for the set it was trained on: when run.py has made
+the set anew (its manifest differs), the other seeds are trained again. The spread of AP over seeds on the same data is the tolerance below which
 two sets' AP differences say nothing (agreement.py --tol).
 """
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -43,7 +45,13 @@ def main():
         entry = results[t]
         budget = args.budget or entry.get("yolo_budget", yolo.BUDGET)
         for c in args.conditions.split(","):
+            manifest = os.path.join(tdir, c, "manifest.jsonl")
+            with open(manifest, "rb") as f:
+                made = hashlib.sha256(f.read()).hexdigest()[:16]
             rec = noise.setdefault(t, {}).setdefault(c, {})
+            if rec.get("set") != made:  # another set (or one from before sets were named)
+                rec.clear()
+                rec["set"] = made
             base = entry["conditions"][c]["yolo"]
             rec["0"] = {k: base[k] for k in ("AP", "AP50", "AP75")}
             for s in args.seeds.split(","):
@@ -58,7 +66,7 @@ def main():
                 rec[s] = {k: m[k] for k in ("AP", "AP50", "AP75")}
                 with open(path, "w") as f:
                     json.dump(noise, f, indent=1)
-            aps = [v["AP"] for v in rec.values()]
+            aps = [v["AP"] for k, v in rec.items() if k != "set"]
             print(f"{t}/{c}: AP over seeds {', '.join(f'{a:.3f}' for a in aps)}; "
                   f"spread (max - min) {max(aps) - min(aps):.3f}, "
                   f"std {statistics.pstdev(aps):.3f}", flush=True)
