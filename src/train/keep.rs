@@ -13,8 +13,9 @@ use crate::labels::contrast::{regions, ring_contrast_chw, Region};
 /// Share of its raw contrast an object keeps before the chain is charged for it: twice the
 /// verdict's threshold, so a chain trained under the charge passes the verdict.
 pub const KEEP: f32 = 0.5;
-/// Weight of the charge in the chain's loss: an object kept at a quarter of its contrast (the
-/// verdict's line) costs 2.5 on its own, more than the adversarial loss (about 1) can gain.
+/// Weight of the charge in the chain's loss: a batch whose objects all keep a quarter of their
+/// contrast (the verdict's line) is charged 2.5, more than the adversarial loss (about 1) can
+/// gain.
 pub const WEIGHT: f32 = 10.0;
 /// Objects judged per image (the first ones in instance order).
 const MAX_OBJECTS: usize = 32;
