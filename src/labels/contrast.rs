@@ -27,11 +27,16 @@ pub fn ring_contrast_chw(
     h: usize,
     n: usize,
 ) -> Vec<Option<f32>> {
-    let plane = w * h;
-    ring_contrast_of(ids, w, h, n, |p| {
+    ring_contrast_of(ids, w, h, n, chw_grey(chw, c, w * h))
+}
+
+/// Grey (0..1) of pixel `p` of a CHW float image in [-1, 1] with `c` channels of `plane`
+/// pixels: the channels' mean, mapped to 0..1.
+pub fn chw_grey(chw: &[f32], c: usize, plane: usize) -> impl Fn(usize) -> f64 + '_ {
+    move |p| {
         let sum: f64 = (0..c).map(|k| chw[k * plane + p] as f64).sum();
         (sum / c as f64 + 1.0) / 2.0
-    })
+    }
 }
 
 /// [`ring_contrast`] with grey (0..1) of pixel `p` given by `grey`.
@@ -42,10 +47,9 @@ fn ring_contrast_of(
     n: usize,
     grey: impl Fn(usize) -> f64,
 ) -> Vec<Option<f32>> {
-    let mean = |px: &[usize]| px.iter().map(|&p| grey(p)).sum::<f64>() / px.len() as f64;
     regions(ids, w, h, n)
         .into_iter()
-        .map(|r| r.map(|r| (mean(&r.inner) - mean(&r.ring)) as f32))
+        .map(|r| r.map(|r| r.contrast(&grey)))
         .collect()
 }
 
@@ -54,6 +58,14 @@ fn ring_contrast_of(
 pub struct Region {
     pub inner: Vec<usize>,
     pub ring: Vec<usize>,
+}
+
+impl Region {
+    /// Mean grey of the mask minus that of the ring, grey (0..1) of pixel `p` given by `grey`.
+    pub fn contrast(&self, grey: impl Fn(usize) -> f64) -> f32 {
+        let mean = |px: &[usize]| px.iter().map(|&p| grey(p)).sum::<f64>() / px.len() as f64;
+        (mean(&self.inner) - mean(&self.ring)) as f32
+    }
 }
 
 /// The [`Region`] of each instance 1..=`n` given the per-pixel instance `ids` (`w` × `h`);

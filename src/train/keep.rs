@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::eval::manifest_stats::MIN_CONTRAST;
-use crate::labels::contrast::{regions, ring_contrast_chw, Region};
+use crate::labels::contrast::{chw_grey, regions, Region};
 
 /// Share of its raw contrast an object keeps before the chain is charged for it: twice the
 /// verdict's threshold, so a chain trained under the charge passes the verdict.
@@ -19,6 +19,20 @@ pub const KEEP: f32 = 0.5;
 pub const WEIGHT: f32 = 10.0;
 /// Objects judged per image (the first ones in instance order).
 const MAX_OBJECTS: usize = 32;
+
+/// The objects of one render (CHW in [-1, 1], `c` channels, `res` × `res`, with its instance
+/// `ids`) whose contrast with their ring is enough to judge, in instance order: that contrast
+/// and where the object and its ring lie. What training charges and the verdict judges.
+pub fn judged_objects(image: &[f32], ids: &[u32], c: usize, res: usize) -> Vec<(f32, Region)> {
+    let n = ids.iter().copied().max().unwrap_or(0) as usize;
+    let grey = chw_grey(image, c, res * res);
+    regions(ids, res, res, n)
+        .into_iter()
+        .flatten()
+        .map(|r| (r.contrast(&grey), r))
+        .filter(|(raw, _)| (*raw as f64).abs() >= MIN_CONTRAST)
+        .collect()
+}
 
 /// The objects of one batch of renders and their raw contrasts.
 pub struct Keep {
@@ -52,18 +66,10 @@ impl Keep {
             .iter()
             .enumerate()
             .map(|(k, ids)| {
-                let n = ids.iter().copied().max().unwrap_or(0) as usize;
-                let raw =
-                    ring_contrast_chw(ids, &images[k * c * hw..(k + 1) * c * hw], c, res, res, n);
-                regions(ids, res, res, n)
-                    .into_iter()
-                    .zip(raw)
-                    .filter_map(|(r, raw)| {
-                        let (r, raw) = (r?, raw?);
-                        ((raw as f64).abs() >= MIN_CONTRAST).then_some((raw, r))
-                    })
-                    .take(MAX_OBJECTS)
-                    .collect()
+                let mut objects =
+                    judged_objects(&images[k * c * hw..(k + 1) * c * hw], ids, c, res);
+                objects.truncate(MAX_OBJECTS);
+                objects
             })
             .collect();
         let slots = per_image.iter().map(Vec::len).max().unwrap_or(0);
@@ -133,6 +139,7 @@ impl Keep {
 mod tests {
     use super::*;
     use crate::augment::model::values;
+    use crate::labels::contrast::ring_contrast_chw;
 
     /// One image with a 3 × 3 bright square (id 1) and a 10 × 10 one (id 2) on grey.
     fn squares(res: usize) -> (Vec<f32>, Vec<u32>) {

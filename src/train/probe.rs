@@ -14,14 +14,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::keep::judged_objects;
 use super::synth::SynthBatch;
 use crate::augment::infer::batch_inputs;
 use crate::augment::model::Chain;
 use crate::config::Dist;
 use crate::dataset::run_folder::{write_atomic, OUTCOME};
-use crate::eval::manifest_stats::{LabelSafety, KEPT_CONTRAST, MIN_CONTRAST};
+use crate::eval::manifest_stats::{LabelSafety, KEPT_CONTRAST};
 use crate::eval::{linear_c2st, C2st, Features, Side};
-use crate::labels::contrast::ring_contrast_chw;
+use crate::labels::contrast::{chw_grey, Region};
 use crate::pixels::photos::RealSet;
 
 /// Images on each side of the probe.
@@ -40,6 +41,8 @@ pub struct Probe {
     /// The photo each held-out crop came from.
     groups: Vec<usize>,
     renders: SynthBatch,
+    /// Per render, the objects label safety judges and their raw contrasts.
+    objects: Vec<Vec<(f32, Region)>>,
     channels: usize,
     res: usize,
     /// The held-out crops come from photos the discriminator never sees.
@@ -115,6 +118,7 @@ impl Probe {
             held: features.embed(&patches, res / 2),
             groups,
             features,
+            objects: objects_of(&renders, channels, res),
             renders,
             channels,
             res,
@@ -186,28 +190,27 @@ impl Probe {
     /// object's raw contrast with the ring just outside its mask they keep. `None` when no
     /// object has contrast enough to judge.
     pub fn safety(&self, images: &[Vec<f32>]) -> Option<LabelSafety> {
-        let (c, r) = (self.channels, self.res);
+        let plane = self.res * self.res;
         let mut kept = Vec::new();
-        for (k, ((raw, now), ids)) in self
-            .raw()
-            .iter()
-            .zip(images)
-            .zip(&self.renders.ids)
-            .enumerate()
-        {
-            let n = ids.iter().copied().max().unwrap_or(0) as usize;
-            let before = ring_contrast_chw(ids, raw, c, r, r, n);
-            let after = ring_contrast_chw(ids, now, c, r, r, n);
-            for (b, a) in before.iter().zip(&after) {
-                if let (Some(b), Some(a)) = (b, a) {
-                    if (*b as f64).abs() >= MIN_CONTRAST {
-                        kept.push((*a as f64 / *b as f64, format!("probe render {k}")));
-                    }
-                }
+        for (k, (now, objects)) in images.iter().zip(&self.objects).enumerate() {
+            let grey = chw_grey(now, self.channels, plane);
+            for (raw, r) in objects {
+                let after = r.contrast(&grey);
+                kept.push((after as f64 / *raw as f64, format!("probe render {k}")));
             }
         }
         (!kept.is_empty()).then(|| LabelSafety::from_kept(&mut kept))
     }
+}
+
+/// Per render of `renders` (`c` channels, `res` × `res`), the objects label safety judges.
+fn objects_of(renders: &SynthBatch, c: usize, res: usize) -> Vec<Vec<(f32, Region)>> {
+    renders
+        .split(c * res * res)
+        .iter()
+        .zip(&renders.ids)
+        .map(|(image, ids)| judged_objects(image, ids, c, res))
+        .collect()
 }
 
 /// The collapse alarms of a training run, each said once: a stage whose per-image value has
@@ -667,16 +670,18 @@ mod tests {
             .collect();
         let image: Vec<f32> = (0..c).flat_map(|_| plane.clone()).collect();
         let alpha: Vec<f32> = ids.iter().map(|&i| (i > 0) as u8 as f32).collect();
+        let renders = SynthBatch {
+            images: (0..n).flat_map(|_| image.clone()).collect(),
+            alphas: vec![alpha; n],
+            ids: vec![ids; n],
+            seeds: (0..n as u64).collect(),
+        };
         Probe {
             features: Features::new(c),
             held: Vec::new(),
             groups: Vec::new(),
-            renders: SynthBatch {
-                images: (0..n).flat_map(|_| image.clone()).collect(),
-                alphas: vec![alpha; n],
-                ids: vec![ids; n],
-                seeds: (0..n as u64).collect(),
-            },
+            objects: objects_of(&renders, c, r),
+            renders,
             channels: c,
             res: r,
             disjoint: true,
