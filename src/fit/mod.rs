@@ -241,11 +241,13 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             crops.push(real.crop_of(k, &mut rng, res as u32, |_| 1.0, 3));
         }
     }
-    let photo_desc = objective::describe_all(&crops, res);
+    let kinds = objective::Kinds::of_photos(&crops, res);
+    let photo_desc = objective::describe_all(&crops, res, &kinds);
 
     let ctx = crate::train::synth::open_device()?;
     let mut synth = Synth::new(&written, res * SUPERSAMPLE, seed::FIT_SCENES, &ctx)?;
-    let start = objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res);
+    let start =
+        objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
     let obj = Objective::new(photo_desc, &start);
 
     let dims = marks.len() * PER_MARK;
@@ -262,7 +264,11 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             let mut scores = Vec::with_capacity(xs.len());
             for x in xs {
                 let cfg = candidate(o, &root, &marks, x)?;
-                let d = objective::describe_all(&renders(&mut synth, &cfg, o.renders, res)?, res);
+                let d = objective::describe_all(
+                    &renders(&mut synth, &cfg, o.renders, res)?,
+                    res,
+                    &kinds,
+                );
                 scores.push(obj.score(&d));
                 bar.inc(1);
             }
@@ -279,8 +285,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let before_imgs = renders(&mut held, &written, n_held, res)?;
     let after_imgs = renders(&mut held, &fitted_cfg, n_held, res)?;
     let (b_desc, a_desc) = (
-        objective::describe_all(&before_imgs, res),
-        objective::describe_all(&after_imgs, res),
+        objective::describe_all(&before_imgs, res, &kinds),
+        objective::describe_all(&after_imgs, res, &kinds),
     );
     let (b_obj, a_obj) = (obj.score(&b_desc), obj.score(&a_desc));
     let improved = a_obj < b_obj;

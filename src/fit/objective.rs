@@ -21,7 +21,7 @@ const FOREGROUND: f32 = 0.24;
 const MIN_BLOB: f64 = 0.002;
 
 /// Names of the descriptor's entries, in order (the report lists them).
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 24] = [
     "busy blocks",
     "structure energy 2-4 px",
     "structure energy 4-8 px",
@@ -40,6 +40,12 @@ pub const NAMES: [&str; 18] = [
     "foreground fraction",
     "blobs (log 1 + n)",
     "blob size (sqrt of mean area)",
+    "darker kind: foreground fraction",
+    "darker kind: blobs (log 1 + n)",
+    "darker kind: blob size",
+    "lighter kind: foreground fraction",
+    "lighter kind: blobs (log 1 + n)",
+    "lighter kind: blob size",
 ];
 
 /// 2 × 2 mean pooling of a grey image (odd edges dropped).
@@ -201,15 +207,16 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// The descriptor of one CHW RGB image (`res` × `res`, [-1, 1]); see [`NAMES`]. Busy blocks,
-/// structure, foreground and blobs are measured on what differs from the background surface
-/// ([`surface`]); colours and grey levels on the image as it is.
-pub fn describe(img: &[f32], res: usize) -> Vec<f64> {
+/// What differs from the background surface ([`surface`]) in one CHW RGB image (`res` ×
+/// `res`, [-1, 1]): the foreground mask, the grey residual, and the border ring's mean colour.
+struct Foreground {
+    fg: Vec<bool>,
+    detail: Vec<f64>,
+    border: [f64; 3],
+}
+
+fn foreground(img: &[f32], res: usize) -> Foreground {
     let n = res * res;
-    let ch = |k: usize, i: usize| img[k * n + i];
-    let grey: Vec<f64> = (0..n)
-        .map(|i| (ch(0, i) + ch(1, i) + ch(2, i)) as f64 / 3.0)
-        .collect();
     let edge = (res / 8).max(1);
     let ring: Vec<usize> = (0..n)
         .filter(|i| {
@@ -234,6 +241,86 @@ pub fn describe(img: &[f32], res: usize) -> Vec<f64> {
             detail[i] += r / 3.0;
         }
     }
+    Foreground { fg, detail, border }
+}
+
+/// Kinds of foreground: the photos' foreground pixels split by colour into a darker and a
+/// lighter kind (two-means on RGB, started at the grey quartiles), so that the objective sees
+/// how many objects of each colour there are and how large: a white cell among red ones, a
+/// dark part among light clutter. Without it a scene could trade one kind of object for the
+/// other and look the same to the blob counts. Fixed from the photos; every render's foreground
+/// pixel joins the nearer kind.
+#[derive(Debug, Clone)]
+pub struct Kinds {
+    centres: [[f32; 3]; KINDS],
+}
+
+/// Number of foreground kinds (the names above list two).
+const KINDS: usize = 2;
+/// Foreground pixels sampled from the photos for the two-means.
+const KIND_SAMPLES: usize = 60_000;
+
+impl Kinds {
+    /// The kinds of the photos' foreground (CHW RGB images of side `res`).
+    pub fn of_photos(images: &[Vec<f32>], res: usize) -> Kinds {
+        let n = res * res;
+        let mut px: Vec<[f32; 3]> = images
+            .par_iter()
+            .flat_map_iter(|img| {
+                let f = foreground(img, res);
+                (0..n)
+                    .filter(|&i| f.fg[i])
+                    .map(|i| [img[i], img[n + i], img[2 * n + i]])
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let step = px.len().div_ceil(KIND_SAMPLES).max(1);
+        px = px.into_iter().step_by(step).collect();
+        let grey = |p: &[f32; 3]| (p[0] + p[1] + p[2]) / 3.0;
+        px.sort_by(|a, b| grey(a).total_cmp(&grey(b)));
+        let mut centres = if px.is_empty() {
+            [[-0.5; 3], [0.5; 3]]
+        } else {
+            [px[px.len() / 4], px[px.len() * 3 / 4]]
+        };
+        for _ in 0..20 {
+            let mut sum = [[0.0f64; 3]; KINDS];
+            let mut count = [0usize; KINDS];
+            for p in &px {
+                let k = nearest(&centres, p);
+                count[k] += 1;
+                for c in 0..3 {
+                    sum[k][c] += p[c] as f64;
+                }
+            }
+            for k in 0..KINDS {
+                if count[k] > 0 {
+                    centres[k] = sum[k].map(|s| (s / count[k] as f64) as f32);
+                }
+            }
+        }
+        centres.sort_by(|a, b| grey(a).total_cmp(&grey(b)));
+        Kinds { centres }
+    }
+}
+
+fn nearest(centres: &[[f32; 3]; KINDS], p: &[f32; 3]) -> usize {
+    let d = |c: &[f32; 3]| (0..3).map(|k| (c[k] - p[k]).powi(2)).sum::<f32>();
+    (0..KINDS)
+        .min_by(|a, b| d(&centres[*a]).total_cmp(&d(&centres[*b])))
+        .unwrap_or(0)
+}
+
+/// The descriptor of one CHW RGB image (`res` × `res`, [-1, 1]); see [`NAMES`]. Busy blocks,
+/// structure, foreground and blobs are measured on what differs from the background surface
+/// ([`surface`]), per kind too ([`Kinds`]); colours and grey levels on the image as it is.
+pub fn describe(img: &[f32], res: usize, kinds: &Kinds) -> Vec<f64> {
+    let n = res * res;
+    let ch = |k: usize, i: usize| img[k * n + i];
+    let grey: Vec<f64> = (0..n)
+        .map(|i| (ch(0, i) + ch(1, i) + ch(2, i)) as f64 / 3.0)
+        .collect();
+    let Foreground { fg, detail, border } = foreground(img, res);
     let mut busy = 0usize;
     let mut blocks = 0usize;
     for by in (0..res.saturating_sub(BLOCK - 1)).step_by(BLOCK) {
@@ -267,13 +354,26 @@ pub fn describe(img: &[f32], res: usize) -> Vec<f64> {
     d.push(fg.iter().filter(|f| **f).count() as f64 / n as f64);
     d.push((1.0 + count as f64).ln());
     d.push((area / n as f64).sqrt());
+    let kind: Vec<usize> = (0..n)
+        .map(|i| nearest(&kinds.centres, &[ch(0, i), ch(1, i), ch(2, i)]))
+        .collect();
+    for k in 0..KINDS {
+        let mine: Vec<bool> = (0..n).map(|i| fg[i] && kind[i] == k).collect();
+        let (count, area) = blobs(&mine, res);
+        d.push(mine.iter().filter(|f| **f).count() as f64 / n as f64);
+        d.push((1.0 + count as f64).ln());
+        d.push((area / n as f64).sqrt());
+    }
     d
 }
 
 /// Descriptors of many images, in parallel (each image's own, so the order of work changes
 /// nothing).
-pub fn describe_all(images: &[Vec<f32>], res: usize) -> Vec<Vec<f64>> {
-    images.par_iter().map(|im| describe(im, res)).collect()
+pub fn describe_all(images: &[Vec<f32>], res: usize, kinds: &Kinds) -> Vec<Vec<f64>> {
+    images
+        .par_iter()
+        .map(|im| describe(im, res, kinds))
+        .collect()
 }
 
 /// The objective: the photos' descriptors and the fixed scaling every candidate is judged with.
@@ -284,10 +384,10 @@ pub struct Objective {
     scale: Vec<f64>,
 }
 
-/// The descriptor's groups (structure, colour, grey levels, objects), weighted equally in the
-/// objective whatever their number of entries, so that the three entries about objects count as
-/// much as the six about colour.
-const GROUPS: [std::ops::Range<usize>; 4] = [0..5, 5..11, 11..15, 15..18];
+/// The descriptor's groups (structure, colour, grey levels, objects whole and by kind),
+/// weighted equally in the objective whatever their number of entries, so that the entries
+/// about objects count as much as the six about colour.
+const GROUPS: [std::ops::Range<usize>; 4] = [0..5, 5..11, 11..15, 15..24];
 
 /// Quantile levels at which two samples' distributions are compared.
 const LEVELS: usize = 200;
@@ -389,6 +489,11 @@ impl Objective {
 mod tests {
     use super::*;
 
+    /// Two kinds split at mid grey.
+    const GREY: Kinds = Kinds {
+        centres: [[-0.5; 3], [0.5; 3]],
+    };
+
     /// `k` bright squares of side `side` on a grey field of level `bg`, as CHW RGB.
     fn squares(res: usize, k: usize, side: usize, bg: f32, seed: usize) -> Vec<f32> {
         let mut img = vec![bg; 3 * res * res];
@@ -410,7 +515,7 @@ mod tests {
     fn blobs_count_separate_objects() {
         let res = 64;
         let img = squares(res, 1, 10, -0.6, 0);
-        let d = describe(&img, res);
+        let d = describe(&img, res, &GREY);
         assert_eq!(d.len(), NAMES.len());
         assert!((d[16] - 2f64.ln()).abs() < 1e-9, "one blob: {}", d[16]);
         // three squares far apart
@@ -424,7 +529,7 @@ mod tests {
                 }
             }
         }
-        let d3 = describe(&three, res);
+        let d3 = describe(&three, res, &GREY);
         assert!((d3[16] - 4f64.ln()).abs() < 1e-9, "three blobs: {}", d3[16]);
         assert!((d3[15] - 3.0 * 64.0 / 4096.0).abs() < 1e-9);
     }
@@ -445,7 +550,7 @@ mod tests {
                 v - 0.25 * (x * x + y * y) + 0.1 * x
             })
             .collect();
-        let (a, b) = (describe(&flat, res), describe(&shaded, res));
+        let (a, b) = (describe(&flat, res, &GREY), describe(&shaded, res, &GREY));
         for k in [15, 16, 17] {
             assert!(
                 (a[k] - b[k]).abs() < 0.02,
@@ -475,7 +580,7 @@ mod tests {
         let res = 48;
         let set = |k: usize, side: usize, bg: f32, off: usize| -> Vec<Vec<f64>> {
             (0..24)
-                .map(|s| describe(&squares(res, k, side, bg, s + off), res))
+                .map(|s| describe(&squares(res, k, side, bg, s + off), res, &GREY))
                 .collect()
         };
         let photos = set(5, 6, -0.5, 0);
@@ -487,5 +592,76 @@ mod tests {
         let far = o.score(&start);
         assert!(same < fewer && same < brighter, "{same} {fewer} {brighter}");
         assert!(fewer < far && brighter < far, "{fewer} {brighter} {far}");
+    }
+
+    /// A field of level -0.6 with `small` 4-pixel squares of colour `a` and `big` 12-pixel
+    /// squares of colour `b`, placed by `seed`.
+    fn two_kinds(
+        res: usize,
+        small: usize,
+        big: usize,
+        a: [f32; 3],
+        b: [f32; 3],
+        seed: usize,
+    ) -> Vec<f32> {
+        let mut img = vec![-0.6f32; 3 * res * res];
+        let n = res * res;
+        let mut put = |x0: usize, y0: usize, side: usize, col: [f32; 3]| {
+            for (c, v) in col.iter().enumerate() {
+                for y in y0..(y0 + side).min(res) {
+                    for x in x0..(x0 + side).min(res) {
+                        img[c * n + y * res + x] = *v;
+                    }
+                }
+            }
+        };
+        // a grid of cells, one square each, so none touch
+        let cells: Vec<(usize, usize)> = (0..16).map(|i| (i % 4 * 16, i / 4 * 16)).collect();
+        for q in 0..small + big {
+            let (x0, y0) = cells[(q * 7 + seed * 5) % 16];
+            if q < small {
+                put(x0 + 6, y0 + 6, 4, a);
+            } else {
+                put(x0 + 2, y0 + 2, 12, b);
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn kinds_tell_objects_of_two_colours_apart() {
+        // photos: many small purple squares and one large pink one; a render with the sizes
+        // swapped has the same foreground in all and differs only in which colour is which
+        let res = 64;
+        let (purple, pink) = ([-0.2, -0.4, 0.4], [0.7, 0.3, 0.3]);
+        let photos: Vec<Vec<f32>> = (0..12)
+            .map(|s| two_kinds(res, 6, 1, purple, pink, s))
+            .collect();
+        let kinds = Kinds::of_photos(&photos, res);
+        assert!(
+            (kinds.centres[0][2] - 0.4).abs() < 0.05 && (kinds.centres[1][0] - 0.7).abs() < 0.05,
+            "{kinds:?}"
+        );
+        let same: Vec<Vec<f32>> = (20..32)
+            .map(|s| two_kinds(res, 6, 1, purple, pink, s))
+            .collect();
+        let swapped: Vec<Vec<f32>> = (20..32)
+            .map(|s| two_kinds(res, 6, 1, pink, purple, s))
+            .collect();
+        let d = |set: &[Vec<f32>]| describe_all(set, res, &kinds);
+        let (p, s, w) = (d(&photos), d(&same), d(&swapped));
+        // the kind-blind entries cannot tell the swap
+        for k in 15..18 {
+            assert!((p[0][k] - w[0][k]).abs() < 1e-9, "{}", NAMES[k]);
+        }
+        let o = Objective::new(p, &w);
+        assert!(
+            o.score(&s) < 0.5 * o.score(&w),
+            "{} vs {}",
+            o.score(&s),
+            o.score(&w)
+        );
+        // the darker kind of the photos: six small blobs
+        assert!((s[0][19] - 7f64.ln()).abs() < 1e-9, "{}", s[0][19]);
     }
 }
