@@ -450,6 +450,28 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         resume: a.resume,
         shard: a.shard.as_deref().map(parse_shard).transpose()?,
     };
+    if opts.resume {
+        use crate::dataset::journal::{finished, Finished};
+        match finished(&cfg.output.dir, &cfg, opts.shard) {
+            Finished::Same => {
+                println!(
+                    "rendergan: --resume: {} already holds this run, finished (same config, seed, count{}); nothing to do",
+                    cfg.output.dir.display(),
+                    if opts.shard.is_some() { ", shard" } else { "" }
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Finished::Other(what) if !opts.overwrite => {
+                return Err(crate::config::InputError(format!(
+                    "--resume: {} holds a finished run that differs from this one ({}); pass --overwrite to replace it, or -o another folder",
+                    cfg.output.dir.display(),
+                    what.join(", ")
+                ))
+                .into());
+            }
+            _ => {}
+        }
+    }
     generate::check_output(&cfg.output.dir, opts.overwrite)?;
     generate::check_memory(&cfg)?;
     if let Some(run) = &cfg.augment {

@@ -203,7 +203,7 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     let done = adopt_unfinished(cfg, &final_dir, &work, opts, span)?;
     if done == 0 {
         outdir::create_output_folder(&work)?;
-        journal::write_stamp(&work, cfg, opts.shard)?;
+        journal::Stamp::of(cfg, opts.shard).write(&work)?;
     }
     let result = write_all(cfg, ctxs, opts, &work, &final_dir, span, done);
     match result {

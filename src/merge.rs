@@ -19,8 +19,10 @@ use crate::dataset::shard::{self, ShardInfo, SHARD_FILE};
 use crate::dataset::{webdataset, yolo};
 use crate::outdir::{self, check_output, sibling, swap_into_place, Sibling};
 
-/// Files of a shard that the merge writes itself instead of linking.
+/// Files of a shard that the merge writes itself instead of linking (the run stamp: the merged
+/// dataset is the whole run's, not a shard's).
 const JOINED: &[&str] = &[
+    crate::dataset::journal::STAMP,
     "manifest.jsonl",
     "annotations/instances_train.json",
     "annotations/instances_val.json",
@@ -145,6 +147,11 @@ fn join(work: &Path, shards: &[(ShardInfo, PathBuf)]) -> Result<()> {
     }
     merge_webdataset(work, shards)?;
     let head = &shards[0].1;
+    // the whole run's stamp, as a single machine's run keeps it: a shard's, less the shard
+    if let Some(mut stamp) = crate::dataset::journal::Stamp::read(head) {
+        stamp.shard = None;
+        stamp.write(work)?;
+    }
     for name in ["preview.png", ANOMALIB_SNIPPET] {
         if head.join(name).is_file() {
             std::fs::copy(head.join(name), work.join(name))

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::config::InputError;
 
@@ -51,11 +51,11 @@ pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
             .next()
             .is_some();
     if non_empty && !overwrite {
-        bail!(
+        return Err(unusable(format!(
             "output folder {} already holds files; pass --overwrite to replace it (it is swapped only \
-             after the new run completes) or -o to write elsewhere",
+             after the new run completes), --resume if it is this run's (finished or not), or -o to write elsewhere",
             dir.display()
-        );
+        )));
     }
     Ok(())
 }

@@ -10,13 +10,14 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 use super::{DatasetWriter, Processed, StageTimes};
 use crate::config::Config;
 
 /// The journal: one JSON line per image, in image order.
 pub const JOURNAL: &str = ".rendergan-journal.jsonl";
-/// The run's stamp: the hash of everything that decides the images.
+/// The run's stamp ([`Stamp`]), kept in unfinished and finished datasets.
 pub const STAMP: &str = ".rendergan-run";
 
 /// FNV-1a, 64 bit: a stable hash (the same in every build, unlike std's).
@@ -28,42 +29,149 @@ fn fnv(bytes: &[u8], mut h: u64) -> u64 {
     h
 }
 
-/// The stamp of a run of `cfg`: every checked setting (count and seed included, the config
-/// file's path and the output folder not) and the weights of the learned chain it applies.
-pub fn stamp(cfg: &Config) -> String {
-    run_stamp(cfg, None)
+/// What decides a run's images, as `--resume` compares it: kept as JSON in the dataset folder
+/// ([`STAMP`]) while the run is unfinished and after it completes, so a run repeated on a
+/// finished folder (a retried cluster task) can tell it is already done, or say what differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// The version that wrote it.
+    pub rendergan: String,
+    /// Hash of every checked setting but the seed and the count (the config file's path and the
+    /// output folder left out: they do not change the images). The validated config's `Debug`
+    /// text is hashed: it holds every setting, and is stable within a version, which the stamp
+    /// names too.
+    pub settings: String,
+    pub seed: u64,
+    pub count: u64,
+    /// (index, total) of a shard; `None` for the whole run.
+    pub shard: Option<(u64, u64)>,
+    /// Hash of the learned chain's weights, when one is applied.
+    pub chain: Option<String>,
 }
 
-/// [`stamp`] of shard `shard` = (index, total) of a run; `None` for the whole run.
-pub fn run_stamp(cfg: &Config, shard: Option<(u64, u64)>) -> String {
+impl Stamp {
+    /// The stamp of a run (or shard `shard` = (index, total)) of `cfg`.
+    pub fn of(cfg: &Config, shard: Option<(u64, u64)>) -> Stamp {
+        let mut c = cfg.clone();
+        c.file = Default::default();
+        c.output.dir = Default::default();
+        c.seed = 0;
+        c.count = 0;
+        let chain = cfg.augment.as_ref().and_then(|run| {
+            std::fs::read(run.join(super::run_folder::GENERATOR))
+                .ok()
+                .map(|bytes| format!("{:016x}", fnv(&bytes, FNV_START)))
+        });
+        Stamp {
+            rendergan: env!("CARGO_PKG_VERSION").to_string(),
+            settings: format!("{:016x}", fnv(format!("{c:?}").as_bytes(), FNV_START)),
+            seed: cfg.seed,
+            count: cfg.count,
+            shard,
+            chain,
+        }
+    }
+
+    /// The stamp kept in the dataset folder `root`; `None` when there is none (or it is not one).
+    pub fn read(root: &Path) -> Option<Stamp> {
+        serde_json::from_str(&std::fs::read_to_string(root.join(STAMP)).ok()?).ok()
+    }
+
+    /// Keeps the stamp in the dataset folder `root`.
+    pub fn write(&self, root: &Path) -> Result<()> {
+        let p = root.join(STAMP);
+        std::fs::write(
+            &p,
+            serde_json::to_string(self).expect("strings and numbers serialise") + "\n",
+        )
+        .with_context(|| format!("cannot write {}", p.display()))
+    }
+
+    /// What differs between the run `self` and the run `other`, as a user reads it (empty when
+    /// they are the same run).
+    pub fn differences(&self, other: &Stamp) -> Vec<String> {
+        let mut d = Vec::new();
+        let show =
+            |s: &Option<(u64, u64)>| s.map_or("none".to_string(), |(i, n)| format!("{i}/{n}"));
+        if self.seed != other.seed {
+            d.push(format!("seed {} vs {}", self.seed, other.seed));
+        }
+        if self.count != other.count {
+            d.push(format!("count {} vs {}", self.count, other.count));
+        }
+        if self.shard != other.shard {
+            d.push(format!(
+                "shard {} vs {}",
+                show(&self.shard),
+                show(&other.shard)
+            ));
+        }
+        if self.settings != other.settings {
+            d.push("the config's settings".to_string());
+        }
+        if self.chain != other.chain {
+            d.push("the learned chain (--augment)".to_string());
+        }
+        if self.rendergan != other.rendergan {
+            d.push(format!(
+                "rendergan {} vs {}",
+                self.rendergan, other.rendergan
+            ));
+        }
+        d
+    }
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The run's stamp as one line of text, as `shard.json` records it (what `merge` compares).
+pub fn stamp(cfg: &Config) -> String {
     let mut c = cfg.clone();
     // where the config and the output are does not change the images
     c.file = Default::default();
     c.output.dir = Default::default();
-    let mut h = fnv(format!("{c:?}").as_bytes(), 0xcbf2_9ce4_8422_2325);
+    let mut h = fnv(format!("{c:?}").as_bytes(), FNV_START);
     if let Some(run) = &cfg.augment {
         if let Ok(bytes) = std::fs::read(run.join(super::run_folder::GENERATOR)) {
             h = fnv(&bytes, h);
         }
     }
-    let shard = shard.map_or(String::new(), |(i, n)| format!(" shard {i}/{n}"));
     format!(
-        "rendergan {} run {h:016x} count {}{shard}\n",
+        "rendergan {} run {h:016x} count {}\n",
         env!("CARGO_PKG_VERSION"),
         cfg.count
     )
 }
 
-/// Marks `root` as the unfinished dataset of a run (or shard) of `cfg`.
-pub fn write_stamp(root: &Path, cfg: &Config, shard: Option<(u64, u64)>) -> Result<()> {
-    let p = root.join(STAMP);
-    std::fs::write(&p, run_stamp(cfg, shard))
-        .with_context(|| format!("cannot write {}", p.display()))
-}
-
 /// Whether `root` is an unfinished dataset of that run (or shard) of `cfg`.
 pub fn matches(root: &Path, cfg: &Config, shard: Option<(u64, u64)>) -> bool {
-    std::fs::read_to_string(root.join(STAMP)).is_ok_and(|s| s == run_stamp(cfg, shard))
+    Stamp::read(root).is_some_and(|s| s == Stamp::of(cfg, shard))
+}
+
+/// What the output folder holds for `--resume`.
+#[derive(Debug)]
+pub enum Finished {
+    /// No finished dataset with a stamp (none at all, or one from before stamps were kept).
+    No,
+    /// A finished dataset of this very run: nothing left to do.
+    Same,
+    /// A finished dataset of another run: what differs.
+    Other(Vec<String>),
+}
+
+/// Whether `dir` holds a finished dataset of the run (or shard) of `cfg`.
+pub fn finished(dir: &Path, cfg: &Config, shard: Option<(u64, u64)>) -> Finished {
+    match Stamp::read(dir) {
+        None => Finished::No,
+        Some(kept) => {
+            let d = Stamp::of(cfg, shard).differences(&kept);
+            if d.is_empty() {
+                Finished::Same
+            } else {
+                Finished::Other(d)
+            }
+        }
+    }
 }
 
 /// One journal line.
@@ -169,9 +277,9 @@ pub fn replay(
     Ok(())
 }
 
-/// Removes the stamp and the journal from a finished dataset.
+/// Removes the journal from a finished dataset (the stamp stays: see [`Stamp`]).
 pub fn remove(root: &Path) -> Result<()> {
-    for name in [JOURNAL, STAMP] {
+    for name in [JOURNAL] {
         let p = root.join(name);
         if p.exists() {
             std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;

@@ -72,7 +72,7 @@ fn existing_output_is_kept_without_overwrite() {
         .arg(out.path())
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "bad input");
     assert!(String::from_utf8_lossy(&o.stderr).contains("--overwrite"));
     assert_eq!(
         std::fs::read_to_string(out.path().join("precious.txt")).unwrap(),

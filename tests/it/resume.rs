@@ -166,3 +166,59 @@ fn kill_loop() {
     );
     assert_same_tree(&reference, &out);
 }
+
+/// `--resume` on a finished run is idempotent, as a retried cluster task needs: the same run
+/// says it is done and exits 0 without touching the files; another run says what differs and
+/// exits 2; `--overwrite` still replaces it.
+#[test]
+fn resuming_a_finished_run_is_done_or_says_what_differs() {
+    let t = tmp();
+    let out = t.path().join("out");
+    let run = |n: u64, seed: u64, extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+            .args(["generate", "-q", "--resume", "-c"])
+            .arg(root().join("configs/quickstart.yaml"))
+            .args(["-n", &n.to_string(), "--seed", &seed.to_string(), "-o"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.code(), text)
+    };
+    let (code, text) = run(6, 1, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let before = std::fs::read(out.join("manifest.jsonl")).unwrap();
+    let stamp_at = std::fs::metadata(out.join("manifest.jsonl"))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let (code, text) = run(6, 1, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("already holds this run, finished"), "{text}");
+    assert_eq!(std::fs::read(out.join("manifest.jsonl")).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(out.join("manifest.jsonl"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        stamp_at,
+        "nothing rewritten"
+    );
+
+    let (code, text) = run(7, 2, &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("seed 2 vs 1")
+            && text.contains("count 7 vs 6")
+            && text.contains("--overwrite"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(out.join("manifest.jsonl")).unwrap(), before);
+
+    let (code, text) = run(7, 2, &["--overwrite"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_ne!(std::fs::read(out.join("manifest.jsonl")).unwrap(), before);
+}
