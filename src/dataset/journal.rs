@@ -279,11 +279,9 @@ pub fn replay(
 
 /// Removes the journal from a finished dataset (the stamp stays: see [`Stamp`]).
 pub fn remove(root: &Path) -> Result<()> {
-    for name in [JOURNAL] {
-        let p = root.join(name);
-        if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
-        }
+    let p = root.join(JOURNAL);
+    if p.exists() {
+        std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
     }
     Ok(())
 }
