@@ -1,5 +1,5 @@
 #!/bin/sh
-# The speed ratios README's Speed section quotes, in one run on one machine (issue 14):
+# The speed ratios docs/performance.md quotes, in one run on one machine (issue 14):
 # TASK-A beside pyrender (bench/task_a/run.py), then generate --augment beside plain generate
 # and an albumentations pipeline (bench/augment_peer.py). Two JSON lines.
 #

@@ -1,7 +1,7 @@
 //! rendergan: labeled image datasets from parametric 3D models rendered with WGSL shaders, the
 //! RenderGAN way. The data flows one way: `config` → `scene` → `render` → `labels` → `dataset`,
 //! with `generate` running the job and `cli` parsing the command line; `pixels` is the CPU image
-//! floor under all of them (see README's "Layout of the code").
+//! floor under all of them (see docs/architecture.md, "Layout of the code").
 
 pub mod augment;
 pub mod cli;

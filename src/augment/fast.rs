@@ -3,7 +3,7 @@
 //! image per rayon task, no tensor allocations between ops. burn stays the trainer and the
 //! reference; this is what a CPU-only machine applies, because burn's general kernels spent
 //! most of their time on small ops and allocations (measured: 29 ms per 256² image against
-//! this file's figure in README's Speed).
+//! this file's figure in docs/performance.md).
 //!
 //! Layout: CHW `f32` planes, row-major; sizes as (h, w).
 

@@ -1,7 +1,7 @@
 //! The module graph is one-way: every `crate::<module>` a file names lies on a lower floor than
 //! its own module (comments and test code aside), and wgpu and burn stay where they belong
 //! (wgpu: `render/`, and `augment/gpu` for the learned chain's compute kernels).
-//! README's "Layout of the code" describes the same floors.
+//! docs/architecture.md ("Layout of the code") describes the same floors.
 
 use std::collections::BTreeSet;
 
@@ -26,7 +26,7 @@ fn floor(module: &str) -> usize {
     FLOORS
         .iter()
         .position(|f| f.contains(&module))
-        .unwrap_or_else(|| panic!("module {module} is on no floor: add it to FLOORS and README"))
+        .unwrap_or_else(|| panic!("module {module} is on no floor: add it to FLOORS and docs/architecture.md"))
 }
 
 /// The code of a source file without comments and without its `#[cfg(test)]` module.
