@@ -10,7 +10,7 @@ use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::augment::infer::{trained_weights, AugImage, AugmentOn, Augmenter};
-use crate::augment::model::StageStats;
+use crate::augment::stages::StageStats;
 use crate::config::{Background, Config, InputError};
 use crate::dataset::manifest::AugmentNote;
 use crate::dataset::{self, DatasetWriter, StageTimes};

@@ -9,52 +9,11 @@
 
 use rayon::prelude::*;
 
-use super::model::{
-    gaussian_kernel, low, resample_matrix, train_size, StageStats, BG_RAMP_BOUND, BG_SHIFT_BOUND,
-    BLUR_MAX, DETAIL_BOUND, NOISE_BOUND, SCALAR_GAIN,
+use super::stages::{
+    gaussian_kernel, low, resample_matrix, train_size, Conv3, Dense, StageStats, Weights,
+    BG_RAMP_BOUND, BG_SHIFT_BOUND, BLUR_MAX, DETAIL_BOUND, NOISE_BOUND, SCALAR_GAIN,
 };
 use super::{image_noise, ImageNoise};
-
-/// A 3 × 3 convolution (zero padding 1): weight [out][in][3][3], bias [out].
-#[derive(Debug, Clone)]
-pub struct Conv3 {
-    pub c_in: usize,
-    pub c_out: usize,
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
-}
-
-/// A dense layer: weight [in][out] (burn's layout: y = x W + b), bias [out].
-#[derive(Debug, Clone)]
-pub struct Dense {
-    pub d_in: usize,
-    pub d_out: usize,
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
-}
-
-/// The chain's weights and switches, read once from the burn module.
-#[derive(Debug, Clone)]
-pub struct Weights {
-    pub channels: usize,
-    /// blur, lighting, background, detail, noise.
-    pub flags: [bool; 5],
-    pub bg_bound: f32,
-    /// Stored scalars (before [`SCALAR_GAIN`]).
-    pub blur_a: f32,
-    pub blur_c: f32,
-    pub noise_level: f32,
-    pub light1: Conv3,
-    pub light2: Conv3,
-    pub bg_color1: Dense,
-    pub bg_color2: Dense,
-    pub bg1: Conv3,
-    pub bg2: Conv3,
-    pub bg3: Conv3,
-    pub bg4: Conv3,
-    pub detail1: Conv3,
-    pub detail2: Conv3,
-}
 
 fn leaky(v: f32) -> f32 {
     if v >= 0.0 {
@@ -593,7 +552,7 @@ impl Weights {
 mod tests {
     use burn::prelude::*;
 
-    use crate::augment::model::StageConfig;
+    use crate::augment::stages::StageConfig;
     use crate::augment::testing::{batch, burn_forward, max_abs_difference, shaken_chain};
 
     /// The CPU forward against burn's, on images of `(h, w)` at `scale`.
@@ -663,7 +622,7 @@ mod timing {
 
     use burn::prelude::*;
 
-    use crate::augment::model::{train_size, StageConfig};
+    use crate::augment::stages::{train_size, StageConfig};
     use crate::augment::testing::{batch, shaken_chain};
 
     /// Not a benchmark: where one thread's time goes per 256² image at scale 4, stage by stage

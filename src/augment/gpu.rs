@@ -20,8 +20,8 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 
-use super::fast::{Conv3, Weights};
-use super::model::{train_size, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
+use super::stages::{train_size, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
+use super::stages::{Conv3, Weights};
 use super::ImageNoise;
 use plan::{ConvAt, Convs, Footprint, Geometry, BUDGET, ENTRIES};
 use run::Scratch;
@@ -334,7 +334,7 @@ mod tests {
     use burn::prelude::*;
 
     use super::GpuChain;
-    use crate::augment::model::{StageConfig, StageStats};
+    use crate::augment::stages::{StageConfig, StageStats};
     use crate::augment::testing::{batch, burn_forward, max_abs_difference, shaken_chain};
     use crate::render::RenderContext;
 
@@ -512,7 +512,7 @@ mod tests {
         let cpu_time = t.elapsed();
         // both draw the same noise on the CPU first
         let t = Instant::now();
-        let (ht, wt) = crate::augment::model::train_size(h, w, scale);
+        let (ht, wt) = crate::augment::stages::train_size(h, w, scale);
         for s in &input.seeds {
             std::hint::black_box(crate::augment::image_noise(*s, 3, wt, ht, [w, h]));
         }

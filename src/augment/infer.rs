@@ -11,9 +11,8 @@ use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 
 use super::image_noise;
-use super::model::{
-    low, train_size, Chain, NoiseInput, StageConfig, StageStats, BG_Z, DETAIL_Z, LIGHT_Z,
-};
+use super::model::{Chain, NoiseInput};
+use super::stages::{low, train_size, StageConfig, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
 use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
 
 /// Saves a module as burnpack bytes.
@@ -62,7 +61,7 @@ pub struct Augmenter {
     pub stages: StageConfig,
     /// Side of the square training images.
     pub resolution: usize,
-    weights: super::fast::Weights,
+    weights: super::stages::Weights,
     gpu: Option<super::gpu::GpuChain>,
 }
 
@@ -81,7 +80,7 @@ impl Augmenter {
     pub fn on_device(
         stages: &StageConfig,
         resolution: usize,
-        weights: &super::fast::Weights,
+        weights: &super::stages::Weights,
         on: AugmentOn,
         ctx: &crate::render::RenderContext,
     ) -> Result<Augmenter> {
@@ -209,7 +208,7 @@ fn chain_floats(im: &AugImage<'_>, c: usize, w: usize, h: usize) -> (Vec<f32>, V
 
 /// The plain weights of burnpack bytes `weights` (a run's `generator.bpk`) of a chain with
 /// `stages`, as both forwards take them.
-pub fn trained_weights(stages: &StageConfig, weights: Vec<u8>) -> Result<super::fast::Weights> {
+pub fn trained_weights(stages: &StageConfig, weights: Vec<u8>) -> Result<super::stages::Weights> {
     let mut chain = Chain::new(stages, &Device::flex());
     load_module_bytes(&mut chain, weights)?;
     Ok(chain.export())

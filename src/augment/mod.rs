@@ -1,4 +1,5 @@
-//! Learned augmentation: the bounded RenderGAN stages (`model`), the per-image noise they
+//! Learned augmentation: the bounded RenderGAN stages (`model`, burn; what they are without
+//! burn, their settings, bounds and trained weights: `stages`), the per-image noise they
 //! consume, and applying a trained run to rendered images (`infer`), with the forward pass in
 //! plain Rust (`fast`) or as compute shaders on the render device (`gpu`, the one place outside
 //! `render` that touches wgpu: it takes the device `render` made). Only this module and `train`
@@ -8,6 +9,7 @@ pub mod fast;
 pub mod gpu;
 pub mod infer;
 pub mod model;
+pub mod stages;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -47,10 +49,10 @@ pub fn image_noise(seed: u64, channels: usize, w: usize, h: usize, out: [usize; 
         |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
     ImageNoise {
         blur: draw(1)[0],
-        lighting: draw(model::LIGHT_Z * model::low(h, 16) * model::low(w, 16)),
-        background: draw(model::BG_Z * model::low(h, 8) * model::low(w, 8)),
-        detail: draw(model::DETAIL_Z * h * w),
-        bg_color: draw(model::BG_Z),
+        lighting: draw(stages::LIGHT_Z * stages::low(h, 16) * stages::low(w, 16)),
+        background: draw(stages::BG_Z * stages::low(h, 8) * stages::low(w, 8)),
+        detail: draw(stages::DETAIL_Z * h * w),
+        bg_color: draw(stages::BG_Z),
         pixel: draw(channels * out[0] * out[1]),
     }
 }
@@ -67,7 +69,7 @@ mod tests {
         assert_eq!(a.bg_color, b.bg_color);
         assert_eq!(
             a.lighting.len(),
-            model::LIGHT_Z * 2,
+            stages::LIGHT_Z * 2,
             "12 × 20 → 1 × 2 at 1/16"
         );
         assert_ne!(image_noise(6, 3, 20, 12, [20, 12]).pixel, a.pixel);

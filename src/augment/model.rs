@@ -11,6 +11,11 @@
 //! what a stage does relative to the objects is the same at every output resolution.
 //! The discriminator lives in `train`; this module is what `generate --augment` needs.
 
+use super::stages::{
+    gaussian_kernel, low, resample_matrix, train_size, StageConfig, StageStats, BG_RAMP_BOUND,
+    BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND, DETAIL_Z, LIGHT_Z, NOISE_BOUND, SCALAR_GAIN,
+    STAGES,
+};
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -18,41 +23,6 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, sigmoid};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use serde::{Deserialize, Serialize};
-
-/// Which stages run, and the sizes that rebuild the model. Saved beside every checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StageConfig {
-    /// 3 for RGB, 1 for grey.
-    pub channels: usize,
-    pub blur: bool,
-    pub lighting: bool,
-    pub background: bool,
-    pub detail: bool,
-    pub noise: bool,
-    /// Width of the small conv nets.
-    pub width: usize,
-    /// Largest RMS of the background texture (images in [-1, 1]), measured on the borders of
-    /// the real photos when training starts: the background may become as busy as the photos'
-    /// own background, no busier.
-    #[serde(default)]
-    pub bg_texture: f32,
-}
-
-impl Default for StageConfig {
-    fn default() -> Self {
-        StageConfig {
-            channels: 3,
-            blur: true,
-            lighting: true,
-            background: true,
-            detail: true,
-            noise: true,
-            width: 8,
-            bg_texture: 0.1,
-        }
-    }
-}
 
 /// Noise the chain consumes; made from each image's own RNG, at the training-pixel size of the
 /// image (see [`train_size`]).
@@ -69,53 +39,6 @@ pub struct NoiseInput {
     pub detail: Tensor<4>,
     /// [B, C, H, W] sensor noise per output pixel, standard normal.
     pub pixel: Tensor<4>,
-}
-
-/// Channel counts of the noise maps, so callers can make them.
-pub const LIGHT_Z: usize = 8;
-pub const BG_Z: usize = 8;
-pub const DETAIL_Z: usize = 4;
-
-/// Low-resolution side for a full side `n` and a downscale factor.
-pub fn low(n: usize, factor: usize) -> usize {
-    n.div_ceil(factor).max(1)
-}
-
-/// The size of an `h` × `w` image in training pixels, `scale` output pixels each.
-pub fn train_size(h: usize, w: usize, scale: f32) -> (usize, usize) {
-    let t = |n: usize| ((n as f32 / scale).round() as usize).max(1);
-    (t(h), t(w))
-}
-
-/// Per-stage statistics of one batch, for metrics and collapse checks.
-#[derive(Debug, Clone, Default)]
-pub struct StageStats {
-    /// Per image: blur σ in training pixels, in [0, BLUR_MAX].
-    pub blur: Vec<f32>,
-    /// Per image: range (max − min) of the lighting scale maps.
-    pub light_range: Vec<f32>,
-    /// Per image: mean |background shift| (colour and ramp).
-    pub bg_shift: Vec<f32>,
-    /// Per image: RMS of the background texture.
-    pub bg_texture: Vec<f32>,
-    /// Per image: mean |detail|.
-    pub detail: Vec<f32>,
-    /// Sensor noise standard deviation (one learned value).
-    pub noise: f32,
-}
-
-impl StageStats {
-    /// The per-image values by name (the keys `generate --augment` writes in the manifest);
-    /// a disabled stage's list is empty.
-    pub fn per_image(&self) -> [(&'static str, &[f32]); 5] {
-        [
-            ("blur", &self.blur),
-            ("light_range", &self.light_range),
-            ("bg_shift", &self.bg_shift),
-            ("bg_texture", &self.bg_texture),
-            ("detail", &self.detail),
-        ]
-    }
 }
 
 /// Output of the chain: the image after each stage, the soft penalty, the stats.
@@ -184,35 +107,6 @@ fn zero_linear(l: Linear) -> Linear {
     }
 }
 
-/// Resampling matrix [out, in]: bilinear when enlarging (half-pixel centres, as
-/// `align_corners = false`), area-weighted when shrinking (each output pixel averages the input
-/// pixels it covers, so nothing aliases).
-pub fn resample_matrix(n_in: usize, n_out: usize) -> Vec<f32> {
-    let mut m = vec![0.0f32; n_out * n_in];
-    let scale = n_in as f32 / n_out as f32;
-    if n_out >= n_in {
-        for o in 0..n_out {
-            let src = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (n_in - 1) as f32);
-            let i0 = src.floor() as usize;
-            let i1 = (i0 + 1).min(n_in - 1);
-            let f = src - i0 as f32;
-            m[o * n_in + i0] += 1.0 - f;
-            m[o * n_in + i1] += f;
-        }
-    } else {
-        for o in 0..n_out {
-            let (lo, hi) = (o as f32 * scale, (o + 1) as f32 * scale);
-            let mut i = lo.floor() as usize;
-            while (i as f32) < hi && i < n_in {
-                let overlap = (hi.min(i as f32 + 1.0) - lo.max(i as f32)).max(0.0);
-                m[o * n_in + i] += overlap / scale;
-                i += 1;
-            }
-        }
-    }
-    m
-}
-
 /// Resizes [B, C, h, w] to `size` as two matrix products (rows, then columns): bilinear up,
 /// area down. Differentiable on every burn backend (the wgpu backend has no bilinear
 /// `interpolate` backward) and faster on flex.
@@ -234,16 +128,6 @@ pub fn resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     t.reshape([oh, b * c, ow])
         .swap_dims(0, 1)
         .reshape([b, c, oh, ow])
-}
-
-/// The normalised Gaussian kernel of `sigma` and its radius (⌈3σ⌉, at least 1).
-pub fn gaussian_kernel(sigma: f32) -> (usize, Vec<f32>) {
-    let radius = ((3.0 * sigma).ceil() as usize).max(1);
-    let k: Vec<f32> = (0..2 * radius + 1)
-        .map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let s: f32 = k.iter().sum();
-    (radius, k.iter().map(|v| v / s).collect())
 }
 
 /// Gaussian blur with a fixed kernel (depthwise, separable), normalised at the borders by
@@ -273,9 +157,6 @@ pub fn gaussian_blur(x: Tensor<4>, sigma: f32) -> Tensor<4> {
     let ones = Tensor::<4>::ones([1, 1, h, w], &device);
     (run(x.reshape([b * c, 1, h, w])) / run(ones)).reshape([b, c, h, w])
 }
-
-/// Largest learned blur σ, in training pixels.
-pub const BLUR_MAX: f32 = 3.0;
 
 /// Gaussian blur with a different, differentiable σ per image ([B, 1], pixels): kernels are
 /// built from σ with tensor ops and applied as one grouped convolution over (image, channel).
@@ -367,20 +248,6 @@ pub struct Chain {
     flags: [bool; 5],
     bg_bound: f32,
 }
-
-/// The per-image scalars (blur level, noise level) are stored divided by this, so Adam's
-/// step (about the learning rate) moves them as fast as it moves conv weights' effect.
-pub const SCALAR_GAIN: f32 = 30.0;
-
-/// Largest detail amplitude (images are in [-1, 1]).
-pub const DETAIL_BOUND: f32 = 0.5;
-/// Largest sensor noise standard deviation.
-pub const NOISE_BOUND: f32 = 0.25;
-/// Largest background colour offset, and largest ramp across the image.
-pub const BG_SHIFT_BOUND: f32 = 2.0;
-pub const BG_RAMP_BOUND: f32 = 1.0;
-/// The stage names, in chain order.
-pub const STAGES: [&str; 5] = ["blur", "lighting", "background", "detail", "noise"];
 
 /// burn's flex backend draws every new parameter from one process-wide generator, which
 /// `Device::seed` resets: a model made while another thread draws would get some of that
@@ -660,8 +527,8 @@ impl Chain {
     }
 
     /// The weights as plain vectors, for the CPU forward of `generate --augment`.
-    pub fn export(&self) -> super::fast::Weights {
-        use super::fast::{Conv3, Dense, Weights};
+    pub fn export(&self) -> super::stages::Weights {
+        use super::stages::{Conv3, Dense, Weights};
         let conv = |c: &Conv2d| {
             let [o, i, _, _] = c.weight.val().dims();
             Conv3 {

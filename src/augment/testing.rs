@@ -6,7 +6,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use super::infer::batch_inputs;
-use super::model::{values, Chain, StageConfig, StageStats};
+use super::model::{values, Chain};
+use super::stages::{StageConfig, StageStats};
 
 /// Adds noise to every weight, so every stage (including the zero-initialised heads) acts,
 /// and raises the 1-D parameters (the stored blur and noise scalars, ×30 when used, and the

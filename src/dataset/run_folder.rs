@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::augment::model::StageConfig;
+use crate::augment::stages::StageConfig;
 use crate::config::InputError;
 
 /// What a run folder records about its training, enough to rebuild the models.

@@ -24,7 +24,8 @@ use super::probe::{Best, Collapse, Measured, Outcome, Probe, Score, Verdict, PRO
 use super::samples::{caption, grid, stack};
 use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs};
-use crate::augment::model::{first_value, values, Chain, StageConfig, StageStats};
+use crate::augment::model::{first_value, values, Chain};
+use crate::augment::stages::{StageConfig, StageStats};
 use crate::config::Config;
 use crate::dataset::run_folder::{
     self as rf, write_atomic, Metrics, RunInfo, ADAM_D, ADAM_G, GENERATOR_BEST, HISTORY, RUN_FORMAT,

@@ -225,7 +225,7 @@ impl Collapse {
     /// against the raw renders' `raw`) at `step`.
     pub fn check(
         &mut self,
-        st: &crate::augment::model::StageStats,
+        st: &crate::augment::stages::StageStats,
         spread: Option<(f64, f64)>,
         step: u64,
     ) -> Vec<String> {
@@ -690,7 +690,7 @@ mod tests {
 
     #[test]
     fn a_strong_blur_erases_small_objects_and_keeps_large_ones() {
-        use crate::augment::model::StageConfig;
+        use crate::augment::stages::StageConfig;
         let device = Device::flex();
         let probe = squares_probe(3, 32, 4);
         let stages = StageConfig::default();

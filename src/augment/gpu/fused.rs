@@ -10,9 +10,9 @@ use std::sync::MutexGuard;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::plan::{Footprint, Geometry};
-use super::run::{Recorded, Scratch};
+use super::run::{IoBufs, Recorded, Scratch};
 use super::{Batch, GpuChain};
-use crate::augment::model::{train_size, StageStats};
+use crate::augment::stages::{train_size, StageStats};
 use crate::augment::ImageNoise;
 
 /// `shaders/augment_io.wgsl`'s `Io`.
@@ -31,18 +31,6 @@ pub(super) struct IoParams {
 
 /// The io kernels, in `shaders/augment_io.wgsl`.
 pub(super) const IO_ENTRIES: [&str; 2] = ["cs_composite", "cs_pack"];
-
-/// The device buffers of the batch's ends, for `images` images of `words` row words each.
-pub(super) struct IoBufs {
-    images: usize,
-    words: usize,
-    /// Each image's background, one RGB8 pixel a word.
-    back: wgpu::Buffer,
-    /// The finished rows, then the composite's rows.
-    out: wgpu::Buffer,
-    /// The composite's rows on their way back.
-    before: wgpu::Buffer,
-}
 
 /// One batch set up to run between render and readback: noise, tables and backgrounds
 /// queued, the scratch held. [`crate::render::ColourPass`] records it into the render's
@@ -349,7 +337,7 @@ mod tests {
     use burn::prelude::*;
 
     use super::GpuChain;
-    use crate::augment::model::StageConfig;
+    use crate::augment::stages::StageConfig;
     use crate::augment::testing::shaken_chain;
     use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
     use crate::pixels::composite;

@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
-use crate::augment::fast::{reach, taps, Weights};
-use crate::augment::model::{low, BG_Z, BLUR_MAX, DETAIL_BOUND, LIGHT_Z};
+use crate::augment::fast::{reach, taps};
+use crate::augment::stages::Weights;
+use crate::augment::stages::{low, BG_Z, BLUR_MAX, DETAIL_BOUND, LIGHT_Z};
 
 /// Values one workgroup of a reduction sums.
 pub(super) const CHUNK: usize = 8192;

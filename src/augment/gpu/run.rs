@@ -6,13 +6,24 @@ use std::num::NonZeroU64;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::fused::IoBufs;
 use super::plan::{view, BlurAt, Buf, Footprint, Geometry, Kernel, Params, Recorder, Step};
 use super::plan::{Table, View, ACT_DETAIL, ACT_LEAKY, ACT_NONE, BLUR_HIGH_PASS, BLUR_WRITE};
 use super::plan::{RESIZE_ADD, RESIZE_COMPOSITE, RESIZE_WRITE, SUM_ABS, SUM_SQUARES};
 use super::{Batch, GpuChain};
 use crate::augment::fast::{blur_kernel, ramp_planes, reach, ImageStats};
-use crate::augment::model::gaussian_kernel;
+use crate::augment::stages::gaussian_kernel;
+
+/// The device buffers of the batch's ends, for `images` images of `words` row words each.
+pub(super) struct IoBufs {
+    pub(super) images: usize,
+    pub(super) words: usize,
+    /// Each image's background, one RGB8 pixel a word.
+    pub(super) back: wgpu::Buffer,
+    /// The finished rows, then the composite's rows.
+    pub(super) out: wgpu::Buffer,
+    /// The composite's rows on their way back.
+    pub(super) before: wgpu::Buffer,
+}
 
 /// The device buffers of one size of batch (and of at most as many images).
 pub(super) struct Scratch {

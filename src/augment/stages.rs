@@ -1,0 +1,186 @@
+//! What a learned chain is, without burn: which stages run and their sizes ([`StageConfig`],
+//! saved beside every checkpoint), their bounds, the sizes of the noise they draw, what each did
+//! per image ([`StageStats`]), the resampling and blur kernels the forwards share, and the
+//! trained weights as plain arrays ([`Weights`]) that the CPU forward (`fast`) and the GPU
+//! forward (`gpu`) apply. The burn modules that learn them are in `model`; this file is what
+//! every floor above may name without naming burn.
+
+use serde::{Deserialize, Serialize};
+
+/// Which stages run, and the sizes that rebuild the model. Saved beside every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageConfig {
+    /// 3 for RGB, 1 for grey.
+    pub channels: usize,
+    pub blur: bool,
+    pub lighting: bool,
+    pub background: bool,
+    pub detail: bool,
+    pub noise: bool,
+    /// Width of the small conv nets.
+    pub width: usize,
+    /// Largest RMS of the background texture (images in [-1, 1]), measured on the borders of
+    /// the real photos when training starts: the background may become as busy as the photos'
+    /// own background, no busier.
+    #[serde(default)]
+    pub bg_texture: f32,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        StageConfig {
+            channels: 3,
+            blur: true,
+            lighting: true,
+            background: true,
+            detail: true,
+            noise: true,
+            width: 8,
+            bg_texture: 0.1,
+        }
+    }
+}
+
+/// Channel counts of the noise maps, so callers can make them.
+pub const LIGHT_Z: usize = 8;
+pub const BG_Z: usize = 8;
+pub const DETAIL_Z: usize = 4;
+
+/// Low-resolution side for a full side `n` and a downscale factor.
+pub fn low(n: usize, factor: usize) -> usize {
+    n.div_ceil(factor).max(1)
+}
+
+/// The size of an `h` × `w` image in training pixels, `scale` output pixels each.
+pub fn train_size(h: usize, w: usize, scale: f32) -> (usize, usize) {
+    let t = |n: usize| ((n as f32 / scale).round() as usize).max(1);
+    (t(h), t(w))
+}
+
+/// Per-stage statistics of one batch, for metrics and collapse checks.
+#[derive(Debug, Clone, Default)]
+pub struct StageStats {
+    /// Per image: blur σ in training pixels, in [0, BLUR_MAX].
+    pub blur: Vec<f32>,
+    /// Per image: range (max − min) of the lighting scale maps.
+    pub light_range: Vec<f32>,
+    /// Per image: mean |background shift| (colour and ramp).
+    pub bg_shift: Vec<f32>,
+    /// Per image: RMS of the background texture.
+    pub bg_texture: Vec<f32>,
+    /// Per image: mean |detail|.
+    pub detail: Vec<f32>,
+    /// Sensor noise standard deviation (one learned value).
+    pub noise: f32,
+}
+
+impl StageStats {
+    /// The per-image values by name (the keys `generate --augment` writes in the manifest);
+    /// a disabled stage's list is empty.
+    pub fn per_image(&self) -> [(&'static str, &[f32]); 5] {
+        [
+            ("blur", &self.blur),
+            ("light_range", &self.light_range),
+            ("bg_shift", &self.bg_shift),
+            ("bg_texture", &self.bg_texture),
+            ("detail", &self.detail),
+        ]
+    }
+}
+
+/// Resampling matrix [out, in]: bilinear when enlarging (half-pixel centres, as
+/// `align_corners = false`), area-weighted when shrinking (each output pixel averages the input
+/// pixels it covers, so nothing aliases).
+pub fn resample_matrix(n_in: usize, n_out: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; n_out * n_in];
+    let scale = n_in as f32 / n_out as f32;
+    if n_out >= n_in {
+        for o in 0..n_out {
+            let src = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (n_in - 1) as f32);
+            let i0 = src.floor() as usize;
+            let i1 = (i0 + 1).min(n_in - 1);
+            let f = src - i0 as f32;
+            m[o * n_in + i0] += 1.0 - f;
+            m[o * n_in + i1] += f;
+        }
+    } else {
+        for o in 0..n_out {
+            let (lo, hi) = (o as f32 * scale, (o + 1) as f32 * scale);
+            let mut i = lo.floor() as usize;
+            while (i as f32) < hi && i < n_in {
+                let overlap = (hi.min(i as f32 + 1.0) - lo.max(i as f32)).max(0.0);
+                m[o * n_in + i] += overlap / scale;
+                i += 1;
+            }
+        }
+    }
+    m
+}
+
+/// The normalised Gaussian kernel of `sigma` and its radius (⌈3σ⌉, at least 1).
+pub fn gaussian_kernel(sigma: f32) -> (usize, Vec<f32>) {
+    let radius = ((3.0 * sigma).ceil() as usize).max(1);
+    let k: Vec<f32> = (0..2 * radius + 1)
+        .map(|i| (-((i as f32 - radius as f32).powi(2)) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let s: f32 = k.iter().sum();
+    (radius, k.iter().map(|v| v / s).collect())
+}
+
+/// Largest learned blur σ, in training pixels.
+pub const BLUR_MAX: f32 = 3.0;
+
+/// The per-image scalars (blur level, noise level) are stored divided by this, so Adam's
+/// step (about the learning rate) moves them as fast as it moves conv weights' effect.
+pub const SCALAR_GAIN: f32 = 30.0;
+
+/// Largest detail amplitude (images are in [-1, 1]).
+pub const DETAIL_BOUND: f32 = 0.5;
+/// Largest sensor noise standard deviation.
+pub const NOISE_BOUND: f32 = 0.25;
+/// Largest background colour offset, and largest ramp across the image.
+pub const BG_SHIFT_BOUND: f32 = 2.0;
+pub const BG_RAMP_BOUND: f32 = 1.0;
+/// The stage names, in chain order.
+pub const STAGES: [&str; 5] = ["blur", "lighting", "background", "detail", "noise"];
+
+/// A 3 × 3 convolution (zero padding 1): weight [out][in][3][3], bias [out].
+#[derive(Debug, Clone)]
+pub struct Conv3 {
+    pub c_in: usize,
+    pub c_out: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// A dense layer: weight [in][out] (burn's layout: y = x W + b), bias [out].
+#[derive(Debug, Clone)]
+pub struct Dense {
+    pub d_in: usize,
+    pub d_out: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// The chain's weights and switches, read once from the burn module.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    pub channels: usize,
+    /// blur, lighting, background, detail, noise.
+    pub flags: [bool; 5],
+    pub bg_bound: f32,
+    /// Stored scalars (before [`SCALAR_GAIN`]).
+    pub blur_a: f32,
+    pub blur_c: f32,
+    pub noise_level: f32,
+    pub light1: Conv3,
+    pub light2: Conv3,
+    pub bg_color1: Dense,
+    pub bg_color2: Dense,
+    pub bg1: Conv3,
+    pub bg2: Conv3,
+    pub bg3: Conv3,
+    pub bg4: Conv3,
+    pub detail1: Conv3,
+    pub detail2: Conv3,
+}
