@@ -8,7 +8,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DeviceError {
     #[error(
-        "the graphics device stopped working while rendering ({0}); the images written so far \
+        "the graphics device stopped working ({0}); the images written so far \
          are kept: run the same command with --resume once `rendergan devices` lists the adapter \
          again"
     )]
@@ -168,4 +168,47 @@ impl RenderContext {
             self.info.name, self.info.backend, self.info.device_type
         )
     }
+}
+
+/// Maps `slices` (of buffers made with `MAP_READ`) for reading and waits until they are: the
+/// one readback of the crate (the render's batch, the augmentation's). `submission` is the
+/// work to wait for (`None`: all of it); `what` names the batch in the error. Anything that goes
+/// wrong here is the device lost ([`DeviceError::Lost`], whose message says how to `--resume`).
+pub fn map_read(
+    device: &wgpu::Device,
+    slices: &[wgpu::BufferSlice<'_>],
+    submission: Option<wgpu::SubmissionIndex>,
+    what: &str,
+) -> Result<(), DeviceError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    for slice in slices {
+        let tx = tx.clone();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+    }
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: submission,
+            timeout: None,
+        })
+        .map_err(|e| DeviceError::Lost(format!("waiting for {what}: {e}")))?;
+    for _ in slices {
+        match rx.try_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(DeviceError::Lost(format!("reading {what} back: {e}"))),
+            Err(e) => return Err(DeviceError::Lost(format!("reading {what} back: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// The mapped bytes of a slice [`map_read`] mapped.
+pub fn mapped<'a>(
+    slice: &wgpu::BufferSlice<'a>,
+    what: &str,
+) -> Result<wgpu::BufferView, DeviceError> {
+    slice
+        .get_mapped_range()
+        .map_err(|e| DeviceError::Lost(format!("reading {what} back: {e}")))
 }

@@ -6,7 +6,7 @@
 mod context;
 
 use bytemuck::{Pod, Zeroable};
-pub use context::{adapters, AdapterSummary, DeviceError, RenderContext};
+pub use context::{adapters, map_read, mapped, AdapterSummary, DeviceError, RenderContext};
 use glam::Mat4;
 
 use crate::scene::Scene;
@@ -825,27 +825,9 @@ impl<'a> Renderer<'a> {
         let t = self.targets.as_ref().expect("targets were just ensured");
         let lay = self.readback_layout(t.images, t.tiles);
         let slice = t.readback.slice(..);
-        let (mapped_tx, mapped_rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = mapped_tx.send(r);
-        });
-        let lost =
-            |what: &str, e: &dyn std::fmt::Display| DeviceError::Lost(format!("{what}: {e}"));
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: None,
-            })
-            .map_err(|e| lost("waiting for a batch", &e))?;
-        match mapped_rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(lost("reading a batch back", &e)),
-            Err(e) => return Err(lost("reading a batch back", &e)),
-        }
+        map_read(self.device, &[slice], None, "a batch")?;
         let t1 = std::time::Instant::now();
-        let data = slice
-            .get_mapped_range()
-            .map_err(|e| lost("reading a batch back", &e))?;
+        let data = mapped(&slice, "a batch")?;
         let rows = |offset: u64, bpp: usize, img: usize| -> Vec<u8> {
             let row = padded_row(w * bpp as u32) as usize;
             let mut out = Vec::with_capacity(w as usize * h as usize * bpp);

@@ -7,7 +7,7 @@
 
 use std::sync::MutexGuard;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::plan::{Footprint, Geometry};
 use super::run::{IoBufs, Recorded, Scratch};
@@ -207,35 +207,13 @@ impl Fused<'_> {
         let rows = 4 * (n * h * io.words) as u64;
         let partials = (4 * self.recorded.partials_len).max(4) as u64;
         let slices = [s.readback.slice(..partials), io.before.slice(..rows)];
-        let (tx, rx) = std::sync::mpsc::channel();
-        for (i, sl) in slices.iter().enumerate() {
-            let tx = tx.clone();
-            sl.map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send((i, r));
-            });
-        }
-        chain
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: None,
-            })
-            .map_err(|e| anyhow!("waiting for the augmentation batch: {e}"))?;
-        for _ in 0..2 {
-            rx.try_recv()
-                .context("the augmentation batch's readback never finished")?
-                .1
-                .map_err(|e| anyhow!("reading the augmentation batch back: {e}"))?;
-        }
-        let part: Vec<f32> = bytemuck::pod_collect_to_vec(
-            &slices[0]
-                .get_mapped_range()
-                .map_err(|e| anyhow!("reading the augmentation batch back: {e}"))?,
-        );
+        crate::render::map_read(&chain.device, &slices, None, "the augmentation batch")?;
+        let part: Vec<f32> = bytemuck::pod_collect_to_vec(&crate::render::mapped(
+            &slices[0],
+            "the augmentation batch",
+        )?);
         let before = {
-            let data = slices[1]
-                .get_mapped_range()
-                .map_err(|e| anyhow!("reading the augmentation batch back: {e}"))?;
+            let data = crate::render::mapped(&slices[1], "the augmentation batch")?;
             (0..n)
                 .map(|k| {
                     let mut rgb = Vec::with_capacity(3 * h * w);

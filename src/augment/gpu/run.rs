@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU64;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::plan::{view, BlurAt, Buf, Footprint, Geometry, Kernel, Params, Recorder, Step};
 use super::plan::{Table, View, ACT_DETAIL, ACT_LEAKY, ACT_NONE, BLUR_HIGH_PASS, BLUR_WRITE};
@@ -82,29 +82,19 @@ impl GpuChain {
         let index = self
             .queue
             .submit([self.encode(s, &recorded.rec.steps, &copies)]);
-        let slice = s.readback.slice(..(4 * read_len.max(1)) as u64);
-        let (mapped_tx, mapped_rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = mapped_tx.send(r);
-        });
         let refused = [invalid.pop(), oom.pop()].map(pollster::block_on);
         if let Some(e) = refused.into_iter().flatten().next() {
             *guard = None;
             bail!("the graphics device refused the augmentation batch: {e}");
         }
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: None,
-            })
-            .map_err(|e| anyhow!("waiting for the augmentation batch: {e}"))?;
-        mapped_rx
-            .try_recv()
-            .context("the augmentation batch's readback never finished")?
-            .map_err(|e| anyhow!("reading the augmentation batch back: {e}"))?;
-        let data = slice
-            .get_mapped_range()
-            .map_err(|e| anyhow!("reading the augmentation batch back: {e}"))?;
+        let slice = s.readback.slice(..(4 * read_len.max(1)) as u64);
+        crate::render::map_read(
+            &self.device,
+            &[slice],
+            Some(index),
+            "the augmentation batch",
+        )?;
+        let data = crate::render::mapped(&slice, "the augmentation batch")?;
         let out: Vec<f32> = bytemuck::pod_collect_to_vec(&data);
         drop(data);
         s.readback.unmap();
