@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::augment::infer::AugmentOn;
+use crate::augment::infer::{AugmentOn, RunsOn};
 use crate::config::{self, ConfigError};
 use crate::generate::{self, Options};
 use crate::render;
@@ -495,8 +495,8 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         s.threads,
         s.adapter,
         match s.augment_on {
-            Some("gpu") => "; augmented on the render device",
-            Some(_) => "; augmented on the CPU",
+            Some(RunsOn::Gpu) => "; augmented on the render device",
+            Some(RunsOn::Cpu) => "; augmented on the CPU",
             None => "",
         }
     );

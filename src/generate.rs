@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::augment::infer::{trained_weights, AugImage, AugmentOn, Augmenter};
+use crate::augment::infer::{trained_weights, AugImage, AugmentOn, Augmenter, RunsOn};
 use crate::augment::stages::StageStats;
 use crate::config::{Background, Config, InputError};
 use crate::dataset::manifest::AugmentNote;
@@ -99,8 +99,8 @@ pub struct Summary {
     /// Learned augmentation: wall time summed over render threads (on the render device) and
     /// workers (on the CPU).
     pub augment: Duration,
-    /// Where the learned chain ran ("cpu" or "gpu"), when one was applied.
-    pub augment_on: Option<&'static str>,
+    /// Where the learned chain ran, when one was applied.
+    pub augment_on: Option<RunsOn>,
     /// Summed over workers (CPU time, not wall time).
     pub stages: StageTimes,
 }
@@ -494,7 +494,7 @@ struct RenderTimes {
     render: Duration,
     readback: Duration,
     augment: Duration,
-    augment_on: Option<&'static str>,
+    augment_on: Option<RunsOn>,
 }
 
 /// One render device's share of the run: its chunks of images sampled, rendered in batches

@@ -7,6 +7,7 @@
 //!
 //! Layout: CHW `f32` planes, row-major; sizes as (h, w).
 
+use crate::augment::stages::Stage;
 use rayon::prelude::*;
 
 use super::stages::{
@@ -348,7 +349,11 @@ impl Weights {
                 Vec::new()
             }
         };
-        let [b, l, g, d, n] = self.flags;
+        let b = self.flags.on(Stage::Blur);
+        let l = self.flags.on(Stage::Lighting);
+        let g = self.flags.on(Stage::Background);
+        let d = self.flags.on(Stage::Detail);
+        let n = self.flags.on(Stage::Noise);
         StageStats {
             blur: pick(b, |s| s.blur),
             light_range: pick(l, |s| s.light_range),
@@ -417,7 +422,11 @@ impl Weights {
         let c = self.channels;
         let n = h * w;
         let mut st = ImageStats::default();
-        let [blur_on, light_on, bg_on, detail_on, noise_on] = self.flags;
+        let blur_on = self.flags.on(Stage::Blur);
+        let light_on = self.flags.on(Stage::Lighting);
+        let bg_on = self.flags.on(Stage::Background);
+        let detail_on = self.flags.on(Stage::Detail);
+        let noise_on = self.flags.on(Stage::Noise);
         if blur_on {
             let sigma = self.sigma(z.blur);
             st.blur = sigma;
@@ -652,10 +661,9 @@ mod timing {
         eprintln!("noise: {:.2} ms", per(t));
         for stage in 0..6 {
             let mut wts = weights.clone();
-            wts.flags = [false; 5];
-            if stage < 5 {
-                wts.flags[stage] = true;
-            }
+            wts.flags = crate::augment::stages::Switches::only(
+                crate::augment::stages::Stage::ALL.get(stage).copied(),
+            );
             let mut x = input.images.clone();
             let t = Instant::now();
             for (k, img) in x.iter_mut().enumerate() {

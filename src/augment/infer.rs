@@ -40,6 +40,15 @@ pub fn load_module_bytes<M: ModuleSnapshot>(m: &mut M, bytes: Vec<u8>) -> Result
     Ok(())
 }
 
+/// Where a chain was applied: the CPU forward, or the render device's compute shaders (written
+/// as "cpu" and "gpu" in bench's JSON line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunsOn {
+    Cpu,
+    Gpu,
+}
+
 /// Where `generate --augment` runs the chain (`--augment-on`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum AugmentOn {
@@ -116,12 +125,12 @@ impl Augmenter {
         })
     }
 
-    /// "cpu" or "gpu": where [`apply`](Self::apply) runs.
-    pub fn runs_on(&self) -> &'static str {
+    /// Where [`apply`](Self::apply) runs.
+    pub fn runs_on(&self) -> RunsOn {
         if self.on_cpu() {
-            "cpu"
+            RunsOn::Cpu
         } else {
-            "gpu"
+            RunsOn::Gpu
         }
     }
 

@@ -14,7 +14,7 @@
 use super::stages::{
     gaussian_kernel, low, resample_matrix, train_size, StageConfig, StageStats, BG_RAMP_BOUND,
     BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND, DETAIL_Z, LIGHT_Z, NOISE_BOUND, SCALAR_GAIN,
-    STAGES,
+    Stage, Switches,
 };
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -245,7 +245,8 @@ pub struct Chain {
     detail2: Conv2d,
     noise_level: Param<Tensor<1>>,
     channels: usize,
-    flags: [bool; 5],
+    #[module(skip)]
+    flags: Switches,
     bg_bound: f32,
 }
 
@@ -323,13 +324,7 @@ impl Chain {
             detail2: zero(conv(w, c, 3, device)),
             noise_level: scalar(-3.0),
             channels: c,
-            flags: [
-                cfg.blur,
-                cfg.lighting,
-                cfg.background,
-                cfg.detail,
-                cfg.noise,
-            ],
+            flags: Switches::of(cfg),
             bg_bound: cfg.bg_texture.max(0.0),
         }
     }
@@ -355,24 +350,17 @@ impl Chain {
         }
     }
 
-    /// The same chain with one stage (a name from [`STAGES`]) switched off: what the verdict
+    /// The same chain with `stage` switched off: what the verdict
     /// compares to tell which stage hurts.
-    pub fn without(&self, stage: &str) -> Chain {
+    pub fn without(&self, stage: Stage) -> Chain {
         let mut c = self.clone();
-        if let Some(i) = STAGES.iter().position(|s| *s == stage) {
-            c.flags[i] = false;
-        }
+        c.flags = c.flags.without(stage);
         c
     }
 
     /// The stages that run.
-    pub fn enabled(&self) -> Vec<&'static str> {
-        STAGES
-            .iter()
-            .zip(self.flags)
-            .filter(|(_, on)| *on)
-            .map(|(s, _)| *s)
-            .collect()
+    pub fn enabled(&self) -> Vec<Stage> {
+        self.flags.enabled()
     }
 
     /// Runs the enabled stages on `x` [B, C, H, W] in [-1, 1]; `alpha` [B, 1, H, W] is the
@@ -393,7 +381,11 @@ impl Chain {
         let mut penalty = Tensor::<1>::zeros([1], &device);
         let mut stages = vec![("render", x.clone())];
         let mut x = x;
-        let [blur, lighting, background, detail, noise] = self.flags;
+        let blur = self.flags.on(Stage::Blur);
+        let lighting = self.flags.on(Stage::Lighting);
+        let background = self.flags.on(Stage::Background);
+        let detail = self.flags.on(Stage::Detail);
+        let noise = self.flags.on(Stage::Noise);
         if blur {
             // a learned Gaussian σ per image in [0, BLUR_MAX] training px: blurring only removes
             // high frequencies, and σ is what a camera's defocus or motion is measured in
@@ -789,7 +781,7 @@ mod tests {
         // the same maps (made at the training size from the same seeds), sensor noise per pixel
         let z_64 = inputs(2, 3, 64, 64, 1.0, &device).2;
         let scalar = |v: f32| scalar(v, &device);
-        for stage in ["all"].into_iter().chain(STAGES) {
+        for stage in ["all"].into_iter().chain(Stage::ALL.map(Stage::name)) {
             let mut chain = trained_like(&only(stage), &device);
             // a blur of about 1.2 training px and noise of σ 0.05, whatever the jitter gave
             chain.blur_a = scalar(0.2);

@@ -141,8 +141,76 @@ pub const NOISE_BOUND: f32 = 0.25;
 /// Largest background colour offset, and largest ramp across the image.
 pub const BG_SHIFT_BOUND: f32 = 2.0;
 pub const BG_RAMP_BOUND: f32 = 1.0;
-/// The stage names, in chain order.
-pub const STAGES: [&str; 5] = ["blur", "lighting", "background", "detail", "noise"];
+/// One stage of the chain. The forward runs blur, lighting, background, detail, noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Blur,
+    Lighting,
+    Background,
+    Detail,
+    Noise,
+}
+
+impl Stage {
+    /// Every stage, in chain order.
+    pub const ALL: [Stage; 5] = [
+        Stage::Blur,
+        Stage::Lighting,
+        Stage::Background,
+        Stage::Detail,
+        Stage::Noise,
+    ];
+
+    /// The stage's name, as the config, the manifest and the messages write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Blur => "blur",
+            Stage::Lighting => "lighting",
+            Stage::Background => "background",
+            Stage::Detail => "detail",
+            Stage::Noise => "noise",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which stages run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switches([bool; 5]);
+
+impl Switches {
+    /// The stages a config switches on.
+    pub fn of(c: &StageConfig) -> Switches {
+        Switches([c.blur, c.lighting, c.background, c.detail, c.noise])
+    }
+
+    /// Only `stage` on (`None`: none).
+    pub fn only(stage: Option<Stage>) -> Switches {
+        Switches(Stage::ALL.map(|s| Some(s) == stage))
+    }
+
+    pub fn on(self, stage: Stage) -> bool {
+        self.0[stage as usize]
+    }
+
+    /// The same with `stage` switched off.
+    pub fn without(self, stage: Stage) -> Switches {
+        let mut f = self.0;
+        f[stage as usize] = false;
+        Switches(f)
+    }
+
+    /// The stages on, in chain order.
+    pub fn enabled(self) -> Vec<Stage> {
+        Stage::ALL.into_iter().filter(|s| self.on(*s)).collect()
+    }
+}
 
 /// A 3 × 3 convolution (zero padding 1): weight [out][in][3][3], bias [out].
 #[derive(Debug, Clone)]
@@ -166,8 +234,7 @@ pub struct Dense {
 #[derive(Debug, Clone)]
 pub struct Weights {
     pub channels: usize,
-    /// blur, lighting, background, detail, noise.
-    pub flags: [bool; 5],
+    pub flags: Switches,
     pub bg_bound: f32,
     /// Stored scalars (before [`SCALAR_GAIN`]).
     pub blur_a: f32,

@@ -18,6 +18,7 @@ use super::keep::judged_objects;
 use super::synth::SynthBatch;
 use crate::augment::infer::batch_inputs;
 use crate::augment::model::Chain;
+use crate::augment::stages::Stage;
 use crate::config::Dist;
 use crate::dataset::run_folder::{write_atomic, OUTCOME};
 use crate::eval::manifest_stats::{LabelSafety, KEPT_CONTRAST};
@@ -344,8 +345,8 @@ impl Verdict {
         learned: Measured,
         best_step: u64,
         probe: &Probe,
-        ablate: impl FnMut(&str) -> Option<Measured>,
-        stages: &[&str],
+        ablate: impl FnMut(Stage) -> Option<Measured>,
+        stages: &[Stage],
     ) -> Verdict {
         Verdict::of(
             raw,
@@ -363,8 +364,8 @@ impl Verdict {
         learned: Measured,
         best_step: u64,
         (held_out, disjoint): (usize, bool),
-        mut ablate: impl FnMut(&str) -> Option<Measured>,
-        stages: &[&str],
+        mut ablate: impl FnMut(Stage) -> Option<Measured>,
+        stages: &[Stage],
     ) -> Verdict {
         let hides = |m: &Option<LabelSafety>| m.as_ref().is_some_and(|s| s.share() > MAX_AT_RISK);
         let outcome = if learned.score.beats(&raw) {
@@ -380,13 +381,13 @@ impl Verdict {
         };
         let (mut without, mut without_at_risk) = (Vec::new(), Vec::new());
         if outcome != Judgement::Helped {
-            for s in stages {
+            for &s in stages {
                 if let Some(m) = ablate(s) {
                     if outcome == Judgement::HidesObjects {
                         let share = m.safety.as_ref().map_or(0.0, LabelSafety::share);
-                        without_at_risk.push((s.to_string(), share));
+                        without_at_risk.push((s.name().to_string(), share));
                     }
-                    without.push((s.to_string(), m.score));
+                    without.push((s.name().to_string(), m.score));
                 }
             }
         }
@@ -583,13 +584,13 @@ mod tests {
 
     #[test]
     fn a_chain_that_hides_objects_is_not_handed_over_and_the_stage_to_blame_is_named() {
-        let stages = ["blur", "noise"];
+        let stages = [Stage::Blur, Stage::Noise];
         let v = Verdict::of(
             s(0.95, 0.2),
             measured(0.8, 10),
             300,
             (128, true),
-            |stage| Some(measured(0.85, if stage == "blur" { 0 } else { 10 })),
+            |stage| Some(measured(0.85, if stage == Stage::Blur { 0 } else { 10 })),
             &stages,
         );
         assert_eq!(v.outcome, Judgement::HidesObjects);
@@ -618,7 +619,7 @@ mod tests {
             measured(0.8, 10),
             300,
             (128, true),
-            |stage| Some(measured(0.85, if stage == "blur" { 8 } else { 4 })),
+            |stage| Some(measured(0.85, if stage == Stage::Blur { 8 } else { 4 })),
             &stages,
         );
         let text = v.lines().join("\n");

@@ -335,7 +335,7 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
     rendergan::generate::apply(&mut gen_cfg, &opts);
     let ctxs = rendergan::generate::open_devices(Some(1)).unwrap();
     let s = rendergan::generate::run(&gen_cfg, &ctxs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(s.augment_on, Some("gpu"));
+    assert_eq!(s.augment_on, Some(rendergan::augment::infer::RunsOn::Gpu));
     for e in std::fs::read_dir(dir.path().join("aug/images/train")).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         let open = |d: &str| {

@@ -3,6 +3,7 @@
 //! image takes, and the recorder that turns stages into dispatches and builds the batch's
 //! table (taps, kernels, ramps, coverage, room for the partial sums).
 
+use crate::augment::stages::Stage;
 use std::collections::HashMap;
 
 use crate::augment::fast::{reach, taps};
@@ -194,7 +195,11 @@ pub(super) struct Footprint {
 
 impl Footprint {
     pub(super) fn new(m: &Weights, g: Geometry, scale: f32) -> Footprint {
-        let [blur, light, bg, detail, noise] = m.flags;
+        let blur = m.flags.on(Stage::Blur);
+        let light = m.flags.on(Stage::Lighting);
+        let bg = m.flags.on(Stage::Background);
+        let detail = m.flags.on(Stage::Detail);
+        let noise = m.flags.on(Stage::Noise);
         let c = g.c;
         let (h, w) = g.full;
         let (ht, wt) = g.train;

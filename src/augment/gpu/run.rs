@@ -2,6 +2,7 @@
 //! uploads, one submission, one readback (images, then the reductions' partials), and the
 //! per-image stats finished on the CPU.
 
+use crate::augment::stages::Stage;
 use std::num::NonZeroU64;
 
 use anyhow::{bail, Result};
@@ -153,7 +154,11 @@ impl GpuChain {
     pub(super) fn record(&self, batch: &Batch<'_>, geo: Geometry, fp: &Footprint) -> Recorded {
         let wts = &self.weights;
         let cv = self.convs;
-        let [blur_on, light_on, bg_on, detail_on, noise_on] = wts.flags;
+        let blur_on = wts.flags.on(Stage::Blur);
+        let light_on = wts.flags.on(Stage::Lighting);
+        let bg_on = wts.flags.on(Stage::Background);
+        let detail_on = wts.flags.on(Stage::Detail);
+        let noise_on = wts.flags.on(Stage::Noise);
         let b = batch.noise.len();
         let c = geo.c;
         let (h, w) = geo.full;
@@ -395,7 +400,10 @@ impl GpuChain {
         batch: &Batch<'_>,
         fp: &Footprint,
     ) {
-        let [_, light_on, bg_on, detail_on, noise_on] = self.weights.flags;
+        let light_on = self.weights.flags.on(Stage::Lighting);
+        let bg_on = self.weights.flags.on(Stage::Background);
+        let detail_on = self.weights.flags.on(Stage::Detail);
+        let noise_on = self.weights.flags.on(Stage::Noise);
         let q = &self.queue;
         let at = |k: usize, n: usize| (4 * k * n) as u64;
         for (k, img) in x.into_iter().flatten().enumerate() {
@@ -539,7 +547,10 @@ impl GpuChain {
         partials: &[f32],
     ) -> Vec<ImageStats> {
         let wts = &self.weights;
-        let [blur_on, light_on, bg_on, detail_on, _] = wts.flags;
+        let blur_on = wts.flags.on(Stage::Blur);
+        let light_on = wts.flags.on(Stage::Lighting);
+        let bg_on = wts.flags.on(Stage::Background);
+        let detail_on = wts.flags.on(Stage::Detail);
         let b = batch.noise.len();
         let chunks = geo.stat_chunks();
         let count = (geo.c * geo.train.0 * geo.train.1) as f32;
