@@ -435,17 +435,14 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         seed: a.seed,
         out: a.out.clone(),
         augment: a.augment.clone(),
+        train_resolution: None,
     };
     let cfg = config::load_with(&a.config, &overrides)?;
     let opts = Options {
-        out: a.out,
-        count: a.count,
-        seed: a.seed,
         threads: a.threads,
         overwrite: a.overwrite,
         progress: !a.quiet,
         render_threads: a.render_threads,
-        augment: a.augment,
         augment_on: a.augment_on,
         resume: a.resume,
         shard: a.shard.as_deref().map(parse_shard).transpose()?,
@@ -714,16 +711,13 @@ fn realism_cmd(a: RealismArgs) -> Result<ExitCode> {
 
 /// `rendergan bench --train`: training step time.
 fn bench_train_cmd(a: BenchArgs) -> Result<ExitCode> {
-    let mut cfg = load(&a.config)?;
-    if let Some(r) = a.res {
-        if !(16..=512).contains(&r) {
-            return Err(crate::config::InputError(format!(
-                "--res {r}: give a training resolution between 16 and 512"
-            ))
-            .into());
-        }
-        cfg.train.resolution = r;
-    }
+    let cfg = config::load_with(
+        &a.config,
+        &config::Overrides {
+            train_resolution: a.res,
+            ..Default::default()
+        },
+    )?;
     let dir = tempfile_dir()?;
     let secs = bench_train(&cfg, &dir, a.steps.max(1), a.device);
     let _ = std::fs::remove_dir_all(&dir);
@@ -747,17 +741,23 @@ fn bench_train_cmd(a: BenchArgs) -> Result<ExitCode> {
 
 /// `rendergan bench`: generation throughput.
 fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
-    let mut cfg = load(&a.config)?;
     let dir = tempfile_dir()?;
     let opts = Options {
-        count: a.count,
         threads: a.threads,
         render_threads: a.render_threads,
-        augment: a.augment,
         augment_on: a.augment_on,
-        ..Options::scratch(dir.join("bench"))
+        ..Options::scratch()
     };
-    generate::apply(&mut cfg, &opts);
+    // the same validated path as generate's flags
+    let cfg = config::load_with(
+        &a.config,
+        &config::Overrides {
+            count: a.count,
+            out: Some(dir.join("bench")),
+            augment: a.augment,
+            ..Default::default()
+        },
+    )?;
     let ctxs = generate::open_devices(opts.render_threads)?;
     // warm-up: pipeline compilation and first allocations are not throughput
     let mut warm = cfg.clone();
@@ -765,6 +765,11 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
     generate::run(&warm, &ctxs, &opts)?;
     let s = generate::run(&cfg, &ctxs, &opts)?;
     let _ = std::fs::remove_dir_all(&dir);
+    let per_stage = cfg
+        .augment
+        .as_deref()
+        .map(|run| stage_times(run, cfg.width as usize, cfg.height as usize))
+        .transpose()?;
     let ms = |d: std::time::Duration| {
         (d.as_secs_f64() * 1000.0 / s.images.max(1) as f64 * 1000.0).round() / 1000.0
     };
@@ -786,10 +791,45 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
             "encode": ms(s.stages.encode),
             "write": ms(s.stages.write),
         },
-        "note": "render and readback are wall time summed over render threads; augment is wall time summed over the workers (on the CPU) or over the render threads (on the render device, where the chain runs in the render's own submission: its device time is in render, augment is setting it up and reading its stats); labels, encode and write are CPU time summed over worker threads",
+        "augment_ms_per_image_per_stage": per_stage,
+        "note": "render and readback are wall time summed over render threads; augment is wall time summed over the workers (on the CPU) or over the render threads (on the render device, where the chain runs in the render's own submission: its device time is in render, augment is setting it up and reading its stats); labels, encode and write are CPU time summed over worker threads; augment_ms_per_image_per_stage: the CPU forward of the trained chain with one stage on at a time (none: the chain's fixed cost), 16 images of the config's size on all worker threads, wall time per image",
     });
     println!("{line}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the CPU forward of the trained chain in `run` spends its time on `w` × `h` images: the
+/// chain with one stage on at a time, and none, on 16 images (wall milliseconds per image).
+fn stage_times(run: &std::path::Path, w: usize, h: usize) -> Result<serde_json::Value> {
+    use crate::augment::stages::{Stage, Switches};
+    let (info, bytes) = crate::dataset::run_folder::read_applied(run)?;
+    let weights = crate::augment::infer::trained_weights(&info.stages, bytes)?;
+    let c = info.stages.channels;
+    let n = 16;
+    let images: Vec<Vec<f32>> = (0..n)
+        .map(|k| {
+            (0..c * h * w)
+                .map(|i| ((i * 7 + k * 13) % 97) as f32 / 48.5 - 1.0)
+                .collect()
+        })
+        .collect();
+    let alphas: Vec<Vec<f32>> = (0..n)
+        .map(|_| (0..h * w).map(|i| ((i % w) * 2 >= w) as u8 as f32).collect())
+        .collect();
+    let seeds: Vec<u64> = (0..n as u64).collect();
+    let scale = h as f32 / info.resolution as f32;
+    let mut out = serde_json::Map::new();
+    for stage in Stage::ALL.map(Some).into_iter().chain([None]) {
+        let mut wts = weights.clone();
+        wts.flags = Switches::only(stage);
+        let mut x = images.clone();
+        let t = std::time::Instant::now();
+        wts.apply(&mut x, &alphas, &seeds, (h, w), scale);
+        let ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        let name = stage.map_or("none", Stage::name);
+        out.insert(name.into(), ((ms * 1000.0).round() / 1000.0).into());
+    }
+    Ok(out.into())
 }
 
 /// Times `steps` training steps (after 2 warm-up steps) on the config, with 64 of its own
@@ -800,14 +840,16 @@ fn bench_train(
     steps: u64,
     device: LearnOn,
 ) -> Result<Vec<f64>> {
+    // the stand-in photos: 64 renders of the scene at the training resolution (a validated
+    // 64 or 128, so the size needs no other check)
     let res = cfg.train.resolution as u32;
     let mut real = cfg.clone();
     real.width = res;
     real.height = res;
     real.count = 64;
     real.augment = None;
-    let opts = Options::scratch(dir.join("real"));
-    generate::apply(&mut real, &opts);
+    let opts = Options::scratch();
+    real.output.dir = dir.join("real");
     let ctxs = generate::open_devices(None)?;
     generate::run(&real, &ctxs, &opts)?;
     drop(ctxs);

@@ -23,12 +23,10 @@ use crate::pixels::load::{self as image_load, Backgrounds};
 use crate::render::{ColourPass, Frame, RenderContext, Renderer};
 use crate::scene;
 
-/// Command-line choices that override or add to the config.
+/// How a run is carried out (the config's own overrides, `-n`, `--seed`, `-o`, `--augment`,
+/// go through `config::load_with` and its checks).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    pub out: Option<PathBuf>,
-    pub count: Option<u64>,
-    pub seed: Option<u64>,
     /// Worker threads for labels and encoding (default: [`default_threads`]).
     pub threads: Option<usize>,
     /// Replace an existing non-empty output folder.
@@ -36,8 +34,6 @@ pub struct Options {
     /// Render devices (default: 2 on a software rasteriser, 1 on a GPU).
     pub render_threads: Option<usize>,
     pub progress: bool,
-    /// A trained run folder to apply (overrides `augment:` in the config).
-    pub augment: Option<PathBuf>,
     /// Where the trained chain runs.
     pub augment_on: AugmentOn,
     /// Continue the unfinished dataset a stopped run of the same config, seed and count left.
@@ -47,10 +43,9 @@ pub struct Options {
 }
 
 impl Options {
-    /// A quiet run into `out` that replaces what is there (benchmarks, helper datasets).
-    pub fn scratch(out: PathBuf) -> Options {
+    /// A quiet run that replaces what is there (benchmarks, helper datasets).
+    pub fn scratch() -> Options {
         Options {
-            out: Some(out),
             overwrite: true,
             ..Default::default()
         }
@@ -108,22 +103,6 @@ pub struct Summary {
 impl Summary {
     pub fn images_per_second(&self) -> f64 {
         self.images as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-/// Applies the CLI overrides to a loaded config.
-pub fn apply(cfg: &mut Config, opts: &Options) {
-    if let Some(n) = opts.count {
-        cfg.count = n;
-    }
-    if let Some(s) = opts.seed {
-        cfg.seed = s;
-    }
-    if let Some(o) = &opts.out {
-        cfg.output.dir = o.clone();
-    }
-    if let Some(a) = &opts.augment {
-        cfg.augment = Some(a.clone());
     }
 }
 

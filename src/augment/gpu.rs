@@ -329,7 +329,6 @@ fn pack_weights(w: &Weights) -> Result<(Vec<f32>, Convs)> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use burn::prelude::*;
 
@@ -485,42 +484,5 @@ mod tests {
             .apply(&mut x, &input.alphas, &input.seeds, (16, 20), 1.0)
             .expect_err("a size the images do not have");
         assert!(err.to_string().contains("image 0"), "{err}");
-    }
-
-    /// Not a benchmark (debug build, software Vulkan): how the two forwards compare on this
-    /// machine. `cargo test --lib augment::gpu -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn time_the_gpu_and_cpu_forwards() {
-        let ctx = context();
-        let weights = shaken_chain(&StageConfig::default(), &Device::flex()).export();
-        let gpu = GpuChain::new(&ctx.device, &ctx.queue, &weights).expect("the kernels build");
-        let (h, w, scale) = (256, 256, 4.0);
-        let input = batch(8, 3, (h, w));
-        let mut x = input.images.clone();
-        // the first call makes the scratch buffers and lets the driver finish compiling
-        gpu.apply(&mut x, &input.alphas, &input.seeds, (h, w), scale)
-            .expect("the GPU forward runs");
-        let t = Instant::now();
-        let mut x = input.images.clone();
-        gpu.apply(&mut x, &input.alphas, &input.seeds, (h, w), scale)
-            .expect("the GPU forward runs");
-        let gpu_time = t.elapsed();
-        let t = Instant::now();
-        let mut y = input.images.clone();
-        weights.apply(&mut y, &input.alphas, &input.seeds, (h, w), scale);
-        let cpu_time = t.elapsed();
-        // both draw the same noise on the CPU first
-        let t = Instant::now();
-        let (ht, wt) = crate::augment::stages::train_size(h, w, scale);
-        for s in &input.seeds {
-            std::hint::black_box(crate::augment::image_noise(*s, 3, wt, ht, [w, h]));
-        }
-        let noise_time = t.elapsed();
-        eprintln!(
-            "8 × {h}×{w} at {scale} on {}: GPU forward {gpu_time:?}, CPU forward {cpu_time:?}, \
-             of which drawing the noise {noise_time:?} on one thread (debug build)",
-            ctx.describe()
-        );
     }
 }

@@ -260,6 +260,8 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     /// `--augment`: a trained run folder (relative to the working folder, not the config).
     pub augment: Option<PathBuf>,
+    /// `bench --train --res`: the training resolution, checked as `train.resolution` is.
+    pub train_resolution: Option<usize>,
 }
 
 /// [`load`] with command-line overrides.
@@ -275,7 +277,20 @@ pub fn load_with(file: &Path, o: &Overrides) -> Result<Config, ConfigError> {
         });
     }
     raw.seed = o.seed.or(raw.seed);
+    if let Some(r) = o.train_resolution {
+        if r != 64 && r != 128 {
+            return Err(ConfigError {
+                file: src.file.clone(),
+                path: "--res".into(),
+                line: None,
+                message: format!("expected 64 or 128 (what train.resolution allows), found {r}"),
+            });
+        }
+    }
     let mut cfg = validate(&src, raw, o.count)?;
+    if let Some(r) = o.train_resolution {
+        cfg.train.resolution = r;
+    }
     if let Some(out) = &o.out {
         cfg.output.dir = out.clone();
     }

@@ -325,14 +325,13 @@ fn training_recovers_blur_and_noise_then_augment_keeps_labels() {
     gpu_forward_agrees_on_the_trained_run(&run);
     // generate on the render device's kernels writes the same images, to a rounding
     let opts = Options {
-        out: Some(dir.path().join("aug_gpu")),
         threads: Some(2),
         render_threads: Some(1),
         overwrite: true,
         augment_on: AugmentOn::Gpu,
         ..Default::default()
     };
-    rendergan::generate::apply(&mut gen_cfg, &opts);
+    gen_cfg.output.dir = dir.path().join("aug_gpu");
     let ctxs = rendergan::generate::open_devices(Some(1)).unwrap();
     let s = rendergan::generate::run(&gen_cfg, &ctxs, &opts).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(s.augment_on, Some(rendergan::augment::infer::RunsOn::Gpu));

@@ -269,6 +269,14 @@ fn train_bench_and_realism_commands_print_json() {
     let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(line["steps"], 2);
     assert!(line["seconds_per_step_median"].as_f64().unwrap() > 0.0);
+    // --res goes through the config's checks: train.resolution is 64 or 128
+    let o = Command::new(env!("CARGO_BIN_EXE_rendergan"))
+        .args(["bench", "--train", "--res", "32", "-c"])
+        .arg(fixture("train.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--res: expected 64 or 128"));
 
     let mut cfg = load(&fixture("train.yaml"));
     cfg.count = 24;

@@ -28,14 +28,13 @@ pub fn load(path: &Path) -> Config {
 /// Generates `cfg` into `out` with the given worker and render thread counts.
 pub fn generate(cfg: &Config, out: &Path, threads: usize, render_threads: usize) -> Summary {
     let opts = Options {
-        out: Some(out.to_path_buf()),
         threads: Some(threads),
         render_threads: Some(render_threads),
         overwrite: true,
         ..Default::default()
     };
     let mut cfg = cfg.clone();
-    generate::apply(&mut cfg, &opts);
+    cfg.output.dir = out.to_path_buf();
     let ctxs = generate::open_devices(opts.render_threads).expect(
         "a wgpu adapter; on CPU-only machines install Mesa's lavapipe: apt-get install -y mesa-vulkan-drivers",
     );
