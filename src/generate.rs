@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::augment::infer::{trained_weights, AugImage, AugmentOn, Augmenter, RunsOn};
 use crate::augment::stages::StageStats;
 use crate::config::{Background, Config, InputError};
-use crate::dataset::manifest::AugmentNote;
+use crate::labels::manifest::AugmentNote;
 use crate::dataset::{self, DatasetWriter, StageTimes};
 use crate::dataset::{journal, run_folder};
 use crate::labels::contrast;

@@ -3,36 +3,18 @@
 //! object (tilt to the camera, projected size, overlap), its labels' summary, its sampling
 //! weight under `emphasis:`, and what the learned stages did under `--augment`.
 
-use serde::Serialize;
-use serde_json::json;
-
 use super::split_name;
 use crate::config::Config;
+use crate::labels::manifest::{AugmentNote, CameraLine, ManifestLine, ObjectLine};
 use crate::labels::InstanceLabel;
 use crate::scene::Scene;
 
-/// What the learned stages did to one image (`generate --augment`): each enabled stage's
-/// per-image value (see `augment::model::StageStats`) and, per object in instance order, its
-/// contrast across its mask's edge before and after (`labels::contrast`; `None` when it has no
-/// edge in the image).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct AugmentNote {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blur: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub light_range: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bg_shift: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bg_texture: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub noise: Option<f32>,
-    pub contrast: Vec<Option<[f32; 2]>>,
+fn value<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("the scene's records serialise")
 }
 
-/// The manifest line of one image (`file` is the image's path in the dataset).
+/// The manifest line of one image (`file` is the image's path in the dataset), as a JSON value
+/// (its keys in sorted order, as every line has had them).
 pub fn entry(
     cfg: &Config,
     scene: &Scene,
@@ -42,56 +24,54 @@ pub fn entry(
 ) -> serde_json::Value {
     let views = crate::scene::emphasis::views(scene);
     let round = |v: f64| (v * 1e4).round() / 1e4;
-    let objects: Vec<serde_json::Value> = scene
+    let objects: Vec<ObjectLine> = scene
         .instances
         .iter()
         .zip(labels)
         .zip(&views)
-        .map(|((inst, l), v)| {
-            json!({
-                "id": inst.id,
-                "class": inst.class.map(|c| cfg.classes[c].name.as_str()),
-                "class_index": inst.class,
-                "parent": inst.parent,
-                "model": inst.model,
-                "params": inst.params,
-                "pose": l.pose,
-                "bbox": l.bbox,
-                "bbox_full": l.bbox_full,
-                "visible_pixels": l.visible_pixels,
-                "visibility": l.visibility,
-                "keypoints": l.keypoints,
-                "labeled": l.labeled,
-                "tilt": round(v.tilt),
-                "size": round(v.size),
-                "overlap": round(v.overlap),
-            })
+        .map(|((inst, l), v)| ObjectLine {
+            id: inst.id,
+            class: inst.class.map(|c| cfg.classes[c].name.clone()),
+            class_index: inst.class,
+            parent: inst.parent,
+            model: inst.model.clone(),
+            params: inst.params.clone(),
+            pose: value(&l.pose),
+            bbox: l.bbox,
+            bbox_full: l.bbox_full,
+            visible_pixels: l.visible_pixels,
+            visibility: l.visibility,
+            keypoints: value(&l.keypoints),
+            labeled: l.labeled,
+            tilt: Some(round(v.tilt)),
+            size: Some(round(v.size)),
+            overlap: Some(round(v.overlap)),
         })
         .collect();
-    let mut line = json!({
-        "index": scene.index,
-        "seed": scene.seed,
-        "split": split_name(scene.val),
-        "file": file,
-        "width": cfg.width,
-        "height": cfg.height,
-        "camera": {"K": scene.camera.k(), "params": scene.camera},
-        "lights": scene.lights,
-        "ambient": scene.ambient,
-        "background": scene.background,
-        "objects": objects,
-        "skipped_for_overlap": scene.skipped_for_overlap,
-    });
-    if let Some(e) = &scene.emphasis {
-        line["sampling_weight"] = json!(e.sampling_weight);
-        line["emphasis"] = json!(e
-            .rules
-            .iter()
-            .map(|k| cfg.emphasis.rules[*k].name.as_str())
-            .collect::<Vec<_>>());
-    }
-    if let Some(a) = augment {
-        line["augment"] = json!(a);
-    }
-    line
+    let line = ManifestLine {
+        index: scene.index,
+        seed: scene.seed,
+        split: split_name(scene.val).to_string(),
+        file: file.to_string(),
+        width: cfg.width,
+        height: cfg.height,
+        camera: CameraLine {
+            k: scene.camera.k(),
+            params: value(&scene.camera),
+        },
+        lights: value(&scene.lights),
+        ambient: scene.ambient,
+        background: value(&scene.background),
+        objects,
+        skipped_for_overlap: scene.skipped_for_overlap,
+        sampling_weight: scene.emphasis.as_ref().map(|e| e.sampling_weight),
+        emphasis: scene.emphasis.as_ref().map(|e| {
+            e.rules
+                .iter()
+                .map(|k| cfg.emphasis.rules[*k].name.clone())
+                .collect()
+        }),
+        augment: augment.cloned(),
+    };
+    value(&line)
 }

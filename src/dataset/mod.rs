@@ -106,7 +106,7 @@ pub fn process(
     bgs: Option<&Backgrounds>,
     root: &Path,
     want_preview: bool,
-    augment: Option<&manifest::AugmentNote>,
+    augment: Option<&crate::labels::manifest::AugmentNote>,
 ) -> Result<Processed> {
     let t0 = Instant::now();
     let labels = labels::extract(scene, frame, &cfg.labels);

@@ -10,6 +10,7 @@
 //! letterboxed to a small square, with flips and brightness/contrast jitter. Everything here is
 //! plain tensors in, numbers out; reading datasets and photos is the caller's.
 
+use crate::labels::manifest::ManifestLine;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
@@ -434,41 +435,28 @@ pub fn score(photos: &Seen, renders: &Seen) -> f64 {
 /// spread evenly. Lines without a readable image are skipped.
 pub fn dataset_samples(
     dir: &std::path::Path,
-    lines: &[serde_json::Value],
+    lines: &[ManifestLine],
     channels: usize,
 ) -> Vec<Sample> {
     let want = MAX_TRAIN + MAX_HELD;
-    let picked: Vec<&serde_json::Value> = if lines.len() <= want {
+    let picked: Vec<&ManifestLine> = if lines.len() <= want {
         lines.iter().collect()
     } else {
         (0..want).map(|k| &lines[k * lines.len() / want]).collect()
     };
     let mut out = Vec::with_capacity(picked.len());
     for line in picked {
-        let Some(file) = line["file"].as_str() else {
-            continue;
-        };
-        let Ok(img) = image::open(dir.join(file)) else {
+        let Ok(img) = image::open(dir.join(&line.file)) else {
             continue;
         };
         let (image, s) = letterbox(&img.to_rgb8(), channels);
-        let boxes = line["objects"]
-            .as_array()
-            .map(|objs| {
-                objs.iter()
-                    .filter(|o| o["labeled"] == serde_json::Value::Bool(true))
-                    .filter_map(|o| {
-                        let b = o["bbox"].as_array()?;
-                        let v: Vec<f32> = b
-                            .iter()
-                            .filter_map(|x| x.as_f64())
-                            .map(|x| x as f32 * s)
-                            .collect();
-                        (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let boxes = line
+            .objects
+            .iter()
+            .filter(|o| o.labeled)
+            .filter_map(|o| o.bbox)
+            .map(|b| b.map(|x| x as f32 * s))
+            .collect();
         out.push(Sample { image, boxes });
     }
     out

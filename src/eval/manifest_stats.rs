@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use crate::labels::manifest::ManifestLine;
 
 /// Bins of every histogram.
 const BINS: usize = 12;
@@ -133,10 +133,6 @@ pub struct DatasetStats {
     pub warnings: Vec<String>,
 }
 
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
 /// The per-image stage values `generate --augment` writes under `augment` (noise is one learned
 /// value for all images by design, so it has no spread to check).
 pub const STAGE_KEYS: [&str; 5] = ["blur", "light_range", "bg_shift", "bg_texture", "detail"];
@@ -148,7 +144,7 @@ pub fn read(dir: &Path) -> anyhow::Result<Option<DatasetStats>> {
 
 /// The parsed lines of `dir/manifest.jsonl`; `None` when `dir` has none. A line that is not
 /// JSON is an input error naming the file and line.
-pub fn read_lines(dir: &Path) -> anyhow::Result<Option<Vec<Value>>> {
+pub fn read_lines(dir: &Path) -> anyhow::Result<Option<Vec<ManifestLine>>> {
     let path = dir.join("manifest.jsonl");
     if !path.is_file() {
         return Ok(None);
@@ -161,7 +157,7 @@ pub fn read_lines(dir: &Path) -> anyhow::Result<Option<Vec<Value>>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let v: Value = serde_json::from_str(l).map_err(|e| {
+        let v: ManifestLine = serde_json::from_str(l).map_err(|e| {
             crate::config::InputError(format!(
                 "{} line {}: not a manifest line ({e}); give a dataset folder rendergan generate wrote",
                 path.display(),
@@ -174,57 +170,56 @@ pub fn read_lines(dir: &Path) -> anyhow::Result<Option<Vec<Value>>> {
 }
 
 /// The statistics of parsed manifest lines.
-pub fn stats(lines: &[Value]) -> DatasetStats {
+pub fn stats(lines: &[ManifestLine]) -> DatasetStats {
     let mut classes: BTreeMap<String, ClassCount> = BTreeMap::new();
     let mut series: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
     let mut stage_series: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
     let mut kept: Vec<(f64, String)> = Vec::new();
     for line in lines {
-        let cam = &line["camera"]["params"];
         for (key, name) in [
             ("distance", "camera distance"),
             ("elevation", "camera elevation (°)"),
         ] {
-            if let Some(x) = num(&cam[key]) {
+            if let Some(x) = line.camera.param(key) {
                 series.entry(name).or_default().push(x);
             }
         }
-        if let Some(w) = num(&line["sampling_weight"]) {
+        if let Some(w) = line.sampling_weight {
             series.entry("sampling weight").or_default().push(w);
         }
-        let objects = line["objects"].as_array().cloned().unwrap_or_default();
-        let mut seen_classes: Vec<String> = Vec::new();
+        let mut seen_classes: Vec<&str> = Vec::new();
         let mut labelled_here = 0usize;
-        for o in &objects {
-            let Some(class) = o["class"].as_str() else {
+        for o in &line.objects {
+            let Some(class) = o.class.as_deref() else {
                 continue;
             };
             let c = classes.entry(class.to_string()).or_default();
             c.drawn += 1;
-            if o["labeled"] != Value::Bool(true) {
+            if !o.labeled {
                 continue;
             }
             labelled_here += 1;
             c.labelled += 1;
-            let b = &o["bbox"];
-            let size = (num(&b[2]).unwrap_or(0.0) * num(&b[3]).unwrap_or(0.0)).sqrt();
+            let size = o
+                .bbox
+                .map_or(0.0, |b| (b[2] as f64 * b[3] as f64).sqrt());
             c.mean_size += size;
-            c.mean_visibility += num(&o["visibility"]).unwrap_or(0.0);
-            if !seen_classes.iter().any(|s| s == class) {
-                seen_classes.push(class.to_string());
+            c.mean_visibility += o.visibility;
+            if !seen_classes.contains(&class) {
+                seen_classes.push(class);
                 c.images += 1;
             }
             series
                 .entry("object size (px, visible box)")
                 .or_default()
                 .push(size);
-            for (key, name) in [
-                ("visibility", "object visibility"),
-                ("tilt", "object tilt to the camera (°)"),
-                ("size", "object size (drawn box / image height)"),
-                ("overlap", "object overlap by nearer boxes (drawn)"),
+            for (value, name) in [
+                (Some(o.visibility), "object visibility"),
+                (o.tilt, "object tilt to the camera (°)"),
+                (o.size, "object size (drawn box / image height)"),
+                (o.overlap, "object overlap by nearer boxes (drawn)"),
             ] {
-                if let Some(x) = num(&o[key]) {
+                if let Some(x) = value {
                     series.entry(name).or_default().push(x);
                 }
             }
@@ -233,19 +228,17 @@ pub fn stats(lines: &[Value]) -> DatasetStats {
             .entry("labelled objects per image")
             .or_default()
             .push(labelled_here as f64);
-        let aug = &line["augment"];
+        let Some(aug) = &line.augment else {
+            continue;
+        };
         for key in STAGE_KEYS {
-            if let Some(x) = num(&aug[key]) {
-                stage_series.entry(key).or_default().push(x);
+            if let Some(x) = aug.value(key) {
+                stage_series.entry(key).or_default().push(x as f64);
             }
         }
-        for pair in aug["contrast"].as_array().into_iter().flatten() {
-            let (Some(raw), Some(now)) = (num(&pair[0]), num(&pair[1])) else {
-                continue;
-            };
-            if raw.abs() >= MIN_CONTRAST {
-                let file = line["file"].as_str().unwrap_or("?").to_string();
-                kept.push((now / raw, file));
+        for [raw, now] in aug.contrast.iter().flatten() {
+            if raw.abs() as f64 >= MIN_CONTRAST {
+                kept.push(((now / raw) as f64, line.file.clone()));
             }
         }
     }
@@ -344,9 +337,9 @@ mod tests {
 
     #[test]
     fn classes_histograms_and_alarms_come_from_the_manifest() {
-        let lines: Vec<Value> = (0..40)
+        let lines: Vec<ManifestLine> = (0..40)
             .map(|i| {
-                json!({
+                serde_json::from_value(json!({
                     "file": format!("images/train/{i:06}.png"),
                     "camera": {"params": {"distance": 4.0 + i as f64 / 10.0, "elevation": 45.0}},
                     "objects": [
@@ -355,7 +348,8 @@ mod tests {
                     ],
                     "augment": {"blur": 0.8, "detail": 0.01 * (i % 5) as f64,
                                 "contrast": [[0.3, 0.25], [0.2, if i == 7 { -0.1 } else { 0.2 }]]},
-                })
+                }))
+                .unwrap()
             })
             .collect();
         let s = stats(&lines);

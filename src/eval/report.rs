@@ -215,7 +215,7 @@ pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
 /// The detector probe of the dataset against the photos, when the dataset has labels.
 fn detector_probe(
     o: &EvalOptions,
-    manifest: Option<&[serde_json::Value]>,
+    manifest: Option<&[crate::labels::manifest::ManifestLine]>,
     real: &RealSet,
     labels: &[super::photo_labels::PhotoLabels],
 ) -> Option<super::detector::Probe> {

@@ -4,6 +4,7 @@
 //! camera frame. Plain CPU code over the arrays `render` returns; no wgpu, no files.
 
 pub mod contrast;
+pub mod manifest;
 pub mod polygon;
 pub mod rle;
 
