@@ -814,7 +814,11 @@ fn stage_times(run: &std::path::Path, w: usize, h: usize) -> Result<serde_json::
         })
         .collect();
     let alphas: Vec<Vec<f32>> = (0..n)
-        .map(|_| (0..h * w).map(|i| ((i % w) * 2 >= w) as u8 as f32).collect())
+        .map(|_| {
+            (0..h * w)
+                .map(|i| ((i % w) * 2 >= w) as u8 as f32)
+                .collect()
+        })
         .collect();
     let seeds: Vec<u64> = (0..n as u64).collect();
     let scale = h as f32 / info.resolution as f32;

@@ -5,6 +5,7 @@
 //! `render` that touches wgpu: it takes the device `render` made). Only this module and `train`
 //! touch burn.
 
+pub mod apply;
 pub mod fast;
 pub mod gpu;
 pub mod infer;

@@ -12,9 +12,9 @@
 //! The discriminator lives in `train`; this module is what `generate --augment` needs.
 
 use super::stages::{
-    gaussian_kernel, low, resample_matrix, train_size, StageConfig, StageStats, BG_RAMP_BOUND,
-    BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND, DETAIL_Z, LIGHT_Z, NOISE_BOUND, SCALAR_GAIN,
-    Stage, Switches,
+    gaussian_kernel, low, resample_matrix, train_size, Stage, StageConfig, StageStats, Switches,
+    BG_RAMP_BOUND, BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND, DETAIL_Z, LIGHT_Z, NOISE_BOUND,
+    SCALAR_GAIN,
 };
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};

@@ -1,5 +1,5 @@
-//! Dataset writers: everything on disk. Per image (in parallel): composite the background,
-//! encode image / mask / depth PNGs, YOLO text, COCO and manifest entries. Then, in image order
+//! Dataset writers: everything on disk. Per image (in parallel), from its finished pixels and
+//! its render's label buffers: encode image / mask / depth PNGs, YOLO text, COCO and manifest entries. Then, in image order
 //! (so files never depend on thread timing): COCO fragments, `manifest.jsonl`, and at the end
 //! `instances_<split>.json`, `data.yaml` and `preview.png`. A run writes into a hidden sibling
 //! folder and renames it into place only when complete, so an interrupted run loses nothing that
@@ -28,8 +28,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::labels;
-use crate::pixels::composite;
-use crate::pixels::load::Backgrounds;
+use crate::pixels::composite::Composited;
 use crate::render::Frame;
 use crate::scene::Scene;
 
@@ -98,12 +97,13 @@ pub fn create_layout(root: &Path, cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Labels, encodes and writes one image's files; returns what the in-order writer needs.
+/// Labels, encodes and writes one image's files: its labels from the render `frame`, its
+/// pixels the finished `image`; returns what the in-order writer needs.
 pub fn process(
     cfg: &Config,
     scene: &Scene,
     frame: &Frame,
-    bgs: Option<&Backgrounds>,
+    image: Composited,
     root: &Path,
     want_preview: bool,
     augment: Option<&crate::labels::manifest::AugmentNote>,
@@ -133,7 +133,7 @@ pub fn process(
     .to_string();
     let t1 = Instant::now();
 
-    let rgb = composite::finish(&scene.background, bgs, &frame.color, w, h);
+    let rgb = image.rgb;
     let mut files: Vec<(PathBuf, Vec<u8>)> = vec![(
         root.join("images").join(split).join(format!("{name}.png")),
         png::png_rgb(&rgb, w, h),

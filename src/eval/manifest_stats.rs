@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use crate::labels::manifest::ManifestLine;
+use serde::{Deserialize, Serialize};
 
 /// Bins of every histogram.
 const BINS: usize = 12;
@@ -200,9 +200,7 @@ pub fn stats(lines: &[ManifestLine]) -> DatasetStats {
             }
             labelled_here += 1;
             c.labelled += 1;
-            let size = o
-                .bbox
-                .map_or(0.0, |b| (b[2] as f64 * b[3] as f64).sqrt());
+            let size = o.bbox.map_or(0.0, |b| (b[2] as f64 * b[3] as f64).sqrt());
             c.mean_size += size;
             c.mean_visibility += o.visibility;
             if !seen_classes.contains(&class) {

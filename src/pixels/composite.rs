@@ -89,9 +89,45 @@ pub fn background(
     out
 }
 
+/// A render with its background composited, the one hand-off between rendering and everything
+/// after it: the learned stages change `rgb` in place (and use `coverage`), the dataset writers
+/// write it.
+#[derive(Debug, Clone)]
+pub struct Composited {
+    /// The finished RGB8 image.
+    pub rgb: Vec<u8>,
+    /// The render's object coverage per pixel (its alpha, 0 = background); empty when the
+    /// learned stages already ran on the render device, between render and readback.
+    pub coverage: Vec<u8>,
+}
+
+impl Composited {
+    /// The premultiplied RGBA render `rgba` (`width` × `height`) over its sampled background.
+    pub fn of(
+        sample: &BackgroundSample,
+        bgs: Option<&Backgrounds>,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Composited {
+        Composited {
+            rgb: finish(sample, bgs, rgba, width, height),
+            coverage: coverage(rgba).collect(),
+        }
+    }
+
+    /// Pixels that are finished already (by the render device's fused pass).
+    pub fn finished(rgb: Vec<u8>) -> Composited {
+        Composited {
+            rgb,
+            coverage: Vec::new(),
+        }
+    }
+}
+
 /// The finished RGB image of a render: its sampled background with the premultiplied RGBA
-/// render composited over it. A fully opaque render (an augmented one, whose background is
-/// already in) skips drawing the background it would hide.
+/// render composited over it. A fully opaque render skips drawing the background it would
+/// hide.
 pub fn finish(
     sample: &BackgroundSample,
     bgs: Option<&Backgrounds>,

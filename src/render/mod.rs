@@ -21,8 +21,10 @@ pub const MAX_SIDE: u32 = 8192;
 pub struct Frame {
     pub width: u32,
     pub height: u32,
-    /// RGBA8; alpha is object coverage (fractional at edges when antialiased). After
-    /// augmentation the background is already in and alpha is 255 everywhere.
+    /// RGBA8 render; alpha is object coverage (fractional at edges when antialiased), and
+    /// `pixels::composite::Composited` puts it over its background. When a [`ColourPass`] ran
+    /// between render and readback (the learned chain fused on the device), the finished rows
+    /// it wrote instead.
     pub color: Vec<u8>,
     /// Instance id per pixel (0 background).
     pub ids: Vec<u32>,

@@ -6,7 +6,8 @@ use anyhow::Result;
 
 use crate::config::{Background, Config};
 use crate::pixels::chw::rgb_to_chw;
-use crate::pixels::{composite, load};
+use crate::pixels::composite::Composited;
+use crate::pixels::load;
 use crate::render::{RenderContext, Renderer};
 use crate::scene;
 
@@ -85,13 +86,9 @@ impl<'a> Synth<'a> {
         let mut alphas = Vec::new();
         let mut ids = Vec::new();
         for (s, f) in scenes.iter().zip(frames) {
-            let rgb = composite::finish(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
-            images.extend(rgb_to_chw(&rgb, channels, w as usize, h as usize));
-            alphas.push(
-                composite::coverage(&f.color)
-                    .map(|a| a as f32 / 255.0)
-                    .collect(),
-            );
+            let image = Composited::of(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
+            images.extend(rgb_to_chw(&image.rgb, channels, w as usize, h as usize));
+            alphas.push(image.coverage.iter().map(|&a| a as f32 / 255.0).collect());
             ids.push(f.ids);
         }
         Ok(SynthBatch {
