@@ -507,6 +507,84 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// Records the copies of every target of a batch of `n` images into the readback buffer
+    /// (at `lay`'s offsets), the colour into `rows` instead when a colour pass reads it there.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_copies(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        t: &Targets,
+        lay: &Layout,
+        n: u32,
+        depth: DepthSource,
+        rows: Option<&wgpu::Buffer>,
+        bits_len: u64,
+    ) {
+        let (w, h) = (self.width, self.height);
+        let copy_to = |enc: &mut wgpu::CommandEncoder,
+                       tex: &wgpu::Texture,
+                       buffer: &wgpu::Buffer,
+                       offset: u64,
+                       bpp: u32| {
+            enc.copy_texture_to_buffer(
+                tex.as_image_copy(),
+                wgpu::TexelCopyBufferInfo {
+                    buffer,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset,
+                        bytes_per_row: Some(padded_row(w * bpp)),
+                        rows_per_image: None,
+                    },
+                },
+                wgpu::Extent3d {
+                    width: w,
+                    height: h * n,
+                    depth_or_array_layers: 1,
+                },
+            );
+        };
+        let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, offset: u64, bpp: u32| {
+            copy_to(enc, tex, &t.readback, offset, bpp)
+        };
+        match rows {
+            Some(rows) => copy_to(enc, &t.color, rows, 0, 4),
+            None => copy(enc, &t.color, lay.color, 4),
+        }
+        copy(enc, &t.ids, lay.ids, 2);
+        match depth {
+            DepthSource::Target => copy(enc, &t.depth, lay.depth, 4),
+            DepthSource::Zbuf => enc.copy_texture_to_buffer(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &t.zbuf_tex,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d::ZERO,
+                    aspect: wgpu::TextureAspect::DepthOnly,
+                },
+                wgpu::TexelCopyBufferInfo {
+                    buffer: &t.readback,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: lay.depth,
+                        bytes_per_row: Some(padded_row(w * 4)),
+                        rows_per_image: None,
+                    },
+                },
+                // a depth texture is copied whole (wgpu allows no part of one)
+                wgpu::Extent3d {
+                    width: w,
+                    height: h * t.images,
+                    depth_or_array_layers: 1,
+                },
+            ),
+            DepthSource::None => {}
+        }
+        if let Some(nt) = &t.normals {
+            copy(enc, nt, lay.normals, 4);
+        }
+        if bits_len > 0 {
+            enc.copy_buffer_to_buffer(&t.bits, 0, &t.readback, lay.bits, bits_len);
+        }
+    }
+
     fn readback_layout(&self, images: u32, tiles: u32) -> Layout {
         let bh = (self.height * images) as u64;
         let row4 = padded_row(self.width * 4) as u64;
@@ -527,15 +605,16 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// Renders the scenes and reads every target back. The passes (labels, coverage bits,
-    /// depth pre-pass, colour, copies) stay in one function: they share the bind groups, targets
-    /// and draw closure, which would otherwise be passed around as a dozen borrowed handles.
+    /// Renders the scenes and reads every target back.
     pub fn render(&mut self, scenes: &[Scene]) -> Result<Vec<Frame>, DeviceError> {
         self.render_with(scenes, None)
     }
 
     /// [`render`](Self::render), with `pass` run on the colour between drawing and reading
-    /// back, in the same submission; the frames' colour is what `pass` leaves.
+    /// back, in the same submission; the frames' colour is what `pass` leaves. Long: the passes
+    /// (labels, coverage bits, depth pre-pass, colour) stay in one function, as they share the
+    /// bind groups, targets and draw closures, which would otherwise be passed around as a dozen
+    /// borrowed handles; the copies to the readback buffer are [`Renderer::encode_copies`].
     pub fn render_with(
         &mut self,
         scenes: &[Scene],
@@ -715,69 +794,8 @@ impl<'a> Renderer<'a> {
         }
         let n = scenes.len() as u32;
         let lay = self.readback_layout(t.images, t.tiles);
-        let copy_to = |enc: &mut wgpu::CommandEncoder,
-                       tex: &wgpu::Texture,
-                       buffer: &wgpu::Buffer,
-                       offset: u64,
-                       bpp: u32| {
-            enc.copy_texture_to_buffer(
-                tex.as_image_copy(),
-                wgpu::TexelCopyBufferInfo {
-                    buffer,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset,
-                        bytes_per_row: Some(padded_row(w * bpp)),
-                        rows_per_image: None,
-                    },
-                },
-                wgpu::Extent3d {
-                    width: w,
-                    height: h * n,
-                    depth_or_array_layers: 1,
-                },
-            );
-        };
-        let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, offset: u64, bpp: u32| {
-            copy_to(enc, tex, &t.readback, offset, bpp)
-        };
         let rows = t.colour_rows.as_ref().filter(|_| pass.is_some());
-        match rows {
-            Some(rows) => copy_to(&mut enc, &t.color, rows, 0, 4),
-            None => copy(&mut enc, &t.color, lay.color, 4),
-        }
-        copy(&mut enc, &t.ids, lay.ids, 2);
-        match depth {
-            DepthSource::Target => copy(&mut enc, &t.depth, lay.depth, 4),
-            DepthSource::Zbuf => enc.copy_texture_to_buffer(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &t.zbuf_tex,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d::ZERO,
-                    aspect: wgpu::TextureAspect::DepthOnly,
-                },
-                wgpu::TexelCopyBufferInfo {
-                    buffer: &t.readback,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset: lay.depth,
-                        bytes_per_row: Some(padded_row(w * 4)),
-                        rows_per_image: None,
-                    },
-                },
-                // a depth texture is copied whole (wgpu allows no part of one)
-                wgpu::Extent3d {
-                    width: w,
-                    height: h * t.images,
-                    depth_or_array_layers: 1,
-                },
-            ),
-            DepthSource::None => {}
-        }
-        if let Some(nt) = &t.normals {
-            copy(&mut enc, nt, lay.normals, 4);
-        }
-        if bits_len > 0 {
-            enc.copy_buffer_to_buffer(&t.bits, 0, &t.readback, lay.bits, bits_len);
-        }
+        self.encode_copies(&mut enc, t, &lay, n, depth, rows, bits_len);
         match (pass.as_mut(), rows) {
             (Some(pass), Some(rows)) => {
                 let (work, out) = pass.record(rows);
