@@ -137,8 +137,9 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     }
 }
 
-/// The job in the unfinished folder `root`: render threads, workers and the in-order writer
-/// run in one thread scope because they share the channels and the borrowed config.
+/// The job in the unfinished folder `root`. Long: render threads, workers and the in-order
+/// writer run in one thread scope because they share the channels, the writer and the
+/// borrowed config; each thread's work is its own function.
 fn write_all(
     cfg: &Config,
     ctxs: &[RenderContext],

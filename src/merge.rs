@@ -284,7 +284,8 @@ fn merge_coco(work: &Path, shards: &[(ShardInfo, PathBuf)], split: &str) -> Resu
 /// Walks a JSON object's top level as text: `f(key, value)` for each member, and for the
 /// members named in `streamed` (arrays), `f("key[]", element)` for each element instead, as it
 /// is read (an array of millions of elements never sits in memory). Whitespace outside strings is dropped,
-/// which the files rendergan writes do not have.
+/// which the files rendergan writes do not have. Long: one character-level state machine
+/// (strings, escapes, depth), which reads best whole.
 fn scan_top_level(
     r: impl std::io::Read,
     streamed: &[&str],

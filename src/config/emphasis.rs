@@ -103,7 +103,8 @@ impl std::fmt::Debug for Emphasis {
     }
 }
 
-/// Checks `emphasis:`.
+/// Checks `emphasis:`. Long: one check per field of a rule, in the order the rule is written,
+/// each with its own error message.
 pub fn emphasis(
     src: &Source,
     raw: Option<Vec<RawEmphasis>>,

@@ -169,7 +169,8 @@ pub fn read_lines(dir: &Path) -> anyhow::Result<Option<Vec<ManifestLine>>> {
     Ok(Some(lines))
 }
 
-/// The statistics of parsed manifest lines.
+/// The statistics of parsed manifest lines. Long: one pass over the lines gathering every
+/// count and series at once (a manifest can hold millions of lines).
 pub fn stats(lines: &[ManifestLine]) -> DatasetStats {
     let mut classes: BTreeMap<String, ClassCount> = BTreeMap::new();
     let mut series: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();

@@ -135,7 +135,7 @@ fn dataset_section(out: &mut String, d: &DatasetStats) {
     histograms(out, "Learned stages, per image", &d.stages);
 }
 
-/// Writes the report folder `dir`.
+/// Writes the report folder `dir`. Long: the page's sections in the order they appear.
 pub fn write(r: &Report, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("thumbs"))
         .with_context(|| format!("cannot create {}", dir.display()))?;

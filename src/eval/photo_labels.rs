@@ -21,7 +21,8 @@ pub struct PhotoLabels {
 
 /// The photos of `real` that `path` (a COCO instances file) labels, in the real set's order.
 /// A photo the file lists without boxes counts, with no boxes (an image with nothing to find);
-/// photos the file does not list are left out. Errors name the flag and the fix.
+/// photos the file does not list are left out. Errors name the flag and the fix. Long: one
+/// check per way a COCO file can fail to label the photos, each with its own message.
 pub fn read(path: &Path, real: &RealSet) -> Result<Vec<PhotoLabels>, InputError> {
     let flag = format!("--real-labels {}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| {

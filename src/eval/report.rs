@@ -86,7 +86,8 @@ pub const MIN_GENERATED: usize = 10;
 /// Fewest real crops for neighbourhood measures that are more than rough.
 const FEW_REAL_CROPS: usize = 100;
 
-/// Runs the evaluation.
+/// Runs the evaluation. Long: its measurements in order (manifest, photos, embedding, each
+/// figure, the probe), each a call, sharing the crops and embeddings.
 pub fn evaluate(o: &EvalOptions) -> anyhow::Result<Report> {
     let t0 = std::time::Instant::now();
     // a bad manifest is refused before minutes of work

@@ -207,16 +207,8 @@ fn candidate(o: &FitOptions, root: &Value, marks: &[Mark], x: &[f64]) -> anyhow:
         .with_context(|| "a fitted candidate failed the config's checks (a bug: candidates stay inside the written ranges)")
 }
 
-/// Runs the fit and writes the fitted config and the report.
-pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
-    let t0 = std::time::Instant::now();
-    check_paths(o)?;
-    let written = config::load(&o.config)?;
-    let text = std::fs::read_to_string(&o.config)
-        .with_context(|| format!("cannot read {}", o.config.display()))?;
-    let root: Value = serde_yaml::from_str(&text).context("the config parsed a moment ago")?;
-    let marks = marks::find(&o.config, &root, &written)?;
-    let res = o.res.unwrap_or(written.train.resolution);
+/// The photos of `--real`, checked: the compared side `res` usable, enough photos.
+fn photos(o: &FitOptions, res: usize) -> anyhow::Result<RealSet> {
     if !(32..=256).contains(&res) {
         return Err(input(format!(
             "--res {res}: give a side of 32 to 256 pixels (the default is train.resolution)"
@@ -230,10 +222,40 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             real.images.len()
         )));
     }
+    Ok(real)
+}
+
+/// The report's warnings: the photos', a fitted mean at the end of its range, a fit that did
+/// not improve.
+fn fit_warnings(
+    real: &RealSet,
+    marks: &[Mark],
+    params: &[Fitted],
+    (before, after): (f64, f64),
+) -> Vec<String> {
+    let mut warnings = crate::eval::real_set_warnings(real, 1.0);
+    if after < before {
+        warnings.extend(
+            marks
+                .iter()
+                .zip(params)
+                .filter_map(|(m, p)| m.at_edge(p.fitted_moments[0], p.fitted_moments[1])),
+        );
+    } else {
+        warnings.push(format!(
+            "the fitted distributions did not beat the written ones on held-out scenes (objective {after:.4} vs {before:.4}); the config was written unchanged: widen the marked ranges, mark what differs (see the descriptors), or give more photos"
+        ));
+    }
+    warnings
+}
+
+/// Crops of the photos at the compared side `res` (each photo's shorter side, so a crop sees
+/// what a render sees), at least [`CROPS_AT_LEAST`] in all, with the photo each came from.
+fn photo_crops(real: &RealSet, res: usize, seed: u64) -> (Vec<usize>, Vec<Vec<f32>>) {
     let per = CROPS_AT_LEAST
         .div_ceil(real.images.len())
         .clamp(1, MAX_CROPS_PER_PHOTO);
-    let mut rng = ChaCha8Rng::seed_from_u64(o.seed ^ seed::FIT_CROPS);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ seed::FIT_CROPS);
     let (mut groups, mut crops) = (Vec::new(), Vec::new());
     for k in 0..real.images.len() {
         for _ in 0..per {
@@ -241,6 +263,51 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             crops.push(real.crop_of(k, &mut rng, res as u32, |_| 1.0, 3));
         }
     }
+    (groups, crops)
+}
+
+/// The fitted distribution of each mark (`None` for all when the fit did not improve), and
+/// each mark as the report shows it.
+fn fitted_params(marks: &[Mark], x: &[f64], improved: bool) -> (Vec<Option<Dist>>, Vec<Fitted>) {
+    let dists: Vec<Option<Dist>> = marks
+        .iter()
+        .enumerate()
+        .map(|(k, m)| improved.then(|| m.dist(&x[k * PER_MARK..(k + 1) * PER_MARK])))
+        .collect();
+    let params = marks
+        .iter()
+        .zip(&dists)
+        .map(|(m, d)| {
+            let f = d.clone().unwrap_or_else(|| m.written.clone());
+            let (wm, ws) = Mark::moments(&m.written);
+            let (fm, fs) = Mark::moments(&f);
+            Fitted {
+                path: m.name.clone(),
+                model_file: m.model_file.clone(),
+                written: m.written.to_string(),
+                fitted: f.to_string(),
+                written_moments: [wm, ws],
+                fitted_moments: [fm, fs],
+            }
+        })
+        .collect();
+    (dists, params)
+}
+
+/// Runs the fit and writes the fitted config and the report. Long: its steps in order (the
+/// photos, the search, the comparison on held-out scenes, the files), each a few calls; they
+/// share the photos' crops, the objective and the renders.
+pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
+    let t0 = std::time::Instant::now();
+    check_paths(o)?;
+    let written = config::load(&o.config)?;
+    let text = std::fs::read_to_string(&o.config)
+        .with_context(|| format!("cannot read {}", o.config.display()))?;
+    let root: Value = serde_yaml::from_str(&text).context("the config parsed a moment ago")?;
+    let marks = marks::find(&o.config, &root, &written)?;
+    let res = o.res.unwrap_or(written.train.resolution);
+    let real = photos(o, res)?;
+    let (groups, crops) = photo_crops(&real, res, o.seed);
     let kinds = objective::Kinds::of_photos(&crops, res);
     let photo_desc = objective::describe_all(&crops, res, &kinds);
 
@@ -318,69 +385,20 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let before = side(&b_desc, &before_imgs, b_obj, cover.mean[0]);
     let after = side(&a_desc, &after_imgs, a_obj, cover.mean[1]);
 
-    let dists: Vec<Option<Dist>> = marks
-        .iter()
-        .enumerate()
-        .map(|(k, m)| improved.then(|| m.dist(&best.x[k * PER_MARK..(k + 1) * PER_MARK])))
-        .collect();
-    let params = marks
-        .iter()
-        .zip(&dists)
-        .map(|(m, d)| {
-            let f = d.clone().unwrap_or_else(|| m.written.clone());
-            let (wm, ws) = Mark::moments(&m.written);
-            let (fm, fs) = Mark::moments(&f);
-            Fitted {
-                path: m.name.clone(),
-                model_file: m.model_file.clone(),
-                written: m.written.to_string(),
-                fitted: f.to_string(),
-                written_moments: [wm, ws],
-                fitted_moments: [fm, fs],
-            }
-        })
-        .collect::<Vec<_>>();
-
-    let mut warnings = crate::eval::real_set_warnings(&real, 1.0);
-    if improved {
-        warnings.extend(
-            marks
-                .iter()
-                .zip(&params)
-                .filter_map(|(m, p)| m.at_edge(p.fitted_moments[0], p.fitted_moments[1])),
-        );
-    }
-    if !improved {
-        warnings.push(format!(
-            "the fitted distributions did not beat the written ones on held-out scenes (objective {a_obj:.4} vs {b_obj:.4}); the config was written unchanged: widen the marked ranges, mark what differs (see the descriptors), or give more photos"
-        ));
-    }
+    let (dists, params) = fitted_params(&marks, &best.x, improved);
+    let warnings = fit_warnings(&real, &marks, &params, (b_obj, a_obj));
     std::fs::create_dir_all(&o.report)
         .with_context(|| format!("cannot create the report folder {}", o.report.display()))?;
     let worst = cover.worst(o, &real, &crops, &before_imgs, &after_imgs, res)?;
-    let out_dir = o
-        .out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let moved = write::moved_paths(&root, &o.config, out_dir);
-    let mut fitted_root = if improved {
-        marks::apply(&root, &marks, &best.x)
-    } else {
-        root.clone()
-    };
-    for (old, new) in &moved {
-        rewrite_refs(&mut fitted_root, old, new);
-    }
-    let header = header_lines(o, &real, &params, improved, b_obj, a_obj);
-    let (fitted_text, comments_kept) =
-        write::fitted_text(&text, &fitted_root, &marks, &dists, &moved, &header);
-    // the file must load as a config before it replaces anything
-    let fitted_path = absolute_beside(&o.out);
-    config::load_text(&fitted_path, fitted_text.clone())
-        .context("the fitted config failed the config's checks (a bug; nothing was written)")?;
-    std::fs::write(&o.out, &fitted_text)
-        .with_context(|| format!("cannot write {}", o.out.display()))?;
+    let comments_kept = write_fitted(
+        o,
+        &text,
+        &root,
+        &marks,
+        (&best.x, &dists),
+        improved,
+        header_lines(o, &real, &params, improved, b_obj, a_obj),
+    )?;
 
     let report = FitReport {
         config: o.config.clone(),
@@ -405,6 +423,44 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let samples = [&before_imgs, &after_imgs].map(|imgs| imgs.iter().take(16).cloned().collect());
     page::write(&report, &o.report, &samples, res)?;
     Ok(report)
+}
+
+/// Writes the fitted config to `-o` (the written one unchanged when the fit did not improve),
+/// model and photo folders referred to from where it lies, comments kept where the file
+/// allows; it must load as a config first. Returns whether the comments were kept.
+fn write_fitted(
+    o: &FitOptions,
+    text: &str,
+    root: &Value,
+    marks: &[Mark],
+    (x, dists): (&[f64], &[Option<Dist>]),
+    improved: bool,
+    header: Vec<String>,
+) -> anyhow::Result<bool> {
+    let out_dir = o
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let moved = write::moved_paths(root, &o.config, out_dir);
+    let mut fitted_root = if improved {
+        marks::apply(root, marks, x)
+    } else {
+        root.clone()
+    };
+    for (old, new) in &moved {
+        rewrite_refs(&mut fitted_root, old, new);
+    }
+    let (fitted_text, comments_kept) =
+        write::fitted_text(text, &fitted_root, marks, dists, &moved, &header);
+    // the file must load as a config before it replaces anything
+    let fitted_path = absolute_beside(&o.out);
+    config::load_text(&fitted_path, fitted_text.clone())
+        .context("the fitted config failed the config's checks (a bug; nothing was written)")?;
+    std::fs::write(&o.out, &fitted_text)
+        .with_context(|| format!("cannot write {}", o.out.display()))?;
+
+    Ok(comments_kept)
 }
 
 /// `out` as a path the config loader resolves relative files against.

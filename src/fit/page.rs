@@ -46,7 +46,7 @@ fn warnings(h: &mut String, side: &Side) {
 }
 
 /// Writes `report.json`, `index.html` and the images into `dir`; `samples` are renders
-/// before and after.
+/// before and after. Long: the page's sections in the order they appear.
 pub fn write(
     r: &FitReport,
     dir: &Path,

@@ -79,7 +79,8 @@ impl RenderTimes {
 
 /// One render device's share of the run: its chunks of images sampled, rendered in batches
 /// that fit the coverage budget, augmented when a trained run is applied (where `augment_on`
-/// says), and sent to the workers.
+/// says), and sent to the workers. Long: one loop over a device's chunks, each cut into batches
+/// that fit, rendered one of three ways.
 pub(super) fn render_chunks<'c>(
     cfg: &Config,
     ctx: &RenderContext,

@@ -409,7 +409,8 @@ impl Verdict {
         self.outcome == Judgement::Helped
     }
 
-    /// The lines that end a training run.
+    /// The lines that end a training run. Long: one sentence per outcome and finding, in the
+    /// order they are printed.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!(
             "realism on {} held-out real crops{} (a fresh classifier's accuracy telling them from the images: 0.5 = indistinguishable, 1.0 = trivially different): raw renders {}, learned {} (step {})",

@@ -150,7 +150,8 @@ impl GpuChain {
 
     /// The chain's stages, in the model's order, as dispatches (see `Chain::forward`; each
     /// step mirrors a line of fast.rs's `Weights::one`). A batch without coverage (`alpha`
-    /// empty) gets room for it in the table, written on the device.
+    /// empty) gets room for it in the table, written on the device. Long: one dispatch list in
+    /// the forward's order, kept line for line beside `Weights::one` so the two read alike.
     pub(super) fn record(&self, batch: &Batch<'_>, geo: Geometry, fp: &Footprint) -> Recorded {
         let wts = &self.weights;
         let cv = self.convs;
