@@ -107,7 +107,7 @@ pub struct GenerateArgs {
     /// from Slurm (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
     /// (JOB_COMPLETION_INDEX; give the count: auto/N).
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
+    pub shard: Option<ShardArg>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -297,54 +297,73 @@ pub struct BenchArgs {
     pub device: LearnOn,
 }
 
-/// `--shard I/N`, `auto` or `auto/N` → (index, total), from the flag or the cluster's variables.
-fn parse_shard(v: &str) -> Result<(u64, u64)> {
-    let env = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-    };
-    let bad = |why: String| -> anyhow::Error {
-        crate::config::InputError(format!(
-            "--shard {v}: {why}; give I/N (0-based, e.g. 3/8), auto (Slurm array) or auto/N \
-             (Kubernetes Indexed Job, N = completions)"
-        ))
-        .into()
-    };
-    let (i, n) = v.split_once('/').unwrap_or((v, ""));
-    let count = if n.is_empty() {
-        None
-    } else {
-        Some(
-            n.trim()
-                .parse::<u64>()
-                .map_err(|_| bad(format!("{n:?} is not a number")))?,
-        )
-    };
-    if i.trim() != "auto" {
-        let i = i
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| bad(format!("{i:?} is not a number")))?;
-        return count
-            .map(|n| (i, n))
-            .ok_or_else(|| bad("no shard count".into()));
+/// `--shard` as written: `I/N`, `auto` (a Slurm array) or `auto/N` (a Kubernetes Indexed Job);
+/// its syntax is checked when the command line is read, the cluster's variables when it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardArg {
+    /// Shard I of N.
+    Given(u64, u64),
+    /// From the scheduler's variables, with the count when given.
+    Auto(Option<u64>),
+}
+
+const SHARD_FORMS: &str =
+    "give I/N (0-based, e.g. 3/8), auto (Slurm array) or auto/N (Kubernetes Indexed Job, N = completions)";
+
+impl std::str::FromStr for ShardArg {
+    type Err = String;
+
+    fn from_str(v: &str) -> Result<ShardArg, String> {
+        let bad = |why: String| format!("{why}; {SHARD_FORMS}");
+        let (i, n) = v.split_once('/').unwrap_or((v, ""));
+        let count = match n.trim() {
+            "" => None,
+            n => Some(
+                n.parse::<u64>()
+                    .map_err(|_| bad(format!("{n:?} is not a number")))?,
+            ),
+        };
+        match i.trim() {
+            "auto" => Ok(ShardArg::Auto(count)),
+            i => {
+                let i = i
+                    .parse::<u64>()
+                    .map_err(|_| bad(format!("{i:?} is not a number")))?;
+                let n = count.ok_or_else(|| bad("no shard count".into()))?;
+                Ok(ShardArg::Given(i, n))
+            }
+        }
     }
-    if let Some(task) = env("SLURM_ARRAY_TASK_ID") {
-        let first = env("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
-        let n = count
-            .or_else(|| env("SLURM_ARRAY_TASK_COUNT"))
-            .ok_or_else(|| bad("SLURM_ARRAY_TASK_COUNT is not set".into()))?;
-        return Ok((task.saturating_sub(first), n));
+}
+
+impl ShardArg {
+    /// (index, total): as given, or from Slurm's or Kubernetes' variables.
+    pub fn resolve(self) -> Result<(u64, u64)> {
+        let env = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
+        let bad = |why: &str| -> anyhow::Error {
+            crate::config::InputError(format!("--shard auto: {why}; {SHARD_FORMS}")).into()
+        };
+        let count = match self {
+            ShardArg::Given(i, n) => return Ok((i, n)),
+            ShardArg::Auto(count) => count,
+        };
+        if let Some(task) = env("SLURM_ARRAY_TASK_ID") {
+            let first = env("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
+            let n = count
+                .or_else(|| env("SLURM_ARRAY_TASK_COUNT"))
+                .ok_or_else(|| bad("SLURM_ARRAY_TASK_COUNT is not set"))?;
+            return Ok((task.saturating_sub(first), n));
+        }
+        if let Some(i) = env("JOB_COMPLETION_INDEX") {
+            let n = count.ok_or_else(|| bad("JOB_COMPLETION_INDEX gives no count: use auto/N"))?;
+            return Ok((i, n));
+        }
+        Err(bad("neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set"))
     }
-    if let Some(i) = env("JOB_COMPLETION_INDEX") {
-        let n =
-            count.ok_or_else(|| bad("JOB_COMPLETION_INDEX gives no count: use auto/N".into()))?;
-        return Ok((i, n));
-    }
-    Err(bad(
-        "neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set".into(),
-    ))
 }
 
 fn load(path: &std::path::Path) -> Result<config::Config> {
@@ -445,7 +464,7 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         render_threads: a.render_threads,
         augment_on: a.augment_on,
         resume: a.resume,
-        shard: a.shard.as_deref().map(parse_shard).transpose()?,
+        shard: a.shard.map(ShardArg::resolve).transpose()?,
     };
     if opts.resume {
         use crate::dataset::journal::{finished, Finished};
