@@ -362,7 +362,9 @@ impl ShardArg {
             let n = count.ok_or_else(|| bad("JOB_COMPLETION_INDEX gives no count: use auto/N"))?;
             return Ok((i, n));
         }
-        Err(bad("neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set"))
+        Err(bad(
+            "neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set",
+        ))
     }
 }
 

@@ -315,7 +315,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let mut synth = Synth::new(&written, res * SUPERSAMPLE, seed::FIT_SCENES, &ctx)?;
     let start =
         objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
-    let obj = Objective::new(photo_desc, &start);
+    let obj = Objective::new(photo_desc, &start, &kinds);
 
     let dims = marks.len() * PER_MARK;
     let budget = o.budget.unwrap_or_else(|| default_budget(marks.len()));

@@ -253,7 +253,12 @@ fn foreground(img: &[f32], res: usize) -> Foreground {
 #[derive(Debug, Clone)]
 pub struct Kinds {
     centres: [[f32; 3]; KINDS],
+    /// Share of the foreground's colour variance the split explains.
+    explained: f64,
 }
+
+/// Above this share explained, the foreground is two kinds of colour ([`Kinds::split`]).
+const SPLIT: f64 = std::f64::consts::FRAC_2_PI;
 
 /// Number of foreground kinds (the names above list two).
 const KINDS: usize = 2;
@@ -300,7 +305,36 @@ impl Kinds {
             }
         }
         centres.sort_by(|a, b| grey(a).total_cmp(&grey(b)));
-        Kinds { centres }
+        let d2 = |a: &[f32; 3], b: &[f32; 3]| {
+            (0..3)
+                .map(|k| (a[k] - b[k]) as f64)
+                .map(|d| d * d)
+                .sum::<f64>()
+        };
+        let n = px.len().max(1) as f64;
+        let mean = [0, 1, 2].map(|c| (px.iter().map(|p| p[c] as f64).sum::<f64>() / n) as f32);
+        let total: f64 = px.iter().map(|p| d2(p, &mean)).sum();
+        let within: f64 = px
+            .iter()
+            .map(|p| d2(p, &centres[nearest(&centres, p)]))
+            .sum();
+        let explained = if total > 0.0 {
+            1.0 - within / total
+        } else {
+            0.0
+        };
+        Kinds { centres, explained }
+    }
+
+    /// Whether the photos' foreground holds two kinds of colour: the two-means split explains
+    /// more of its colour variance than it would of one normal distribution (2/π, split along
+    /// its main axis). Measured: one kind of ball under a light splits into lit and shaded
+    /// halves (.58), a blood smear's pale and pink pixels (.36: its purple white cells are too
+    /// few to be a side of the split); nuts on cloth (.79), boards' dark parts and light clutter
+    /// (.83), cards and clutter (.73) are two kinds. A gate, not a proof: one colour shaded
+    /// evenly from dark to light (a flat ramp, .75) would pass it.
+    pub fn split(&self) -> bool {
+        self.explained > SPLIT
     }
 }
 
@@ -358,6 +392,10 @@ pub fn describe(img: &[f32], res: usize, kinds: &Kinds) -> Vec<f64> {
         .map(|i| nearest(&kinds.centres, &[ch(0, i), ch(1, i), ch(2, i)]))
         .collect();
     for k in 0..KINDS {
+        if !kinds.split() {
+            d.extend([0.0; 3]);
+            continue;
+        }
         let mine: Vec<bool> = (0..n).map(|i| fg[i] && kind[i] == k).collect();
         let (count, area) = blobs(&mine, res);
         d.push(mine.iter().filter(|f| **f).count() as f64 / n as f64);
@@ -380,14 +418,17 @@ pub fn describe_all(images: &[Vec<f32>], res: usize, kinds: &Kinds) -> Vec<Vec<f
 pub struct Objective {
     /// Per descriptor entry, the photos' values in standardised units, sorted.
     photos: Vec<Vec<f64>>,
+    groups: &'static [std::ops::Range<usize>; 4],
     mean: Vec<f64>,
     scale: Vec<f64>,
 }
 
 /// The descriptor's groups (structure, colour, grey levels, objects whole and by kind),
 /// weighted equally in the objective whatever their number of entries, so that the entries
-/// about objects count as much as the six about colour.
+/// about objects count as much as the six about colour. Without two kinds of colour in the
+/// photos, the objects group is the three whole entries.
 const GROUPS: [std::ops::Range<usize>; 4] = [0..5, 5..11, 11..15, 15..24];
+const GROUPS_ONE_KIND: [std::ops::Range<usize>; 4] = [0..5, 5..11, 11..15, 15..18];
 
 /// Quantile levels at which two samples' distributions are compared.
 const LEVELS: usize = 200;
@@ -409,7 +450,7 @@ impl Objective {
     /// Fixes the scaling from the photos and the renders of the config as written, so that
     /// every candidate's figure is on the same scale: each entry in units of the spread of the
     /// two sets pooled (an entry constant on the photos must not blow up).
-    pub fn new(photos: Vec<Vec<f64>>, start: &[Vec<f64>]) -> Objective {
+    pub fn new(photos: Vec<Vec<f64>>, start: &[Vec<f64>], kinds: &Kinds) -> Objective {
         let dims = photos[0].len();
         let pooled: Vec<&Vec<f64>> = photos.iter().chain(start).collect();
         let n = pooled.len() as f64;
@@ -424,6 +465,11 @@ impl Objective {
             .collect();
         let mut o = Objective {
             photos: Vec::new(),
+            groups: if kinds.split() {
+                &GROUPS
+            } else {
+                &GROUPS_ONE_KIND
+            },
             mean,
             scale,
         };
@@ -452,11 +498,11 @@ impl Objective {
     /// badly.
     pub fn score(&self, renders: &[Vec<f64>]) -> f64 {
         let terms = self.per_entry(renders);
-        GROUPS
+        self.groups
             .iter()
             .map(|g| terms[g.clone()].iter().sum::<f64>() / g.len() as f64)
             .sum::<f64>()
-            / GROUPS.len() as f64
+            / self.groups.len() as f64
     }
 
     /// [`Objective::score`]'s terms, one per descriptor entry.
@@ -492,6 +538,7 @@ mod tests {
     /// Two kinds split at mid grey.
     const GREY: Kinds = Kinds {
         centres: [[-0.5; 3], [0.5; 3]],
+        explained: 0.0,
     };
 
     /// `k` bright squares of side `side` on a grey field of level `bg`, as CHW RGB.
@@ -585,7 +632,7 @@ mod tests {
         };
         let photos = set(5, 6, -0.5, 0);
         let start = set(1, 14, 0.3, 100);
-        let o = Objective::new(photos, &start);
+        let o = Objective::new(photos, &start, &GREY);
         let same = o.score(&set(5, 6, -0.5, 50));
         let fewer = o.score(&set(2, 6, -0.5, 50));
         let brighter = o.score(&set(5, 6, 0.3, 50));
@@ -654,7 +701,8 @@ mod tests {
         for k in 15..18 {
             assert!((p[0][k] - w[0][k]).abs() < 1e-9, "{}", NAMES[k]);
         }
-        let o = Objective::new(p, &w);
+        assert!(kinds.split(), "two colours are two kinds: {kinds:?}");
+        let o = Objective::new(p, &w, &kinds);
         assert!(
             o.score(&s) < 0.5 * o.score(&w),
             "{} vs {}",
