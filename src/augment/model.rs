@@ -43,8 +43,8 @@ pub struct NoiseInput {
 
 /// Output of the chain: the image after each stage, the soft penalty, the stats.
 pub struct ChainOutput {
-    /// [B, C, H, W] after every enabled stage, in order (blur, lighting, background, detail, noise).
-    pub stages: Vec<(&'static str, Tensor<4>)>,
+    /// [B, C, H, W]: the render (`None`), then after every enabled stage, in chain order.
+    pub stages: Vec<(Option<Stage>, Tensor<4>)>,
     pub penalty: Tensor<1>,
     pub stats: StageStats,
 }
@@ -54,7 +54,7 @@ impl ChainOutput {
     /// the render (zero-mean pixel noise changes no content, so it is not charged for).
     pub fn content(&self) -> Tensor<4> {
         let i = match self.stages.last() {
-            Some(("noise", _)) => self.stages.len() - 2,
+            Some((Some(Stage::Noise), _)) => self.stages.len() - 2,
             _ => self.stages.len() - 1,
         };
         self.stages[i].1.clone()
@@ -379,7 +379,7 @@ impl Chain {
         let device = x.device();
         let mut stats = StageStats::default();
         let mut penalty = Tensor::<1>::zeros([1], &device);
-        let mut stages = vec![("render", x.clone())];
+        let mut stages = vec![(None, x.clone())];
         let mut x = x;
         let blur = self.flags.on(Stage::Blur);
         let lighting = self.flags.on(Stage::Lighting);
@@ -398,7 +398,7 @@ impl Chain {
             stats.blur = values(sigma.clone());
             let max = stats.blur.iter().copied().fold(0.0f32, f32::max);
             x = blur_per_image(x, sigma.mul_scalar(scale), max * scale);
-            stages.push(("blur", x.clone()));
+            stages.push((Some(Stage::Blur), x.clone()));
         }
         if lighting {
             let t = leaky_relu(self.light1.forward(z.lighting.clone()), 0.2); // [B, w, h/16, w/16]
@@ -420,7 +420,7 @@ impl Chain {
             let flat = both.reshape([b as i32, -1]);
             let range = flat.clone().max_dim(1) - flat.min_dim(1); // [B, 1]
             stats.light_range = values(range);
-            stages.push(("lighting", x.clone()));
+            stages.push((Some(Stage::Lighting), x.clone()));
         }
         if background {
             let (delta, shift_abs, tex_rms, pen) = self.background_change(z, ht, wt);
@@ -431,7 +431,7 @@ impl Chain {
             // a pure background pixel takes the whole change (no rim of the old background)
             let outside = alpha.neg() + 1.0; // [B, 1, H, W]
             x = x + resize(delta, [h, w]) * outside;
-            stages.push(("background", x.clone()));
+            stages.push((Some(Stage::Background), x.clone()));
         }
         if detail {
             let small = resize(x.clone(), [ht, wt]); // [B, C, h, w]
@@ -449,7 +449,7 @@ impl Chain {
             }
             stats.detail = per_image_mean(hp.clone().abs());
             x = x + resize(hp, [h, w]);
-            stages.push(("detail", x.clone()));
+            stages.push((Some(Stage::Detail), x.clone()));
         }
         if noise {
             let sigma =
@@ -459,7 +459,7 @@ impl Chain {
             // `scale` output pixels of one training pixel, it has the learned σ again, as a
             // photo's sensor noise does when it is shrunk
             x = x + z.pixel.clone() * sigma.mul_scalar(scale).reshape([1, 1, 1, 1]);
-            stages.push(("noise", x.clone()));
+            stages.push((Some(Stage::Noise), x.clone()));
         }
         let last = stages.len() - 1;
         stages[last].1 = stages[last].1.clone().clamp(-1.0, 1.0);

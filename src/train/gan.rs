@@ -706,7 +706,7 @@ fn read_history(path: &Path, sample_len: usize) -> Result<Vec<Vec<f32>>> {
 
 /// Sample grid rows: the render, the image after each stage, and real crops.
 fn sample_rows(
-    stages: &[(&'static str, Tensor<4>)],
+    stages: &[(Option<crate::augment::stages::Stage>, Tensor<4>)],
     real: &[f32],
     c: usize,
     res: usize,
