@@ -264,6 +264,15 @@ pub struct Overrides {
     pub train_resolution: Option<usize>,
 }
 
+/// The training resolutions the learned stages are built for.
+fn train_resolution(r: usize) -> Result<(), String> {
+    if r == 64 || r == 128 {
+        Ok(())
+    } else {
+        Err(format!("expected 64 or 128, found {r}"))
+    }
+}
+
 /// [`load`] with command-line overrides.
 pub fn load_with(file: &Path, o: &Overrides) -> Result<Config, ConfigError> {
     let src = Source::read(file)?;
@@ -278,14 +287,12 @@ pub fn load_with(file: &Path, o: &Overrides) -> Result<Config, ConfigError> {
     }
     raw.seed = o.seed.or(raw.seed);
     if let Some(r) = o.train_resolution {
-        if r != 64 && r != 128 {
-            return Err(ConfigError {
-                file: src.file.clone(),
-                path: "--res".into(),
-                line: None,
-                message: format!("expected 64 or 128 (what train.resolution allows), found {r}"),
-            });
-        }
+        train_resolution(r).map_err(|message| ConfigError {
+            file: src.file.clone(),
+            path: "--res".into(),
+            line: None,
+            message,
+        })?;
     }
     let mut cfg = validate(&src, raw, o.count)?;
     if let Some(r) = o.train_resolution {
@@ -794,12 +801,7 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
         detail: st.detail.unwrap_or(true),
         noise: st.noise.unwrap_or(true),
     };
-    if spec.resolution != 64 && spec.resolution != 128 {
-        return Err(src.err(
-            "train.resolution",
-            format!("expected 64 or 128, found {}", spec.resolution),
-        ));
-    }
+    train_resolution(spec.resolution).map_err(|m| src.err("train.resolution", m))?;
     if spec.channels != 1 && spec.channels != 3 {
         return Err(src.err(
             "train.channels",

@@ -53,22 +53,15 @@ impl Stamp {
     /// The stamp of a run (or shard `shard` = (index, total)) of `cfg`.
     pub fn of(cfg: &Config, shard: Option<(u64, u64)>) -> Stamp {
         let mut c = cfg.clone();
-        c.file = Default::default();
-        c.output.dir = Default::default();
         c.seed = 0;
         c.count = 0;
-        let chain = cfg.augment.as_ref().and_then(|run| {
-            std::fs::read(run.join(super::run_folder::GENERATOR))
-                .ok()
-                .map(|bytes| format!("{:016x}", fnv(&bytes, FNV_START)))
-        });
         Stamp {
             rendergan: env!("CARGO_PKG_VERSION").to_string(),
-            settings: format!("{:016x}", fnv(format!("{c:?}").as_bytes(), FNV_START)),
+            settings: format!("{:016x}", fnv(settings(&c).as_bytes(), FNV_START)),
             seed: cfg.seed,
             count: cfg.count,
             shard,
-            chain,
+            chain: chain(cfg).map(|bytes| format!("{:016x}", fnv(&bytes, FNV_START))),
         }
     }
 
@@ -124,17 +117,26 @@ impl Stamp {
 
 const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// The run's stamp as one line of text, as `shard.json` records it (what `merge` compares).
-pub fn stamp(cfg: &Config) -> String {
+/// The `Debug` text of every checked setting of `cfg` but where the config and the output are
+/// (they do not change the images).
+fn settings(cfg: &Config) -> String {
     let mut c = cfg.clone();
-    // where the config and the output are does not change the images
     c.file = Default::default();
     c.output.dir = Default::default();
-    let mut h = fnv(format!("{c:?}").as_bytes(), FNV_START);
-    if let Some(run) = &cfg.augment {
-        if let Ok(bytes) = std::fs::read(run.join(super::run_folder::GENERATOR)) {
-            h = fnv(&bytes, h);
-        }
+    format!("{c:?}")
+}
+
+/// The weights of the learned chain `cfg` applies, when it applies one that can be read.
+fn chain(cfg: &Config) -> Option<Vec<u8>> {
+    let run = cfg.augment.as_ref()?;
+    std::fs::read(run.join(super::run_folder::GENERATOR)).ok()
+}
+
+/// The run's stamp as one line of text, as `shard.json` records it (what `merge` compares).
+pub fn stamp(cfg: &Config) -> String {
+    let mut h = fnv(settings(cfg).as_bytes(), FNV_START);
+    if let Some(bytes) = chain(cfg) {
+        h = fnv(&bytes, h);
     }
     format!(
         "rendergan {} run {h:016x} count {}\n",

@@ -133,10 +133,6 @@ pub struct DatasetStats {
     pub warnings: Vec<String>,
 }
 
-/// The per-image stage values `generate --augment` writes under `augment` (noise is one learned
-/// value for all images by design, so it has no spread to check).
-pub const STAGE_KEYS: [&str; 5] = ["blur", "light_range", "bg_shift", "bg_texture", "detail"];
-
 /// Reads `dir/manifest.jsonl`; `None` when `dir` has none (a plain folder of images).
 pub fn read(dir: &Path) -> anyhow::Result<Option<DatasetStats>> {
     Ok(read_lines(dir)?.map(|lines| stats(&lines)))
@@ -230,8 +226,8 @@ pub fn stats(lines: &[ManifestLine]) -> DatasetStats {
         let Some(aug) = &line.augment else {
             continue;
         };
-        for key in STAGE_KEYS {
-            if let Some(x) = aug.value(key) {
+        for (key, value) in aug.per_image() {
+            if let Some(x) = value {
                 stage_series.entry(key).or_default().push(x as f64);
             }
         }

@@ -388,14 +388,14 @@ pub fn describe(img: &[f32], res: usize, kinds: &Kinds) -> Vec<f64> {
     d.push(fg.iter().filter(|f| **f).count() as f64 / n as f64);
     d.push((1.0 + count as f64).ln());
     d.push((area / n as f64).sqrt());
+    if !kinds.split() {
+        d.extend([0.0; 3 * KINDS]);
+        return d;
+    }
     let kind: Vec<usize> = (0..n)
         .map(|i| nearest(&kinds.centres, &[ch(0, i), ch(1, i), ch(2, i)]))
         .collect();
     for k in 0..KINDS {
-        if !kinds.split() {
-            d.extend([0.0; 3]);
-            continue;
-        }
         let mine: Vec<bool> = (0..n).map(|i| fg[i] && kind[i] == k).collect();
         let (count, area) = blobs(&mine, res);
         d.push(mine.iter().filter(|f| **f).count() as f64 / n as f64);

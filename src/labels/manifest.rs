@@ -107,17 +107,15 @@ pub struct AugmentNote {
 }
 
 impl AugmentNote {
-    /// The per-image value of a stage by its manifest key (`blur`, `light_range`, `bg_shift`,
-    /// `bg_texture`, `detail`).
-    pub fn value(&self, key: &str) -> Option<f32> {
-        match key {
-            "blur" => self.blur,
-            "light_range" => self.light_range,
-            "bg_shift" => self.bg_shift,
-            "bg_texture" => self.bg_texture,
-            "detail" => self.detail,
-            "noise" => self.noise,
-            _ => None,
-        }
+    /// The per-image stage values by manifest key (noise is one learned value for all images,
+    /// so it is not among them), as `StageStats::per_image` lists them.
+    pub fn per_image(&self) -> [(&'static str, Option<f32>); 5] {
+        [
+            ("blur", self.blur),
+            ("light_range", self.light_range),
+            ("bg_shift", self.bg_shift),
+            ("bg_texture", self.bg_texture),
+            ("detail", self.detail),
+        ]
     }
 }
