@@ -124,6 +124,8 @@ pub struct FitReport {
     pub fitted_config: PathBuf,
     pub photos: usize,
     pub photo_crops: usize,
+    /// What the objective counts objects of: the photos' foreground's kinds of colour.
+    pub photo_colours: String,
     pub resolution: usize,
     pub renders_per_candidate: usize,
     pub candidates: usize,
@@ -315,7 +317,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let mut synth = Synth::new(&written, res * SUPERSAMPLE, seed::FIT_SCENES, &ctx)?;
     let start =
         objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
-    let obj = Objective::new(photo_desc, &start, &kinds);
+    let obj = Objective::new(photo_desc, &start);
 
     let dims = marks.len() * PER_MARK;
     let budget = o.budget.unwrap_or_else(|| default_budget(marks.len()));
@@ -369,8 +371,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             descriptors: obj
                 .compare(desc)
                 .into_iter()
-                .zip(objective::NAMES)
-                .map(|((p, r), n)| (n.to_string(), p, r))
+                .zip(objective::names(&kinds))
+                .map(|((p, r), n)| (n, p, r))
                 .collect(),
         }
     };
@@ -406,6 +408,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         fitted_config: o.out.clone(),
         photos: real.images.len(),
         photo_crops: crops.len(),
+        photo_colours: format!("the photos' foreground holds {}", kinds.summary()),
         resolution: res,
         renders_per_candidate: o.renders,
         candidates: history.len() * search::population(dims),

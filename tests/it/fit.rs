@@ -90,6 +90,8 @@ fn fit_recovers_the_count_distance_and_background_of_known_photos() {
     let o = options(dir.path(), wide.clone(), real);
     let r = fit(&o).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(r.improved, "{:?}", r.warnings);
+    // balls of one colour, lit and shaded: shading is not a kind of object
+    assert!(r.photo_colours.contains("one kind"), "{}", r.photo_colours);
     assert!(
         r.after.objective < 0.5 * r.before.objective,
         "objective {} -> {}",
