@@ -274,10 +274,13 @@ fn d2(a: &[f32; 3], b: &[f32; 3]) -> f64 {
         .sum::<f64>()
 }
 
-/// k-means on `px` (sorted by grey) from the grey quantiles (k/2 + 1/2 of k parts): the
-/// centres, darkest first, and the share of the variance they explain.
+fn grey(p: &[f32; 3]) -> f32 {
+    (p[0] + p[1] + p[2]) / 3.0
+}
+
+/// k-means on `px` (sorted by [`grey`]) from the grey quantiles (k/2 + 1/2 of k parts): the
+/// centres, darkest first, and the colour variance left within them (per pixel).
 fn k_means(px: &[[f32; 3]], k: usize) -> (Vec<[f32; 3]>, f64) {
-    let grey = |p: &[f32; 3]| (p[0] + p[1] + p[2]) / 3.0;
     if px.is_empty() {
         return (
             (0..k).map(|i| [i as f32 / k as f32 - 0.5; 3]).collect(),
@@ -304,19 +307,12 @@ fn k_means(px: &[[f32; 3]], k: usize) -> (Vec<[f32; 3]>, f64) {
         }
     }
     centres.sort_by(|a, b| grey(a).total_cmp(&grey(b)));
-    let n = px.len() as f64;
-    let mean = [0, 1, 2].map(|c| (px.iter().map(|p| p[c] as f64).sum::<f64>() / n) as f32);
-    let total: f64 = px.iter().map(|p| d2(p, &mean)).sum();
-    let within: f64 = px
+    let within = px
         .iter()
         .map(|p| d2(p, &centres[nearest(&centres, p)]))
-        .sum();
-    let explained = if total > 0.0 {
-        1.0 - within / total
-    } else {
-        0.0
-    };
-    (centres, explained)
+        .sum::<f64>()
+        / px.len() as f64;
+    (centres, within)
 }
 
 impl Kinds {
@@ -346,11 +342,18 @@ impl Kinds {
             .collect();
         let step = px.len().div_ceil(KIND_SAMPLES).max(1);
         px = px.into_iter().step_by(step).collect();
-        let grey = |p: &[f32; 3]| (p[0] + p[1] + p[2]) / 3.0;
         px.sort_by(|a, b| grey(a).total_cmp(&grey(b)));
-        let (two, e2) = k_means(&px, 2);
-        let (three, e3) = k_means(&px, 3);
-        let axis = main_axis(&px);
+        let (two, w2) = k_means(&px, 2);
+        let (three, w3) = k_means(&px, 3);
+        let (total, axis) = spread(&px);
+        let explained = |within: f64| {
+            if total > 0.0 {
+                1.0 - within / total
+            } else {
+                0.0
+            }
+        };
+        let (e2, e3) = (explained(w2), explained(w3));
         let left = |e: f64, normal: f64| (1.0 - e) / (1.0 - normal * axis).max(1e-9);
         let (l2, l3) = (left(e2, ONE_NORMAL[0]), left(e3, ONE_NORMAL[1]));
         let centres = if l2.min(l3) >= BEYOND_NORMAL {
@@ -403,9 +406,9 @@ impl Kinds {
     }
 }
 
-/// The share of `px`'s colour variance along its main axis (the covariance's largest
-/// eigenvalue over its trace, by power iteration).
-fn main_axis(px: &[[f32; 3]]) -> f64 {
+/// `px`'s colour variance (per pixel, the covariance's trace) and the share of it along its
+/// main axis (the largest eigenvalue over the trace, by power iteration).
+fn spread(px: &[[f32; 3]]) -> (f64, f64) {
     let n = px.len().max(1) as f64;
     let mean = [0, 1, 2].map(|c| px.iter().map(|p| p[c] as f64).sum::<f64>() / n);
     let mut cov = [[0.0f64; 3]; 3];
@@ -418,7 +421,7 @@ fn main_axis(px: &[[f32; 3]]) -> f64 {
     }
     let trace = cov[0][0] + cov[1][1] + cov[2][2];
     if trace <= 0.0 {
-        return 1.0;
+        return (0.0, 1.0);
     }
     let mut v = [1.0f64, 1.0, 1.0];
     let mut lambda = 0.0;
@@ -426,11 +429,11 @@ fn main_axis(px: &[[f32; 3]]) -> f64 {
         let w = [0, 1, 2].map(|a| (0..3).map(|b| cov[a][b] * v[b]).sum::<f64>());
         lambda = w.iter().map(|x| x * x).sum::<f64>().sqrt();
         if lambda == 0.0 {
-            return 0.0;
+            return (trace, 0.0);
         }
         v = w.map(|x| x / lambda);
     }
-    lambda / trace
+    (trace, lambda / trace)
 }
 
 fn nearest(centres: &[[f32; 3]], p: &[f32; 3]) -> usize {
