@@ -18,10 +18,19 @@ use crate::pixels::load::Backgrounds;
 use crate::render::{ColourPass, Frame, Renderer};
 use crate::scene::Scene;
 
-/// Each object's contrast across its mask's edge in `rgb` (`None` when it has no edge).
-fn contrasts(scene: &Scene, frame: &Frame, rgb: &[u8]) -> Vec<Option<f32>> {
+/// Each object's mask and the ring around it, and its contrast across its mask's edge in `rgb`
+/// (`None` when it has no edge): the regions are measured again after the stages.
+fn contrasts(scene: &Scene, frame: &Frame, rgb: &[u8]) -> Before {
     let (w, h) = (frame.width as usize, frame.height as usize);
-    contrast::ring_contrast(&frame.ids, rgb, w, h, scene.instances.len())
+    let regions = contrast::regions(&frame.ids, w, h, scene.instances.len());
+    let contrast = contrast::contrasts_in(&regions, rgb);
+    Before { regions, contrast }
+}
+
+/// What an image's note needs from before the stages: see [`contrasts`].
+struct Before {
+    regions: Vec<Option<contrast::Region>>,
+    contrast: Vec<Option<f32>>,
 }
 
 /// Augments a batch of composited `images` (of `scenes`, rendered as `frames`) in place.
@@ -35,7 +44,7 @@ pub fn batch(
         return Ok(Vec::new());
     };
     let (w, h) = (first.width as usize, first.height as usize);
-    let before: Vec<Vec<Option<f32>>> = scenes
+    let before: Vec<Before> = scenes
         .iter()
         .zip(frames)
         .zip(images.iter())
@@ -51,13 +60,11 @@ pub fn batch(
         })
         .collect();
     let st = aug.apply(&mut items, w, h)?;
-    Ok(scenes
+    Ok(images
         .iter()
-        .zip(frames)
-        .zip(images.iter())
         .zip(before)
         .enumerate()
-        .map(|(k, (((s, f), im), before))| note(aug, &st, k, s, f, &im.rgb, before))
+        .map(|(k, (im, before))| note(aug, &st, k, &im.rgb, before))
         .collect())
 }
 
@@ -78,7 +85,7 @@ pub fn one(
         seed: scene.seed,
     };
     let st = aug.apply_one(item, w, h, max_sigma);
-    note(aug, &st, 0, scene, frame, &image.rgb, before)
+    note(aug, &st, 0, &image.rgb, before)
 }
 
 /// A rendered and augmented batch: the frames (their labels' buffers), the finished images,
@@ -124,7 +131,7 @@ pub fn render_and_augment(
             .zip(&before)
             .zip(&images)
             .enumerate()
-            .map(|(k, (((f, s), b), im))| note(aug, &st, k, s, f, &im.rgb, contrasts(s, f, b)))
+            .map(|(k, (((f, s), b), im))| note(aug, &st, k, &im.rgb, contrasts(s, f, b)))
             .collect();
         spent += t.elapsed();
         return Ok(Augmented {
@@ -154,16 +161,8 @@ pub fn render_and_augment(
 
 /// The manifest note of an image whose augmented pixels are `rgb`: image `k`'s values in `st`
 /// and each object's contrast `before` and now.
-fn note(
-    aug: &Augmenter,
-    st: &StageStats,
-    k: usize,
-    scene: &Scene,
-    frame: &Frame,
-    rgb: &[u8],
-    before: Vec<Option<f32>>,
-) -> AugmentNote {
-    let after = contrasts(scene, frame, rgb);
+fn note(aug: &Augmenter, st: &StageStats, k: usize, rgb: &[u8], before: Before) -> AugmentNote {
+    let after = contrast::contrasts_in(&before.regions, rgb);
     let pick = |v: &[f32]| v.get(k).copied();
     AugmentNote {
         blur: pick(&st.blur),
@@ -173,6 +172,7 @@ fn note(
         detail: pick(&st.detail),
         noise: aug.stages.noise.then_some(st.noise),
         contrast: before
+            .contrast
             .iter()
             .zip(&after)
             .map(|(a, b)| Some([(*a)?, (*b)?]))

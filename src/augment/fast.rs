@@ -63,38 +63,46 @@ fn light_shift(v: f32) -> f32 {
 }
 
 impl Conv3 {
-    /// `x` [c_in][h][w] → [c_out][h][w], then `act` on every value.
+    /// `x` [c_in][h][w] → [c_out][h][w], then `act` on every value. The input is copied into
+    /// planes with a zero border, and each output plane is summed in rows of the padded width,
+    /// so every tap is one long contiguous multiply-add over the whole plane (the two columns
+    /// past each row's end are discarded); the terms are added in the same order as a direct
+    /// convolution (bias, then channel by channel, tap by tap).
     #[inline(always)]
     fn run(&self, x: &[f32], h: usize, w: usize, act: fn(f32) -> f32) -> Vec<f32> {
         let n = h * w;
+        let pw = w + 2;
+        let pn = (h + 2) * pw;
+        let mut padded = vec![0.0f32; self.c_in * pn];
+        for (src, dst) in x.chunks_exact(n).zip(padded.chunks_exact_mut(pn)) {
+            for (row, prow) in src.chunks_exact(w).zip(dst[pw..].chunks_exact_mut(pw)) {
+                prow[1..=w].copy_from_slice(row);
+            }
+        }
+        // the accumulator spans h rows of the padded width, less the last row's two extra
+        let span = h * pw - 2;
+        let mut acc = vec![0.0f32; span];
         let mut out = vec![0.0f32; self.c_out * n];
         for o in 0..self.c_out {
-            let plane = &mut out[o * n..(o + 1) * n];
-            plane.fill(self.bias[o]);
+            acc.fill(self.bias[o]);
             for i in 0..self.c_in {
-                let src = &x[i * n..(i + 1) * n];
+                let src = &padded[i * pn..(i + 1) * pn];
                 let k = &self.weight[(o * self.c_in + i) * 9..(o * self.c_in + i + 1) * 9];
                 for ky in 0..3 {
                     for kx in 0..3 {
                         let wv = k[ky * 3 + kx];
-                        // output rows y whose source row y + ky − 1 is inside
-                        let ys = if ky == 0 { 1 } else { 0 };
-                        let ye = if ky == 2 { h.saturating_sub(1) } else { h };
-                        let xs = if kx == 0 { 1 } else { 0 };
-                        let xe = if kx == 2 { w.saturating_sub(1) } else { w };
-                        for y in ys..ye {
-                            let sy = y + ky - 1;
-                            let row = &mut plane[y * w + xs..y * w + xe];
-                            let srow = &src[sy * w + xs + kx - 1..sy * w + xe + kx - 1];
-                            for (d, s) in row.iter_mut().zip(srow) {
-                                *d += wv * s;
-                            }
+                        let s = &src[ky * pw + kx..ky * pw + kx + span];
+                        for (d, v) in acc.iter_mut().zip(s) {
+                            *d += wv * v;
                         }
                     }
                 }
             }
-            for v in plane.iter_mut() {
-                *v = act(*v);
+            let plane = &mut out[o * n..(o + 1) * n];
+            for (y, row) in plane.chunks_exact_mut(w).enumerate() {
+                for (d, v) in row.iter_mut().zip(&acc[y * pw..y * pw + w]) {
+                    *d = act(*v);
+                }
             }
         }
         out
@@ -127,19 +135,79 @@ pub(super) fn taps(n_in: usize, n_out: usize) -> Vec<Vec<(usize, f32)>> {
         .collect()
 }
 
-/// Resizes `c` planes of (h, w) to (oh, ow) as the model's `resize` does (rows, then columns).
+/// [`taps`] as one flat table, `k` taps per output (shorter lists padded with weight 0), so the
+/// row pass reads two arrays instead of a list per output.
+struct FlatTaps {
+    k: usize,
+    at: Vec<usize>,
+    weight: Vec<f32>,
+}
+
+impl FlatTaps {
+    fn new(n_in: usize, n_out: usize) -> FlatTaps {
+        let t = taps(n_in, n_out);
+        let k = t.iter().map(Vec::len).max().unwrap_or(0);
+        let mut at = vec![0; k * n_out];
+        let mut weight = vec![0.0; k * n_out];
+        for (o, list) in t.iter().enumerate() {
+            for (j, (i, v)) in list.iter().enumerate() {
+                at[o * k + j] = *i;
+                weight[o * k + j] = *v;
+            }
+        }
+        FlatTaps { k, at, weight }
+    }
+
+    /// `dst[o]` = Σ taps of `src` (one row resampled).
+    #[inline(always)]
+    fn row(&self, src: &[f32], dst: &mut [f32]) {
+        let k = self.k;
+        for ((d, at), wt) in dst
+            .iter_mut()
+            .zip(self.at.chunks_exact(k))
+            .zip(self.weight.chunks_exact(k))
+        {
+            let mut acc = 0.0f32;
+            for (i, v) in at.iter().zip(wt) {
+                acc += src[*i] * v;
+            }
+            *d = acc;
+        }
+    }
+}
+
+/// Resizes `c` planes of (h, w) to (oh, ow) as the model's `resize` does (rows, then columns;
+/// columns first when shrinking the height: the same sums in another order).
 #[inline(always)]
 fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Vec<f32> {
     if (h, w) == (oh, ow) {
         return x.to_vec();
     }
-    let (tx, ty) = (taps(w, ow), taps(h, oh));
-    let mut mid = vec![0.0f32; c * h * ow];
-    for p in 0..c * h {
-        let src = &x[p * w..(p + 1) * w];
-        for (o, t) in tx.iter().enumerate() {
-            mid[p * ow + o] = t.iter().map(|(i, v)| src[*i] * v).sum();
+    let (tx, ty) = (FlatTaps::new(w, ow), taps(h, oh));
+    if oh < h {
+        // shrinking: columns first, so that the pass over the larger image is whole-row
+        // multiply-adds and the per-value taps run on the smaller one
+        let mut mid = vec![0.0f32; c * oh * w];
+        for ch in 0..c {
+            for (o, t) in ty.iter().enumerate() {
+                let row = &mut mid[(ch * oh + o) * w..(ch * oh + o + 1) * w];
+                for (i, v) in t {
+                    let src = &x[(ch * h + i) * w..(ch * h + i + 1) * w];
+                    for (d, s) in row.iter_mut().zip(src) {
+                        *d += v * s;
+                    }
+                }
+            }
         }
+        let mut out = vec![0.0f32; c * oh * ow];
+        for (src, dst) in mid.chunks_exact(w).zip(out.chunks_exact_mut(ow)) {
+            tx.row(src, dst);
+        }
+        return out;
+    }
+    let mut mid = vec![0.0f32; c * h * ow];
+    for (src, dst) in x.chunks_exact(w).zip(mid.chunks_exact_mut(ow)) {
+        tx.row(src, dst);
     }
     let mut out = vec![0.0f32; c * oh * ow];
     for ch in 0..c {
@@ -154,6 +222,50 @@ fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize))
         }
     }
     out
+}
+
+/// [`resize`] of `c` planes of (h, w) to (oh, ow), one output row at a time: [`row`](Self::row)
+/// gives row `y` of every plane side by side (`c` × `ow`), to use in place of the whole resized
+/// planes (the same values, without them in memory).
+struct Upsampled {
+    mid: Vec<f32>,
+    ty: Vec<Vec<(usize, f32)>>,
+    c: usize,
+    h: usize,
+    ow: usize,
+}
+
+impl Upsampled {
+    #[inline(always)]
+    fn new(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Upsampled {
+        let tx = FlatTaps::new(w, ow);
+        let mut mid = vec![0.0f32; c * h * ow];
+        for (src, dst) in x.chunks_exact(w).zip(mid.chunks_exact_mut(ow)) {
+            tx.row(src, dst);
+        }
+        Upsampled {
+            mid,
+            ty: taps(h, oh),
+            c,
+            h,
+            ow,
+        }
+    }
+
+    /// Row `y` of every plane into `rows` (`c` × `ow`).
+    #[inline(always)]
+    fn row(&self, y: usize, rows: &mut [f32]) {
+        let (h, ow) = (self.h, self.ow);
+        rows.fill(0.0);
+        for (ch, row) in rows.chunks_exact_mut(ow).enumerate().take(self.c) {
+            for (i, v) in &self.ty[y] {
+                let src = &self.mid[(ch * h + i) * ow..(ch * h + i + 1) * ow];
+                for (d, s) in row.iter_mut().zip(src) {
+                    *d += v * s;
+                }
+            }
+        }
+    }
 }
 
 /// Separable blur of `c` planes with kernel `k` (odd length, zero padding), divided by the same
@@ -435,34 +547,56 @@ impl Weights {
         if light_on {
             let (lh, lw) = (low(ht, 16), low(wt, 16));
             let t = self.light1.run(&z.lighting, lh, lw, leaky);
-            let mut raw = resize(&self.light2.run(&t, lh, lw, |v| v), 3, (lh, lw), (h, w));
-            // the maps become gains and shift in place, each a branch-free loop
-            let (gains, shift) = raw.split_at_mut(2 * n);
-            gains.iter_mut().for_each(|v| *v = light_gain(*v));
-            shift.iter_mut().for_each(|v| *v = light_shift(*v));
-            let (lo, hi) = gains
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), v| {
-                    (l.min(*v), h.max(*v))
-                });
-            let (black, white) = gains.split_at(n);
-            for plane in x.chunks_exact_mut(n) {
-                for (((v, b), wh), s) in plane.iter_mut().zip(black).zip(white).zip(&*shift) {
-                    let g = if *v < 0.0 { *b } else { *wh };
-                    *v = *v * g + s;
+            let maps = self.light2.run(&t, lh, lw, |v| v);
+            let (mut lo, mut hi) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
+            // each output row of the three maps becomes gains and shift, then lights the row
+            let up = Upsampled::new(&maps, 3, (lh, lw), (h, w));
+            let mut rows = vec![0.0f32; 3 * w];
+            for y in 0..h {
+                up.row(y, &mut rows);
+                let (gains, shift) = rows.split_at_mut(2 * w);
+                for v in gains.iter_mut() {
+                    *v = light_gain(*v);
+                }
+                for v in shift.iter_mut() {
+                    *v = light_shift(*v);
+                }
+                // the range in eight lanes (one running minimum is a chain of dependent steps)
+                for part in gains.chunks(8) {
+                    for (j, v) in part.iter().enumerate() {
+                        lo[j] = lo[j].min(*v);
+                        hi[j] = hi[j].max(*v);
+                    }
+                }
+                let (black, white) = gains.split_at(w);
+                for plane in x.chunks_exact_mut(n) {
+                    let row = &mut plane[y * w..(y + 1) * w];
+                    for (((v, b), wh), s) in row.iter_mut().zip(black).zip(white).zip(&*shift) {
+                        let g = if *v < 0.0 { *b } else { *wh };
+                        *v = *v * g + s;
+                    }
                 }
             }
+            let lo = lo.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = hi.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             st.light_range = hi - lo;
         }
         if bg_on {
             let delta = self.background(z, (ht, wt), &mut st);
-            let full = resize(&delta, c, (ht, wt), (h, w));
-            for ch in 0..c {
-                for p in 0..n {
-                    x[ch * n + p] += full[ch * n + p] * (1.0 - alpha[p]);
+            let up = Upsampled::new(&delta, c, (ht, wt), (h, w));
+            let mut rows = vec![0.0f32; c * w];
+            for y in 0..h {
+                up.row(y, &mut rows);
+                let keep = &alpha[y * w..(y + 1) * w];
+                for (plane, d) in x.chunks_exact_mut(n).zip(rows.chunks_exact(w)) {
+                    let row = &mut plane[y * w..(y + 1) * w];
+                    for ((v, d), a) in row.iter_mut().zip(d).zip(keep) {
+                        *v += d * (1.0 - a);
+                    }
                 }
             }
         }
+        let mut detail = None;
         if detail_on {
             let small = resize(x, c, (h, w), (ht, wt));
             let mut input = small;
@@ -483,19 +617,36 @@ impl Weights {
                 }
             }
             st.detail = hp.iter().map(|v| v.abs()).sum::<f32>() / hp.len() as f32;
-            let full = resize(&hp, c, (ht, wt), (h, w));
-            for (v, d) in x.iter_mut().zip(&full) {
-                *v += d;
-            }
+            detail = Some(Upsampled::new(&hp, c, (ht, wt), (h, w)));
         }
-        if noise_on {
-            let s = self.noise_sigma() * scale;
-            for (v, z) in x.iter_mut().zip(&z.pixel) {
-                *v += z * s;
+        // the last pass, row by row: the detail, the sensor noise, the clamp
+        let s = if noise_on {
+            self.noise_sigma() * scale
+        } else {
+            0.0
+        };
+        let mut rows = vec![0.0f32; c * w];
+        for y in 0..h {
+            if let Some(up) = &detail {
+                up.row(y, &mut rows);
             }
-        }
-        for v in x.iter_mut() {
-            *v = v.clamp(-1.0, 1.0);
+            for (ch, plane) in x.chunks_exact_mut(n).enumerate() {
+                let row = &mut plane[y * w..(y + 1) * w];
+                if detail.is_some() {
+                    for (v, d) in row.iter_mut().zip(&rows[ch * w..(ch + 1) * w]) {
+                        *v += d;
+                    }
+                }
+                if noise_on {
+                    let z = &z.pixel[ch * n + y * w..ch * n + (y + 1) * w];
+                    for (v, z) in row.iter_mut().zip(z) {
+                        *v += z * s;
+                    }
+                }
+                for v in row.iter_mut() {
+                    *v = v.clamp(-1.0, 1.0);
+                }
+            }
         }
         st
     }

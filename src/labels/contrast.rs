@@ -12,9 +12,18 @@ pub const RING: usize = 3;
 /// object's contrast and takes a small object's, which is the label at risk. `None` for an
 /// instance with no pixels or no ring (hidden, or filling the image).
 pub fn ring_contrast(ids: &[u32], rgb: &[u8], w: usize, h: usize, n: usize) -> Vec<Option<f32>> {
-    ring_contrast_of(ids, w, h, n, |p| {
-        (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0
-    })
+    contrasts_in(&regions(ids, w, h, n), rgb)
+}
+
+/// [`ring_contrast`] of each of these regions (made once, measured before and after the stages)
+/// in `rgb` (RGB8).
+pub fn contrasts_in(regions: &[Option<Region>], rgb: &[u8]) -> Vec<Option<f32>> {
+    let grey =
+        |p: usize| (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0;
+    regions
+        .iter()
+        .map(|r| r.as_ref().map(|r| r.contrast(grey)))
+        .collect()
 }
 
 /// [`ring_contrast`] of a CHW float image in [-1, 1] (`c` channels, `w` × `h`): grey is the
@@ -100,22 +109,48 @@ pub fn regions(ids: &[u32], w: usize, h: usize, n: usize) -> Vec<Option<Region>>
             let (x0, y0) = (x0.saturating_sub(RING), y0.saturating_sub(RING));
             let (x1, y1) = ((x1 + RING).min(w - 1), (y1 + RING).min(h - 1));
             let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
-            let mut rows = vec![false; bw * bh];
+            // rows: how many of the mask's pixels lie within RING along the row (a running
+            // count), then columns the same over those counts' hits
+            let mut rows = vec![0u16; bw * bh];
             for y in 0..bh {
+                let src = &ids[(y0 + y) * w + x0..(y0 + y) * w + x0 + bw];
+                let hit = |x: usize| (src[x] as usize == i) as u16;
+                let mut count: u16 = (0..RING.min(bw)).map(hit).sum();
                 for x in 0..bw {
-                    let lo = x.saturating_sub(RING);
-                    let hi = (x + RING).min(bw - 1);
-                    rows[y * bw + x] =
-                        (lo..=hi).any(|xx| ids[(y0 + y) * w + x0 + xx] as usize == i);
+                    if x + RING < bw {
+                        count += hit(x + RING);
+                    }
+                    if x > RING {
+                        count -= hit(x - RING - 1);
+                    }
+                    rows[y * bw + x] = count;
+                }
+            }
+            let mut cols = vec![0u16; bw];
+            for row in rows.chunks_exact(bw).take(RING.min(bh)) {
+                for (c, r) in cols.iter_mut().zip(row) {
+                    *c += (*r > 0) as u16;
                 }
             }
             let mut ring = Vec::new();
             for y in 0..bh {
-                let lo = y.saturating_sub(RING);
-                let hi = (y + RING).min(bh - 1);
-                for x in 0..bw {
+                if y + RING < bh {
+                    for (c, r) in cols
+                        .iter_mut()
+                        .zip(&rows[(y + RING) * bw..(y + RING + 1) * bw])
+                    {
+                        *c += (*r > 0) as u16;
+                    }
+                }
+                if y > RING {
+                    let gone = &rows[(y - RING - 1) * bw..(y - RING) * bw];
+                    for (c, r) in cols.iter_mut().zip(gone) {
+                        *c -= (*r > 0) as u16;
+                    }
+                }
+                for (x, c) in cols.iter().enumerate() {
                     let p = (y0 + y) * w + x0 + x;
-                    if ids[p] as usize != i && (lo..=hi).any(|yy| rows[yy * bw + x]) {
+                    if *c > 0 && ids[p] as usize != i {
                         ring.push(p);
                     }
                 }

@@ -5,16 +5,19 @@ use image::RgbImage;
 
 /// RGB8 (row-major, 3 bytes a pixel) → CHW in [-1, 1]; grey averages the channels.
 pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; c * w * h];
-    for i in 0..w * h {
-        let p = &rgb[i * 3..i * 3 + 3];
-        let v = |x: u8| x as f32 / 127.5 - 1.0;
-        if c == 1 {
-            out[i] = (v(p[0]) + v(p[1]) + v(p[2])) / 3.0;
-        } else {
-            for k in 0..3 {
-                out[k * w * h + i] = v(p[k]);
-            }
+    let n = w * h;
+    let mut out = vec![0.0f32; c * n];
+    let v = |x: u8| x as f32 / 127.5 - 1.0;
+    let px = rgb[..3 * n].chunks_exact(3);
+    if c == 1 {
+        for (o, p) in out.iter_mut().zip(px) {
+            *o = (v(p[0]) + v(p[1]) + v(p[2])) / 3.0;
+        }
+    } else {
+        let (r, gb) = out.split_at_mut(n);
+        let (g, b) = gb.split_at_mut(n);
+        for (((p, r), g), b) in px.zip(r).zip(g).zip(b) {
+            (*r, *g, *b) = (v(p[0]), v(p[1]), v(p[2]));
         }
     }
     out
@@ -24,10 +27,17 @@ pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
 pub fn chw_to_rgb(x: &[f32], c: usize, w: usize, h: usize, rgb: &mut [u8]) {
     // + 0.5 and truncation is round() for these non-negative values, without a libm call
     let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5 + 0.5) as u8;
-    for i in 0..w * h {
-        for k in 0..3 {
-            let ch = if c == 1 { 0 } else { k };
-            rgb[i * 3 + k] = q(x[ch * w * h + i]);
+    let n = w * h;
+    let px = rgb[..3 * n].chunks_exact_mut(3);
+    if c == 1 {
+        for (p, v) in px.zip(&x[..n]) {
+            p.fill(q(*v));
+        }
+    } else {
+        let (r, gb) = x[..3 * n].split_at(n);
+        let (g, b) = gb.split_at(n);
+        for (((p, r), g), b) in px.zip(r).zip(g).zip(b) {
+            p.copy_from_slice(&[q(*r), q(*g), q(*b)]);
         }
     }
 }
