@@ -28,6 +28,35 @@ fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
 }
 
+/// `out[p]` = `init` + Σ `w` × `src[off + p]` over `taps` (offset, weight), the terms added in
+/// the taps' order: 32 outputs at a time held in registers while every tap is added, so a
+/// many-tap sum loads its sources once and stores each output once. The one kernel of the
+/// convolutions, blurs and resizes below.
+#[inline(always)]
+fn weighted_sum(out: &mut [f32], init: f32, src: &[f32], taps: &[(usize, f32)]) {
+    const L: usize = 32;
+    let n = out.len();
+    let mut p = 0;
+    while p + L <= n {
+        let mut a = [init; L];
+        for &(off, wv) in taps {
+            let s = &src[off + p..off + p + L];
+            for l in 0..L {
+                a[l] += wv * s[l];
+            }
+        }
+        out[p..p + L].copy_from_slice(&a);
+        p += L;
+    }
+    for (q, o) in out.iter_mut().enumerate().skip(p) {
+        let mut a = init;
+        for &(off, wv) in taps {
+            a += wv * src[off + q];
+        }
+        *o = a;
+    }
+}
+
 /// e^x in plain arithmetic the compiler vectorises, for the per-pixel maps (libm's `expf` is a
 /// call per value, and was the lighting stage's cost): reduction by ln 2 and Cephes' expf
 /// polynomial; relative error below 1e-6 on [-87, 88] (test), inputs clamped there.
@@ -64,10 +93,10 @@ fn light_shift(v: f32) -> f32 {
 
 impl Conv3 {
     /// `x` [c_in][h][w] → [c_out][h][w], then `act` on every value. The input is copied into
-    /// planes with a zero border, and each output plane is summed in rows of the padded width,
-    /// so every tap is one long contiguous multiply-add over the whole plane (the two columns
-    /// past each row's end are discarded); the terms are added in the same order as a direct
-    /// convolution (bias, then channel by channel, tap by tap).
+    /// planes with a zero border, and each output plane is summed as one run of the padded
+    /// width's rows (the two columns past each row's end are discarded) by [`weighted_sum`]; the
+    /// terms are added in the same order as a direct convolution (bias, then channel by
+    /// channel, tap by tap).
     #[inline(always)]
     fn run(&self, x: &[f32], h: usize, w: usize, act: fn(f32) -> f32) -> Vec<f32> {
         let n = h * w;
@@ -83,21 +112,18 @@ impl Conv3 {
         let span = h * pw - 2;
         let mut acc = vec![0.0f32; span];
         let mut out = vec![0.0f32; self.c_out * n];
+        let mut taps = Vec::with_capacity(9 * self.c_in);
         for o in 0..self.c_out {
-            acc.fill(self.bias[o]);
+            taps.clear();
             for i in 0..self.c_in {
-                let src = &padded[i * pn..(i + 1) * pn];
                 let k = &self.weight[(o * self.c_in + i) * 9..(o * self.c_in + i + 1) * 9];
                 for ky in 0..3 {
                     for kx in 0..3 {
-                        let wv = k[ky * 3 + kx];
-                        let s = &src[ky * pw + kx..ky * pw + kx + span];
-                        for (d, v) in acc.iter_mut().zip(s) {
-                            *d += wv * v;
-                        }
+                        taps.push((i * pn + ky * pw + kx, k[ky * 3 + kx]));
                     }
                 }
             }
+            weighted_sum(&mut acc, self.bias[o], &padded, &taps);
             let plane = &mut out[o * n..(o + 1) * n];
             for (y, row) in plane.chunks_exact_mut(w).enumerate() {
                 for (d, v) in row.iter_mut().zip(&acc[y * pw..y * pw + w]) {
@@ -191,12 +217,8 @@ fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize))
         for ch in 0..c {
             for (o, t) in ty.iter().enumerate() {
                 let row = &mut mid[(ch * oh + o) * w..(ch * oh + o + 1) * w];
-                for (i, v) in t {
-                    let src = &x[(ch * h + i) * w..(ch * h + i + 1) * w];
-                    for (d, s) in row.iter_mut().zip(src) {
-                        *d += v * s;
-                    }
-                }
+                let rows: Vec<(usize, f32)> = t.iter().map(|(i, v)| ((ch * h + i) * w, *v)).collect();
+                weighted_sum(row, 0.0, x, &rows);
             }
         }
         let mut out = vec![0.0f32; c * oh * ow];
@@ -213,12 +235,8 @@ fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize))
     for ch in 0..c {
         for (o, t) in ty.iter().enumerate() {
             let row = &mut out[(ch * oh + o) * ow..(ch * oh + o + 1) * ow];
-            for (i, v) in t {
-                let src = &mid[(ch * h + i) * ow..(ch * h + i + 1) * ow];
-                for (d, s) in row.iter_mut().zip(src) {
-                    *d += v * s;
-                }
-            }
+            let rows: Vec<(usize, f32)> = t.iter().map(|(i, v)| ((ch * h + i) * ow, *v)).collect();
+            weighted_sum(row, 0.0, &mid, &rows);
         }
     }
     out
@@ -256,13 +274,19 @@ impl Upsampled {
     #[inline(always)]
     fn row(&self, y: usize, rows: &mut [f32]) {
         let (h, ow) = (self.h, self.ow);
-        rows.fill(0.0);
         for (ch, row) in rows.chunks_exact_mut(ow).enumerate().take(self.c) {
-            for (i, v) in &self.ty[y] {
-                let src = &self.mid[(ch * h + i) * ow..(ch * h + i + 1) * ow];
-                for (d, s) in row.iter_mut().zip(src) {
-                    *d += v * s;
+            let mut taps = [(0usize, 0.0f32); 2];
+            let t = &self.ty[y];
+            if t.len() <= 2 {
+                // upsampling: one or two source rows, without a list
+                for (slot, (i, v)) in taps.iter_mut().zip(t) {
+                    *slot = ((ch * h + i) * ow, *v);
                 }
+                weighted_sum(row, 0.0, &self.mid, &taps[..t.len()]);
+            } else {
+                let list: Vec<(usize, f32)> =
+                    t.iter().map(|(i, v)| ((ch * h + i) * ow, *v)).collect();
+                weighted_sum(row, 0.0, &self.mid, &list);
             }
         }
     }
@@ -287,40 +311,25 @@ fn blur(x: &mut [f32], c: usize, (h, w): (usize, usize), k: &[f32]) {
             .collect()
     };
     let (nx, ny) = (norm(w), norm(h));
-    let mut row_out = vec![0.0f32; w];
+    // rows: each row copied into one with r zeros either side, and summed tap by tap
+    let mut padded = vec![0.0f32; w + 2 * r];
+    let row_taps: Vec<(usize, f32)> = k.iter().copied().enumerate().collect();
     let mut mid = vec![0.0f32; h * w];
+    let mut col_taps = Vec::with_capacity(k.len());
     for ch in 0..c {
         let plane = &mut x[ch * h * w..(ch + 1) * h * w];
-        // rows: each tap adds a shifted copy of the row (vectorises, unlike a per-pixel sum)
-        for y in 0..h {
-            let row = &plane[y * w..(y + 1) * w];
-            row_out.fill(0.0);
-            for (j, q) in k.iter().enumerate() {
-                let d = j as isize - r as isize;
-                let lo = (-d).max(0) as usize;
-                let hi = (w as isize - d).min(w as isize).max(0) as usize;
-                if lo >= hi {
-                    continue;
-                }
-                let src = &row[(lo as isize + d) as usize..(hi as isize + d) as usize];
-                for (o, v) in row_out[lo..hi].iter_mut().zip(src) {
-                    *o += q * v;
-                }
-            }
-            mid[y * w..(y + 1) * w].copy_from_slice(&row_out);
+        for (row, out) in plane.chunks_exact(w).zip(mid.chunks_exact_mut(w)) {
+            padded[r..r + w].copy_from_slice(row);
+            weighted_sum(out, 0.0, &padded, &row_taps);
         }
-        // columns: each output row accumulates whole source rows
+        // columns: each output row sums whole source rows
         for y in 0..h {
-            let out = &mut plane[y * w..(y + 1) * w];
-            out.fill(0.0);
             let lo = y.saturating_sub(r);
             let hi = (y + r).min(h - 1);
-            for s in lo..=hi {
-                let q = k[s + r - y];
-                for (d, v) in out.iter_mut().zip(&mid[s * w..(s + 1) * w]) {
-                    *d += q * v;
-                }
-            }
+            col_taps.clear();
+            col_taps.extend((lo..=hi).map(|s| (s * w, k[s + r - y])));
+            let out = &mut plane[y * w..(y + 1) * w];
+            weighted_sum(out, 0.0, &mid, &col_taps);
             let inv = 1.0 / ny[y];
             for (d, n) in out.iter_mut().zip(&nx) {
                 *d *= inv / n;
