@@ -2,16 +2,18 @@
 """`generate --augment` beside an albumentations pipeline, in one run (issue 14).
 
 Three figures on the same machine in the same minutes, each as images/s over both cores:
-- rendergan `bench` plain (render, labels, PNG, COCO + YOLO + masks) on configs/bench.yaml;
+- rendergan `bench` plain (render, labels, PNG, COCO with RLE masks) on the TASK-A scene
+  (bench/task_a/task_a.yaml: 8 boxes, 256²; `--config` for another);
 - the same with `--augment RUN` (the learned chain applied to every image);
 - albumentations doing what a hand pipeline does to such a dataset: background replacement
   (a random crop of a background photo where the instance mask is 0), Gaussian blur,
   brightness/contrast and Gaussian noise, carrying the boxes and the instance mask; two worker
-  processes. Reported twice: the transforms alone on decoded images ("transform"), and the whole
-  loop that reads each image and mask and writes the result as PNG ("with I/O"), which is
-  what generate's figure includes.
+  processes, on 256² images and instance masks that generate writes from configs/bench.yaml
+  (TASK-A writes no mask PNGs). Reported twice: the transforms alone on decoded images
+  ("transform"), and the whole loop that reads each image and mask and writes the result as PNG
+  ("with I/O"), which is what generate's figure includes.
 
-    python3 bench/augment_peer.py --augment runs/x [-n 300] [--backgrounds ../shared/data/real]
+    python3 bench/augment_peer.py --augment runs/x [-n 300] [--pairs 3] [--backgrounds ../shared/data/real]
 
 Needs albumentations and opencv-python-headless (pip install albumentations). Prints one JSON
 line with the three figures, the ratios, and the like-for-like cost: the CPU milliseconds
@@ -25,6 +27,7 @@ import glob
 import json
 import multiprocessing as mp
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -33,8 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def bench(binary, n, augment=None):
-    cmd = [binary, "bench", "-c", os.path.join(ROOT, "configs/bench.yaml"), "-n", str(n)]
+def bench(binary, config, n, augment=None):
+    cmd = [binary, "bench", "-c", config, "-n", str(n)]
     if augment:
         cmd += ["--augment", augment]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -106,6 +109,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--augment", required=True, help="a trained run folder")
     ap.add_argument("-n", type=int, default=300)
+    ap.add_argument("--pairs", type=int, default=3, help="alternating plain/augment runs")
+    ap.add_argument(
+        "--config",
+        default=os.path.join(ROOT, "bench/task_a/task_a.yaml"),
+        help="the scene generate's two figures are measured on (default: TASK-A)",
+    )
     ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/rendergan"))
     ap.add_argument("--backgrounds", default=os.path.join(ROOT, "../shared/data/real"))
     a = ap.parse_args()
@@ -116,8 +125,11 @@ def main():
     ]
     if not backgrounds:
         raise SystemExit(f"--backgrounds {a.backgrounds}: no png/jpg images")
-    plain = bench(a.binary, a.n)
-    augmented = bench(a.binary, a.n, a.augment)
+    # alternating pairs, each figure their median: the machine's speed drifts within minutes
+    pairs = [(bench(a.binary, a.config, a.n), bench(a.binary, a.config, a.n, a.augment))
+             for _ in range(a.pairs)]
+    plain = statistics.median(p for p, _ in pairs)
+    augmented = statistics.median(q for _, q in pairs)
     data = tempfile.mkdtemp(prefix="peer-")
     subprocess.run(
         [a.binary, "generate", "-c", os.path.join(ROOT, "configs/bench.yaml"), "-n", str(a.n),
@@ -129,11 +141,13 @@ def main():
         json.dumps(
             {
                 "images": a.n,
+                "config": os.path.relpath(a.config, ROOT),
                 "size": "256x256, 8 objects",
                 "generate_images_per_s": plain,
                 "generate_augment_images_per_s": augmented,
                 "albumentations_images_per_s": {k: round(v, 1) for k, v in albu.items()},
                 "augment_over_plain": round(augmented / plain, 2),
+                "augment_over_plain_per_pair": [round(q / p, 2) for p, q in pairs],
                 "augment_over_albumentations_with_io": round(augmented / albu["with_io"], 2),
                 "augment_over_albumentations_transform": round(augmented / albu["transform"], 2),
                 # what augmenting adds per image, in CPU ms over both cores, beside what
