@@ -5,7 +5,22 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// glibc's allocator gives blocks over 128 KiB pages of their own and hands free pages at the
+/// heap's top back to the system; a 256² image's buffers (the chain's planes and noise, about
+/// 2.5 MB an image) were then faulted in anew for every image, a third of `--augment`'s time
+/// (measured: the chain 3.4 → 2.1 ms an image on one thread). Kept instead: blocks up to 64 MiB
+/// come from the heap, and it is trimmed only past 256 MiB free.
+fn keep_freed_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets two of the allocator's thresholds, before any thread starts
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_pages();
     let cli = rendergan::cli::Cli::parse();
     match rendergan::cli::run(cli) {
         Ok(code) => code,

@@ -67,7 +67,11 @@ fn fast_exp(x: f32) -> f32 {
     // adding and subtracting 1.5 × 2^23 rounds to the nearest integer without a call
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
+    // k as an integer from the shifted value's low bits: a float-to-int cast saturates, which
+    // the compiler does one value at a time
+    let ki = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
     let r = x - k * LN2_HI - k * LN2_LO;
     let p = 1.987_569_1e-4f32;
     let p = p * r + 1.398_199_9e-3;
@@ -75,7 +79,7 @@ fn fast_exp(x: f32) -> f32 {
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5;
-    (p * r * r + r + 1.0) * f32::from_bits(((k as i32 + 127) << 23) as u32)
+    (p * r * r + r + 1.0) * f32::from_bits(((ki + 127) << 23) as u32)
 }
 
 /// The lighting stage's per-pixel gain from its map value: sigmoid of the clamped value, into
@@ -217,7 +221,8 @@ fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize))
         for ch in 0..c {
             for (o, t) in ty.iter().enumerate() {
                 let row = &mut mid[(ch * oh + o) * w..(ch * oh + o + 1) * w];
-                let rows: Vec<(usize, f32)> = t.iter().map(|(i, v)| ((ch * h + i) * w, *v)).collect();
+                let rows: Vec<(usize, f32)> =
+                    t.iter().map(|(i, v)| ((ch * h + i) * w, *v)).collect();
                 weighted_sum(row, 0.0, x, &rows);
             }
         }
@@ -571,11 +576,17 @@ impl Weights {
                     *v = light_shift(*v);
                 }
                 // the range in eight lanes (one running minimum is a chain of dependent steps)
-                for part in gains.chunks(8) {
-                    for (j, v) in part.iter().enumerate() {
-                        lo[j] = lo[j].min(*v);
-                        hi[j] = hi[j].max(*v);
+                let parts = gains.chunks_exact(8);
+                let rest = parts.remainder();
+                for part in parts {
+                    for j in 0..8 {
+                        lo[j] = lo[j].min(part[j]);
+                        hi[j] = hi[j].max(part[j]);
                     }
+                }
+                for (j, v) in rest.iter().enumerate() {
+                    lo[j] = lo[j].min(*v);
+                    hi[j] = hi[j].max(*v);
                 }
                 let (black, white) = gains.split_at(w);
                 for plane in x.chunks_exact_mut(n) {

@@ -25,8 +25,10 @@ pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
 
 /// CHW in [-1, 1] → RGB8 (grey repeated).
 pub fn chw_to_rgb(x: &[f32], c: usize, w: usize, h: usize, rgb: &mut [u8]) {
-    // + 0.5 and truncation is round() for these non-negative values, without a libm call
-    let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5 + 0.5) as u8;
+    // rounded to the nearest level by adding 1.5 × 2^23 (the level is then the low bits): a
+    // float-to-int cast saturates, which the compiler does one value at a time
+    const ROUND: f32 = 12_582_912.0;
+    let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5 + ROUND).to_bits() as u8;
     let n = w * h;
     let px = rgb[..3 * n].chunks_exact_mut(3);
     if c == 1 {
