@@ -646,6 +646,7 @@ impl Weights {
             0.0
         };
         let mut rows = vec![0.0f32; c * w];
+        let mut noise = vec![0.0f32; w];
         for y in 0..h {
             if let Some(up) = &detail {
                 up.row(y, &mut rows);
@@ -658,8 +659,8 @@ impl Weights {
                     }
                 }
                 if noise_on {
-                    let z = &z.pixel[ch * n + y * w..ch * n + (y + 1) * w];
-                    for (v, z) in row.iter_mut().zip(z) {
+                    super::normals_from(z.pixel_key, ch * n + y * w, &mut noise);
+                    for (v, z) in row.iter_mut().zip(&noise) {
                         *v += z * s;
                     }
                 }

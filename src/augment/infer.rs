@@ -249,12 +249,12 @@ pub fn batch_inputs(
     for (seed, a) in seeds.iter().zip(alphas) {
         alpha.extend_from_slice(a);
         let n = image_noise(*seed, c, wt, ht, [w, h]);
+        pix.extend(n.pixel());
         blur.push(n.blur);
         light.extend(n.lighting);
         bgc.extend(n.bg_color);
         bg.extend(n.background);
         det.extend(n.detail);
-        pix.extend(n.pixel);
     }
     let t4 = |v: Vec<f32>, s: [usize; 4]| Tensor::<4>::from_data(TensorData::new(v, s), device);
     let z = NoiseInput {

@@ -18,14 +18,26 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// The noise one image consumes, as flat vectors in the layout of [`model::NoiseInput`].
+/// The noise one image consumes, as flat vectors in the layout of [`model::NoiseInput`]; the
+/// sensor noise (one value per output pixel and channel) as the key of its stream, drawn whole by
+/// [`pixel`](Self::pixel) or a row at a time by [`normals_from`].
 pub struct ImageNoise {
     pub blur: f32,
     pub lighting: Vec<f32>,
     pub bg_color: Vec<f32>,
     pub background: Vec<f32>,
     pub detail: Vec<f32>,
-    pub pixel: Vec<f32>,
+    pub pixel_key: [u32; 2],
+    pub pixel_len: usize,
+}
+
+impl ImageNoise {
+    /// The sensor noise, [C][H][W] at the output size.
+    pub fn pixel(&self) -> Vec<f32> {
+        let mut v = vec![0.0; self.pixel_len];
+        normals(self.pixel_key, &mut v);
+        v
+    }
 }
 
 fn noise_rng(seed: u64) -> ChaCha8Rng {
@@ -54,18 +66,16 @@ pub fn image_noise(seed: u64, channels: usize, w: usize, h: usize, out: [usize; 
     let lighting = draw(stages::LIGHT_Z * stages::low(h, 16) * stages::low(w, 16));
     let background = draw(stages::BG_Z * stages::low(h, 8) * stages::low(w, 8));
     let bg_color = draw(stages::BG_Z);
-    let mut field = |n: usize| -> Vec<f32> {
-        let mut v = vec![0.0; n];
-        normals([rng.next_u32(), rng.next_u32()], &mut v);
-        v
-    };
+    let mut detail = vec![0.0; stages::DETAIL_Z * h * w];
+    normals([rng.next_u32(), rng.next_u32()], &mut detail);
     ImageNoise {
         blur,
         lighting,
         background,
-        detail: field(stages::DETAIL_Z * h * w),
+        detail,
         bg_color,
-        pixel: field(channels * out[0] * out[1]),
+        pixel_key: [rng.next_u32(), rng.next_u32()],
+        pixel_len: channels * out[0] * out[1],
     }
 }
 
@@ -109,33 +119,45 @@ fn ln_unit(x: f32) -> f32 {
 }
 
 /// Standard normal values into `out`, a pure function of `key` and each value's index (a hash
-/// of the index under the key gives two uniforms, Box–Muller turns them into two normals: the
-/// first half of `out` takes the cosines, the second the sines). Plain arithmetic in a fixed
-/// order, so the AVX2 build of the loop gives the same bits as the plain one.
+/// of the index under the key gives two uniforms, Box–Muller turns them into two normals, the
+/// pair's cosine at an even index and its sine at the next). Plain arithmetic in a fixed order,
+/// so the AVX2 build of the loop gives the same bits as the plain one.
 pub fn normals(key: [u32; 2], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above)
         return unsafe { normals_avx2(key, out) };
     }
-    normals_body(key, out)
+    normals_from(key, 0, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn normals_avx2(key: [u32; 2], out: &mut [f32]) {
-    normals_body(key, out)
+    normals_from(key, 0, out)
 }
 
+/// [`normals`]' values from index `start` on, into `out`: any stretch of the stream (a row of
+/// an image's sensor noise) without the rest.
 #[inline(always)]
-fn normals_body(key: [u32; 2], out: &mut [f32]) {
-    let half = out.len() / 2;
-    let (cos_half, sin_half) = out.split_at_mut(half);
-    for (j, (c, s)) in cos_half.iter_mut().zip(sin_half.iter_mut()).enumerate() {
-        (*c, *s) = normal_pair(key, j as u32);
+pub fn normals_from(key: [u32; 2], start: usize, out: &mut [f32]) {
+    let mut out = out;
+    let mut j = start / 2;
+    if start % 2 == 1 && !out.is_empty() {
+        out[0] = normal_pair(key, j as u32).1;
+        out = &mut out[1..];
+        j += 1;
     }
-    if out.len() % 2 == 1 {
-        out[out.len() - 1] = normal_pair(key, half as u32).0;
+    let last_pair = j + out.len() / 2;
+    let mut pairs = out.chunks_exact_mut(2);
+    for (k, p) in (&mut pairs).enumerate() {
+        let (c, s) = normal_pair(key, (j + k) as u32);
+        p[0] = c;
+        p[1] = s;
+    }
+    let rest = pairs.into_remainder();
+    if let Some(last) = rest.first_mut() {
+        *last = normal_pair(key, last_pair as u32).0;
     }
 }
 
@@ -177,8 +199,12 @@ mod tests {
             stages::LIGHT_Z * 2,
             "12 × 20 → 1 × 2 at 1/16"
         );
-        assert_ne!(image_noise(6, 3, 20, 12, [20, 12]).pixel, a.pixel);
-        assert_eq!(image_noise(5, 3, 20, 12, [80, 48]).pixel.len(), 3 * 80 * 48);
+        assert_eq!(a.pixel(), b.pixel());
+        assert_ne!(image_noise(6, 3, 20, 12, [20, 12]).pixel(), a.pixel());
+        assert_eq!(
+            image_noise(5, 3, 20, 12, [80, 48]).pixel().len(),
+            3 * 80 * 48
+        );
         assert_eq!(blur_noise(5), a.blur);
     }
 
@@ -200,8 +226,14 @@ mod tests {
         let mut v = vec![0.0f32; n + 1];
         normals([7, 11], &mut v);
         let mut plain = vec![0.0f32; n + 1];
-        normals_body([7, 11], &mut plain);
+        normals_from([7, 11], 0, &mut plain);
         assert_eq!(v, plain);
+        // any stretch of the stream is the same values
+        for (start, len) in [(0, 5), (1, 4), (3, 1), (1000, 257), (n - 3, 4)] {
+            let mut part = vec![0.0f32; len];
+            normals_from([7, 11], start, &mut part);
+            assert_eq!(part, v[start..start + len], "{start}+{len}");
+        }
         let m =
             |f: &dyn Fn(f64) -> f64| v.iter().map(|x| f(*x as f64)).sum::<f64>() / v.len() as f64;
         let (mean, var) = (m(&|x| x), m(&|x| x * x));

@@ -415,7 +415,7 @@ impl GpuChain {
                 q.write_buffer(
                     s.get(Buf::Pix),
                     at(k, fp.img),
-                    bytemuck::cast_slice(&n.pixel),
+                    bytemuck::cast_slice(&n.pixel()),
                 );
             }
         }
