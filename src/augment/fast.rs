@@ -450,19 +450,65 @@ impl Weights {
     }
 
     /// One image of a batch whose largest blur σ is `max_sigma` ([`max_sigma`](Self::max_sigma)),
-    /// on the calling thread: the same result as [`apply`](Self::apply) gives it in that batch.
+    /// on the calling thread, RGB8 in place (`alpha`: its coverage, 0–255): the same result as
+    /// [`apply`](Self::apply) gives it in that batch. The conversions to and from floats run in
+    /// the same AVX2 code as the chain, the last pass writing the finished rows.
     pub fn apply_one(
         &self,
-        x: &mut [f32],
-        alpha: &[f32],
+        rgb: &mut [u8],
+        alpha: &[u8],
+        seed: u64,
+        hw: (usize, usize),
+        scale: f32,
+        max_sigma: f32,
+    ) -> StageStats {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above)
+            return unsafe { self.one_rgb_avx2(rgb, alpha, seed, hw, scale, max_sigma) };
+        }
+        self.one_rgb(rgb, alpha, seed, hw, scale, max_sigma)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn one_rgb_avx2(
+        &self,
+        rgb: &mut [u8],
+        alpha: &[u8],
+        seed: u64,
+        hw: (usize, usize),
+        scale: f32,
+        max_sigma: f32,
+    ) -> StageStats {
+        self.one_rgb(rgb, alpha, seed, hw, scale, max_sigma)
+    }
+
+    #[inline(always)]
+    fn one_rgb(
+        &self,
+        rgb: &mut [u8],
+        alpha: &[u8],
         seed: u64,
         (h, w): (usize, usize),
         scale: f32,
         max_sigma: f32,
     ) -> StageStats {
+        let c = self.channels;
+        let mut x = crate::pixels::chw::rgb_to_chw(rgb, c, w, h);
+        let alpha: Vec<f32> = alpha.iter().map(|a| *a as f32 / 255.0).collect();
         let (ht, wt) = train_size(h, w, scale);
-        let z = image_noise(seed, self.channels, wt, ht, [w, h]);
-        let st = self.one(x, alpha, &z, (h, w), (ht, wt), scale, max_sigma);
+        let z = image_noise(seed, c, wt, ht, [w, h]);
+        let st = self.one_body(
+            &mut x,
+            &alpha,
+            &z,
+            (h, w),
+            (ht, wt),
+            scale,
+            max_sigma,
+            Some(rgb),
+        );
         self.stage_stats(&[st])
     }
 
@@ -513,7 +559,7 @@ impl Weights {
             // SAFETY: the CPU has AVX2 (checked just above)
             return unsafe { self.one_avx2(x, alpha, z, hw, train, scale, max_sigma) };
         }
-        self.one_body(x, alpha, z, hw, train, scale, max_sigma)
+        self.one_body(x, alpha, z, hw, train, scale, max_sigma, None)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -529,10 +575,11 @@ impl Weights {
         scale: f32,
         max_sigma: f32,
     ) -> ImageStats {
-        self.one_body(x, alpha, z, hw, train, scale, max_sigma)
+        self.one_body(x, alpha, z, hw, train, scale, max_sigma, None)
     }
 
-    /// One image. Long: the five stages in the model's order, each a few loops.
+    /// One image; with `rgb`, its finished rows are written there too (RGB8). Long: the five
+    /// stages in the model's order, each a few loops.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn one_body(
@@ -544,6 +591,7 @@ impl Weights {
         (ht, wt): (usize, usize),
         scale: f32,
         max_sigma: f32,
+        mut rgb: Option<&mut [u8]>,
     ) -> ImageStats {
         let c = self.channels;
         let n = h * w;
@@ -667,6 +715,10 @@ impl Weights {
                 for v in row.iter_mut() {
                     *v = v.clamp(-1.0, 1.0);
                 }
+            }
+            if let Some(rgb) = rgb.as_deref_mut() {
+                let row = &mut rgb[3 * y * w..3 * (y + 1) * w];
+                crate::pixels::chw::chw_to_rgb_from(x, c, n, y * w, row);
             }
         }
         st

@@ -156,14 +156,9 @@ impl Augmenter {
     /// Augments one image in place on the calling thread with the CPU forward, as
     /// [`apply`](Self::apply) does on the CPU in a batch whose largest blur σ is `max_sigma`.
     pub fn apply_one(&self, im: AugImage<'_>, w: usize, h: usize, max_sigma: f32) -> StageStats {
-        let c = self.stages.channels;
-        let (mut x, alpha) = chain_floats(&im, c, w, h);
         let scale = self.scale(h);
-        let st = self
-            .weights
-            .apply_one(&mut x, &alpha, im.seed, (h, w), scale, max_sigma);
-        chw_to_rgb(&x, c, w, h, im.rgb);
-        st
+        self.weights
+            .apply_one(im.rgb, im.alpha, im.seed, (h, w), scale, max_sigma)
     }
 
     /// The chain set up to run on the render device between render and readback, for a

@@ -4,6 +4,7 @@
 use image::RgbImage;
 
 /// RGB8 (row-major, 3 bytes a pixel) → CHW in [-1, 1]; grey averages the channels.
+#[inline(always)]
 pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
     let n = w * h;
     let mut out = vec![0.0f32; c * n];
@@ -25,19 +26,27 @@ pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
 
 /// CHW in [-1, 1] → RGB8 (grey repeated).
 pub fn chw_to_rgb(x: &[f32], c: usize, w: usize, h: usize, rgb: &mut [u8]) {
+    chw_to_rgb_from(x, c, w * h, 0, &mut rgb[..3 * w * h]);
+}
+
+/// [`chw_to_rgb`] of the pixels `from..` of CHW planes of `n` pixels into `rgb` (RGB8, as many
+/// pixels as it holds): a row of an image, say.
+#[inline(always)]
+pub fn chw_to_rgb_from(x: &[f32], c: usize, n: usize, from: usize, rgb: &mut [u8]) {
     // rounded to the nearest level by adding 1.5 × 2^23 (the level is then the low bits): a
     // float-to-int cast saturates, which the compiler does one value at a time
     const ROUND: f32 = 12_582_912.0;
     let q = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5 + ROUND).to_bits() as u8;
-    let n = w * h;
-    let px = rgb[..3 * n].chunks_exact_mut(3);
+    let len = rgb.len() / 3;
+    let px = rgb.chunks_exact_mut(3);
     if c == 1 {
-        for (p, v) in px.zip(&x[..n]) {
+        for (p, v) in px.zip(&x[from..from + len]) {
             p.fill(q(*v));
         }
     } else {
-        let (r, gb) = x[..3 * n].split_at(n);
-        let (g, b) = gb.split_at(n);
+        let r = &x[from..from + len];
+        let g = &x[n + from..n + from + len];
+        let b = &x[2 * n + from..2 * n + from + len];
         for (((p, r), g), b) in px.zip(r).zip(g).zip(b) {
             p.copy_from_slice(&[q(*r), q(*g), q(*b)]);
         }
