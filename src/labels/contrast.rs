@@ -18,11 +18,17 @@ pub fn ring_contrast(ids: &[u32], rgb: &[u8], w: usize, h: usize, n: usize) -> V
 /// [`ring_contrast`] of each of these regions (made once, measured before and after the stages)
 /// in `rgb` (RGB8).
 pub fn contrasts_in(regions: &[Option<Region>], rgb: &[u8]) -> Vec<Option<f32>> {
-    let grey =
-        |p: usize| (rgb[3 * p] as f64 + rgb[3 * p + 1] as f64 + rgb[3 * p + 2] as f64) / 765.0;
+    // mean grey as an integer sum of the channels, divided once
+    let mean = |px: &[usize]| {
+        let sum: u64 = px
+            .iter()
+            .map(|&p| rgb[3 * p] as u64 + rgb[3 * p + 1] as u64 + rgb[3 * p + 2] as u64)
+            .sum();
+        sum as f64 / (765.0 * px.len() as f64)
+    };
     regions
         .iter()
-        .map(|r| r.as_ref().map(|r| r.contrast(grey)))
+        .map(|r| r.as_ref().map(|r| (mean(&r.inner) - mean(&r.ring)) as f32))
         .collect()
 }
 
