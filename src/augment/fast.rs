@@ -165,9 +165,20 @@ pub(super) fn taps(n_in: usize, n_out: usize) -> Vec<Vec<(usize, f32)>> {
         .collect()
 }
 
+/// [`taps`] with each input index times `stride`: the offsets of whole source rows, for the
+/// column passes' [`weighted_sum`] over one plane.
+fn row_taps(n_in: usize, n_out: usize, stride: usize) -> Vec<Vec<(usize, f32)>> {
+    taps(n_in, n_out)
+        .into_iter()
+        .map(|t| t.into_iter().map(|(i, v)| (i * stride, v)).collect())
+        .collect()
+}
+
 /// [`taps`] as one flat table, `k` taps per output (shorter lists padded with weight 0), so the
 /// row pass reads two arrays instead of a list per output.
 struct FlatTaps {
+    n_in: usize,
+    n_out: usize,
     k: usize,
     at: Vec<usize>,
     weight: Vec<f32>,
@@ -185,7 +196,26 @@ impl FlatTaps {
                 weight[o * k + j] = *v;
             }
         }
-        FlatTaps { k, at, weight }
+        FlatTaps {
+            n_in,
+            n_out,
+            k,
+            at,
+            weight,
+        }
+    }
+
+    /// Every row of `x` (rows of `n_in` values) resampled to `n_out` values.
+    #[inline(always)]
+    fn rows(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = vec![0.0f32; x.len() / self.n_in * self.n_out];
+        for (src, dst) in x
+            .chunks_exact(self.n_in)
+            .zip(out.chunks_exact_mut(self.n_out))
+        {
+            self.row(src, dst);
+        }
+        out
     }
 
     /// `dst[o]` = Σ taps of `src` (one row resampled).
@@ -207,41 +237,29 @@ impl FlatTaps {
 }
 
 /// Resizes `c` planes of (h, w) to (oh, ow) as the model's `resize` does (rows, then columns;
-/// columns first when shrinking the height: the same sums in another order).
+/// columns first when shrinking the height, so that the pass over the larger image is whole-row
+/// multiply-adds and the per-value taps run on the smaller one: the same sums in another order).
 #[inline(always)]
 fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Vec<f32> {
     if (h, w) == (oh, ow) {
         return x.to_vec();
     }
-    let (tx, ty) = (FlatTaps::new(w, ow), taps(h, oh));
+    let tx = FlatTaps::new(w, ow);
     if oh < h {
-        // shrinking: columns first, so that the pass over the larger image is whole-row
-        // multiply-adds and the per-value taps run on the smaller one
-        let mut mid = vec![0.0f32; c * oh * w];
-        for ch in 0..c {
-            for (o, t) in ty.iter().enumerate() {
-                let row = &mut mid[(ch * oh + o) * w..(ch * oh + o + 1) * w];
-                let rows: Vec<(usize, f32)> =
-                    t.iter().map(|(i, v)| ((ch * h + i) * w, *v)).collect();
-                weighted_sum(row, 0.0, x, &rows);
-            }
-        }
-        let mut out = vec![0.0f32; c * oh * ow];
-        for (src, dst) in mid.chunks_exact(w).zip(out.chunks_exact_mut(ow)) {
-            tx.row(src, dst);
-        }
-        return out;
+        return tx.rows(&columns(x, c, (h, w), oh));
     }
-    let mut mid = vec![0.0f32; c * h * ow];
-    for (src, dst) in x.chunks_exact(w).zip(mid.chunks_exact_mut(ow)) {
-        tx.row(src, dst);
-    }
-    let mut out = vec![0.0f32; c * oh * ow];
-    for ch in 0..c {
-        for (o, t) in ty.iter().enumerate() {
-            let row = &mut out[(ch * oh + o) * ow..(ch * oh + o + 1) * ow];
-            let rows: Vec<(usize, f32)> = t.iter().map(|(i, v)| ((ch * h + i) * ow, *v)).collect();
-            weighted_sum(row, 0.0, &mid, &rows);
+    columns(&tx.rows(x), c, (h, ow), oh)
+}
+
+/// The column pass of a resize: `c` planes of (h, w) to (oh, w), each output row a sum of whole
+/// source rows.
+#[inline(always)]
+fn columns(x: &[f32], c: usize, (h, w): (usize, usize), oh: usize) -> Vec<f32> {
+    let ty = row_taps(h, oh, w);
+    let mut out = vec![0.0f32; c * oh * w];
+    for (plane, dst) in x.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * w)) {
+        for (row, t) in dst.chunks_exact_mut(w).zip(&ty) {
+            weighted_sum(row, 0.0, plane, t);
         }
     }
     out
@@ -253,23 +271,16 @@ fn resize(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize))
 struct Upsampled {
     mid: Vec<f32>,
     ty: Vec<Vec<(usize, f32)>>,
-    c: usize,
     h: usize,
     ow: usize,
 }
 
 impl Upsampled {
     #[inline(always)]
-    fn new(x: &[f32], c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Upsampled {
-        let tx = FlatTaps::new(w, ow);
-        let mut mid = vec![0.0f32; c * h * ow];
-        for (src, dst) in x.chunks_exact(w).zip(mid.chunks_exact_mut(ow)) {
-            tx.row(src, dst);
-        }
+    fn new(x: &[f32], (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Upsampled {
         Upsampled {
-            mid,
-            ty: taps(h, oh),
-            c,
+            mid: FlatTaps::new(w, ow).rows(x),
+            ty: row_taps(h, oh, ow),
             h,
             ow,
         }
@@ -278,21 +289,12 @@ impl Upsampled {
     /// Row `y` of every plane into `rows` (`c` × `ow`).
     #[inline(always)]
     fn row(&self, y: usize, rows: &mut [f32]) {
-        let (h, ow) = (self.h, self.ow);
-        for (ch, row) in rows.chunks_exact_mut(ow).enumerate().take(self.c) {
-            let mut taps = [(0usize, 0.0f32); 2];
-            let t = &self.ty[y];
-            if t.len() <= 2 {
-                // upsampling: one or two source rows, without a list
-                for (slot, (i, v)) in taps.iter_mut().zip(t) {
-                    *slot = ((ch * h + i) * ow, *v);
-                }
-                weighted_sum(row, 0.0, &self.mid, &taps[..t.len()]);
-            } else {
-                let list: Vec<(usize, f32)> =
-                    t.iter().map(|(i, v)| ((ch * h + i) * ow, *v)).collect();
-                weighted_sum(row, 0.0, &self.mid, &list);
-            }
+        let plane = self.h * self.ow;
+        for (row, src) in rows
+            .chunks_exact_mut(self.ow)
+            .zip(self.mid.chunks_exact(plane))
+        {
+            weighted_sum(row, 0.0, src, &self.ty[y]);
         }
     }
 }
@@ -415,7 +417,7 @@ impl Weights {
             .par_iter_mut()
             .zip(alpha)
             .zip(&noise)
-            .map(|((img, a), z)| self.one(img, a, z, (h, w), (ht, wt), scale, max_sigma))
+            .map(|((img, a), z)| self.one(img, a, z, (h, w), (ht, wt), scale, max_sigma, None))
             .collect();
         self.stage_stats(&stats)
     }
@@ -451,41 +453,9 @@ impl Weights {
 
     /// One image of a batch whose largest blur σ is `max_sigma` ([`max_sigma`](Self::max_sigma)),
     /// on the calling thread, RGB8 in place (`alpha`: its coverage, 0–255): the same result as
-    /// [`apply`](Self::apply) gives it in that batch. The conversions to and from floats run in
-    /// the same AVX2 code as the chain, the last pass writing the finished rows.
+    /// [`apply`](Self::apply) gives it in that batch. The chain's last pass writes the finished
+    /// rows as RGB8.
     pub fn apply_one(
-        &self,
-        rgb: &mut [u8],
-        alpha: &[u8],
-        seed: u64,
-        hw: (usize, usize),
-        scale: f32,
-        max_sigma: f32,
-    ) -> StageStats {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above)
-            return unsafe { self.one_rgb_avx2(rgb, alpha, seed, hw, scale, max_sigma) };
-        }
-        self.one_rgb(rgb, alpha, seed, hw, scale, max_sigma)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn one_rgb_avx2(
-        &self,
-        rgb: &mut [u8],
-        alpha: &[u8],
-        seed: u64,
-        hw: (usize, usize),
-        scale: f32,
-        max_sigma: f32,
-    ) -> StageStats {
-        self.one_rgb(rgb, alpha, seed, hw, scale, max_sigma)
-    }
-
-    #[inline(always)]
-    fn one_rgb(
         &self,
         rgb: &mut [u8],
         alpha: &[u8],
@@ -499,7 +469,7 @@ impl Weights {
         let alpha: Vec<f32> = alpha.iter().map(|a| *a as f32 / 255.0).collect();
         let (ht, wt) = train_size(h, w, scale);
         let z = image_noise(seed, c, wt, ht, [w, h]);
-        let st = self.one_body(
+        let st = self.one(
             &mut x,
             &alpha,
             &z,
@@ -542,7 +512,8 @@ impl Weights {
     }
 
     /// One image, in AVX2 code where the CPU has it: the loops below are element-wise, so the
-    /// wider vectors give the same bits (no fused multiply-adds, no reordered sums).
+    /// wider vectors give the same bits (no fused multiply-adds, no reordered sums); with `rgb`,
+    /// its finished rows are written there too.
     #[allow(clippy::too_many_arguments)]
     fn one(
         &self,
@@ -553,13 +524,14 @@ impl Weights {
         train: (usize, usize),
         scale: f32,
         max_sigma: f32,
+        rgb: Option<&mut [u8]>,
     ) -> ImageStats {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above)
-            return unsafe { self.one_avx2(x, alpha, z, hw, train, scale, max_sigma) };
+            return unsafe { self.one_avx2(x, alpha, z, hw, train, scale, max_sigma, rgb) };
         }
-        self.one_body(x, alpha, z, hw, train, scale, max_sigma, None)
+        self.one_body(x, alpha, z, hw, train, scale, max_sigma, rgb)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -574,8 +546,9 @@ impl Weights {
         train: (usize, usize),
         scale: f32,
         max_sigma: f32,
+        rgb: Option<&mut [u8]>,
     ) -> ImageStats {
-        self.one_body(x, alpha, z, hw, train, scale, max_sigma, None)
+        self.one_body(x, alpha, z, hw, train, scale, max_sigma, rgb)
     }
 
     /// One image; with `rgb`, its finished rows are written there too (RGB8). Long: the five
@@ -612,7 +585,7 @@ impl Weights {
             let maps = self.light2.run(&t, lh, lw, |v| v);
             let (mut lo, mut hi) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
             // each output row of the three maps becomes gains and shift, then lights the row
-            let up = Upsampled::new(&maps, 3, (lh, lw), (h, w));
+            let up = Upsampled::new(&maps, (lh, lw), (h, w));
             let mut rows = vec![0.0f32; 3 * w];
             for y in 0..h {
                 up.row(y, &mut rows);
@@ -651,7 +624,7 @@ impl Weights {
         }
         if bg_on {
             let delta = self.background(z, (ht, wt), &mut st);
-            let up = Upsampled::new(&delta, c, (ht, wt), (h, w));
+            let up = Upsampled::new(&delta, (ht, wt), (h, w));
             let mut rows = vec![0.0f32; c * w];
             for y in 0..h {
                 up.row(y, &mut rows);
@@ -685,7 +658,7 @@ impl Weights {
                 }
             }
             st.detail = hp.iter().map(|v| v.abs()).sum::<f32>() / hp.len() as f32;
-            detail = Some(Upsampled::new(&hp, c, (ht, wt), (h, w)));
+            detail = Some(Upsampled::new(&hp, (ht, wt), (h, w)));
         }
         // the last pass, row by row: the detail, the sensor noise, the clamp
         let s = if noise_on {

@@ -4,7 +4,6 @@
 use image::RgbImage;
 
 /// RGB8 (row-major, 3 bytes a pixel) → CHW in [-1, 1]; grey averages the channels.
-#[inline(always)]
 pub fn rgb_to_chw(rgb: &[u8], c: usize, w: usize, h: usize) -> Vec<f32> {
     let n = w * h;
     let mut out = vec![0.0f32; c * n];
