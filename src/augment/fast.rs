@@ -11,6 +11,7 @@ use crate::augment::stages::Stage;
 use rayon::prelude::*;
 
 use super::stages::{
+    Scales,
     gaussian_kernel, low, resample_matrix, train_size, Conv3, Dense, StageStats, Weights,
     BG_RAMP_BOUND, BG_SHIFT_BOUND, BLUR_MAX, DETAIL_BOUND, NOISE_BOUND, SCALAR_GAIN,
 };
@@ -409,9 +410,10 @@ impl Weights {
         alpha: &[Vec<f32>],
         seeds: &[u64],
         (h, w): (usize, usize),
-        scale: f32,
+        scale: impl Into<Scales>,
     ) -> StageStats {
-        let (ht, wt) = train_size(h, w, scale);
+        let scale: Scales = scale.into();
+        let (ht, wt) = train_size(h, w, scale.maps);
         let (noise, max_sigma) = self.batch_noise(seeds, (h, w), scale);
         let stats: Vec<ImageStats> = x
             .par_iter_mut()
@@ -428,9 +430,9 @@ impl Weights {
         &self,
         seeds: &[u64],
         (h, w): (usize, usize),
-        scale: f32,
+        scale: Scales,
     ) -> (Vec<ImageNoise>, f32) {
-        let (ht, wt) = train_size(h, w, scale);
+        let (ht, wt) = train_size(h, w, scale.maps);
         let noise: Vec<ImageNoise> = seeds
             .par_iter()
             .map(|s| image_noise(*s, self.channels, wt, ht, [w, h]))
@@ -461,13 +463,14 @@ impl Weights {
         alpha: &[u8],
         seed: u64,
         (h, w): (usize, usize),
-        scale: f32,
+        scale: impl Into<Scales>,
         max_sigma: f32,
     ) -> StageStats {
         let c = self.channels;
         let mut x = crate::pixels::chw::rgb_to_chw(rgb, c, w, h);
         let alpha: Vec<f32> = alpha.iter().map(|a| *a as f32 / 255.0).collect();
-        let (ht, wt) = train_size(h, w, scale);
+        let scale: Scales = scale.into();
+        let (ht, wt) = train_size(h, w, scale.maps);
         let z = image_noise(seed, c, wt, ht, [w, h]);
         let st = self.one(
             &mut x,
@@ -522,7 +525,7 @@ impl Weights {
         z: &ImageNoise,
         hw: (usize, usize),
         train: (usize, usize),
-        scale: f32,
+        scale: Scales,
         max_sigma: f32,
         rgb: Option<&mut [u8]>,
     ) -> ImageStats {
@@ -544,7 +547,7 @@ impl Weights {
         z: &ImageNoise,
         hw: (usize, usize),
         train: (usize, usize),
-        scale: f32,
+        scale: Scales,
         max_sigma: f32,
         rgb: Option<&mut [u8]>,
     ) -> ImageStats {
@@ -562,7 +565,7 @@ impl Weights {
         z: &ImageNoise,
         (h, w): (usize, usize),
         (ht, wt): (usize, usize),
-        scale: f32,
+        scale: Scales,
         max_sigma: f32,
         mut rgb: Option<&mut [u8]>,
     ) -> ImageStats {
@@ -577,7 +580,7 @@ impl Weights {
         if blur_on {
             let sigma = self.sigma(z.blur);
             st.blur = sigma;
-            blur(x, c, (h, w), &blur_kernel(sigma, max_sigma, scale));
+            blur(x, c, (h, w), &blur_kernel(sigma, max_sigma, scale.pixel));
         }
         if light_on {
             let (lh, lw) = (low(ht, 16), low(wt, 16));
@@ -662,7 +665,7 @@ impl Weights {
         }
         // the last pass, row by row: the detail, the sensor noise, the clamp
         let s = if noise_on {
-            self.noise_sigma() * scale
+            self.noise_sigma() * scale.pixel
         } else {
             0.0
         };

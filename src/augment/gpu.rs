@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 
-use super::stages::{train_size, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
+use super::stages::{train_size, Scales, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
 use super::stages::{Conv3, Weights};
 use super::ImageNoise;
 use plan::{ConvAt, Convs, Footprint, Geometry, BUDGET, ENTRIES};
@@ -114,8 +114,9 @@ impl GpuChain {
         alpha: &[Vec<f32>],
         seeds: &[u64],
         (h, w): (usize, usize),
-        scale: f32,
+        scale: impl Into<Scales>,
     ) -> Result<StageStats> {
+        let scale: Scales = scale.into();
         let c = self.weights.channels;
         if alpha.len() != x.len() || seeds.len() != x.len() {
             bail!(
@@ -133,14 +134,14 @@ impl GpuChain {
                 alpha[k].len()
             );
         }
-        let (ht, wt) = train_size(h, w, scale);
+        let (ht, wt) = train_size(h, w, scale.maps);
         let geo = Geometry {
             c,
             full: (h, w),
             train: (ht, wt),
         };
         let (noise, max_sigma) = self.weights.batch_noise(seeds, (h, w), scale);
-        let per = self.images_per_batch(geo, scale, x.len())?;
+        let per = self.images_per_batch(geo, scale.pixel, x.len())?;
         let mut stats = Vec::with_capacity(x.len());
         for (k, part) in x.chunks_mut(per).enumerate() {
             let r = k * per..k * per + part.len();
@@ -157,9 +158,9 @@ impl GpuChain {
 
     /// How many images one submission takes: the device's largest storage buffer, the scratch
     /// budget and the dispatch grid's limit.
-    fn images_per_batch(&self, geo: Geometry, scale: f32, n: usize) -> Result<usize> {
+    fn images_per_batch(&self, geo: Geometry, pixel_scale: f32, n: usize) -> Result<usize> {
         let limits = self.device.limits();
-        let fp = Footprint::new(&self.weights, geo, scale);
+        let fp = Footprint::new(&self.weights, geo, pixel_scale);
         let (largest, total) = fp.bytes();
         let binding = limits
             .max_storage_buffer_binding_size
@@ -265,7 +266,7 @@ fn kernels(
 struct Batch<'a> {
     alpha: &'a [Vec<f32>],
     noise: &'a [ImageNoise],
-    scale: f32,
+    scale: Scales,
     max_sigma: f32,
 }
 

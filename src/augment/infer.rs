@@ -10,9 +10,11 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 
-use super::image_noise;
+use super::image_noise_in;
 use super::model::{Chain, NoiseInput};
-use super::stages::{low, train_size, StageConfig, StageStats, BG_Z, DETAIL_Z, LIGHT_Z};
+use super::stages::{
+    low, train_size, Scales, StageConfig, StageStats, Window, BG_Z, DETAIL_Z, LIGHT_Z,
+};
 use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
 
 /// Saves a module as burnpack bytes.
@@ -70,6 +72,8 @@ pub struct Augmenter {
     pub stages: StageConfig,
     /// Side of the square training images.
     pub resolution: usize,
+    /// Side of the renders training cut them from (`resolution` for whole-render learning).
+    pub render: usize,
     weights: super::stages::Weights,
     gpu: Option<super::gpu::GpuChain>,
 }
@@ -83,12 +87,12 @@ pub struct AugImage<'a> {
 
 impl Augmenter {
     /// The chain with `weights` ([`trained_weights`] of a run), trained with `stages` at
-    /// `resolution`², applied where `on` says given the render device `ctx`: `auto` takes the
+    /// `resolution`² (crops of `render`² renders), applied where `on` says given the render device `ctx`: `auto` takes the
     /// device's compute shaders on a hardware GPU (and the CPU when they cannot be made there,
     /// saying why on stderr), `gpu` insists on them, `cpu` on the CPU forward.
     pub fn on_device(
         stages: &StageConfig,
-        resolution: usize,
+        (resolution, render): (usize, usize),
         weights: &super::stages::Weights,
         on: AugmentOn,
         ctx: &crate::render::RenderContext,
@@ -122,6 +126,7 @@ impl Augmenter {
             gpu,
             stages: stages.clone(),
             resolution,
+            render,
         })
     }
 
@@ -134,11 +139,14 @@ impl Augmenter {
         }
     }
 
-    /// Output pixels per training pixel for images `h` pixels high: training rendered the whole
-    /// scene at `resolution`², so this is what keeps a stage's effect the same relative to the
-    /// objects.
-    pub fn scale(&self, h: usize) -> f32 {
-        h as f32 / self.resolution.max(1) as f32
+    /// Output pixels per training pixel for images `h` pixels high: the maps were learned for
+    /// a whole frame of `resolution` training pixels, the per-pixel stages at `render` pixels a
+    /// frame, so this is what keeps a stage's effect the same relative to the objects.
+    pub fn scale(&self, h: usize) -> Scales {
+        Scales {
+            maps: h as f32 / self.resolution.max(1) as f32,
+            pixel: h as f32 / self.render.max(1) as f32,
+        }
     }
 
     /// Whether this chain runs on the CPU: then images can be augmented one at a time on any
@@ -220,18 +228,29 @@ pub fn trained_weights(stages: &StageConfig, weights: Vec<u8>) -> Result<super::
 
 /// Coverage and noise of a batch of `w` × `h` images as tensors on `device`: coverage
 /// [B, 1, H, W] from `alphas` (row-major, in [0, 1]), noise maps made at the images' size in
-/// training pixels (`scale` output pixels each), sensor noise per output pixel.
+/// training pixels (`scale.maps` output pixels each), sensor noise per output pixel. With
+/// `windows` (the images are crops of larger renders, all of one size), the lighting noise is
+/// made for the whole render.
+#[allow(clippy::too_many_arguments)]
 pub fn batch_inputs(
     seeds: &[u64],
     alphas: &[Vec<f32>],
     c: usize,
     w: usize,
     h: usize,
-    scale: f32,
+    scale: impl Into<Scales>,
+    windows: Option<&[Window]>,
     device: &Device,
 ) -> (Tensor<4>, NoiseInput) {
+    let scale: Scales = scale.into();
     let b = seeds.len();
-    let (ht, wt) = train_size(h, w, scale);
+    let (ht, wt) = train_size(h, w, scale.maps);
+    // crops that are their whole frame need no windows
+    let windows = windows.filter(|v| v.iter().any(|win| win.frame != (h, w)));
+    let (fh, fw) = match windows.and_then(|v| v.first()) {
+        Some(win) => train_size(win.frame.0, win.frame.1, scale.maps),
+        None => (ht, wt),
+    };
     let mut alpha = Vec::with_capacity(b * w * h);
     let (mut blur, mut light, mut bgc, mut bg, mut det, mut pix) = (
         Vec::new(),
@@ -243,7 +262,7 @@ pub fn batch_inputs(
     );
     for (seed, a) in seeds.iter().zip(alphas) {
         alpha.extend_from_slice(a);
-        let n = image_noise(*seed, c, wt, ht, [w, h]);
+        let n = image_noise_in(*seed, c, [wt, ht], [fw, fh], [w, h]);
         pix.extend(n.pixel());
         blur.push(n.blur);
         light.extend(n.lighting);
@@ -254,11 +273,12 @@ pub fn batch_inputs(
     let t4 = |v: Vec<f32>, s: [usize; 4]| Tensor::<4>::from_data(TensorData::new(v, s), device);
     let z = NoiseInput {
         blur: Tensor::<2>::from_data(TensorData::new(blur, [b, 1]), device),
-        lighting: t4(light, [b, LIGHT_Z, low(ht, 16), low(wt, 16)]),
+        lighting: t4(light, [b, LIGHT_Z, low(fh, 16), low(fw, 16)]),
         bg_color: Tensor::<2>::from_data(TensorData::new(bgc, [b, BG_Z]), device),
         background: t4(bg, [b, BG_Z, low(ht, 8), low(wt, 8)]),
         detail: t4(det, [b, DETAIL_Z, ht, wt]),
         pixel: t4(pix, [b, c, h, w]),
+        windows: windows.map(<[Window]>::to_vec),
     };
     (t4(alpha, [b, 1, h, w]), z)
 }

@@ -59,13 +59,27 @@ pub fn blur_noise(seed: u64) -> f32 {
 /// the two large ones (detail and sensor noise, ~200k values at 256²) from [`normals`] keyed by
 /// it: drawing them one at a time was the chain's largest fixed cost.
 pub fn image_noise(seed: u64, channels: usize, w: usize, h: usize, out: [usize; 2]) -> ImageNoise {
+    image_noise_in(seed, channels, [w, h], [w, h], out)
+}
+
+/// [`image_noise`] for a crop of a larger render (training at the output's scale): the lighting
+/// noise is made for the whole render, `frame` = its [width, height] in training pixels; the
+/// other maps for the crop, `[w, h]` training pixels.
+pub fn image_noise_in(
+    seed: u64,
+    channels: usize,
+    [w, h]: [usize; 2],
+    frame: [usize; 2],
+    out: [usize; 2],
+) -> ImageNoise {
     let mut rng = noise_rng(seed);
     let mut draw =
         |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
     let blur = draw(1)[0];
-    let lighting = draw(stages::LIGHT_Z * stages::low(h, 16) * stages::low(w, 16));
-    let background = draw(stages::BG_Z * stages::low(h, 8) * stages::low(w, 8));
+    let lighting = draw(stages::LIGHT_Z * stages::low(frame[1], 16) * stages::low(frame[0], 16));
+    // the whole frame's draws first: a training crop and the whole output share them
     let bg_color = draw(stages::BG_Z);
+    let background = draw(stages::BG_Z * stages::low(h, 8) * stages::low(w, 8));
     let mut detail = vec![0.0; stages::DETAIL_Z * h * w];
     normals([rng.next_u32(), rng.next_u32()], &mut detail);
     ImageNoise {

@@ -57,6 +57,42 @@ pub fn train_size(h: usize, w: usize, scale: f32) -> (usize, usize) {
     (t(h), t(w))
 }
 
+/// Output pixels per training pixel of the images a chain is applied to, per kind of stage:
+/// `maps` for the stages that make maps at the training size (lighting, background, detail),
+/// `pixel` for the per-pixel ones (blur σ and sensor noise σ). A chain learned on whole renders at
+/// the training resolution has both equal (height / resolution); one learned at the output's
+/// scale (crops of renders made at the output size, `train.learn_at: output`) has `pixel` =
+/// height / the size it rendered at, 1 at the output size it learned for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scales {
+    pub maps: f32,
+    pub pixel: f32,
+}
+
+impl Scales {
+    /// Both scales `s`: a chain learned on whole renders.
+    pub fn uniform(s: f32) -> Scales {
+        Scales { maps: s, pixel: s }
+    }
+}
+
+impl From<f32> for Scales {
+    fn from(s: f32) -> Scales {
+        Scales::uniform(s)
+    }
+}
+
+/// Where a training crop lies in the render it was cut from (output pixels): its top-left
+/// corner and the render's size. The whole-frame stages (lighting, the background's colour ramp)
+/// are made for the whole render and then cut, so they see the frame as they do when applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub y: usize,
+    pub x: usize,
+    /// The render's (height, width).
+    pub frame: (usize, usize),
+}
+
 /// Per-stage statistics of one batch, for metrics and collapse checks.
 #[derive(Debug, Clone, Default)]
 pub struct StageStats {

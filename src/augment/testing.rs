@@ -60,11 +60,11 @@ pub(crate) fn burn_forward(
     chain: &Chain,
     batch: &Batch,
     (h, w): (usize, usize),
-    scale: f32,
+    scale: impl Into<crate::augment::stages::Scales> + Copy,
     device: &Device,
 ) -> (Vec<f32>, StageStats) {
     let (b, c) = (batch.images.len(), chain.channels());
-    let (a, z) = batch_inputs(&batch.seeds, &batch.alphas, c, w, h, scale, device);
+    let (a, z) = batch_inputs(&batch.seeds, &batch.alphas, c, w, h, scale, None, device);
     let flat: Vec<f32> = batch.images.iter().flatten().copied().collect();
     let x = Tensor::<4>::from_data(TensorData::new(flat, [b, c, h, w]), device);
     let out = chain.forward(x, a, &z, scale);

@@ -83,11 +83,36 @@ pub struct TrainSpec {
     pub checkpoint_every: u64,
     /// Steps between held-out realism measurements (the best one is what `generate` applies).
     pub probe_every: u64,
+    /// Where the per-pixel stages learn (`train.learn_at`).
+    pub learn_at: LearnAt,
     pub blur: bool,
     pub lighting: bool,
     pub background: bool,
     pub detail: bool,
     pub noise: bool,
+}
+
+/// Where the learned stages see the renders in training (`train.learn_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnAt {
+    /// `resolution`² crops of renders made at the output's size (at most 4 × `resolution`),
+    /// against photo crops at the same pixels per object: blur and sensor noise learn in output
+    /// pixels; lighting and the background's colour ramp are made for the whole render.
+    Output,
+    /// Renders of the whole scene at `resolution`² (what runs of format 2 did).
+    Whole,
+}
+
+impl TrainSpec {
+    /// Side of the square renders training cuts its crops from, for an output `height` pixels
+    /// high: that height within [`resolution`, 4 × `resolution`] (`resolution` itself when
+    /// learning on whole renders).
+    pub fn render_size(&self, height: u32) -> usize {
+        match self.learn_at {
+            LearnAt::Whole => self.resolution,
+            LearnAt::Output => (height as usize).clamp(self.resolution, 4 * self.resolution),
+        }
+    }
 }
 
 /// Which files a run writes, and where.
@@ -795,6 +820,20 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
         sample_every: t.sample_every.unwrap_or(100),
         checkpoint_every: t.checkpoint_every.unwrap_or(100),
         probe_every: t.probe_every.unwrap_or(100),
+        learn_at: match t.learn_at.as_deref() {
+            None | Some("output") => LearnAt::Output,
+            Some("whole") => LearnAt::Whole,
+            Some(other) => {
+                return Err(src.err(
+                    "train.learn_at",
+                    format!(
+                        "expected output (crops of renders at the output's size: blur and noise \
+                         learn in output pixels) or whole (whole renders at train.resolution), \
+                         found {other:?}"
+                    ),
+                ))
+            }
+        },
         blur: st.blur.unwrap_or(true),
         lighting: st.lighting.unwrap_or(true),
         background: st.background.unwrap_or(true),

@@ -164,6 +164,7 @@ pub struct RawTrain {
     pub sample_every: Option<u64>,
     pub checkpoint_every: Option<u64>,
     pub probe_every: Option<u64>,
+    pub learn_at: Option<String>,
     pub stages: Option<RawStages>,
 }
 

@@ -23,6 +23,11 @@ pub struct RunInfo {
     pub stages: StageConfig,
     /// Side of the square training crops.
     pub resolution: usize,
+    /// Side of the square renders the crops were cut from: the output's scale the per-pixel
+    /// stages learned at (`train.learn_at: output`); 0 (runs of format 2) or `resolution` when
+    /// the chain learned on whole renders.
+    #[serde(default)]
+    pub render: usize,
     /// Discriminator width.
     pub d_width: usize,
     /// Steps completed when the checkpoint was written.
@@ -31,9 +36,12 @@ pub struct RunInfo {
     pub config: PathBuf,
 }
 
-/// The run format this version writes and applies: 2 = scale-aware stages with the bounded
-/// background (format 1, unnumbered, had a free background generator).
-pub const RUN_FORMAT: u32 = 2;
+/// The run format this version writes: 3 = format 2 with the size of the renders training cut
+/// its crops from (`render`); 2 = scale-aware stages with the bounded background (format 1,
+/// unnumbered, had a free background generator). Formats 2 and 3 can be applied.
+pub const RUN_FORMAT: u32 = 3;
+/// The oldest run format this version applies.
+const OLDEST_APPLIED: u32 = 2;
 
 /// File names inside a run folder.
 pub const RUN_INFO: &str = "run.json";
@@ -75,13 +83,24 @@ pub fn read_run_info(dir: &Path) -> Result<RunInfo> {
         .with_context(|| format!("{}: not a rendergan run file", p.display()))
 }
 
+impl RunInfo {
+    /// Side of the renders the training crops were cut from.
+    pub fn render_size(&self) -> usize {
+        if self.render == 0 {
+            self.resolution
+        } else {
+            self.render
+        }
+    }
+}
+
 /// The run info and the weights `generate --augment` applies, from a run folder this version
 /// can apply.
 pub fn read_applied(dir: &Path) -> Result<(RunInfo, Vec<u8>)> {
     let info = read_run_info(dir)?;
-    if info.format != RUN_FORMAT {
+    if !(OLDEST_APPLIED..=RUN_FORMAT).contains(&info.format) {
         return Err(InputError(format!(
-            "run folder {}: trained by another rendergan version (run format {}, this one applies {RUN_FORMAT}); train it again",
+            "run folder {}: trained by another rendergan version (run format {}, this one applies {OLDEST_APPLIED} to {RUN_FORMAT}); train it again",
             dir.display(),
             info.format
         ))

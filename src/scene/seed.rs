@@ -36,6 +36,8 @@ pub const PROBE_SCENES: u64 = 0x9B0B_E001;
 pub const TRAIN_STEP: u64 = 0x5EA1;
 /// The real crops of the content check before step 1 (mixed with the run seed).
 pub const CONTENT_CROPS: u64 = 0xC0_7E47;
+/// Where training cuts its crop from a render made at the output's size.
+pub const CROP_WINDOW: u64 = 0xC409_3140;
 /// The final, 8-fold probe of a run's verdict (xor-ed into the run seed).
 pub const VERDICT: u64 = 0xF1A1;
 /// The probe's patch positions.

@@ -25,7 +25,7 @@ use super::samples::{caption, grid, stack};
 use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs};
 use crate::augment::model::{first_value, values, Chain};
-use crate::augment::stages::{StageConfig, StageStats};
+use crate::augment::stages::{Scales, StageConfig, StageStats};
 use crate::config::Config;
 use crate::dataset::run_folder::{
     self as rf, write_atomic, Metrics, RunInfo, ADAM_D, ADAM_G, GENERATOR_BEST, HISTORY, RUN_FORMAT,
@@ -127,10 +127,27 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let steps = opts.steps.unwrap_or(spec.steps);
     let (res, c, b) = (spec.resolution, spec.channels, spec.batch);
     let (device, device_name) = learning_device(opts.device)?;
-    let real = load_photos(&opts.real, res)?;
-    say(&format!("learning on {device_name}"));
     let (lo, hi) = spec.real_crop.range();
     let crop_mid = (lo + hi) / 2.0;
+    // learning at the output's scale: crops of `render`² renders, each `share` of its render, so
+    // a photo crop is `share` of what `real_crop` says a whole render shows
+    let render = spec.render_size(cfg.height);
+    let share = res as f64 / render as f64;
+    let scales = Scales {
+        maps: render as f32 / res as f32,
+        pixel: 1.0,
+    };
+    let real = load_photos(&opts.real, photo_side(res, render, lo))?;
+    say(&format!("learning on {device_name}"));
+    if render > res {
+        say(&format!(
+            "learning at the output's scale: {res}² crops of {render}² renders, photo crops of \
+             {:.0}–{:.0} % of a photo's shorter side",
+            100.0 * lo * share,
+            100.0 * hi * share
+        ));
+    }
+    let real_crop = |r: &mut ChaCha8Rng| spec.real_crop.sample(r) * share;
     for w in crate::eval::real_set_warnings(&real, crop_mid) {
         say(&format!("warning: {w}"));
     }
@@ -139,15 +156,19 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
 
     let ctx = super::synth::open_device()?;
-    let mut synth = Synth::new(cfg, res, seed::TRAIN_SCENES, &ctx)?;
-    let probe_renders =
-        Synth::new(cfg, res, seed::PROBE_SCENES, &ctx)?.many(0, PROBE_IMAGES, b.max(8), c)?;
+    let mut synth = Synth::new(cfg, (res, render), seed::TRAIN_SCENES, &ctx)?;
+    let probe_renders = Synth::new(cfg, (res, render), seed::PROBE_SCENES, &ctx)?.many(
+        0,
+        PROBE_IMAGES,
+        b.max(8),
+        c,
+    )?;
     let (train_set, held_set, disjoint) = real.holdout();
 
     // content: the real crops and the renders should show the same kind of thing
     let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed, seed::CONTENT_CROPS));
     let crops: Vec<Vec<f32>> = (0..PROBE_IMAGES)
-        .map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
+        .map(|_| train_set.crop(&mut rng, res as u32, real_crop, c))
         .collect();
     let raw_images = probe_renders.split(c * res * res);
     let (real_content, synth_content) = (
@@ -160,14 +181,20 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let probe = Probe::new(
         &held_set,
         disjoint,
-        &spec.real_crop,
+        real_crop,
         probe_renders,
-        c,
-        res,
+        (c, res, scales),
         cfg.seed,
     );
 
-    let stages = stage_config(spec, &real, res, crop_mid, resumed.as_ref(), &opts.out)?;
+    let stages = stage_config(
+        spec,
+        &real,
+        (res, render),
+        crop_mid,
+        resumed.as_ref(),
+        &opts.out,
+    )?;
     if stages.background {
         say(&format!(
             "background texture bound {:.3} (RMS the photos' borders show)",
@@ -247,17 +274,26 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed ^ seed::TRAIN_STEP, step));
         let batch = synth.batch(step * b as u64, b, c)?;
         let real_batch: Vec<f32> = (0..b)
-            .flat_map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
+            .flat_map(|_| train_set.crop(&mut rng, res as u32, real_crop, c))
             .collect();
         let keep = Keep::new(&batch.images, &batch.ids, c, res, &device);
-        let render =
+        let rendered =
             Tensor::<4>::from_data(TensorData::new(batch.images, [b, c, res, res]), &device);
         let real_t = Tensor::<4>::from_data(
             TensorData::new(real_batch.clone(), [b, c, res, res]),
             &device,
         );
-        let (alpha, z) = batch_inputs(&batch.seeds, &batch.alphas, c, res, res, 1.0, &device);
-        let out = g.forward(render.clone(), alpha, &z, 1.0);
+        let (alpha, z) = batch_inputs(
+            &batch.seeds,
+            &batch.alphas,
+            c,
+            res,
+            res,
+            scales,
+            Some(&batch.windows),
+            &device,
+        );
+        let out = g.forward(rendered.clone(), alpha, &z, scales);
         let fake = out.image();
 
         // discriminator: real vs. fakes, half of them from the history of older fakes, both
@@ -285,7 +321,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         // chain: fool the discriminator, stay close to the render, stay inside the bounds,
         // keep the objects visible
         let adv = g_loss(d.forward(diff_augment(fake.clone(), &mut rng)));
-        let l1 = (out.content() - render).abs().mean();
+        let l1 = (out.content() - rendered).abs().mean();
         let penalty = match &keep {
             Some(k) => out.penalty.clone() + k.charge(out.content()).mul_scalar(keep::WEIGHT),
             None => out.penalty.clone(),
@@ -373,7 +409,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
                     history: &history,
                 },
                 &stages,
-                res,
+                (res, render),
                 done,
                 &cfg.file,
                 outcome.as_ref().map(|o| (o, best_bytes.as_slice())),
@@ -443,9 +479,16 @@ fn resume_checkpoint(info: &RunInfo, out: &Path, steps: u64) -> Result<(u64, std
     Ok((step, ck))
 }
 
-/// The user's photos, with what was skipped said on stderr.
-fn load_photos(dir: &Path, res: usize) -> Result<RealSet> {
-    let real = RealSet::load(dir, (res * 4) as u32)?;
+/// The shorter side photos are loaded at: enough for a crop of `lo` × `res` / `render` of it to
+/// span `res` pixels without enlarging (within 4 × `res` and 4096).
+fn photo_side(res: usize, render: usize, lo: f64) -> u32 {
+    let need = (render as f64 / lo.max(0.05)).ceil() as usize;
+    need.clamp(4 * res, 4096.max(4 * res)) as u32
+}
+
+/// The user's photos (shorter side at most `side`), with what was skipped said on stderr.
+fn load_photos(dir: &Path, side: u32) -> Result<RealSet> {
+    let real = RealSet::load(dir, side)?;
     say(&format!(
         "{} real images from {} ({} unreadable, {} other files skipped)",
         real.images.len(),
@@ -480,7 +523,7 @@ fn resumed_info(opts: &TrainOptions) -> Result<Option<RunInfo>> {
 fn stage_config(
     spec: &crate::config::TrainSpec,
     real: &RealSet,
-    res: usize,
+    (res, render): (usize, usize),
     crop_mid: f64,
     resumed: Option<&RunInfo>,
     out: &Path,
@@ -502,14 +545,16 @@ fn stage_config(
             bg_texture: info.stages.bg_texture,
             ..stages.clone()
         };
-        if info.stages != same || info.resolution != res {
+        if info.stages != same || info.resolution != res || info.render_size() != render {
             bail!(
-                "--resume {}: the run was trained with {:?} at {}², the config now asks for {:?} at {}²; use a new -o folder",
+                "--resume {}: the run was trained with {:?} at {}² (crops of {}² renders), the config now asks for {:?} at {}² (crops of {}² renders); use a new -o folder",
                 out.display(),
                 info.stages,
                 info.resolution,
+                info.render_size(),
                 same,
-                res
+                res,
+                render
             );
         }
         stages = same;
@@ -628,7 +673,7 @@ fn checkpoint(
     dir: &Path,
     t: Trained<'_>,
     stages: &StageConfig,
-    res: usize,
+    (res, render): (usize, usize),
     step: u64,
     config: &Path,
     outcome: Option<(&Outcome, &[u8])>,
@@ -651,6 +696,7 @@ fn checkpoint(
         format: RUN_FORMAT,
         stages: stages.clone(),
         resolution: res,
+        render,
         d_width: D_WIDTH,
         step,
         config: config.to_path_buf(),

@@ -18,8 +18,7 @@ use super::keep::judged_objects;
 use super::synth::SynthBatch;
 use crate::augment::infer::batch_inputs;
 use crate::augment::model::Chain;
-use crate::augment::stages::Stage;
-use crate::config::Dist;
+use crate::augment::stages::{Scales, Stage};
 use crate::dataset::run_folder::{write_atomic, OUTCOME};
 use crate::eval::manifest_stats::{LabelSafety, KEPT_CONTRAST};
 use crate::eval::{linear_c2st, C2st, Features, Side};
@@ -42,6 +41,8 @@ pub struct Probe {
     /// The photo each held-out crop came from.
     groups: Vec<usize>,
     renders: SynthBatch,
+    /// Output pixels per training pixel of the renders (crops at the output's scale, or whole).
+    scales: Scales,
     /// Per render, the objects label safety judges and their raw contrasts.
     objects: Vec<Vec<(f32, Region)>>,
     channels: usize,
@@ -99,19 +100,20 @@ impl Score {
 
 impl Probe {
     /// Draws `PROBE_IMAGES` crops from `held` (photos kept from the discriminator, or all
-    /// photos when there are too few to spare) and takes `renders` as the synthetic side.
+    /// photos when there are too few to spare; `crop` draws a crop's side as a share of the
+    /// photo's shorter side) and takes `renders` (`channels`, `res`², at `scales`) as the
+    /// synthetic side.
     pub fn new(
         held: &RealSet,
         disjoint: bool,
-        crop: &Dist,
+        crop: impl Fn(&mut ChaCha8Rng) -> f64,
         renders: SynthBatch,
-        channels: usize,
-        res: usize,
+        (channels, res, scales): (usize, usize, Scales),
         seed: u64,
     ) -> Probe {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (groups, crops): (Vec<usize>, Vec<Vec<f32>>) = (0..PROBE_IMAGES)
-            .map(|_| held.crop_indexed(&mut rng, res as u32, |r| crop.sample(r), channels))
+            .map(|_| held.crop_indexed(&mut rng, res as u32, &crop, channels))
             .unzip();
         let features = Features::new(channels);
         let patches = patches(&crops, channels, res, seed);
@@ -121,6 +123,7 @@ impl Probe {
             features,
             objects: objects_of(&renders, channels, res),
             renders,
+            scales,
             channels,
             res,
             disjoint,
@@ -147,9 +150,10 @@ impl Probe {
             let b = seeds.len();
             let x = self.renders.images[first * n..(first + b) * n].to_vec();
             let alphas = &self.renders.alphas[first..first + b];
-            let (a, z) = batch_inputs(seeds, alphas, c, r, r, 1.0, device);
+            let windows = &self.renders.windows[first..first + b];
+            let (a, z) = batch_inputs(seeds, alphas, c, r, r, self.scales, Some(windows), device);
             let xt = Tensor::<4>::from_data(TensorData::new(x, [b, c, r, r]), device);
-            let y = chain.forward(xt, a, &z, 1.0).image().detach();
+            let y = chain.forward(xt, a, &z, self.scales).image().detach();
             let v = crate::augment::model::values(y);
             out.extend(v.chunks(n).map(|s| s.to_vec()));
         }
@@ -677,6 +681,14 @@ mod tests {
             alphas: vec![alpha; n],
             ids: vec![ids; n],
             seeds: (0..n as u64).collect(),
+            windows: vec![
+                crate::augment::stages::Window {
+                    y: 0,
+                    x: 0,
+                    frame: (r, r)
+                };
+                n
+            ],
         };
         Probe {
             features: Features::new(c),
@@ -684,6 +696,7 @@ mod tests {
             groups: Vec::new(),
             objects: objects_of(&renders, c, r),
             renders,
+            scales: Scales::uniform(1.0),
             channels: c,
             res: r,
             disjoint: true,

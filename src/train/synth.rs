@@ -1,9 +1,13 @@
-//! The synthetic side of training: renders of the config at the training resolution, with the
-//! background composited, as CHW floats in [-1, 1] plus each image's coverage and seed. The only
-//! place in `train` that renders.
+//! The synthetic side of training: renders of the config, with the background composited, as
+//! CHW floats in [-1, 1] plus each image's coverage and seed: whole renders at the training
+//! resolution, or (learning at the output's scale) a training-size crop of each render made at
+//! the output's size, with where the crop lies. The only place in `train` that renders.
 
 use anyhow::Result;
 
+use rand::{Rng, SeedableRng};
+
+use crate::augment::stages::Window;
 use crate::config::{Background, Config};
 use crate::pixels::chw::rgb_to_chw;
 use crate::pixels::composite::Composited;
@@ -12,12 +16,14 @@ use crate::render::{RenderContext, Renderer};
 use crate::scene;
 
 /// A batch of renders: images (CHW, concatenated), coverage per image (row-major, [0, 1]),
-/// instance id per pixel of each image (0 background), seeds per image.
+/// instance id per pixel of each image (0 background), seeds per image, and where each image lies
+/// in its render (the whole render when training renders whole scenes).
 pub struct SynthBatch {
     pub images: Vec<f32>,
     pub alphas: Vec<Vec<f32>>,
     pub ids: Vec<Vec<u32>>,
     pub seeds: Vec<u64>,
+    pub windows: Vec<Window>,
 }
 
 impl SynthBatch {
@@ -32,23 +38,33 @@ pub fn open_device() -> Result<RenderContext> {
     Ok(RenderContext::new()?)
 }
 
-/// Renders synthetic training images at the training resolution.
+/// Renders synthetic training images: `render`² renders cut to `res`² crops (whole when they
+/// are the same size).
 pub struct Synth<'a> {
     cfg: Config,
     renderer: Renderer<'a>,
     backgrounds: Option<load::Backgrounds>,
+    res: usize,
 }
 
 impl<'a> Synth<'a> {
     /// `stream` keeps scene streams apart (training batches, probe images), and all apart from
-    /// any dataset's images.
-    pub fn new(cfg: &Config, res: usize, stream: u64, ctx: &'a RenderContext) -> Result<Synth<'a>> {
+    /// any dataset's images; scenes are rendered at `render`² and cut to `res`² crops.
+    pub fn new(
+        cfg: &Config,
+        (res, render): (usize, usize),
+        stream: u64,
+        ctx: &'a RenderContext,
+    ) -> Result<Synth<'a>> {
+        let render = render.max(res);
         let mut c = cfg.clone();
-        c.width = res as u32;
-        c.height = res as u32;
+        c.width = render as u32;
+        c.height = render as u32;
         c.seed = scene::seed::mix(cfg.seed, stream);
         let backgrounds = match &c.background {
-            Background::Images { files, .. } => Some(load::load_backgrounds(files, 2 * res as u32)),
+            Background::Images { files, .. } => {
+                Some(load::load_backgrounds(files, 2 * render as u32))
+            }
             _ => None,
         };
         let renderer = Renderer::new(
@@ -64,6 +80,7 @@ impl<'a> Synth<'a> {
             cfg: c,
             renderer,
             backgrounds,
+            res,
         })
     }
 
@@ -75,27 +92,42 @@ impl<'a> Synth<'a> {
         (self.cfg.width, self.cfg.height, self.cfg.seed) = (w, h, seed);
     }
 
-    /// Renders scene indices `first..first + n`.
+    /// Renders scene indices `first..first + n`, each cut to its crop (where, a pure function
+    /// of the scene's seed).
     pub fn batch(&mut self, first: u64, n: usize, channels: usize) -> Result<SynthBatch> {
         let scenes: Vec<scene::Scene> = (first..first + n as u64)
             .map(|i| scene::sample(&self.cfg, i))
             .collect();
         let frames = self.renderer.render(&scenes)?;
         let (w, h) = (self.cfg.width, self.cfg.height);
+        let (fw, fh, r) = (w as usize, h as usize, self.res);
         let mut images = Vec::new();
         let mut alphas = Vec::new();
         let mut ids = Vec::new();
+        let mut windows = Vec::new();
         for (s, f) in scenes.iter().zip(frames) {
             let image = Composited::of(&s.background, self.backgrounds.as_ref(), &f.color, w, h);
-            images.extend(rgb_to_chw(&image.rgb, channels, w as usize, h as usize));
-            alphas.push(image.coverage.iter().map(|&a| a as f32 / 255.0).collect());
-            ids.push(f.ids);
+            let mut pick = rand_chacha::ChaCha8Rng::seed_from_u64(scene::seed::mix(
+                s.seed,
+                scene::seed::CROP_WINDOW,
+            ));
+            let win = Window {
+                y: pick.gen_range(0..=fh - r),
+                x: pick.gen_range(0..=fw - r),
+                frame: (fh, fw),
+            };
+            images.extend(rgb_to_chw(&cut(&image.rgb, 3, fw, win, r), channels, r, r));
+            let coverage = cut(&image.coverage, 1, fw, win, r);
+            alphas.push(coverage.iter().map(|&a| a as f32 / 255.0).collect());
+            ids.push(cut(&f.ids, 1, fw, win, r));
+            windows.push(win);
         }
         Ok(SynthBatch {
             images,
             alphas,
             ids,
             seeds: scenes.iter().map(|s| s.seed).collect(),
+            windows,
         })
     }
 
@@ -112,6 +144,7 @@ impl<'a> Synth<'a> {
             alphas: Vec::new(),
             ids: Vec::new(),
             seeds: Vec::new(),
+            windows: Vec::new(),
         };
         let mut i = 0;
         while i < n {
@@ -121,8 +154,16 @@ impl<'a> Synth<'a> {
             all.alphas.extend(b.alphas);
             all.ids.extend(b.ids);
             all.seeds.extend(b.seeds);
+            all.windows.extend(b.windows);
             i += k;
         }
         Ok(all)
     }
+}
+
+/// The `r` × `r` window `win` of a row-major image `fw` pixels wide, `per` values a pixel.
+fn cut<T: Copy>(v: &[T], per: usize, fw: usize, win: Window, r: usize) -> Vec<T> {
+    (win.y..win.y + r)
+        .flat_map(|y| v[(y * fw + win.x) * per..(y * fw + win.x + r) * per].iter().copied())
+        .collect()
 }

@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 use super::plan::{Footprint, Geometry};
 use super::run::{IoBufs, Recorded, Scratch};
 use super::{Batch, GpuChain};
-use crate::augment::stages::{train_size, StageStats};
+use crate::augment::stages::{train_size, Scales, StageStats};
 use crate::augment::ImageNoise;
 
 /// `shaders/augment_io.wgsl`'s `Io`.
@@ -44,7 +44,7 @@ pub struct Fused<'a> {
     recorded: Recorded,
     noise: Vec<ImageNoise>,
     max_sigma: f32,
-    scale: f32,
+    scale: Scales,
     geo: Geometry,
     params: wgpu::Buffer,
 }
@@ -61,8 +61,9 @@ impl GpuChain {
         seeds: &[u64],
         (h, w): (usize, usize),
         words: usize,
-        scale: f32,
+        scale: impl Into<Scales>,
     ) -> Result<Option<Fused<'_>>> {
+        let scale: Scales = scale.into();
         if self.io.is_none() {
             return Ok(None);
         }
@@ -77,9 +78,9 @@ impl GpuChain {
         let geo = Geometry {
             c,
             full: (h, w),
-            train: train_size(h, w, scale),
+            train: train_size(h, w, scale.maps),
         };
-        if n == 0 || self.images_per_batch(geo, scale, n)? < n {
+        if n == 0 || self.images_per_batch(geo, scale.pixel, n)? < n {
             return Ok(None);
         }
         // the ends' own buffers: the output rows (finished, then the composite) are the largest
@@ -91,7 +92,7 @@ impl GpuChain {
             return Ok(None);
         }
         let (noise, max_sigma) = self.weights.batch_noise(seeds, (h, w), scale);
-        let fp = Footprint::new(&self.weights, geo, scale);
+        let fp = Footprint::new(&self.weights, geo, scale.pixel);
         let batch = Batch {
             alpha: &[],
             noise: &noise,

@@ -194,7 +194,7 @@ pub(super) struct Footprint {
 }
 
 impl Footprint {
-    pub(super) fn new(m: &Weights, g: Geometry, scale: f32) -> Footprint {
+    pub(super) fn new(m: &Weights, g: Geometry, pixel_scale: f32) -> Footprint {
         let blur = m.flags.on(Stage::Blur);
         let light = m.flags.on(Stage::Lighting);
         let bg = m.flags.on(Stage::Background);
@@ -224,7 +224,7 @@ impl Footprint {
             m.detail1.c_out * ht * wt,
             c * ht * wt,
         ];
-        let r = ((3.0 * BLUR_MAX * scale).ceil() as usize).max(1);
+        let r = ((3.0 * BLUR_MAX * pixel_scale).ceil() as usize).max(1);
         let stats = 4 * g.stat_chunks().iter().sum::<usize>();
         Footprint {
             img: c * h * w,

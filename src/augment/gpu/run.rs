@@ -65,7 +65,7 @@ impl GpuChain {
         geo: Geometry,
         capacity: usize,
     ) -> Result<Vec<ImageStats>> {
-        let fp = Footprint::new(&self.weights, geo, batch.scale);
+        let fp = Footprint::new(&self.weights, geo, batch.scale.pixel);
         let recorded = self.record(batch, geo, &fp);
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -183,7 +183,7 @@ impl GpuChain {
             let kernels: Vec<Vec<f32>> = batch
                 .noise
                 .iter()
-                .map(|z| blur_kernel(wts.sigma(z.blur), batch.max_sigma, batch.scale))
+                .map(|z| blur_kernel(wts.sigma(z.blur), batch.max_sigma, batch.scale.pixel))
                 .collect();
             let len = kernels.first().map_or(1, Vec::len);
             let reaches: Vec<u32> = kernels.iter().map(|k| reach(k) as u32).collect();
@@ -273,7 +273,7 @@ impl GpuChain {
             h: h as u32,
             w: w as u32,
             mode: noise_on as u32,
-            value: wts.noise_sigma() * batch.scale,
+            value: wts.noise_sigma() * batch.scale.pixel,
             ..Params::default()
         };
         let noise = view(if noise_on { Buf::Pix } else { Buf::Dummy }, c * n);
