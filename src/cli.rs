@@ -130,6 +130,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Overrides train.learn_at: `output` learns on crops of renders at the output's size
+    /// (blur and noise in output pixels), `whole` on whole renders at train.resolution.
+    #[arg(long, value_enum)]
+    pub learn_at: Option<config::LearnAt>,
     /// Where to learn.
     #[arg(long, value_enum, default_value_t = LearnOn::Auto)]
     pub device: LearnOn,
@@ -523,7 +527,10 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
 
 /// `rendergan train`.
 fn train_cmd(a: TrainArgs) -> Result<ExitCode> {
-    let cfg = load(&a.config)?;
+    let mut cfg = load(&a.config)?;
+    if let Some(at) = a.learn_at {
+        cfg.train.learn_at = at;
+    }
     let opts = crate::train::TrainOptions {
         real: a.real,
         out: a.out,

@@ -56,9 +56,14 @@ sys.path.insert(0, HERE)
 import detector  # noqa: E402
 import hand  # noqa: E402
 
-CONDITIONS = ["raw", "hand", "learned", "forced", "wide", "fitted", "fit_learned"]
+CONDITIONS = ["raw", "hand", "learned", "forced", "learned_whole", "forced_whole", "wide",
+              "fitted", "fit_learned"]
 # the training runs (folders under WORK/<t>/) and their logs
-TRAIN_LOG = {"run": "train.log", "run_fitted": "train_fitted.log"}
+TRAIN_LOG = {"run": "train.log", "run_fitted": "train_fitted.log", "run_whole": "train_whole.log"}
+# the run folder each trained condition applies; *_whole learn on whole renders at the training
+# resolution (train --learn-at whole, what runs did before learning at the output's scale)
+RUN_OF = {"learned": "run", "forced": "run", "learned_whole": "run_whole",
+          "forced_whole": "run_whole", "fit_learned": "run_fitted"}
 DETECTORS = ["hog", "yolo"]
 FIGURES = ["realism", "eval"]
 MIN_SPLIT = 20
@@ -266,14 +271,14 @@ class Bench:
                 if self.dataset("fitted", cfg, tdir, {}) is None:
                     return None
             self.trained_set(fitted, tdir, "run_fitted", out, timing)
-        elif cond == "forced":
+        elif cond in ("forced", "forced_whole"):
             # what the learned weights train refused would have made: its best checkpoint
             # (generator_best.bpk) applied anyway; only when the verdict handed over the identity
-            run = os.path.join(tdir, "run")
+            run = os.path.join(tdir, RUN_OF[cond])
             best = os.path.join(run, "generator_best.bpk")
-            if not os.path.isfile(best) or learned_helped(tdir):
+            if not os.path.isfile(best) or learned_helped(tdir, RUN_OF[cond]):
                 return None
-            forced = os.path.join(tdir, "run_forced")
+            forced = os.path.join(tdir, RUN_OF[cond] + "_forced")
             if not self.skip(done):
                 shutil.rmtree(forced, ignore_errors=True)
                 os.makedirs(forced)
@@ -284,18 +289,20 @@ class Bench:
                 _, timing["generate_s"] = self.rg(
                     ["generate", "-c", cfg, "--augment", forced, "-o", out, "--overwrite", "-q"]
                     + self.gen_threads)
+        elif cond == "learned_whole":
+            self.trained_set(cfg, tdir, "run_whole", out, timing, ["--learn-at", "whole"])
         else:
             self.trained_set(cfg, tdir, "run", out, timing)
         return out
 
-    def trained_set(self, cfg, tdir, run_name, out, timing):
+    def trained_set(self, cfg, tdir, run_name, out, timing, extra=()):
         """`rendergan train -c cfg` on the pool photos into WORK/<t>/<run_name> (its log in
         TRAIN_LOG[run_name]), then `generate --augment` of cfg with it into out."""
         run = os.path.join(tdir, run_name)
         trained = os.path.isfile(os.path.join(run, "generator.bpk"))
         if not ((self.args.reuse or self.args.reuse_run) and trained):
             argv = ["train", "-c", cfg, "--real", os.path.join(tdir, "photos"), "-o", run,
-                    "--device", "cpu", "-q"]
+                    "--device", "cpu", "-q"] + list(extra)
             if self.args.steps:
                 argv += ["--steps", str(self.args.steps)]
             if os.path.isdir(run):
@@ -435,9 +442,9 @@ def fit_summary(tdir):
                        for p in r["params"]}}
 
 
-def learned_helped(tdir):
+def learned_helped(tdir, run="run"):
     """Whether train's verdict handed over the learned weights (training.json)."""
-    path = os.path.join(tdir, "run", "training.json")
+    path = os.path.join(tdir, run, "training.json")
     if not os.path.isfile(path):
         return False
     with open(path) as f:
@@ -580,7 +587,8 @@ def main():
                 bench.log(f" {t}/{c}: hog")
                 rec["hog"] = bench.hog(tdir, c)
             raw_yolo = os.path.join(tdir, "raw.yolo.json")
-            if "yolo" in dets and c == "learned" and not learned_helped(tdir) \
+            if "yolo" in dets and c in ("learned", "learned_whole") \
+                    and not learned_helped(tdir, RUN_OF[c]) \
                     and os.path.isfile(raw_yolo):
                 # the verdict handed over the identity: the learned set is the raw set, byte
                 # for byte, and YOLO (seeded, deterministic) would score it the same
@@ -593,8 +601,8 @@ def main():
             rec["timing_s"]["total"] = round(time.time() - ct, 1)
             if c == "fitted":
                 rec["fit"] = fit_summary(tdir)
-            if c in ("learned", "forced", "fit_learned"):
-                rec["verdict"] = train_verdict(tdir, "run_fitted" if c == "fit_learned" else "run")
+            if c in RUN_OF:
+                rec["verdict"] = train_verdict(tdir, RUN_OF[c])
                 rec["steps"] = args.steps or (data.get("train") or {}).get("steps")
             bench.log(f" {t}/{c}: " + "  ".join(
                 f"{d} AP50 {rec[d]['AP50']:.3f} AP {rec[d]['AP']:.3f}" for d in dets)

@@ -11,8 +11,7 @@ use crate::augment::stages::Stage;
 use rayon::prelude::*;
 
 use super::stages::{
-    Scales,
-    gaussian_kernel, low, resample_matrix, train_size, Conv3, Dense, StageStats, Weights,
+    gaussian_kernel, low, resample_matrix, train_size, Conv3, Dense, Scales, StageStats, Weights,
     BG_RAMP_BOUND, BG_SHIFT_BOUND, BLUR_MAX, DETAIL_BOUND, NOISE_BOUND, SCALAR_GAIN,
 };
 use super::{image_noise, ImageNoise};
@@ -761,11 +760,11 @@ impl Weights {
 mod tests {
     use burn::prelude::*;
 
-    use crate::augment::stages::StageConfig;
+    use crate::augment::stages::{Scales, StageConfig};
     use crate::augment::testing::{batch, burn_forward, max_abs_difference, shaken_chain};
 
     /// The CPU forward against burn's, on images of `(h, w)` at `scale`.
-    fn max_difference(h: usize, w: usize, scale: f32) -> f32 {
+    fn max_difference(h: usize, w: usize, scale: Scales) -> f32 {
         let device = Device::flex();
         let chain = shaken_chain(&StageConfig::default(), &device);
         let b = 3;
@@ -796,7 +795,7 @@ mod tests {
             "the chain barely changed the images ({moved})"
         );
         let d = max_abs_difference(got.iter().flatten(), &want);
-        eprintln!("{h}×{w} at {scale}: moved {moved:.3}, max difference {d:e}, stats {st:?}");
+        eprintln!("{h}×{w} at {scale:?}: moved {moved:.3}, max difference {d:e}, stats {st:?}");
         d
     }
 
@@ -818,9 +817,20 @@ mod tests {
 
     #[test]
     fn the_cpu_forward_agrees_with_burns() {
-        for (h, w, scale) in [(16, 16, 1.0), (40, 24, 2.0), (64, 64, 4.0)] {
+        // a chain learned at the output's scale: maps at 4 output px a training px, blur and
+        // noise in output px
+        let output = Scales {
+            maps: 4.0,
+            pixel: 1.0,
+        };
+        for (h, w, scale) in [
+            (16, 16, 1.0.into()),
+            (40, 24, 2.0.into()),
+            (64, 64, 4.0.into()),
+            (64, 48, output),
+        ] {
             let d = max_difference(h, w, scale);
-            assert!(d <= 1e-3, "{h}×{w} at scale {scale}: max difference {d}");
+            assert!(d <= 1e-3, "{h}×{w} at scale {scale:?}: max difference {d}");
         }
     }
 }

@@ -334,7 +334,7 @@ mod tests {
     use burn::prelude::*;
 
     use super::GpuChain;
-    use crate::augment::stages::{StageConfig, StageStats};
+    use crate::augment::stages::{Scales, StageConfig, StageStats};
     use crate::augment::testing::{batch, burn_forward, max_abs_difference, shaken_chain};
     use crate::render::RenderContext;
 
@@ -365,7 +365,7 @@ mod tests {
         stages: &StageConfig,
         b: usize,
         (h, w): (usize, usize),
-        scale: f32,
+        scale: Scales,
         burn: bool,
     ) -> (f32, Option<f32>) {
         let device = Device::flex();
@@ -400,7 +400,7 @@ mod tests {
             max_abs_difference(got.iter().flatten(), &want)
         });
         eprintln!(
-            "{h}×{w} at {scale}, {b} images: moved {moved:.3}, max difference {to_cpu:e} to the \
+            "{h}×{w} at {scale:?}, {b} images: moved {moved:.3}, max difference {to_cpu:e} to the \
              CPU's, {to_burn:?} to burn's"
         );
         (to_cpu, to_burn)
@@ -417,9 +417,18 @@ mod tests {
     fn the_gpu_forward_agrees_with_the_cpus_and_burns() {
         let ctx = context();
         let all = StageConfig::default();
-        for (b, h, w, scale) in [(3, 128, 128, 2.0), (2, 256, 256, 4.0), (3, 40, 24, 2.0)] {
+        let output = Scales {
+            maps: 4.0,
+            pixel: 1.0,
+        };
+        for (b, h, w, scale) in [
+            (3, 128, 128, 2.0.into()),
+            (2, 256, 256, 4.0.into()),
+            (3, 40, 24, 2.0.into()),
+            (2, 128, 96, output),
+        ] {
             let d = compare(&ctx, &all, b, (h, w), scale, true);
-            assert_close(&format!("{h}×{w} at {scale}"), d);
+            assert_close(&format!("{h}×{w} at {scale:?}"), d);
         }
     }
 
@@ -432,7 +441,7 @@ mod tests {
             noise: false,
             ..StageConfig::default()
         };
-        assert_close("grey", compare(&ctx, &grey, 2, (48, 64), 2.0, true));
+        assert_close("grey", compare(&ctx, &grey, 2, (48, 64), 2.0.into(), true));
         let some = StageConfig {
             blur: false,
             detail: false,
@@ -440,7 +449,7 @@ mod tests {
         };
         assert_close(
             "no blur or detail",
-            compare(&ctx, &some, 2, (36, 52), 1.5, true),
+            compare(&ctx, &some, 2, (36, 52), 1.5.into(), true),
         );
     }
 

@@ -16,9 +16,8 @@
 
 use super::stages::{
     gaussian_kernel, low, resample_matrix, train_size, Scales, Stage, StageConfig, StageStats,
-    Switches, Window,
-    BG_RAMP_BOUND, BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND, DETAIL_Z, LIGHT_Z, NOISE_BOUND,
-    SCALAR_GAIN,
+    Switches, Window, BG_RAMP_BOUND, BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND, DETAIL_Z,
+    LIGHT_Z, NOISE_BOUND, SCALAR_GAIN,
 };
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -473,7 +472,8 @@ impl Chain {
             stages.push((Some(Stage::Lighting), x.clone()));
         }
         if background {
-            let (ramp, tex, shift_abs, tex_rms, pen) = self.background_change(z, (ht, wt), (fh, fw));
+            let (ramp, tex, shift_abs, tex_rms, pen) =
+                self.background_change(z, (ht, wt), (fh, fw));
             penalty = penalty + pen;
             stats.bg_shift = shift_abs;
             stats.bg_texture = tex_rms;
@@ -933,9 +933,8 @@ mod tests {
             let whole = vec4(chain.forward(xt, a, &z, s).image());
             let (mut xs, mut crops, mut alpha_crops) = (Vec::new(), Vec::new(), Vec::new());
             for (k, win) in windows.iter().enumerate() {
-                let one = |v: &[f32]| {
-                    crop_of(&v[k * c * n * n..(k + 1) * c * n * n], c, (n, n), *win, r)
-                };
+                let one =
+                    |v: &[f32]| crop_of(&v[k * c * n * n..(k + 1) * c * n * n], c, (n, n), *win, r);
                 xs.extend(one(&x));
                 crops.extend(one(&whole));
                 alpha_crops.push(crop_of(&alphas[k], 1, (n, n), *win, r));
@@ -946,8 +945,7 @@ mod tests {
             let got = vec4(chain.forward(xt, a, &z, s).image());
             if stage == "noise" {
                 let rms = |p: &[f32]| {
-                    (p.iter().zip(&xs).map(|(p, q)| (p - q).powi(2)).sum::<f32>()
-                        / p.len() as f32)
+                    (p.iter().zip(&xs).map(|(p, q)| (p - q).powi(2)).sum::<f32>() / p.len() as f32)
                         .sqrt()
                 };
                 let (on_crop, on_whole) = (rms(&got), rms(&crops));
@@ -972,8 +970,14 @@ mod tests {
                 }
             }
             eprintln!("crop vs whole: max difference {worst:e}, largest change {moved:.3}");
-            assert!(moved > 0.05, "the chain changed too little to tell: {moved}");
-            assert!(worst < 2e-3, "the crop's result differs from the whole output's by {worst}");
+            assert!(
+                moved > 0.05,
+                "the chain changed too little to tell: {moved}"
+            );
+            assert!(
+                worst < 2e-3,
+                "the crop's result differs from the whole output's by {worst}"
+            );
         }
     }
 

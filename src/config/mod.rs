@@ -92,8 +92,8 @@ pub struct TrainSpec {
     pub noise: bool,
 }
 
-/// Where the learned stages see the renders in training (`train.learn_at`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the learned stages see the renders in training (`train.learn_at`, `train --learn-at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LearnAt {
     /// `resolution`² crops of renders made at the output's size (at most 4 × `resolution`),
     /// against photo crops at the same pixels per object: blur and sensor noise learn in output

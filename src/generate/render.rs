@@ -54,7 +54,16 @@ pub(super) fn augmenters(
     let (info, bytes) = run_folder::read_applied(dir)?;
     let weights = trained_weights(&info.stages, bytes)?;
     ctxs.iter()
-        .map(|ctx| Augmenter::on_device(&info.stages, (info.resolution, info.render_size()), &weights, on, ctx).map(Some))
+        .map(|ctx| {
+            Augmenter::on_device(
+                &info.stages,
+                (info.resolution, info.render_size()),
+                &weights,
+                on,
+                ctx,
+            )
+            .map(Some)
+        })
         .collect()
 }
 

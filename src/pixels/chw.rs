@@ -80,3 +80,26 @@ mod tests {
         assert_eq!(back, img);
     }
 }
+
+/// Edge energy of a CHW image (`c` planes of `w` × `h`): the mean absolute difference between
+/// horizontal and vertical neighbours, over the planes. What picks the busiest of a few
+/// candidate crops, on renders and photos alike.
+pub fn edge_energy(x: &[f32], c: usize, w: usize, h: usize) -> f32 {
+    let n = w * h;
+    let mut sum = 0.0f32;
+    for plane in x.chunks_exact(n).take(c) {
+        for y in 0..h {
+            let row = &plane[y * w..(y + 1) * w];
+            sum += row.windows(2).map(|p| (p[1] - p[0]).abs()).sum::<f32>();
+            if y + 1 < h {
+                let next = &plane[(y + 1) * w..(y + 2) * w];
+                sum += row
+                    .iter()
+                    .zip(next)
+                    .map(|(a, b)| (b - a).abs())
+                    .sum::<f32>();
+            }
+        }
+    }
+    sum / (c * n).max(1) as f32
+}

@@ -146,6 +146,31 @@ impl RealSet {
         (k, self.crop_of(k, rng, res, side, channels))
     }
 
+    /// The busiest (by [`edge_energy`](super::chw::edge_energy)) of `k` random crops, with the
+    /// index of its photo: learning at the output's scale, where most crops of a sparse scene
+    /// would show plain background, renders and photos are both cut this way. `k` = 1 is
+    /// [`RealSet::crop_indexed`].
+    pub fn crop_busiest<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        res: u32,
+        side: impl Fn(&mut R) -> f64,
+        channels: usize,
+        k: usize,
+    ) -> (usize, Vec<f32>) {
+        let r = res as usize;
+        let mut best = self.crop_indexed(rng, res, &side, channels);
+        let mut most = super::chw::edge_energy(&best.1, channels, r, r);
+        for _ in 1..k {
+            let other = self.crop_indexed(rng, res, &side, channels);
+            let e = super::chw::edge_energy(&other.1, channels, r, r);
+            if e > most {
+                (best, most) = (other, e);
+            }
+        }
+        best
+    }
+
     /// A random crop of image `k` (see [`RealSet::crop`]).
     pub fn crop_of<R: Rng + ?Sized>(
         &self,

@@ -22,7 +22,7 @@ use super::ema::Ema;
 use super::keep::{self, Keep};
 use super::probe::{Best, Collapse, Measured, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
-use super::synth::Synth;
+use super::synth::{Synth, CROP_CANDIDATES};
 use crate::augment::infer::{self, batch_inputs};
 use crate::augment::model::{first_value, values, Chain};
 use crate::augment::stages::{Scales, StageConfig, StageStats};
@@ -148,6 +148,8 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         ));
     }
     let real_crop = |r: &mut ChaCha8Rng| spec.real_crop.sample(r) * share;
+    // the busiest of a few crops, as the renders' windows are picked
+    let tries = if render > res { CROP_CANDIDATES } else { 1 };
     for w in crate::eval::real_set_warnings(&real, crop_mid) {
         say(&format!("warning: {w}"));
     }
@@ -168,7 +170,11 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     // content: the real crops and the renders should show the same kind of thing
     let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed, seed::CONTENT_CROPS));
     let crops: Vec<Vec<f32>> = (0..PROBE_IMAGES)
-        .map(|_| train_set.crop(&mut rng, res as u32, real_crop, c))
+        .map(|_| {
+            train_set
+                .crop_busiest(&mut rng, res as u32, real_crop, c, tries)
+                .1
+        })
         .collect();
     let raw_images = probe_renders.split(c * res * res);
     let (real_content, synth_content) = (
@@ -181,7 +187,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let probe = Probe::new(
         &held_set,
         disjoint,
-        real_crop,
+        (real_crop, tries),
         probe_renders,
         (c, res, scales),
         cfg.seed,
@@ -274,7 +280,11 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed ^ seed::TRAIN_STEP, step));
         let batch = synth.batch(step * b as u64, b, c)?;
         let real_batch: Vec<f32> = (0..b)
-            .flat_map(|_| train_set.crop(&mut rng, res as u32, real_crop, c))
+            .flat_map(|_| {
+                train_set
+                    .crop_busiest(&mut rng, res as u32, real_crop, c, tries)
+                    .1
+            })
             .collect();
         let keep = Keep::new(&batch.images, &batch.ids, c, res, &device);
         let rendered =

@@ -101,19 +101,19 @@ impl Score {
 impl Probe {
     /// Draws `PROBE_IMAGES` crops from `held` (photos kept from the discriminator, or all
     /// photos when there are too few to spare; `crop` draws a crop's side as a share of the
-    /// photo's shorter side) and takes `renders` (`channels`, `res`², at `scales`) as the
+    /// photo's shorter side, the busiest of `tries` is kept) and takes `renders` (`channels`, `res`², at `scales`) as the
     /// synthetic side.
     pub fn new(
         held: &RealSet,
         disjoint: bool,
-        crop: impl Fn(&mut ChaCha8Rng) -> f64,
+        (crop, tries): (impl Fn(&mut ChaCha8Rng) -> f64, usize),
         renders: SynthBatch,
         (channels, res, scales): (usize, usize, Scales),
         seed: u64,
     ) -> Probe {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (groups, crops): (Vec<usize>, Vec<Vec<f32>>) = (0..PROBE_IMAGES)
-            .map(|_| held.crop_indexed(&mut rng, res as u32, &crop, channels))
+            .map(|_| held.crop_busiest(&mut rng, res as u32, &crop, channels, tries))
             .unzip();
         let features = Features::new(channels);
         let patches = patches(&crops, channels, res, seed);

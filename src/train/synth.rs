@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::augment::stages::Window;
 use crate::config::{Background, Config};
-use crate::pixels::chw::rgb_to_chw;
+use crate::pixels::chw::{edge_energy, rgb_to_chw};
 use crate::pixels::composite::Composited;
 use crate::pixels::load;
 use crate::render::{RenderContext, Renderer};
@@ -46,6 +46,11 @@ pub struct Synth<'a> {
     backgrounds: Option<load::Backgrounds>,
     res: usize,
 }
+
+/// Candidate windows of a render (and crops of a photo) training picks the busiest of when it
+/// learns at the output's scale: most random crops of a sparse scene show plain background,
+/// where no pixel stage has anything to learn.
+pub const CROP_CANDIDATES: usize = 4;
 
 impl<'a> Synth<'a> {
     /// `stream` keeps scene streams apart (training batches, probe images), and all apart from
@@ -111,12 +116,30 @@ impl<'a> Synth<'a> {
                 s.seed,
                 scene::seed::CROP_WINDOW,
             ));
-            let win = Window {
-                y: pick.gen_range(0..=fh - r),
-                x: pick.gen_range(0..=fw - r),
-                frame: (fh, fw),
+            let tries = if (fh, fw) == (r, r) {
+                1
+            } else {
+                CROP_CANDIDATES
             };
-            images.extend(rgb_to_chw(&cut(&image.rgb, 3, fw, win, r), channels, r, r));
+            let (mut win, mut crop, mut most) = (None, Vec::new(), f32::NEG_INFINITY);
+            for _ in 0..tries {
+                let w = Window {
+                    y: pick.gen_range(0..=fh - r),
+                    x: pick.gen_range(0..=fw - r),
+                    frame: (fh, fw),
+                };
+                let x = rgb_to_chw(&cut(&image.rgb, 3, fw, w, r), channels, r, r);
+                let e = if tries > 1 {
+                    edge_energy(&x, channels, r, r)
+                } else {
+                    0.0
+                };
+                if e > most {
+                    (win, crop, most) = (Some(w), x, e);
+                }
+            }
+            let win = win.expect("at least one window");
+            images.extend(crop);
             let coverage = cut(&image.coverage, 1, fw, win, r);
             alphas.push(coverage.iter().map(|&a| a as f32 / 255.0).collect());
             ids.push(cut(&f.ids, 1, fw, win, r));
@@ -164,6 +187,10 @@ impl<'a> Synth<'a> {
 /// The `r` × `r` window `win` of a row-major image `fw` pixels wide, `per` values a pixel.
 fn cut<T: Copy>(v: &[T], per: usize, fw: usize, win: Window, r: usize) -> Vec<T> {
     (win.y..win.y + r)
-        .flat_map(|y| v[(y * fw + win.x) * per..(y * fw + win.x + r) * per].iter().copied())
+        .flat_map(|y| {
+            v[(y * fw + win.x) * per..(y * fw + win.x + r) * per]
+                .iter()
+                .copied()
+        })
         .collect()
 }

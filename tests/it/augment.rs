@@ -50,17 +50,24 @@ fn blur_u8(img: &image::RgbImage, sigma: f32) -> image::RgbImage {
 
 /// Writes the controlled "real" domain into `dir`.
 fn controlled_real(dir: &Path, work: &Path) {
+    controlled_real_at(dir, work, 64, 1.5, 0.04);
+}
+
+/// The controlled "real" domain at `side`² with a blur of `sigma` px and sensor noise of
+/// `noise` (share of the range), into `dir`.
+fn controlled_real_at(dir: &Path, work: &Path, side: u32, sigma: f32, noise: f32) {
     let mut cfg = load(&fixture("train.yaml"));
     cfg.count = 96;
     cfg.seed = 99;
+    (cfg.width, cfg.height) = (side, side);
     generate(&cfg, &work.join("src"), 2, 1);
     std::fs::create_dir_all(dir).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-    let noise = Normal::new(0.0f32, 0.04 * 255.0).unwrap();
+    let noise = Normal::new(0.0f32, noise * 255.0).unwrap();
     for split in ["train", "val"] {
         for e in std::fs::read_dir(work.join("src/images").join(split)).unwrap() {
             let p = e.unwrap().path();
-            let mut img = blur_u8(&image::open(&p).unwrap().into_rgb8(), 1.5);
+            let mut img = blur_u8(&image::open(&p).unwrap().into_rgb8(), sigma);
             for px in img.pixels_mut() {
                 for c in 0..3 {
                     px.0[c] = (px.0[c] as f32 + noise.sample(&mut rng))
@@ -583,4 +590,62 @@ fn learning_runs_on_the_wgpu_backend() {
         .iter()
         .all(|r| r["d_loss"].is_finite() && r["g_adv"].is_finite()));
     assert!(run.join("generator.bpk").is_file() && run.join("samples/step_000002.png").is_file());
+}
+
+/// Learning at the output's scale (`train.learn_at: output`, the default): on a 128² output,
+/// training crops 64² windows of 128² renders against photo crops at the same pixels per object,
+/// so the blur is learned in output pixels: photos blurred by σ = 2 output px (and no noise, so
+/// the blur is what tells them apart) must pull the learned σ toward 2 output px, past the 1
+/// training px that learning on whole renders at 64² would see (the learned blur falls short of
+/// the photos' either way: 1.1–1.3 output px here after 250–400 steps, whole-render learning
+/// 0.75 training px), and `generate --augment` applies that σ at the output size.
+#[test]
+fn learning_at_the_output_scale_learns_blur_in_output_pixels() {
+    let dir = tmp();
+    let real = dir.path().join("real");
+    controlled_real_at(&real, dir.path(), 128, 2.0, 0.0);
+    let mut cfg = load(&fixture("train.yaml"));
+    (cfg.width, cfg.height) = (128, 128);
+    assert_eq!(cfg.train.render_size(cfg.height), 128);
+    let run = dir.path().join("run");
+    let opts = TrainOptions {
+        real: real.clone(),
+        out: run.clone(),
+        steps: Some(250),
+        resume: false,
+        device: LearnOn::Cpu,
+        quiet: true,
+        probe: true,
+    };
+    train(&cfg, &opts).unwrap_or_else(|e| panic!("{e:#}"));
+    let info = read_json(&run.join("run.json"));
+    assert_eq!(info["render"], 128, "{info}");
+    assert_eq!(info["resolution"], 64, "{info}");
+    let rows = metrics(&run);
+    let (first, last) = (&rows[..5], &rows[rows.len() - 20..]);
+    let (b0, b1) = (mean(first, "blur_mean"), mean(last, "blur_mean"));
+    eprintln!("output scale: blur σ {b0:.3} → {b1:.3} output px (true 2.0)");
+    assert!(
+        b1 > 0.9 && (b1 - 2.0).abs() < (b0 - 2.0).abs() - 0.4,
+        "blur σ did not move toward 2 output px: {b0:.3} → {b1:.3}"
+    );
+    // applied at the output size, each image's blur is the σ it learned, in output pixels
+    let outcome = read_json(&run.join("training.json"));
+    if outcome["verdict"]["outcome"] == "helped" {
+        cfg.count = 8;
+        cfg.augment = Some(run.clone());
+        generate(&cfg, &dir.path().join("aug"), 2, 1);
+        let manifest = std::fs::read_to_string(dir.path().join("aug/manifest.jsonl")).unwrap();
+        let blurs: Vec<f64> = manifest
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["augment"]["blur"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        let m = blurs.iter().sum::<f64>() / blurs.len() as f64;
+        eprintln!("generate --augment at 128²: blur σ {m:.3} output px");
+        assert!(m > 0.9, "applied blur σ {m}");
+    }
 }
