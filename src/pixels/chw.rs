@@ -69,18 +69,6 @@ pub fn from_chw(data: &[f32], channels: usize, w: u32, h: u32) -> RgbImage {
     RgbImage::from_raw(w, h, rgb).expect("buffer is w * h * 3")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chw_round_trips() {
-        let img = RgbImage::from_fn(5, 4, |x, y| image::Rgb([(x * 50) as u8, (y * 60) as u8, 7]));
-        let back = from_chw(&to_chw(&img, 3, false), 3, 5, 4);
-        assert_eq!(back, img);
-    }
-}
-
 /// Edge energy of a CHW image (`c` planes of `w` × `h`): the mean absolute difference between
 /// horizontal and vertical neighbours, over the planes. What picks the busiest of a few
 /// candidate crops, on renders and photos alike.
@@ -102,4 +90,16 @@ pub fn edge_energy(x: &[f32], c: usize, w: usize, h: usize) -> f32 {
         }
     }
     sum / (c * n).max(1) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chw_round_trips() {
+        let img = RgbImage::from_fn(5, 4, |x, y| image::Rgb([(x * 50) as u8, (y * 60) as u8, 7]));
+        let back = from_chw(&to_chw(&img, 3, false), 3, 5, 4);
+        assert_eq!(back, img);
+    }
 }
