@@ -130,8 +130,9 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Overrides train.learn_at: `output` learns on crops of renders at the output's size
-    /// (blur and noise in output pixels), `whole` on whole renders at train.resolution.
+    /// Overrides train.learn_at: `whole` (default) learns on whole renders at
+    /// train.resolution, `output` on crops of renders at the output's size (blur and noise in
+    /// output pixels).
     #[arg(long, value_enum)]
     pub learn_at: Option<config::LearnAt>,
     /// Where to learn.
@@ -754,6 +755,8 @@ fn bench_train_cmd(a: BenchArgs) -> Result<ExitCode> {
     let line = serde_json::json!({
         "config": a.config,
         "train_resolution": cfg.train.resolution,
+        "learn_at": format!("{:?}", cfg.train.learn_at).to_lowercase(),
+        "render": cfg.train.render_size(cfg.height),
         "batch": cfg.train.batch,
         "steps": secs.len(),
         "device": a.device,

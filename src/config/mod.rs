@@ -821,8 +821,10 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
         checkpoint_every: t.checkpoint_every.unwrap_or(100),
         probe_every: t.probe_every.unwrap_or(100),
         learn_at: match t.learn_at.as_deref() {
-            None | Some("output") => LearnAt::Output,
-            Some("whole") => LearnAt::Whole,
+            // whole stays the default until output is measured never worse (bench/simreal
+            // 2026-12-06f: ahead on boards, behind on wbc)
+            None | Some("whole") => LearnAt::Whole,
+            Some("output") => LearnAt::Output,
             Some(other) => {
                 return Err(src.err(
                     "train.learn_at",

@@ -592,7 +592,7 @@ fn learning_runs_on_the_wgpu_backend() {
     assert!(run.join("generator.bpk").is_file() && run.join("samples/step_000002.png").is_file());
 }
 
-/// Learning at the output's scale (`train.learn_at: output`, the default): on a 128² output,
+/// Learning at the output's scale (`train.learn_at: output`): on a 128² output,
 /// training crops 64² windows of 128² renders against photo crops at the same pixels per object,
 /// so the blur is learned in output pixels: photos blurred by σ = 2 output px (and no noise, so
 /// the blur is what tells them apart) must pull the learned σ toward 2 output px, past the 1
@@ -606,6 +606,7 @@ fn learning_at_the_output_scale_learns_blur_in_output_pixels() {
     controlled_real_at(&real, dir.path(), 128, 2.0, 0.0);
     let mut cfg = load(&fixture("train.yaml"));
     (cfg.width, cfg.height) = (128, 128);
+    cfg.train.learn_at = rendergan::config::LearnAt::Output;
     assert_eq!(cfg.train.render_size(cfg.height), 128);
     let run = dir.path().join("run");
     let opts = TrainOptions {
