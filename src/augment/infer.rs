@@ -13,7 +13,7 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use super::image_noise_in;
 use super::model::{Chain, NoiseInput};
 use super::stages::{
-    low, train_size, Scales, StageConfig, StageStats, Window, BG_Z, DETAIL_Z, LIGHT_Z,
+    frame_size, low, train_size, Scales, StageConfig, StageStats, Window, BG_Z, DETAIL_Z, LIGHT_Z,
 };
 use crate::pixels::chw::{chw_to_rgb, rgb_to_chw};
 
@@ -247,10 +247,7 @@ pub fn batch_inputs(
     let (ht, wt) = train_size(h, w, scale.maps);
     // crops that are their whole frame need no windows
     let windows = windows.filter(|v| v.iter().any(|win| win.frame != (h, w)));
-    let (fh, fw) = match windows.and_then(|v| v.first()) {
-        Some(win) => train_size(win.frame.0, win.frame.1, scale.maps),
-        None => (ht, wt),
-    };
+    let (fh, fw) = frame_size(windows, (ht, wt), scale.maps);
     let mut alpha = Vec::with_capacity(b * w * h);
     let (mut blur, mut light, mut bgc, mut bg, mut det, mut pix) = (
         Vec::new(),

@@ -15,9 +15,9 @@
 //! The discriminator lives in `train`; this module is what `generate --augment` needs.
 
 use super::stages::{
-    gaussian_kernel, low, resample_matrix, train_size, Scales, Stage, StageConfig, StageStats,
-    Switches, Window, BG_RAMP_BOUND, BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND, DETAIL_Z,
-    LIGHT_Z, NOISE_BOUND, SCALAR_GAIN,
+    frame_size, gaussian_kernel, low, resample_matrix, train_size, Scales, Stage, StageConfig,
+    StageStats, Switches, Window, BG_RAMP_BOUND, BG_SHIFT_BOUND, BG_Z, BLUR_MAX, DETAIL_BOUND,
+    DETAIL_Z, LIGHT_Z, NOISE_BOUND, SCALAR_GAIN,
 };
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -416,11 +416,7 @@ impl Chain {
         let [b, _, h, w] = x.dims();
         let (ht, wt) = train_size(h, w, scale.maps);
         let windows = z.windows.as_deref();
-        // the whole-frame maps' size in training pixels: the render's, or the image's own
-        let (fh, fw) = match windows.and_then(|v| v.first()) {
-            Some(win) => train_size(win.frame.0, win.frame.1, scale.maps),
-            None => (ht, wt),
-        };
+        let (fh, fw) = frame_size(windows, (ht, wt), scale.maps);
         let to_image = |m: Tensor<4>| match windows {
             Some(v) => windowed(m, v, [h, w]),
             None => resize(m, [h, w]),

@@ -93,6 +93,16 @@ pub struct Window {
     pub frame: (usize, usize),
 }
 
+/// The whole frame's size in training pixels (`maps` output pixels each) of images that are
+/// crops at `windows` (their render's), or of images `own` training pixels that are their whole
+/// frame: what the whole-frame maps (lighting, the colour ramp) are made at.
+pub fn frame_size(windows: Option<&[Window]>, own: (usize, usize), maps: f32) -> (usize, usize) {
+    match windows.and_then(|v| v.first()) {
+        Some(win) => train_size(win.frame.0, win.frame.1, maps),
+        None => own,
+    }
+}
+
 /// Per-stage statistics of one batch, for metrics and collapse checks.
 #[derive(Debug, Clone, Default)]
 pub struct StageStats {

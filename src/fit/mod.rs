@@ -314,12 +314,9 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let photo_desc = objective::describe_all(&crops, res, &kinds);
 
     let ctx = crate::train::synth::open_device()?;
-    let mut synth = Synth::new(
-        &written,
-        (res * SUPERSAMPLE, res * SUPERSAMPLE),
-        seed::FIT_SCENES,
-        &ctx,
-    )?;
+    // whole renders at the supersampled size
+    let whole = (res * SUPERSAMPLE, res * SUPERSAMPLE);
+    let mut synth = Synth::new(&written, whole, seed::FIT_SCENES, &ctx)?;
     let start =
         objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
     let obj = Objective::new(photo_desc, &start);
@@ -354,12 +351,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     // before and after, on scenes the search never judged
     let fitted_cfg = candidate(o, &root, &marks, &best.x)?;
-    let mut held = Synth::new(
-        &written,
-        (res * SUPERSAMPLE, res * SUPERSAMPLE),
-        seed::FIT_HELD,
-        &ctx,
-    )?;
+    let mut held = Synth::new(&written, whole, seed::FIT_HELD, &ctx)?;
     let n_held = 2 * o.renders;
     let before_imgs = renders(&mut held, &written, n_held, res)?;
     let after_imgs = renders(&mut held, &fitted_cfg, n_held, res)?;

@@ -92,6 +92,27 @@ pub fn edge_energy(x: &[f32], c: usize, w: usize, h: usize) -> f32 {
     sum / (c * n).max(1) as f32
 }
 
+/// The busiest (by [`edge_energy`]) of `k` (at least 1) CHW images of `c` planes of `r` × `r`
+/// that `draw` makes, each with what came with it; the first wins ties. How training at the
+/// output's scale picks its render windows and its photo crops alike.
+pub fn busiest_of<T>(
+    k: usize,
+    c: usize,
+    r: usize,
+    mut draw: impl FnMut() -> (T, Vec<f32>),
+) -> (T, Vec<f32>) {
+    let mut best = draw();
+    let mut most = edge_energy(&best.1, c, r, r);
+    for _ in 1..k {
+        let other = draw();
+        let e = edge_energy(&other.1, c, r, r);
+        if e > most {
+            (best, most) = (other, e);
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

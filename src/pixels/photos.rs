@@ -158,17 +158,9 @@ impl RealSet {
         channels: usize,
         k: usize,
     ) -> (usize, Vec<f32>) {
-        let r = res as usize;
-        let mut best = self.crop_indexed(rng, res, &side, channels);
-        let mut most = super::chw::edge_energy(&best.1, channels, r, r);
-        for _ in 1..k {
-            let other = self.crop_indexed(rng, res, &side, channels);
-            let e = super::chw::edge_energy(&other.1, channels, r, r);
-            if e > most {
-                (best, most) = (other, e);
-            }
-        }
-        best
+        super::chw::busiest_of(k, channels, res as usize, || {
+            self.crop_indexed(rng, res, &side, channels)
+        })
     }
 
     /// A random crop of image `k` (see [`RealSet::crop`]).

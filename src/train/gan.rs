@@ -22,7 +22,7 @@ use super::ema::Ema;
 use super::keep::{self, Keep};
 use super::probe::{Best, Collapse, Measured, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
-use super::synth::{Synth, CROP_CANDIDATES};
+use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs};
 use crate::augment::model::{first_value, values, Chain};
 use crate::augment::stages::{Scales, StageConfig, StageStats};
@@ -148,8 +148,6 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         ));
     }
     let real_crop = |r: &mut ChaCha8Rng| spec.real_crop.sample(r) * share;
-    // the busiest of a few crops, as the renders' windows are picked
-    let tries = if render > res { CROP_CANDIDATES } else { 1 };
     for w in crate::eval::real_set_warnings(&real, crop_mid) {
         say(&format!("warning: {w}"));
     }
@@ -159,6 +157,8 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
 
     let ctx = super::synth::open_device()?;
     let mut synth = Synth::new(cfg, (res, render), seed::TRAIN_SCENES, &ctx)?;
+    // the busiest of a few crops, as the renders' windows are picked
+    let tries = synth.candidates();
     let probe_renders = Synth::new(cfg, (res, render), seed::PROBE_SCENES, &ctx)?.many(
         0,
         PROBE_IMAGES,

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::augment::stages::Window;
 use crate::config::{Background, Config};
-use crate::pixels::chw::{edge_energy, rgb_to_chw};
+use crate::pixels::chw::{busiest_of, rgb_to_chw};
 use crate::pixels::composite::Composited;
 use crate::pixels::load;
 use crate::render::{RenderContext, Renderer};
@@ -97,6 +97,16 @@ impl<'a> Synth<'a> {
         (self.cfg.width, self.cfg.height, self.cfg.seed) = (w, h, seed);
     }
 
+    /// Candidate windows a crop is the busiest of: [`CROP_CANDIDATES`] when the renders are
+    /// cut, 1 when each is whole. Photo crops are drawn the same way.
+    pub fn candidates(&self) -> usize {
+        if self.cfg.height as usize > self.res || self.cfg.width as usize > self.res {
+            CROP_CANDIDATES
+        } else {
+            1
+        }
+    }
+
     /// Renders scene indices `first..first + n`, each cut to its crop (where, a pure function
     /// of the scene's seed).
     pub fn batch(&mut self, first: u64, n: usize, channels: usize) -> Result<SynthBatch> {
@@ -116,29 +126,14 @@ impl<'a> Synth<'a> {
                 s.seed,
                 scene::seed::CROP_WINDOW,
             ));
-            let tries = if (fh, fw) == (r, r) {
-                1
-            } else {
-                CROP_CANDIDATES
-            };
-            let (mut win, mut crop, mut most) = (None, Vec::new(), f32::NEG_INFINITY);
-            for _ in 0..tries {
+            let (win, crop) = busiest_of(self.candidates(), channels, r, || {
                 let w = Window {
                     y: pick.gen_range(0..=fh - r),
                     x: pick.gen_range(0..=fw - r),
                     frame: (fh, fw),
                 };
-                let x = rgb_to_chw(&cut(&image.rgb, 3, fw, w, r), channels, r, r);
-                let e = if tries > 1 {
-                    edge_energy(&x, channels, r, r)
-                } else {
-                    0.0
-                };
-                if e > most {
-                    (win, crop, most) = (Some(w), x, e);
-                }
-            }
-            let win = win.expect("at least one window");
+                (w, rgb_to_chw(&cut(&image.rgb, 3, fw, w, r), channels, r, r))
+            });
             images.extend(crop);
             let coverage = cut(&image.coverage, 1, fw, win, r);
             alphas.push(coverage.iter().map(|&a| a as f32 / 255.0).collect());
