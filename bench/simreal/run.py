@@ -60,8 +60,10 @@ CONDITIONS = ["raw", "hand", "learned", "forced", "learned_whole", "forced_whole
               "fitted", "fit_learned"]
 # the training runs (folders under WORK/<t>/) and their logs
 TRAIN_LOG = {"run": "train.log", "run_fitted": "train_fitted.log", "run_whole": "train_whole.log"}
-# the run folder each trained condition applies; *_whole learn on whole renders at the training
-# resolution (train --learn-at whole, what runs did before learning at the output's scale)
+# the run folder each trained condition applies. learned/forced learn at the output's scale
+# (train --learn-at output, said explicitly since whole stays the default); *_whole learn on
+# whole renders at the training resolution (--learn-at whole); fit_learned is README's path on
+# the fitted config with train's defaults
 RUN_OF = {"learned": "run", "forced": "run", "learned_whole": "run_whole",
           "forced_whole": "run_whole", "fit_learned": "run_fitted"}
 DETECTORS = ["hog", "yolo"]
@@ -292,7 +294,7 @@ class Bench:
         elif cond == "learned_whole":
             self.trained_set(cfg, tdir, "run_whole", out, timing, ["--learn-at", "whole"])
         else:
-            self.trained_set(cfg, tdir, "run", out, timing)
+            self.trained_set(cfg, tdir, "run", out, timing, ["--learn-at", "output"])
         return out
 
     def trained_set(self, cfg, tdir, run_name, out, timing, extra=()):
