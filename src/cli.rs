@@ -260,9 +260,14 @@ pub struct FitArgs {
     /// Seed of the search and of the photo crops (the scenes follow the config's seed).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Replace an existing fitted config.
+    /// Replace an existing fitted config (and a stopped fit's saved search).
     #[arg(long)]
     pub overwrite: bool,
+    /// Go on with a stopped fit from its report folder's search.json (saved after every
+    /// generation): the same config, photos, --seed, --renders and --res; it ends as a fit never
+    /// stopped would. A finished one is judged and written again. --budget may be raised.
+    #[arg(long)]
+    pub resume: bool,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -566,6 +571,7 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
         res: a.res,
         seed: a.seed,
         overwrite: a.overwrite,
+        resume: a.resume,
         show_progress: !a.quiet,
     };
     let r = crate::fit::fit(&opts)?;

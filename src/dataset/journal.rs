@@ -21,7 +21,7 @@ pub const JOURNAL: &str = ".rendergan-journal.jsonl";
 pub const STAMP: &str = ".rendergan-run";
 
 /// FNV-1a, 64 bit: a stable hash (the same in every build, unlike std's).
-fn fnv(bytes: &[u8], mut h: u64) -> u64 {
+pub(crate) fn fnv(bytes: &[u8], mut h: u64) -> u64 {
     for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x100_0000_01b3);
@@ -115,11 +115,11 @@ impl Stamp {
     }
 }
 
-const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// The `Debug` text of every checked setting of `cfg` but where the config and the output are
 /// (they do not change the images).
-fn settings(cfg: &Config) -> String {
+pub(crate) fn settings(cfg: &Config) -> String {
     let mut c = cfg.clone();
     c.file = Default::default();
     c.output.dir = Default::default();

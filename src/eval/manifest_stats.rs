@@ -364,7 +364,10 @@ mod tests {
         let w = s.warnings.join("\n");
         assert!(w.contains("class nut: only 10 of 40"), "{w}");
         assert!(w.contains("stage light_range does the same"), "{w}");
-        assert!(!w.contains("stage blur"), "one blur for every image is a camera's: {w}");
+        assert!(
+            !w.contains("stage blur"),
+            "one blur for every image is a camera's: {w}"
+        );
         assert!(!w.contains("stage detail"), "{w}");
         let ls = s.label_safety.unwrap();
         assert_eq!((ls.judged, ls.at_risk), (80, 1));

@@ -13,6 +13,7 @@
 pub mod marks;
 pub mod objective;
 pub mod page;
+pub mod resume;
 pub mod search;
 pub mod write;
 
@@ -74,6 +75,8 @@ pub struct FitOptions {
     pub res: Option<usize>,
     pub seed: u64,
     pub overwrite: bool,
+    /// Go on from the search the report folder saved (a stopped fit of the same settings).
+    pub resume: bool,
     pub show_progress: bool,
 }
 
@@ -161,7 +164,7 @@ fn check_paths(o: &FitOptions) -> anyhow::Result<()> {
             o.out.display()
         )));
     }
-    if o.out.exists() && !o.overwrite {
+    if o.out.exists() && !o.overwrite && !o.resume {
         return Err(input(format!(
             "-o {}: the file exists; pass --overwrite to replace it, or give another name",
             o.out.display()
@@ -323,14 +326,29 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let dims = marks.len() * PER_MARK;
     let budget = o.budget.unwrap_or_else(|| default_budget(marks.len()));
+    let key = resume::key(&written, &marks, &real, (o.seed, o.renders, res));
+    let resumed = match resume::start(o, &key, budget)? {
+        resume::Start::Resumed(state) => Some(state),
+        resume::Start::Fresh => None,
+    };
+    if resumed.is_none() && o.out.exists() && !o.overwrite {
+        return Err(input(format!(
+            "-o {}: the file exists and no stopped fit of these settings was found to finish; pass --overwrite to replace it, or give another name",
+            o.out.display()
+        )));
+    }
+    std::fs::create_dir_all(&o.report)
+        .with_context(|| format!("cannot create the report folder {}", o.report.display()))?;
     let start_x: Vec<f64> = (0..dims).map(|k| marks::START[k % PER_MARK]).collect();
     let bar = progress_bar(budget.max(search::population(dims)) as u64, o.show_progress);
     let written_score = obj.score(&start);
     bar.set_message(format!("objective {written_score:.4} as written"));
+    bar.set_position(resumed.as_ref().map_or(0, |s| s.used) as u64);
     let (best, history) = search::minimise(
         &start_x,
         budget,
         o.seed ^ seed::FIT_SEARCH,
+        resumed,
         |xs| {
             let mut scores = Vec::with_capacity(xs.len());
             for x in xs {
@@ -345,7 +363,18 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             }
             Ok(scores)
         },
-        |_, b| bar.set_message(format!("objective {b:.4} (as written {written_score:.4})")),
+        |state| {
+            let b = state.history.last().copied().unwrap_or(f64::NAN);
+            bar.set_message(format!("objective {b:.4} (as written {written_score:.4})"));
+            resume::Saved {
+                rendergan: env!("CARGO_PKG_VERSION").into(),
+                key: key.clone(),
+                budget,
+                dims,
+                state: state.clone(),
+            }
+            .write(&o.report)
+        },
     )?;
     bar.finish_and_clear();
 
@@ -391,8 +420,6 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let (dists, params) = fitted_params(&marks, &best.x, improved);
     let warnings = fit_warnings(&real, &marks, &params, (b_obj, a_obj));
-    std::fs::create_dir_all(&o.report)
-        .with_context(|| format!("cannot create the report folder {}", o.report.display()))?;
     let worst = cover.worst(o, &real, &crops, &before_imgs, &after_imgs, res)?;
     let comments_kept = write_fitted(
         o,

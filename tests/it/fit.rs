@@ -66,6 +66,7 @@ fn options(dir: &Path, config: PathBuf, real: PathBuf) -> FitOptions {
         res: Some(48),
         seed: 1,
         overwrite: false,
+        resume: false,
         show_progress: false,
     }
 }
@@ -269,6 +270,67 @@ fn the_fit_command_prints_what_it_fitted_and_refuses_bad_input() {
         );
     }
     assert!(out.is_file() && dir.path().join("fitted.fit/index.html").is_file());
+    let outcome = |stdout: &[u8]| {
+        let j: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+        (j["fitted"].clone(), j["objective_after"].clone())
+    };
+    // --resume: a finished fit is judged and written again, the same; a search given a larger
+    // budget goes on from the saved state and ends where a fresh search of that budget ends
+    let written = std::fs::read_to_string(&out).unwrap();
+    let same = run(&[&["-c", c, "--real", p, "-o", o, "--resume"][..], &tiny[..]].concat());
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert!(String::from_utf8_lossy(&same.stderr).contains("the search had finished"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
+    let more = [
+        &["-c", c, "--real", p, "--budget", "48", "--renders", "8"][..],
+        &["--res", "32", "-q"][..],
+    ]
+    .concat();
+    let resumed = run(&[&more[..], &["-o", o, "--resume"][..]].concat());
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&resumed.stderr)
+        .contains("16 candidates of 48 judged before; going on"));
+    let fresh_out = dir.path().join("fresh.yaml");
+    let fresh = run(&[&more[..], &["-o", fresh_out.to_str().unwrap()][..]].concat());
+    assert!(fresh.status.success());
+    assert_eq!(outcome(&resumed.stdout), outcome(&fresh.stdout));
+    // a stopped fit (its saved budget not yet spent) is neither thrown away without
+    // --overwrite nor resumed with other settings
+    let state = dir.path().join("fitted.fit/search.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    saved["budget"] = 480.into();
+    std::fs::write(&state, saved.to_string()).unwrap();
+    let kept = run(&[&more[..], &["-o", o, "--overwrite"][..]].concat());
+    assert!(kept.status.success(), "--overwrite starts again");
+    std::fs::write(&state, saved.to_string()).unwrap();
+    let stopped = run(&[
+        &more[..],
+        &[
+            "-o",
+            dir.path().join("x.yaml").to_str().unwrap(),
+            "--report",
+            dir.path().join("fitted.fit").to_str().unwrap(),
+        ][..],
+    ]
+    .concat());
+    assert_eq!(stopped.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&stopped.stderr);
+    assert!(
+        err.contains("holds a stopped fit (48 of 480") && err.contains("--resume"),
+        "{err}"
+    );
+    let other = run(&[&more[..], &["-o", o, "--resume", "--seed", "2"][..]].concat());
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("other settings"));
     // an existing output without --overwrite, and a config with nothing marked: exit 2, the
     // flag or field named, the fitted file as it was
     let before = std::fs::read_to_string(&out).unwrap();
