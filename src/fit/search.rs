@@ -154,10 +154,10 @@ pub fn minimise(
         let step: Vec<f64> = (0..d)
             .map(|k| (0..mu).map(|i| w[i] * ys[order[i]][k]).sum())
             .collect();
-        for k in 0..d {
-            st.mean[k] = (st.mean[k] + st.sigma * step[k]).clamp(0.0, 1.0);
+        for (k, s) in step.iter().enumerate() {
+            st.mean[k] = (st.mean[k] + st.sigma * s).clamp(0.0, 1.0);
             st.p_sigma[k] = (1.0 - c_sigma) * st.p_sigma[k]
-                + (c_sigma * (2.0 - c_sigma) * mu_eff).sqrt() * step[k] / st.var[k].sqrt();
+                + (c_sigma * (2.0 - c_sigma) * mu_eff).sqrt() * s / st.var[k].sqrt();
         }
         let ps_norm = st.p_sigma.iter().map(|x| x * x).sum::<f64>().sqrt();
         let h_sigma = ps_norm / (1.0 - (1.0 - c_sigma).powi(2 * st.generation)).sqrt()
