@@ -721,13 +721,19 @@ fn objects_and_classes(
         };
         let count = o.count.unwrap_or(Dist::Const(1.0));
         check_range(src, &format!("{p}.count"), &count, 0.0, 10_000.0, "count")?;
-        if !matches!(count, Dist::Const(_) | Dist::Int(..) | Dist::Choice { .. })
+        // a normal between whole-number bounds is drawn and rounded (how fit writes a count
+        // range too wide to weigh value by value)
+        let whole = |b: &Option<f64>| b.is_some_and(|v| v.fract() == 0.0);
+        let rounded_normal =
+            matches!(&count, Dist::Normal { min, max, .. } if whole(min) && whole(max));
+        if !(matches!(count, Dist::Const(_) | Dist::Int(..) | Dist::Choice { .. })
+            || rounded_normal)
             || count.range().0.fract() != 0.0
         {
             return Err(src.err(
                 format!("{p}.count"),
                 format!(
-                    "expected an integer or an integer range like {{int: [1, 5]}}, found {count}"
+                    "expected an integer, an integer range like {{int: [1, 5]}}, or a normal between whole numbers like {{normal: {{mean: 400, std: 50, min: 300, max: 900}}}} (draws rounded), found {count}"
                 ),
             ));
         }

@@ -15,7 +15,8 @@ use crate::config::{Config, InputError};
 
 /// Where a distribution may be marked: the sections that shape what a render shows.
 const SCENE_SECTIONS: [&str; 4] = ["camera", "lights", "background", "objects"];
-/// The most values an `int` range may span to be fitted (one weight each is written).
+/// The most values an `int` range spans to be fitted value by value (one weight each is
+/// written); a wider one is fitted as a normal between its ends, rounded when drawn.
 const MAX_INT_VALUES: i64 = 400;
 
 /// The values a marked distribution may take: its written range.
@@ -194,12 +195,11 @@ pub fn support(d: &Dist) -> Result<Support, String> {
         Dist::Normal { min, max, .. } if min.is_none() || max.is_none() => Err(
             "a normal needs both min and max to be fitted (the range to search), like {normal: {mean: 5, std: 1, min: 3, max: 8}, fit: true}".into(),
         ),
-        Dist::Int(lo, hi) if hi - lo > MAX_INT_VALUES => Err(format!(
-            "an int range of {} values is too wide to fit value by value (at most {}); narrow it (a count must stay an int range, e.g. {{int: [{lo}, {}], fit: true}}), or write {{uniform: [{lo}, {hi}], fit: true}} if the field takes any number",
-            hi - lo + 1,
-            MAX_INT_VALUES + 1,
-            lo + MAX_INT_VALUES
-        )),
+        // too many values for a weight each: a normal between the ends, each draw rounded
+        // (a count takes one with whole-number bounds)
+        Dist::Int(lo, hi) if hi - lo > MAX_INT_VALUES => {
+            Ok(Support::Continuous(*lo as f64, *hi as f64))
+        }
         Dist::Int(lo, hi) if hi > lo => Ok(Support::Discrete((*lo..=*hi).map(|v| v as f64).collect())),
         Dist::Choice { values, .. } => {
             let (lo, hi) = bounds(&Support::Discrete(values.clone()));
@@ -480,13 +480,51 @@ mod tests {
         assert!(support(&d("{normal: [0, 1]}"))
             .unwrap_err()
             .contains("min and max"));
-        assert!(support(&d("{int: [0, 100000]}"))
-            .unwrap_err()
-            .contains("too wide"));
+        // a wide int range: a rounded normal between its ends, not a weight per value
+        assert_eq!(
+            support(&d("{int: [0, 100000]}")).unwrap(),
+            Support::Continuous(0.0, 100000.0)
+        );
         assert!(support(&d("{mixture: [1, 2]}"))
             .unwrap_err()
             .contains("mixture"));
         assert!(support(&d("{choice: [2, 2]}")).is_err());
+    }
+
+    #[test]
+    fn a_count_too_wide_to_weigh_is_fitted_as_a_rounded_normal_that_a_config_takes() {
+        let written = d("{int: [350, 900]}");
+        let m = Mark {
+            path: vec![],
+            name: "objects[0].count".into(),
+            support: support(&written).unwrap(),
+            written,
+            model_file: None,
+        };
+        let fitted = m.dist(&[0.3, 0.4]);
+        assert!(
+            matches!(
+                fitted,
+                Dist::Normal {
+                    min: Some(350.0),
+                    max: Some(900.0),
+                    ..
+                }
+            ),
+            "{fitted}"
+        );
+        let config = |count: &str| {
+            crate::config::load_text(
+                Path::new("wide.yaml"),
+                format!("count: 1\nimage: {{width: 64, height: 64}}\ncamera: {{distance: 5, elevation: 30, fov: 40}}\nobjects:\n  - model: box\n    count: {count}\n"),
+            )
+        };
+        let cfg = config(&flow(&fitted)).unwrap();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+        let n = cfg.objects[0].count.sample(&mut rng).round();
+        assert!((350.0..=900.0).contains(&n));
+        let e = config("{normal: {mean: 400, std: 9, min: 350.5, max: 900}}").unwrap_err();
+        assert!(e.to_string().contains("between whole numbers"), "{e}");
     }
 
     #[test]
