@@ -315,15 +315,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let (groups, crops) = photo_crops(&real, res, o.seed);
     let kinds = objective::Kinds::of_photos(&crops, res);
     let photo_desc = objective::describe_all(&crops, res, &kinds);
-
-    let ctx = crate::train::synth::open_device()?;
-    // whole renders at the supersampled size
-    let whole = (res * SUPERSAMPLE, res * SUPERSAMPLE);
-    let mut synth = Synth::new(&written, whole, seed::FIT_SCENES, &ctx)?;
-    let start =
-        objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
-    let obj = Objective::new(photo_desc, &start);
-
+    // where the search starts, settled before anything is rendered
     let dims = marks.len() * PER_MARK;
     let budget = o.budget.unwrap_or_else(|| default_budget(marks.len()));
     let key = resume::key(&written, &marks, &real, (o.seed, o.renders, res));
@@ -339,6 +331,15 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     }
     std::fs::create_dir_all(&o.report)
         .with_context(|| format!("cannot create the report folder {}", o.report.display()))?;
+
+    let ctx = crate::train::synth::open_device()?;
+    // whole renders at the supersampled size
+    let whole = (res * SUPERSAMPLE, res * SUPERSAMPLE);
+    let mut synth = Synth::new(&written, whole, seed::FIT_SCENES, &ctx)?;
+    let start =
+        objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
+    let obj = Objective::new(photo_desc, &start);
+
     let start_x: Vec<f64> = (0..dims).map(|k| marks::START[k % PER_MARK]).collect();
     let bar = progress_bar(budget.max(search::population(dims)) as u64, o.show_progress);
     let written_score = obj.score(&start);
