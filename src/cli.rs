@@ -266,7 +266,7 @@ pub struct FitArgs {
     /// Go on with a stopped fit from its report folder's search.json (saved after every
     /// generation): the same config, photos, --seed, --renders and --res; it ends as a fit never
     /// stopped would. A finished one is judged and written again. --budget may be raised.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
     /// No progress bar.
     #[arg(short, long)]

@@ -319,16 +319,30 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let dims = marks.len() * PER_MARK;
     let budget = o.budget.unwrap_or_else(|| default_budget(marks.len()));
     let key = resume::key(&written, &marks, &real, (o.seed, o.renders, res));
-    let resumed = match resume::start(o, &key, budget)? {
-        resume::Start::Resumed(state) => Some(state),
-        resume::Start::Fresh => None,
-    };
-    if resumed.is_none() && o.out.exists() && !o.overwrite {
+    let start_at = resume::start(o, &key, budget)?;
+    let replaces_own = matches!(start_at, resume::Start::Resumed { same_out: true, .. });
+    if o.out.exists() && !o.overwrite && !replaces_own {
         return Err(input(format!(
-            "-o {}: the file exists and no stopped fit of these settings was found to finish; pass --overwrite to replace it, or give another name",
-            o.out.display()
+            "-o {}: the file exists{}; pass --overwrite to replace it, or give another name",
+            o.out.display(),
+            if o.resume {
+                " and is not the output of the saved search in the report folder"
+            } else {
+                ""
+            }
         )));
     }
+    let resumed = match start_at {
+        resume::Start::Resumed { state, .. } => Some(state),
+        resume::Start::NothingSaved => {
+            eprintln!(
+                "rendergan: --resume: no saved search in {}; fitting from the start",
+                o.report.display()
+            );
+            None
+        }
+        resume::Start::Fresh => None,
+    };
     std::fs::create_dir_all(&o.report)
         .with_context(|| format!("cannot create the report folder {}", o.report.display()))?;
 
@@ -340,6 +354,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
     let obj = Objective::new(photo_desc, &start);
 
+    let out_abs = resume::out_path(&o.out);
     let start_x: Vec<f64> = (0..dims).map(|k| marks::START[k % PER_MARK]).collect();
     let bar = progress_bar(budget.max(search::population(dims)) as u64, o.show_progress);
     let written_score = obj.score(&start);
@@ -372,6 +387,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
                 key: key.clone(),
                 budget,
                 dims,
+                out: out_abs.clone(),
                 state: state.clone(),
             }
             .write(&o.report)

@@ -29,6 +29,8 @@ pub struct Saved {
     /// The budget it ran with, and its coordinates: whether it had finished.
     pub budget: usize,
     pub dims: usize,
+    /// The fitted config the search was for (absolute): `--resume` replaces only that file.
+    pub out: PathBuf,
     pub state: State,
 }
 
@@ -37,8 +39,25 @@ impl Saved {
         self.state.finished(self.budget, self.dims)
     }
 
-    /// Writes it atomically into `dir`.
+    /// Writes it atomically into `dir`. A state holding a number JSON cannot keep (a score
+    /// that is not finite) is not written: the last one saved is an earlier generation of the
+    /// same search, which resumes to the same end.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        let st = &self.state;
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if !(finite(&st.history)
+            && finite(&st.mean)
+            && finite(&st.var)
+            && finite(&st.p_sigma)
+            && finite(&st.p_c)
+            && st.sigma.is_finite()
+            && st
+                .best
+                .as_ref()
+                .is_none_or(|b| b.score.is_finite() && finite(&b.x)))
+        {
+            return Ok(());
+        }
         write_atomic(
             &dir.join(FILE),
             serde_json::to_string(self)
@@ -77,25 +96,41 @@ pub fn key(
 pub enum Start {
     /// From the beginning.
     Fresh,
-    /// From a saved state of this very fit.
-    Resumed(State),
+    /// From the beginning, though `--resume` was asked: no saved search in the report folder.
+    NothingSaved,
+    /// From a saved state of this very fit; `same_out`: it was saved by a fit writing this
+    /// `-o`, so `--resume` may replace that file.
+    Resumed { state: State, same_out: bool },
 }
 
 fn input(msg: String) -> anyhow::Error {
     InputError(msg).into()
 }
 
+/// `-o` as the saved search records it: absolute, so a fit run from another folder matches.
+pub fn out_path(out: &Path) -> PathBuf {
+    std::fs::canonicalize(out).unwrap_or_else(|_| std::path::absolute(out).unwrap_or(out.into()))
+}
+
 /// Where the search of `o` starts, given what its report folder holds: a saved state of the
-/// same fit with `--resume`; from the beginning otherwise. A stopped fit is not thrown away
-/// without `--overwrite`, nor one of other settings resumed. Says what it does on stderr.
+/// same fit with `--resume`; from the beginning otherwise. A stopped fit, or a finished search
+/// whose fitted config was never written, is not thrown away without `--overwrite`; a search of
+/// other settings, or one that judged more candidates than `budget` allows, is not resumed.
+/// Says what it resumes on stderr. Long: one check per case, each with its message.
 pub fn start(o: &FitOptions, key: &str, budget: usize) -> anyhow::Result<Start> {
+    if o.resume && o.overwrite {
+        return Err(input(
+            "--resume and --overwrite: give one (--resume goes on with the saved search, --overwrite starts again)".into(),
+        ));
+    }
     let path: PathBuf = o.report.join(FILE);
     let saved = match std::fs::read_to_string(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
             return Err(input(format!(
-                "cannot read {}: {e}; pass --overwrite to start the fit again",
-                path.display()
+                "cannot read {}: {e}; --report (now {}) must be a folder fit may write",
+                path.display(),
+                o.report.display()
             )))
         }
         Ok(text) => match serde_json::from_str::<Saved>(&text) {
@@ -103,36 +138,51 @@ pub fn start(o: &FitOptions, key: &str, budget: usize) -> anyhow::Result<Start> 
             Err(_) if !o.resume => None,
             Err(e) => {
                 return Err(input(format!(
-                    "--resume: {} is no saved fit ({e}); pass --overwrite to start again",
+                    "--resume: {} is no saved fit ({e}); drop --resume and pass --overwrite to start again",
                     path.display()
                 )))
             }
         },
     };
     let Some(saved) = saved else {
-        if o.resume {
-            eprintln!(
-                "rendergan: --resume: no stopped fit in {}; fitting from the start",
-                o.report.display()
-            );
-        }
-        return Ok(Start::Fresh);
+        return Ok(if o.resume {
+            Start::NothingSaved
+        } else {
+            Start::Fresh
+        });
     };
     if !o.resume {
-        if !saved.finished() && !o.overwrite {
-            return Err(input(format!(
-                "{} holds a stopped fit ({} of {} candidates judged); pass --resume to go on from there (same config, photos, --seed, --renders and --res), or --overwrite to start again",
-                o.report.display(),
-                saved.state.used,
-                saved.budget
-            )));
+        let unwritten = saved.finished() && saved.key == key && !o.out.exists();
+        if (!saved.finished() || unwritten) && !o.overwrite {
+            return Err(input(if unwritten {
+                format!(
+                    "{} holds a finished search of this fit whose fitted config was not written (-o {} is missing); pass --resume to judge and write it, or --overwrite to search again",
+                    o.report.display(),
+                    o.out.display()
+                )
+            } else {
+                format!(
+                    "{} holds a stopped fit ({} of {} candidates judged); pass --resume to go on from there (same config, photos, --seed, --renders and --res), or --overwrite to start again",
+                    o.report.display(),
+                    saved.state.used,
+                    saved.budget
+                )
+            }));
         }
         return Ok(Start::Fresh);
     }
     if saved.key != key {
         return Err(input(format!(
-            "--resume: the stopped fit in {} was of other settings (the config, its models, the photos, --seed, --renders or --res differ, or another version); pass --overwrite to start again, or give another --report",
+            "--resume: the stopped fit in {} was of other settings (the config, its models, the photos, --seed, --renders or --res differ, or another version); drop --resume and pass --overwrite to start again, or give another --report",
             o.report.display()
+        )));
+    }
+    let lambda = super::search::population(saved.dims);
+    let allowed = lambda * (budget / lambda).max(1);
+    if saved.state.used > allowed {
+        return Err(input(format!(
+            "--resume --budget {budget}: the saved search already judged {} candidates; give --budget {} or more (a smaller budget would end where no fit of that budget ends), or drop --resume and pass --overwrite",
+            saved.state.used, saved.state.used
         )));
     }
     eprintln!(
@@ -144,5 +194,8 @@ pub fn start(o: &FitOptions, key: &str, budget: usize) -> anyhow::Result<Start> 
             "; going on from there"
         }
     );
-    Ok(Start::Resumed(saved.state))
+    Ok(Start::Resumed {
+        same_out: saved.out == out_path(&o.out),
+        state: saved.state,
+    })
 }

@@ -302,6 +302,30 @@ fn the_fit_command_prints_what_it_fitted_and_refuses_bad_input() {
     let fresh = run(&[&more[..], &["-o", fresh_out.to_str().unwrap()][..]].concat());
     assert!(fresh.status.success());
     assert_eq!(outcome(&resumed.stdout), outcome(&fresh.stdout));
+    // --resume replaces only the file the saved search was for, and does not end a search
+    // that already judged more than the budget given
+    let mine = dir.path().join("mine.yaml");
+    std::fs::write(&mine, "# my own notes\n").unwrap();
+    let report = dir.path().join("fitted.fit");
+    let elsewhere = run(&[
+        &more[..],
+        &[
+            "-o",
+            mine.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--resume",
+        ][..],
+    ]
+    .concat());
+    assert_eq!(elsewhere.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&elsewhere.stderr).contains("not the output of the saved search")
+    );
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "# my own notes\n");
+    let shorter = run(&[&["-c", c, "--real", p, "-o", o, "--resume"][..], &tiny[..]].concat());
+    assert_eq!(shorter.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&shorter.stderr).contains("give --budget 48 or more"));
     // a stopped fit (its saved budget not yet spent) is neither thrown away without
     // --overwrite nor resumed with other settings
     let state = dir.path().join("fitted.fit/search.json");
