@@ -116,7 +116,8 @@ pub fn minimise(
     anyhow::ensure!(
         [&st.mean, &st.var, &st.p_sigma, &st.p_c]
             .iter()
-            .all(|v| v.len() == d),
+            .all(|v| v.len() == d)
+            && st.best.as_ref().is_none_or(|b| b.x.len() == d),
         "a saved search of {} coordinates cannot go on with {d}",
         st.mean.len()
     );
