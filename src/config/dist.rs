@@ -328,11 +328,9 @@ fn parse_normal(v: &Value) -> Result<Dist, String> {
         }
     }
     // a mean far outside its bounds puts nearly every draw on the nearer bound
-    let outside =
-        |bound: Option<f64>, beyond: bool| bound.filter(|b| beyond && (mean - b).abs() > 3.0 * std);
-    if let Some(b) =
-        outside(min, mean < min.unwrap_or(mean)).or(outside(max, mean > max.unwrap_or(mean)))
-    {
+    let below = min.filter(|lo| lo - mean > 3.0 * std);
+    let above = max.filter(|hi| mean - hi > 3.0 * std);
+    if let Some(b) = below.or(above) {
         return Err(format!(
             "normal: mean {mean} lies more than 3 std ({std}) outside [min, max], so nearly every draw would be {b}; put the mean inside the range, or widen std or the range"
         ));

@@ -164,6 +164,11 @@ fn check_paths(o: &FitOptions) -> anyhow::Result<()> {
             o.out.display()
         )));
     }
+    if o.resume && o.overwrite {
+        return Err(input(
+            "--resume and --overwrite: give one (--resume goes on with the saved search, --overwrite starts again)".into(),
+        ));
+    }
     if o.out.exists() && !o.overwrite && !o.resume {
         return Err(input(format!(
             "-o {}: the file exists; pass --overwrite to replace it, or give another name",
@@ -356,7 +361,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let out_abs = resume::out_path(&o.out);
     let start_x: Vec<f64> = (0..dims).map(|k| marks::START[k % PER_MARK]).collect();
-    let bar = progress_bar(budget.max(search::population(dims)) as u64, o.show_progress);
+    let bar = progress_bar(search::points(budget, dims) as u64, o.show_progress);
     let written_score = obj.score(&start);
     bar.set_message(format!("objective {written_score:.4} as written"));
     bar.set_position(resumed.as_ref().map_or(0, |s| s.used) as u64);

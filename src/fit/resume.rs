@@ -9,9 +9,9 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::marks::Mark;
-use super::search::State;
-use super::FitOptions;
-use crate::config::{Config, InputError};
+use super::search::{self, State};
+use super::{input, FitOptions};
+use crate::config::Config;
 use crate::dataset::journal::{fnv, settings, FNV_START};
 use crate::dataset::run_folder::write_atomic;
 use crate::pixels::photos::RealSet;
@@ -61,7 +61,7 @@ impl Saved {
         write_atomic(
             &dir.join(FILE),
             serde_json::to_string(self)
-                .context("the search state holds a number JSON cannot")?
+                .context("the search state did not serialise")?
                 .as_bytes(),
         )
     }
@@ -103,10 +103,6 @@ pub enum Start {
     Resumed { state: State, same_out: bool },
 }
 
-fn input(msg: String) -> anyhow::Error {
-    InputError(msg).into()
-}
-
 /// `-o` as the saved search records it: absolute, so a fit run from another folder matches.
 pub fn out_path(out: &Path) -> PathBuf {
     std::fs::canonicalize(out).unwrap_or_else(|_| std::path::absolute(out).unwrap_or(out.into()))
@@ -118,11 +114,6 @@ pub fn out_path(out: &Path) -> PathBuf {
 /// other settings, or one that judged more candidates than `budget` allows, is not resumed.
 /// Says what it resumes on stderr. Long: one check per case, each with its message.
 pub fn start(o: &FitOptions, key: &str, budget: usize) -> anyhow::Result<Start> {
-    if o.resume && o.overwrite {
-        return Err(input(
-            "--resume and --overwrite: give one (--resume goes on with the saved search, --overwrite starts again)".into(),
-        ));
-    }
     let path: PathBuf = o.report.join(FILE);
     let saved = match std::fs::read_to_string(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -177,9 +168,7 @@ pub fn start(o: &FitOptions, key: &str, budget: usize) -> anyhow::Result<Start> 
             o.report.display()
         )));
     }
-    let lambda = super::search::population(saved.dims);
-    let allowed = lambda * (budget / lambda).max(1);
-    if saved.state.used > allowed {
+    if saved.state.used > search::points(budget, saved.dims) {
         return Err(input(format!(
             "--resume --budget {budget}: the saved search already judged {} candidates; give --budget {} or more (a smaller budget would end where no fit of that budget ends), or drop --resume and pass --overwrite",
             saved.state.used, saved.state.used

@@ -65,8 +65,15 @@ impl State {
 
     /// Whether a search with this `budget` and `dims` coordinates has judged all it will.
     pub fn finished(&self, budget: usize, dims: usize) -> bool {
-        self.used > 0 && self.used + population(dims) > budget
+        self.used >= points(budget, dims)
     }
+}
+
+/// How many points a search of `dims` coordinates judges for `budget`: whole generations, at
+/// least one, as many as fit in the budget ([`minimise`]'s loop).
+pub fn points(budget: usize, dims: usize) -> usize {
+    let lambda = population(dims);
+    lambda * (budget / lambda).max(1)
 }
 
 /// Population size for `dims` coordinates: twice CMA-ES's default 4 + 3 ln d (the objective is
