@@ -29,14 +29,11 @@ use serde_yaml::Value;
 use crate::config::{self, Config, Dist, InputError};
 use crate::eval::content::{self, Content};
 use crate::eval::{metrics, Features};
-use crate::pixels::chw::{from_chw, to_chw};
 use crate::pixels::photos::RealSet;
 use crate::scene::seed;
-use crate::train::synth::Synth;
-use image::imageops::FilterType;
+use crate::train::synth::{Synth, SUPERSAMPLE};
 use marks::{Mark, PER_MARK};
 use objective::Objective;
-use rayon::prelude::*;
 
 /// Fewest photos a fit accepts: with fewer it fits where one or two frames happen to show
 /// their objects, not the photos' kind of scene.
@@ -145,6 +142,7 @@ pub struct FitReport {
     /// Whether the fitted file kept the config's comments and layout.
     pub comments_kept: bool,
     pub warnings: Vec<String>,
+    /// Seconds the fit took, over all its runs when it was resumed.
     pub seconds: f64,
 }
 
@@ -185,28 +183,11 @@ fn check_paths(o: &FitOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Renders are made at this many times the compared side and shrunk with the filter the
-/// photos are shrunk with (`RealSet::crop_of`'s): a render made at the small side directly
-/// aliases its textures (multisampling smooths edges only), which the descriptors see as busier,
-/// higher-contrast content than the same scene in a shrunk photo (measured: a checkered ball
-/// scene rendered at 48² scored as far from photos of itself as a scene 30 % farther away).
-const SUPERSAMPLE: usize = 2;
-
 /// Renders of `cfg` (`n` scenes from the synth's stream, made at SUPERSAMPLE × `res`) as CHW
 /// images of side `res`, shrunk as photos are.
 fn renders(synth: &mut Synth, cfg: &Config, n: usize, res: usize) -> anyhow::Result<Vec<Vec<f32>>> {
     synth.set_config(cfg);
-    let big = (res * SUPERSAMPLE) as u32;
-    Ok(synth
-        .many(0, n, 16, 3)?
-        .split(3 * (big * big) as usize)
-        .par_iter()
-        .map(|im| {
-            let rgb = from_chw(im, 3, big, big);
-            let small = image::imageops::resize(&rgb, res as u32, res as u32, FilterType::Triangle);
-            to_chw(&small, 3, false)
-        })
-        .collect())
+    synth.shrunk(0, n, 16, (res, 3))
 }
 
 /// The config at point `x` of the search space, validated as a file would be.
@@ -337,8 +318,13 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             }
         )));
     }
+    // seconds the earlier runs of a resumed fit took
+    let mut earlier = 0.0;
     let resumed = match start_at {
-        resume::Start::Resumed { state, .. } => Some(state),
+        resume::Start::Resumed { state, seconds, .. } => {
+            earlier = seconds;
+            Some(*state)
+        }
         resume::Start::NothingSaved => {
             eprintln!(
                 "rendergan: --resume: no saved search in {}; fitting from the start",
@@ -393,6 +379,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
                 budget,
                 dims,
                 out: out_abs.clone(),
+                seconds: earlier + t0.elapsed().as_secs_f64(),
                 state: state.clone(),
             }
             .write(&o.report)
@@ -472,7 +459,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         worst,
         comments_kept,
         warnings,
-        seconds: t0.elapsed().as_secs_f64(),
+        seconds: earlier + t0.elapsed().as_secs_f64(),
     };
     let samples = [&before_imgs, &after_imgs].map(|imgs| imgs.iter().take(16).cloned().collect());
     page::write(&report, &o.report, &samples, res)?;

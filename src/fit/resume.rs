@@ -31,6 +31,10 @@ pub struct Saved {
     pub dims: usize,
     /// The fitted config the search was for (absolute): `--resume` replaces only that file.
     pub out: PathBuf,
+    /// Seconds the fit had run when this was saved, over all its runs (0 in files written
+    /// before it was kept).
+    #[serde(default)]
+    pub seconds: f64,
     pub state: State,
 }
 
@@ -99,8 +103,12 @@ pub enum Start {
     /// From the beginning, though `--resume` was asked: no saved search in the report folder.
     NothingSaved,
     /// From a saved state of this very fit; `same_out`: it was saved by a fit writing this
-    /// `-o`, so `--resume` may replace that file.
-    Resumed { state: State, same_out: bool },
+    /// `-o`, so `--resume` may replace that file; `seconds` the earlier runs took.
+    Resumed {
+        state: Box<State>,
+        same_out: bool,
+        seconds: f64,
+    },
 }
 
 /// `-o` as the saved search records it: absolute, so a fit run from another folder matches.
@@ -185,6 +193,7 @@ pub fn start(o: &FitOptions, key: &str, budget: usize) -> anyhow::Result<Start> 
     );
     Ok(Start::Resumed {
         same_out: saved.out == out_path(&o.out),
-        state: saved.state,
+        seconds: saved.seconds,
+        state: Box::new(saved.state),
     })
 }

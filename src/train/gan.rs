@@ -22,7 +22,7 @@ use super::ema::Ema;
 use super::keep::{self, Keep};
 use super::probe::{Best, Collapse, Measured, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
-use super::synth::Synth;
+use super::synth::{Synth, SUPERSAMPLE};
 use crate::augment::infer::{self, batch_inputs};
 use crate::augment::model::{first_value, values, Chain};
 use crate::augment::stages::{Scales, StageConfig, StageStats};
@@ -167,19 +167,26 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     )?;
     let (train_set, held_set, disjoint) = real.holdout();
 
-    // content: the real crops and the renders should show the same kind of thing
+    // content: the photos and the renders should show the same kind of thing. Content is the
+    // scene's (how many objects, how large, on what), so it is compared on whole frames at
+    // whatever scale training learns: photo crops of `real_crop`, and the probe's scenes made at
+    // SUPERSAMPLE × the compared side and shrunk as the photos are, as `fit` measures them (at
+    // the output's scale the crops would mostly measure sharpness, the blur stage's work)
     let mut rng = ChaCha8Rng::seed_from_u64(seed::mix(cfg.seed, seed::CONTENT_CROPS));
     let crops: Vec<Vec<f32>> = (0..PROBE_IMAGES)
-        .map(|_| {
-            train_set
-                .crop_busiest(&mut rng, res as u32, real_crop, c, tries)
-                .1
-        })
+        .map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
         .collect();
     let raw_images = probe_renders.split(c * res * res);
+    let whole = SUPERSAMPLE * res;
+    let content_renders = Synth::new(cfg, (whole, whole), seed::PROBE_SCENES, &ctx)?.shrunk(
+        0,
+        PROBE_IMAGES,
+        b.max(8),
+        (res, c),
+    )?;
     let (real_content, synth_content) = (
         content::measure(&crops, c, res),
-        content::measure(&raw_images, c, res),
+        content::measure(&content_renders, c, res),
     );
     for w in content::mismatch(&real_content, &synth_content, crop_mid) {
         say(&format!("warning: {w}"));

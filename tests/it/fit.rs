@@ -290,12 +290,21 @@ fn the_fit_command_prints_what_it_fitted_and_refuses_bad_input() {
         &["--res", "32", "-q"][..],
     ]
     .concat();
+    let seconds = |file: &str| -> f64 {
+        let text = std::fs::read_to_string(dir.path().join("fitted.fit").join(file)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["seconds"]
+            .as_f64()
+            .unwrap()
+    };
+    let before = seconds("search.json");
     let resumed = run(&[&more[..], &["-o", o, "--resume"][..]].concat());
     assert!(
         resumed.status.success(),
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
+    // the report's time counts the earlier runs too
+    assert!(before > 0.0 && seconds("report.json") > before);
     assert!(String::from_utf8_lossy(&resumed.stderr)
         .contains("16 candidates of 48 judged before; going on"));
     let fresh_out = dir.path().join("fresh.yaml");
