@@ -31,7 +31,7 @@ use crate::eval::content::{self, Content};
 use crate::eval::{metrics, Features};
 use crate::pixels::photos::RealSet;
 use crate::scene::seed;
-use crate::train::synth::{Synth, SUPERSAMPLE};
+use crate::train::synth::Synth;
 use marks::{Mark, PER_MARK};
 use objective::Objective;
 
@@ -338,9 +338,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         .with_context(|| format!("cannot create the report folder {}", o.report.display()))?;
 
     let ctx = crate::train::synth::open_device()?;
-    // whole renders at the supersampled size
-    let whole = (res * SUPERSAMPLE, res * SUPERSAMPLE);
-    let mut synth = Synth::new(&written, whole, seed::FIT_SCENES, &ctx)?;
+    let mut synth = Synth::supersampled(&written, res, seed::FIT_SCENES, &ctx)?;
     let start =
         objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
     let obj = Objective::new(photo_desc, &start);
@@ -389,7 +387,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     // before and after, on scenes the search never judged
     let fitted_cfg = candidate(o, &root, &marks, &best.x)?;
-    let mut held = Synth::new(&written, whole, seed::FIT_HELD, &ctx)?;
+    let mut held = Synth::supersampled(&written, res, seed::FIT_HELD, &ctx)?;
     let n_held = 2 * o.renders;
     let before_imgs = renders(&mut held, &written, n_held, res)?;
     let after_imgs = renders(&mut held, &fitted_cfg, n_held, res)?;

@@ -22,7 +22,7 @@ use super::ema::Ema;
 use super::keep::{self, Keep};
 use super::probe::{Best, Collapse, Measured, Outcome, Probe, Score, Verdict, PROBE_IMAGES};
 use super::samples::{caption, grid, stack};
-use super::synth::{Synth, SUPERSAMPLE};
+use super::synth::Synth;
 use crate::augment::infer::{self, batch_inputs};
 use crate::augment::model::{first_value, values, Chain};
 use crate::augment::stages::{Scales, StageConfig, StageStats};
@@ -177,8 +177,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         .map(|_| train_set.crop(&mut rng, res as u32, |r| spec.real_crop.sample(r), c))
         .collect();
     let raw_images = probe_renders.split(c * res * res);
-    let whole = SUPERSAMPLE * res;
-    let content_renders = Synth::new(cfg, (whole, whole), seed::PROBE_SCENES, &ctx)?.shrunk(
+    let content_renders = Synth::supersampled(cfg, res, seed::PROBE_SCENES, &ctx)?.shrunk(
         0,
         PROBE_IMAGES,
         b.max(8),
