@@ -184,11 +184,11 @@ fn check_paths(o: &FitOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Renders of `cfg` (`n` scenes from the synth's stream, made at SUPERSAMPLE × `res`) as CHW
-/// images of side `res`, shrunk as photos are.
-fn renders(synth: &mut Synth, cfg: &Config, n: usize, res: usize) -> anyhow::Result<Vec<Vec<f32>>> {
+/// Renders of `cfg` (`n` scenes from the synth's stream, made by [`Synth::supersampled`]) as
+/// RGB CHW images, shrunk as photos are.
+fn renders(synth: &mut Synth, cfg: &Config, n: usize) -> anyhow::Result<Vec<Vec<f32>>> {
     synth.set_config(cfg);
-    synth.shrunk(0, n, 16, (res, 3))
+    synth.shrunk(0, n, 16, 3)
 }
 
 /// The config at point `x` of the search space, validated as a file would be.
@@ -381,8 +381,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let ctx = crate::train::synth::open_device()?;
     let mut synth = Synth::supersampled(&written, res, seed::FIT_SCENES, &ctx)?;
-    let start =
-        objective::describe_all(&renders(&mut synth, &written, o.renders, res)?, res, &kinds);
+    let start = objective::describe_all(&renders(&mut synth, &written, o.renders)?, res, &kinds);
     let obj = Objective::new(photo_desc, &start);
 
     let out_abs = resume::out_path(&o.out);
@@ -400,11 +399,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
             let mut scores = Vec::with_capacity(xs.len());
             for x in xs {
                 let cfg = candidate(o, &root, &marks, x)?;
-                let d = objective::describe_all(
-                    &renders(&mut synth, &cfg, o.renders, res)?,
-                    res,
-                    &kinds,
-                );
+                let d =
+                    objective::describe_all(&renders(&mut synth, &cfg, o.renders)?, res, &kinds);
                 scores.push(obj.score(&d));
                 bar.inc(1);
             }
@@ -431,8 +427,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let fitted_cfg = candidate(o, &root, &marks, &best.x)?;
     let mut held = Synth::supersampled(&written, res, seed::FIT_HELD, &ctx)?;
     let n_held = 2 * o.renders;
-    let before_imgs = renders(&mut held, &written, n_held, res)?;
-    let after_imgs = renders(&mut held, &fitted_cfg, n_held, res)?;
+    let before_imgs = renders(&mut held, &written, n_held)?;
+    let after_imgs = renders(&mut held, &fitted_cfg, n_held)?;
     let (b_desc, a_desc) = (
         objective::describe_all(&before_imgs, res, &kinds),
         objective::describe_all(&after_imgs, res, &kinds),

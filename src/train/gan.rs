@@ -181,7 +181,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         0,
         PROBE_IMAGES,
         b.max(8),
-        (res, c),
+        c,
     )?;
     let (real_content, synth_content) = (
         content::measure(&crops, c, res),

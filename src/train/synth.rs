@@ -211,18 +211,20 @@ impl<'a> Synth<'a> {
         Ok(all)
     }
 
-    /// Renders `n` images from scene `first` on (in batches of at most `batch`), each shrunk to
-    /// `side`² as photos are (triangle filter), CHW with `channels` channels: what content
-    /// measures compare with photo crops. Make the synth with [`Synth::supersampled`].
+    /// Renders `n` images from scene `first` on (in batches of at most `batch`), each shrunk by
+    /// [`SUPERSAMPLE`] as photos are (triangle filter) to the side the synth was made for with
+    /// [`Synth::supersampled`], CHW with `channels` channels: what content measures compare with
+    /// photo crops.
     pub fn shrunk(
         &mut self,
         first: u64,
         n: usize,
         batch: usize,
-        (side, channels): (usize, usize),
+        channels: usize,
     ) -> Result<Vec<Vec<f32>>> {
         use rayon::prelude::*;
         let big = self.res as u32;
+        let side = self.res / SUPERSAMPLE;
         Ok(self
             .many(first, n, batch, 3)?
             .split(3 * (big * big) as usize)
