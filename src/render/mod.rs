@@ -174,6 +174,10 @@ pub struct Renderer<'a> {
     /// Leave isolated instances out of the alone pass (their coverage is read from the id
     /// target instead); on unless a test compares.
     pub skip_isolated: bool,
+    /// Draw the alone pass at all: each instance's own coverage, which only labels' visibility
+    /// reads. Off for renders nothing labels (training's and `fit`'s): their frames' `alone`
+    /// is empty. A crowd of overlapping scenery (leaves, cells) is drawn there again in full.
+    pub coverage: bool,
     /// Time spent so far: building and submitting batches until the GPU finished them.
     pub render_time: std::time::Duration,
     /// Time spent so far copying targets out of the mapped readback buffer.
@@ -399,6 +403,7 @@ impl<'a> Renderer<'a> {
             targets: None,
             buffers: None,
             skip_isolated: true,
+            coverage: true,
             render_time: Default::default(),
             readback_time: Default::default(),
         }
@@ -632,7 +637,9 @@ impl<'a> Renderer<'a> {
             alone_indices,
             alone_ranges,
             isolated,
-        } = geometry(scenes, w, h, self.skip_isolated);
+        } = geometry(scenes, w, h, self.skip_isolated, self.coverage);
+        // without the alone pass no coverage bits are cleared, drawn or read back
+        let tiles = if self.coverage { tiles } else { 0 };
         self.ensure_targets(scenes.len() as u32, tiles);
         if pass.is_some() {
             self.ensure_colour_rows();
@@ -751,7 +758,7 @@ impl<'a> Renderer<'a> {
             pass.set_pipeline(label_pipe);
             draw_images(&mut pass, &bind);
         }
-        {
+        if self.coverage {
             // every instance that may be hidden drawn without depth test: each sets its own
             // coverage bits (an isolated one's are its pixels in the id target: `read_back`)
             let mut pass = enc.begin_render_pass(&pass_desc(
@@ -863,7 +870,11 @@ impl<'a> Renderer<'a> {
         for (i, s) in scenes.iter().enumerate() {
             let k = s.instances.len();
             let b0 = lay.bits as usize + tile * words * 4;
-            let mut alone: Vec<u32> = bytemuck::pod_collect_to_vec(&data[b0..b0 + k * words * 4]);
+            let mut alone: Vec<u32> = if self.coverage {
+                bytemuck::pod_collect_to_vec(&data[b0..b0 + k * words * 4])
+            } else {
+                Vec::new()
+            };
             let ids: Vec<u32> = rows(lay.ids, 2, i)
                 .chunks_exact(2)
                 .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
@@ -1067,7 +1078,9 @@ fn isolated(scene: &Scene, feet: &[Option<Footprint>]) -> Vec<bool> {
         .collect()
 }
 
-fn geometry(scenes: &[Scene], w: u32, h: u32, skip_isolated: bool) -> Geometry {
+/// The batch's [`Geometry`]; with `coverage` off, nothing for the alone pass (and no instance
+/// isolated, so `read_back` reads no coverage from the ids either).
+fn geometry(scenes: &[Scene], w: u32, h: u32, skip_isolated: bool, coverage: bool) -> Geometry {
     let mut vertices: Vec<Vertex> = Vec::new();
     let mut indices: Vec<u32> = Vec::new();
     let mut draws: Vec<GpuDraw> = Vec::new();
@@ -1115,13 +1128,13 @@ fn geometry(scenes: &[Scene], w: u32, h: u32, skip_isolated: bool) -> Geometry {
         }
         image_ranges.push(start..indices.len() as u32);
         let alone_start = alone_indices.len() as u32;
-        let iso = if skip_isolated {
+        let iso = if skip_isolated && coverage {
             isolated(s, &feet)
         } else {
             vec![false; feet.len()]
         };
         for (span, skip) in inst_spans.into_iter().zip(&iso) {
-            if !skip {
+            if coverage && !skip {
                 alone_indices.extend_from_slice(&indices[span]);
             }
         }
@@ -1173,7 +1186,7 @@ mod tests {
             false,
             false,
         );
-        let iso = geometry(&scenes, cfg.width, cfg.height, true).isolated;
+        let iso = geometry(&scenes, cfg.width, cfg.height, true, true).isolated;
         let n = iso.iter().filter(|v| **v).count();
         assert!(
             n > 0 && n < iso.len(),
@@ -1187,6 +1200,43 @@ mod tests {
             assert_eq!(a.ids, b.ids, "image {i}: ids");
             assert!(a.alone == b.alone, "image {i}: alone coverage differs");
         }
+    }
+
+    /// A renderer without the alone pass (training's, fit's) gives the same colour and ids and
+    /// no coverage; switched back on, the coverage of the same scenes is back.
+    #[test]
+    fn renders_without_coverage_keep_colour_and_ids() {
+        let (cfg, scenes, ctx) = mixed(12);
+        let mut r = Renderer::new(
+            &ctx.device,
+            &ctx.queue,
+            cfg.width,
+            cfg.height,
+            1,
+            false,
+            false,
+        );
+        let full = r.render(&scenes).expect("render");
+        r.coverage = false;
+        let bare = r.render(&scenes).expect("render");
+        r.coverage = true;
+        let again = r.render(&scenes).expect("render");
+        for (i, ((a, b), c)) in full.iter().zip(&bare).zip(&again).enumerate() {
+            assert_eq!(a.color, b.color, "image {i}: colour");
+            assert_eq!(a.ids, b.ids, "image {i}: ids");
+            assert!(
+                b.alone.is_empty(),
+                "image {i}: coverage without the alone pass"
+            );
+            assert!(
+                a.alone == c.alone,
+                "image {i}: coverage after switching back"
+            );
+        }
+        assert!(
+            full.iter().any(|f| f.alone.iter().any(|w| *w != 0)),
+            "the scenes have coverage to leave out"
+        );
     }
 
     /// Without a depth output, keypoints get camera z from the depth buffer: the same as the

@@ -105,7 +105,7 @@ impl<'a> Synth<'a> {
             }
             _ => None,
         };
-        let renderer = Renderer::new(
+        let mut renderer = Renderer::new(
             &ctx.device,
             &ctx.queue,
             c.width,
@@ -114,6 +114,8 @@ impl<'a> Synth<'a> {
             false,
             false,
         );
+        // nothing here is labelled: colour and ids are all training and fit read
+        renderer.coverage = false;
         Ok(Synth {
             cfg: c,
             renderer,
