@@ -7,13 +7,13 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{DatasetWriter, Processed, StageTimes};
-use crate::config::Config;
+use crate::config::{Background, Config};
 
 /// The journal: one JSON line per image, in image order.
 pub const JOURNAL: &str = ".rendergan-journal.jsonl";
@@ -118,9 +118,27 @@ impl Stamp {
 pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// The `Debug` text of every checked setting of `cfg` but where the config and the output are
-/// (they do not change the images).
+/// (they do not change the images). The files the config names (models, background photos, a
+/// learned run) count as written beside the config, not as this process reached them: the same
+/// config given by another path, or from another folder, is the same run.
 pub(crate) fn settings(cfg: &Config) -> String {
     let mut c = cfg.clone();
+    let base = cfg.file.parent().unwrap_or(Path::new(""));
+    let beside = |p: &mut PathBuf| {
+        if let Ok(r) = p.strip_prefix(base) {
+            *p = r.to_path_buf();
+        }
+    };
+    for o in &mut c.objects {
+        beside(&mut std::sync::Arc::make_mut(&mut o.model).file);
+    }
+    if let Background::Images { dir, files, .. } = &mut c.background {
+        beside(dir);
+        files.iter_mut().for_each(beside);
+    }
+    if let Some(a) = &mut c.augment {
+        beside(a);
+    }
     c.file = Default::default();
     c.output.dir = Default::default();
     format!("{c:?}")
@@ -286,4 +304,32 @@ pub fn remove(root: &Path) -> Result<()> {
         std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One config reached by a relative path and by an absolute one (its model file then
+    /// resolves to other paths) is the same run; another config is not.
+    #[test]
+    fn the_same_config_by_another_path_has_the_same_settings() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let abs = crate::config::load(&root.join("bench/simreal/scenes/wbc.yaml")).unwrap();
+        let here = std::env::current_dir().unwrap();
+        let rel_path = root
+            .join("bench/simreal/scenes/wbc.yaml")
+            .strip_prefix(&here)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| root.join("bench/simreal/../simreal/scenes/wbc.yaml"));
+        let rel = crate::config::load(&rel_path).unwrap();
+        assert_ne!(
+            abs.objects[0].model.file, rel.objects[0].model.file,
+            "the test needs two spellings of the model's path"
+        );
+        assert_eq!(settings(&abs), settings(&rel));
+        let mut other = abs.clone();
+        other.seed += 1;
+        assert_ne!(settings(&abs), settings(&other));
+    }
 }
