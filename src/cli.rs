@@ -247,8 +247,9 @@ pub struct FitArgs {
     /// Report folder [default: the fitted config's name + `.fit`, beside it].
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Candidate configs judged in all (more: a finer fit, longer) [default: 80 per marked
-    /// distribution, at least 200].
+    /// Candidate configs judged in all (more: a finer fit, longer), in whole generations of
+    /// the search (rounded down, at least one generation) [default: 80 per marked distribution, at
+    /// least 200].
     #[arg(long)]
     pub budget: Option<usize>,
     /// Renders each candidate is judged on.

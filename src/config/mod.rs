@@ -453,9 +453,15 @@ fn check_range(
 ) -> Result<(), ConfigError> {
     let (a, b) = d.range();
     if a < lo || b > hi {
+        // an unbounded normal's fix is its bounds, not another mean
+        let fix = if a.is_finite() && b.is_finite() {
+            String::new()
+        } else {
+            "; bound it with min and max inside that range, like {normal: {mean: 5, std: 1, min: 3, max: 8}}".to_string()
+        };
         return Err(src.err(
             path,
-            format!("{what} must lie in [{lo}, {hi}], but {d} can give values in [{a}, {b}]"),
+            format!("{what} must lie in [{lo}, {hi}], but {d} can give values in [{a}, {b}]{fix}"),
         ));
     }
     Ok(())

@@ -73,15 +73,27 @@ fn round4(v: f64) -> f64 {
 /// width) before the fit says the photos may want values beyond it.
 const EDGE: f64 = 0.05;
 
+/// A continuous fit whose draws' mean lies within this many of their standard deviations of a
+/// bound is pushed against it: a normal centred on the bound, cut there, draws its mean 0.8 σ
+/// inside with a standard deviation of 0.6 σ (1.33 of them); one centred a standard deviation
+/// or more inside draws 1.6 or more (a uniform flush with the bound, 1.7).
+const PRESSED: f64 = 1.4;
+
 impl Mark {
-    /// Where a distribution fitted for this mark, drawing `mean` on average, sits against a
-    /// bound of the written range: `Some` with a sentence for the user when within [`EDGE`] of
-    /// it (the search was stopped by the range, not by the photos).
+    /// Where a distribution fitted for this mark, drawing `mean` ± `sd`, sits against a bound
+    /// of the written range: `Some` with a sentence for the user when its mean is within
+    /// [`EDGE`] of it, or, for a continuous range, when it is a narrow one centred on the bound
+    /// (the search was stopped by the range, not by the photos). A discrete range's end value
+    /// is a value like any other (one white cell a photo is no push against `int: [1, 4]`).
     pub fn at_edge(&self, mean: f64, sd: f64) -> Option<String> {
         let (lo, hi) = bounds(&self.support);
-        let near = if mean - lo <= EDGE * (hi - lo) {
+        let room = |gap: f64| {
+            gap <= EDGE * (hi - lo)
+                || matches!(self.support, Support::Continuous(..)) && gap <= PRESSED * sd
+        };
+        let near = if room(mean - lo) {
             "lower"
-        } else if hi - mean <= EDGE * (hi - lo) {
+        } else if room(hi - mean) {
             "upper"
         } else {
             return None;
@@ -470,6 +482,25 @@ mod tests {
         );
         assert!(m.at_edge(9.8, 0.1).unwrap().contains("upper end"));
         assert!(m.at_edge(4.1, 0.3).is_none());
+        // a narrow normal centred on the bound, cut there: 0.8 σ inside, 0.6 σ wide
+        assert!(m
+            .at_edge(2.0 + 0.8 * 0.7, 0.6 * 0.7)
+            .unwrap()
+            .contains("lower end"));
+        // one centred a σ inside is not pressed; nor is the whole range drawn evenly
+        assert!(m.at_edge(2.0 + 1.29 * 0.5, 0.79 * 0.5).is_none());
+        assert!(m.at_edge(6.0, 8.0 / 12f64.sqrt()).is_none());
+        // a discrete range's end is a value like any other
+        let written = d("{int: [1, 4]}");
+        let counts = Mark {
+            path: crate::config::locate::parse_path("objects[0].count"),
+            name: "objects[0].count".into(),
+            support: support(&written).unwrap(),
+            written,
+            model_file: None,
+        };
+        assert!(counts.at_edge(1.23, 0.42).is_none());
+        assert!(counts.at_edge(1.1, 0.3).unwrap().contains("lower end"));
     }
 
     #[test]

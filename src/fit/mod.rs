@@ -225,7 +225,13 @@ fn fit_warnings(
     params: &[Fitted],
     (before, after): (f64, f64),
 ) -> Vec<String> {
-    let mut warnings = crate::eval::real_set_warnings(real, 1.0);
+    let n = real.images.len();
+    let mut warnings = Vec::new();
+    if n < crate::eval::FEW_PHOTOS {
+        warnings.push(format!(
+            "only {n} photo(s): the fit matches what these photos show, not your domain; give 20 or more photos of different scenes for a fit you can trust"
+        ));
+    }
     if after < before {
         warnings.extend(
             marks
@@ -475,7 +481,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         &marks,
         (&best.x, &dists),
         improved,
-        header_lines(o, &real, &params, improved, b_obj, a_obj),
+        header_lines(o, (&real, res), &params, improved, b_obj, a_obj),
     )?;
 
     let report = FitReport {
@@ -570,7 +576,7 @@ fn rewrite_refs(root: &mut Value, old: &str, new: &str) {
 
 fn header_lines(
     o: &FitOptions,
-    real: &RealSet,
+    (real, res): (&RealSet, usize),
     params: &[Fitted],
     improved: bool,
     before: f64,
@@ -583,8 +589,7 @@ fn header_lines(
         o.real.display(),
         o.seed,
         o.renders,
-        o.res
-            .map_or("train.resolution".to_string(), |r| r.to_string()),
+        res,
     )];
     if improved {
         h.push(format!(

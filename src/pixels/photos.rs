@@ -40,8 +40,13 @@ impl RealSet {
     /// [`RealSet::load`], naming `flag` in its errors.
     pub fn load_flag(dir: &Path, max_side: u32, flag: &str) -> Result<RealSet, PixelsError> {
         if !dir.is_dir() {
+            let what = if dir.exists() {
+                "not a folder"
+            } else {
+                "does not exist"
+            };
             return Err(PixelsError::Unusable(format!(
-                "{flag} {}: not a folder; give a folder of images (png, jpg, bmp, tiff, webp; searched recursively)",
+                "{flag} {}: {what}; give a folder of images (png, jpg, bmp, tiff, webp; searched recursively)",
                 dir.display()
             )));
         }
@@ -246,6 +251,11 @@ mod tests {
             "{e}"
         );
         let e = RealSet::load(&dir.path().join("missing"), 64)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        let e = RealSet::load(&dir.path().join("x.txt"), 64)
             .err()
             .unwrap()
             .to_string();
