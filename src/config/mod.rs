@@ -457,7 +457,7 @@ fn check_range(
         let fix = if a.is_finite() && b.is_finite() {
             String::new()
         } else {
-            "; bound it with min and max inside that range, like {normal: {mean: 5, std: 1, min: 3, max: 8}}".to_string()
+            format!("; give the normal min and max inside [{lo}, {hi}]: {{normal: {{mean: M, std: S, min: A, max: B}}}}")
         };
         return Err(src.err(
             path,

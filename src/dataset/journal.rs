@@ -118,9 +118,10 @@ impl Stamp {
 pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// The `Debug` text of every checked setting of `cfg` but where the config and the output are
-/// (they do not change the images). The files the config names (models, background photos, a
-/// learned run) count as written beside the config, not as this process reached them: the same
-/// config given by another path, or from another folder, is the same run.
+/// (they do not change the images). The files the config names beside itself (models,
+/// background photos, a learned run in `augment:`) count as written there, not as this process
+/// reached them: the same config given by another path, or from another folder, is the same
+/// run. (A background photo counts by its name, as before by its path: not by its pixels.)
 pub(crate) fn settings(cfg: &Config) -> String {
     let mut c = cfg.clone();
     let base = cfg.file.parent().unwrap_or(Path::new(""));

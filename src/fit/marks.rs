@@ -75,7 +75,7 @@ const EDGE: f64 = 0.05;
 
 /// A continuous fit whose draws' mean lies within this many of their standard deviations of a
 /// bound is pushed against it: a normal centred on the bound, cut there, draws its mean 0.8 σ
-/// inside with a standard deviation of 0.6 σ (1.33 of them); one centred a standard deviation
+/// inside with a standard deviation of 0.6 σ (1.32 of them); one centred a standard deviation
 /// or more inside draws 1.6 or more (a uniform flush with the bound, 1.7).
 const PRESSED: f64 = 1.4;
 

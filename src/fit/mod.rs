@@ -583,7 +583,7 @@ fn header_lines(
     after: f64,
 ) -> Vec<String> {
     let mut h = vec![format!(
-        "{} against {} photos in {} (--seed {}, {} renders at {}² a candidate)",
+        "{} against {} photos in {} (--seed {}, {} renders a candidate, compared at {}²)",
         o.config.display(),
         real.images.len(),
         o.real.display(),

@@ -40,10 +40,10 @@ impl RealSet {
     /// [`RealSet::load`], naming `flag` in its errors.
     pub fn load_flag(dir: &Path, max_side: u32, flag: &str) -> Result<RealSet, PixelsError> {
         if !dir.is_dir() {
-            let what = if dir.exists() {
-                "not a folder"
-            } else {
-                "does not exist"
+            let what = match std::fs::metadata(dir) {
+                Ok(_) => "not a folder",
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+                Err(_) => "cannot be read",
             };
             return Err(PixelsError::Unusable(format!(
                 "{flag} {}: {what}; give a folder of images (png, jpg, bmp, tiff, webp; searched recursively)",

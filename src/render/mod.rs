@@ -35,6 +35,7 @@ pub struct Frame {
     pub normals: Option<Vec<u8>>,
     /// Coverage of each instance rendered alone: `ceil(width * height / 32)` words per
     /// instance, in instance order; bit `p % 32` of word `p / 32` is pixel `p` (row-major).
+    /// Empty when the renderer's `coverage` is off: such frames cannot be labelled.
     pub alone: Vec<u32>,
 }
 
