@@ -426,15 +426,21 @@ mod tests {
         Dist::from_value(&serde_yaml::from_str(s).unwrap()).unwrap()
     }
 
+    /// The mark a `fit: true` on `written` at `name` makes.
+    fn mark(name: &str, written: &str) -> Mark {
+        let written = d(written);
+        Mark {
+            path: crate::config::locate::parse_path(name),
+            name: name.into(),
+            support: support(&written).unwrap(),
+            written,
+            model_file: None,
+        }
+    }
+
     #[test]
     fn a_fitted_distribution_stays_in_the_written_range_and_reads_back() {
-        let m = Mark {
-            path: vec![],
-            name: "camera.distance".into(),
-            written: d("{uniform: [3, 12]}"),
-            support: support(&d("{uniform: [3, 12]}")).unwrap(),
-            model_file: None,
-        };
+        let m = mark("camera.distance", "{uniform: [3, 12]}");
         let f = m.dist(&[0.2222, 0.0]);
         assert_eq!(f.range(), (3.0, 12.0));
         let (mean, std) = Mark::moments(&f);
@@ -449,14 +455,7 @@ mod tests {
 
     #[test]
     fn an_int_range_fits_as_weights_over_its_values() {
-        let s = support(&d("{int: [1, 15]}")).unwrap();
-        let m = Mark {
-            path: vec![],
-            name: "objects[0].count".into(),
-            written: d("{int: [1, 15]}"),
-            support: s,
-            model_file: None,
-        };
+        let m = mark("objects[0].count", "{int: [1, 15]}");
         let f = m.dist(&[(9.5 - 1.0) / 14.0, 0.3]);
         let (mean, _) = Mark::moments(&f);
         assert!((mean - 9.5).abs() < 0.3, "{mean}");
@@ -467,14 +466,7 @@ mod tests {
 
     #[test]
     fn a_fit_at_the_end_of_its_range_is_named() {
-        let written = d("{uniform: [2, 10]}");
-        let m = Mark {
-            path: crate::config::locate::parse_path("camera.distance"),
-            name: "camera.distance".into(),
-            support: support(&written).unwrap(),
-            written,
-            model_file: None,
-        };
+        let m = mark("camera.distance", "{uniform: [2, 10]}");
         let low = m.at_edge(2.27, 0.2).expect("0.27 of 8 is within 5 %");
         assert!(
             low.contains("camera.distance") && low.contains("lower end"),
@@ -491,14 +483,7 @@ mod tests {
         assert!(m.at_edge(2.0 + 1.29 * 0.5, 0.79 * 0.5).is_none());
         assert!(m.at_edge(6.0, 8.0 / 12f64.sqrt()).is_none());
         // a discrete range's end is a value like any other
-        let written = d("{int: [1, 4]}");
-        let counts = Mark {
-            path: crate::config::locate::parse_path("objects[0].count"),
-            name: "objects[0].count".into(),
-            support: support(&written).unwrap(),
-            written,
-            model_file: None,
-        };
+        let counts = mark("objects[0].count", "{int: [1, 4]}");
         assert!(counts.at_edge(1.23, 0.42).is_none());
         assert!(counts.at_edge(1.1, 0.3).unwrap().contains("lower end"));
     }
@@ -524,14 +509,7 @@ mod tests {
 
     #[test]
     fn a_count_too_wide_to_weigh_is_fitted_as_a_rounded_normal_that_a_config_takes() {
-        let written = d("{int: [350, 900]}");
-        let m = Mark {
-            path: vec![],
-            name: "objects[0].count".into(),
-            support: support(&written).unwrap(),
-            written,
-            model_file: None,
-        };
+        let m = mark("objects[0].count", "{int: [350, 900]}");
         let fitted = m.dist(&[0.3, 0.4]);
         assert!(
             matches!(

@@ -1173,12 +1173,9 @@ mod tests {
         (cfg, scenes, ctx)
     }
 
-    /// Reading an isolated instance's alone coverage from the id target gives the bits drawing
-    /// it alone gives, on scenes with occlusion, image edges and scenery.
-    #[test]
-    fn skipping_isolated_instances_keeps_the_alone_coverage() {
-        let (cfg, scenes, ctx) = mixed(24);
-        let mut r = Renderer::new(
+    /// A renderer of `cfg`'s size without multisampling, normals or a depth output.
+    fn plain<'a>(cfg: &crate::config::Config, ctx: &'a RenderContext) -> Renderer<'a> {
+        Renderer::new(
             &ctx.device,
             &ctx.queue,
             cfg.width,
@@ -1186,7 +1183,15 @@ mod tests {
             1,
             false,
             false,
-        );
+        )
+    }
+
+    /// Reading an isolated instance's alone coverage from the id target gives the bits drawing
+    /// it alone gives, on scenes with occlusion, image edges and scenery.
+    #[test]
+    fn skipping_isolated_instances_keeps_the_alone_coverage() {
+        let (cfg, scenes, ctx) = mixed(24);
+        let mut r = plain(&cfg, &ctx);
         let iso = geometry(&scenes, cfg.width, cfg.height, true, true).isolated;
         let n = iso.iter().filter(|v| **v).count();
         assert!(
@@ -1208,15 +1213,7 @@ mod tests {
     #[test]
     fn renders_without_coverage_keep_colour_and_ids() {
         let (cfg, scenes, ctx) = mixed(12);
-        let mut r = Renderer::new(
-            &ctx.device,
-            &ctx.queue,
-            cfg.width,
-            cfg.height,
-            1,
-            false,
-            false,
-        );
+        let mut r = plain(&cfg, &ctx);
         let full = r.render(&scenes).expect("render");
         r.coverage = false;
         let bare = r.render(&scenes).expect("render");
