@@ -9,6 +9,8 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use super::error::closest;
+
 /// One random number source, as written in YAML.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dist {
@@ -109,6 +111,9 @@ pub fn fit_mark(v: &Value) -> Result<bool, String> {
         )),
     }
 }
+
+/// The distributions' names, as `from_value` reads them.
+const KINDS: [&str; 6] = ["const", "uniform", "normal", "choice", "mixture", "int"];
 
 /// The shape hint every parse error repeats, so users see the accepted forms.
 pub const FORMS: &str =
@@ -220,7 +225,12 @@ impl Dist {
         let allowed_extra = |extra: &[&str]| -> Result<(), String> {
             for k in &keys {
                 if k != &kind && k != FIT_KEY && !extra.contains(&k.as_str()) {
-                    return Err(format!("unexpected key `{k}` in a `{kind}` distribution"));
+                    let hint = closest(k, extra.iter().copied().chain([FIT_KEY]))
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "unexpected key `{k}` in a `{kind}` distribution{hint}"
+                    ));
                 }
             }
             Ok(())
@@ -284,7 +294,12 @@ impl Dist {
                 "`fit` marks a distribution written beside it, like {{uniform: [3, 12], fit: true}}; expected {FORMS} with it"
             )),
             "" => Err(format!("expected {FORMS}, found an empty mapping")),
-            other => Err(format!("unknown distribution `{other}`; expected {FORMS}")),
+            other => {
+                let hint = closest(other, KINDS.into_iter().chain([FIT_KEY]))
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                Err(format!("unknown distribution `{other}`; {hint}expected {FORMS}"))
+            }
         }
     }
 }
@@ -307,8 +322,12 @@ fn parse_normal(v: &Value) -> Result<Dist, String> {
             };
             for k in m.keys() {
                 let k = k.as_str().unwrap_or("?");
-                if !["mean", "std", "min", "max"].contains(&k) {
-                    return Err(format!("unexpected key `{k}` in {form}"));
+                let keys = ["mean", "std", "min", "max"];
+                if !keys.contains(&k) {
+                    let hint = closest(k, keys)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    return Err(format!("unexpected key `{k}` in {form}{hint}"));
                 }
             }
             let mean = get("mean")?.ok_or_else(|| format!("{form}: `mean` is missing"))?;

@@ -233,9 +233,65 @@ impl Source {
                 file: self.file.clone(),
                 path,
                 line,
-                message,
+                message: with_suggestion(message),
             }
         })
+    }
+}
+
+/// The candidate closest to `word` when a typo could explain the difference: at most one edit
+/// in a word of up to four letters, two in a longer one (case ignored). For "did you mean".
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let w: Vec<char> = word.to_lowercase().chars().collect();
+    let allowed = if w.len() <= 4 { 1 } else { 2 };
+    candidates
+        .into_iter()
+        .map(|c| (edits(&w, &c.to_lowercase().chars().collect::<Vec<_>>()), c))
+        .filter(|(d, c)| *d <= allowed && *c != word)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance (insertions, deletions, substitutions, and swaps of neighbours) of two words.
+fn edits(a: &[char], b: &[char]) -> usize {
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = (a[i - 1] != b[j - 1]) as usize;
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"), with "; did
+/// you mean `a`?" added when one of those is a likely typo of `x`.
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+    else {
+        return message;
+    };
+    let Some((word, tail)) = rest.split_once('`') else {
+        return message;
+    };
+    let names: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    match closest(word, names) {
+        Some(c) => format!("{message}; did you mean `{c}`?"),
+        None => message,
     }
 }
 
@@ -282,6 +338,30 @@ impl std::error::Error for InputError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_get_the_nearest_name() {
+        let top = [
+            "seed",
+            "count",
+            "camera",
+            "lights",
+            "background",
+            "objects",
+            "train",
+        ];
+        assert_eq!(closest("camra", top), Some("camera"));
+        assert_eq!(closest("ligths", top), Some("lights"));
+        assert_eq!(closest("Objects", top), Some("objects"));
+        assert_eq!(closest("colour", top), None, "too far from every name");
+        assert_eq!(closest("sed", ["seed", "fit"]), Some("seed"));
+        assert_eq!(closest("fti", ["fit", "weights"]), Some("fit"));
+        assert_eq!(closest("xyz", ["fit"]), None);
+        let m = with_suggestion("unknown field `camra`, expected one of `seed`, `camera`".into());
+        assert!(m.ends_with("; did you mean `camera`?"), "{m}");
+        let m = with_suggestion("unknown field `zzz`, expected one of `seed`, `camera`".into());
+        assert!(!m.contains("did you mean"), "{m}");
+    }
 
     #[test]
     fn explicit_tags_are_found_outside_quotes_and_comments() {

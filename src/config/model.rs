@@ -712,7 +712,10 @@ fn material(
             return Err(src.err(
                 format!("{path}.{k}"),
                 format!(
-                    "unknown material field `{k}`; expected one of {}",
+                    "unknown material field `{k}`; {}expected one of {}",
+                    super::error::closest(k, allowed)
+                        .map(|c| format!("did you mean `{c}`? "))
+                        .unwrap_or_default(),
                     allowed.join(", ")
                 ),
             ));

@@ -53,6 +53,17 @@ pub fn default_budget(marks: usize) -> usize {
     (BUDGET_PER_DIM * marks * PER_MARK).max(200)
 }
 
+/// A `--budget` below this share of the default for its marks gets a warning.
+const FEW_CANDIDATES: f64 = 0.25;
+
+/// What a `--budget` far below [`default_budget`] risks, or `None`.
+fn budget_warning(budget: usize, marks: usize) -> Option<String> {
+    let default = default_budget(marks);
+    ((budget as f64) < FEW_CANDIDATES * default as f64).then(|| format!(
+        "--budget {budget} is under a quarter of the default for {marks} marked distribution(s) ({default}): the search may stop far from the best fit; drop --budget, or mark fewer distributions"
+    ))
+}
+
 /// Photos the report shows as covered worst.
 const WORST: usize = 6;
 
@@ -354,6 +365,10 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let budget = o.budget.unwrap_or_else(|| default_budget(marks.len()));
     let key = resume::key(&written, &marks, &real, (o.seed, o.renders, res));
     let start_at = resume::start(o, &key, budget)?;
+    let few = budget_warning(budget, marks.len());
+    if let Some(w) = &few {
+        eprintln!("rendergan: warning: {w}");
+    }
     let replaces_own = matches!(start_at, resume::Start::Resumed { same_out: true, .. });
     if o.out.exists() && !o.overwrite && !replaces_own {
         return Err(input(format!(
@@ -470,7 +485,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let after = side(&a_desc, &after_imgs, a_obj, cover.mean[1]);
 
     let (dists, params) = fitted_params(&marks, &best.x, improved);
-    let mut warnings = fit_warnings(&real, &marks, &params, (b_obj, a_obj));
+    let mut warnings: Vec<String> = few.into_iter().collect();
+    warnings.extend(fit_warnings(&real, &marks, &params, (b_obj, a_obj)));
     let kept = if improved { &fitted_cfg } else { &written };
     warnings.extend(overlap_warning(kept, &marks, n_held as u64));
     let worst = cover.worst(o, &real, &crops, &before_imgs, &after_imgs, res)?;
@@ -722,6 +738,20 @@ mod tests {
         let root: Value = serde_yaml::from_str(&text).unwrap();
         let marks = marks::find(path, &root, &cfg).unwrap_or_default();
         (cfg, marks)
+    }
+
+    #[test]
+    fn budgets_far_below_the_default_are_named() {
+        // 3 marks: default 240
+        assert_eq!(default_budget(3), 240);
+        assert_eq!(budget_warning(240, 3), None);
+        assert_eq!(
+            budget_warning(60, 3),
+            None,
+            "a quarter is still enough to say nothing"
+        );
+        let w = budget_warning(24, 3).expect("a warning");
+        assert!(w.contains("--budget 24") && w.contains("(240)"), "{w}");
     }
 
     #[test]
