@@ -1,8 +1,9 @@
 //! Writes the fitted config: the user's file with each marked distribution replaced in place by
 //! its fitted one (comments, order and layout kept), headed by a few comment lines saying what
-//! was fitted from which photos. Where an in-place edit is not possible (a mark written in block
-//! style, a model file's parameter that needs a new `params:` entry), the whole config is
-//! written anew from its YAML tree and the header says the comments were not kept. Paths the
+//! was fitted from which photos; a model file's fitted parameter gets a new entry under its
+//! object's `params:`. Where an in-place edit is not possible (a mark written in block style, an
+//! object written in flow style), the whole config is written anew from its YAML tree and the
+//! header says the comments were not kept. Paths the
 //! config gives relative to its own folder are rewritten when the fitted file lies elsewhere.
 
 use std::path::{Component, Path, PathBuf};
@@ -11,6 +12,7 @@ use serde_yaml::Value;
 
 use super::marks::Mark;
 use crate::config::dist::Dist;
+use crate::config::locate::{line_of, Seg};
 
 /// Every line of the header starts with this, so a refit replaces the old header.
 pub const HEADER: &str = "# rendergan fit:";
@@ -153,7 +155,7 @@ pub fn fitted_text(
         .skip_while(|l| l.starts_with(HEADER))
         .map(|l| format!("{l}\n"))
         .collect();
-    let in_place = in_place(&body, marks, dists, moved);
+    let in_place = in_place(&body, fitted, marks, dists, moved);
     let kept = in_place.is_some();
     let mut out: String = header.iter().map(|l| format!("{HEADER} {l}\n")).collect();
     match in_place {
@@ -170,29 +172,32 @@ pub fn fitted_text(
 
 fn in_place(
     body: &str,
+    fitted: &Value,
     marks: &[Mark],
     dists: &[Option<Dist>],
     moved: &[(String, String)],
 ) -> Option<String> {
-    if marks.iter().any(|m| m.model_file.is_some()) {
-        return None;
-    }
+    // the config's own marks are replaced where they stand; a model file's parameter gets a
+    // new entry under its object's `params:`
+    let own: Vec<usize> = (0..marks.len())
+        .filter(|&k| marks[k].model_file.is_none())
+        .collect();
     let spans = marked_spans(body);
-    if spans.len() != marks.len() {
+    if spans.len() != own.len() {
         return None;
     }
     // the spans, in text order, must be the marks, in document order
-    for ((a, b), m) in spans.iter().zip(marks) {
+    for ((a, b), &k) in spans.iter().zip(&own) {
         let v: Value = serde_yaml::from_str(&body[*a..*b]).ok()?;
-        if Dist::from_value(&v).ok()? != m.written {
+        if Dist::from_value(&v).ok()? != marks[k].written {
             return None;
         }
     }
     let mut text = String::new();
     let mut at = 0;
-    for ((a, b), d) in spans.iter().zip(dists) {
+    for ((a, b), &k) in spans.iter().zip(&own) {
         text += &body[at..*a];
-        text += &match d {
+        text += &match &dists[k] {
             Some(d) => super::marks::flow(d),
             None => body[*a..*b].to_string(),
         };
@@ -206,13 +211,71 @@ fn in_place(
             return None;
         }
     }
-    Some(text)
+    for (m, d) in marks.iter().zip(dists) {
+        if let (Some(_), Some(d)) = (&m.model_file, d) {
+            text = add_param(&text, &m.path, &super::marks::flow(d))?;
+        }
+    }
+    // what was written must read as the fitted config's tree, or it is written anew
+    (serde_yaml::from_str::<Value>(&text).ok()? == *fitted).then_some(text)
+}
+
+/// `text` with `objects[i].params.<name>: <flow>` added (`path` says which): into the object's
+/// `params:` mapping, flow or block, or as a new `params: {<name>: <flow>}` line under its
+/// `model:` line. `None` where the object is not laid out so (a flow-style object, say).
+fn add_param(text: &str, path: &[Seg], flow: &str) -> Option<String> {
+    let [Seg::Key(objects), Seg::Index(i), Seg::Key(params), Seg::Key(name)] = path else {
+        return None;
+    };
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let at = |key: &str| -> Option<(usize, usize)> {
+        let n = line_of(text, &format!("{objects}[{i}].{key}"))? - 1;
+        let line = lines.get(n)?;
+        let col = line.find(&format!("{key}:"))?;
+        // a block-style entry: only list dashes and spaces before the key
+        line[..col]
+            .chars()
+            .all(|c| c == ' ' || c == '-')
+            .then_some((n, col))
+    };
+    let entry = format!("{name}: {flow}");
+    match at(params) {
+        Some((n, col)) => {
+            let rest = lines[n][col + params.len() + 1..].trim_start().to_string();
+            if let Some(inner) = rest.strip_prefix('{') {
+                let brace = lines[n].len() - inner.len();
+                let sep = if inner.trim_start().starts_with('}') {
+                    ""
+                } else {
+                    ", "
+                };
+                lines[n].insert_str(brace, &format!("{entry}{sep}"));
+            } else if rest.is_empty() || rest.starts_with('#') {
+                // block style: as indented as its first entry
+                let next = (n + 1..lines.len()).find(|&k| {
+                    let t = lines[k].trim_start();
+                    !t.is_empty() && !t.starts_with('#')
+                })?;
+                let indent = lines[next].len() - lines[next].trim_start().len();
+                if indent <= col {
+                    return None;
+                }
+                lines.insert(next, format!("{}{entry}", " ".repeat(indent)));
+            } else {
+                return None;
+            }
+        }
+        None => {
+            let (n, col) = at("model")?;
+            lines.insert(n + 1, format!("{}{params}: {{{entry}}}", " ".repeat(col)));
+        }
+    }
+    Some(lines.iter().map(|l| format!("{l}\n")).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::locate::Seg;
 
     fn mark(path: &str, written: &str) -> Mark {
         let d = Dist::from_value(&serde_yaml::from_str(written).unwrap()).unwrap();
@@ -238,9 +301,13 @@ mod tests {
             min: Some(3.0),
             max: Some(12.0),
         };
+        let mut tree: Value = serde_yaml::from_str(text).unwrap();
+        let fitted_value = serde_yaml::from_str(&super::super::marks::flow(&fitted)).unwrap();
+        super::super::marks::set(&mut tree, &marks[0].path, fitted_value);
+        tree["objects"][0]["model"] = Value::String("../scenes/nut.yaml".into());
         let (out, kept) = fitted_text(
             text,
-            &Value::Null,
+            &tree,
             &marks,
             &[Some(fitted), None],
             &[("nut.yaml".into(), "../scenes/nut.yaml".into())],
@@ -265,20 +332,70 @@ mod tests {
             ),
             mark("objects[0].count", "{int: [1, 15]}"),
         ];
-        let (again, kept) = fitted_text(
-            &out,
-            &Value::Null,
-            &refit,
-            &[None, None],
-            &[],
-            &["x".into()],
-        );
+        let (again, kept) = fitted_text(&out, &tree, &refit, &[None, None], &[], &["x".into()]);
         assert!(kept, "{again}");
         assert_eq!(again.matches(HEADER).count(), 1, "{again}");
         assert!(
             again.starts_with("# rendergan fit: x\n# my scene\n"),
             "{again}"
         );
+    }
+
+    #[test]
+    fn a_model_files_parameter_is_added_under_its_object_comments_kept() {
+        let leaf = Mark {
+            model_file: Some(PathBuf::from("leaf.yaml")),
+            ..mark("objects[0].params.hue", "{uniform: [60, 120]}")
+        };
+        let fitted = Dist::Normal {
+            mean: 80.0,
+            std: 4.0,
+            min: Some(60.0),
+            max: Some(120.0),
+        };
+        let flow = super::super::marks::flow(&fitted);
+        // no params yet, params in flow style (empty or not), params in block style
+        for (text, expect) in [
+            (
+                "# crop rows\nobjects:\n  - model: leaf.yaml   # mine\n    count: 3\n",
+                format!(
+                    "  - model: leaf.yaml   # mine\n    params: {{hue: {flow}}}\n    count: 3\n"
+                ),
+            ),
+            (
+                "objects:\n  - model: leaf.yaml\n    params: {size: 2}  # big\n",
+                format!("    params: {{hue: {flow}, size: 2}}  # big\n"),
+            ),
+            (
+                "objects:\n  - model: leaf.yaml\n    params: {}\n",
+                format!("    params: {{hue: {flow}}}\n"),
+            ),
+            (
+                "objects:\n  - model: leaf.yaml\n    params:   # tuned\n      size: 2\n",
+                format!("    params:   # tuned\n      hue: {flow}\n      size: 2\n"),
+            ),
+        ] {
+            let mut tree: Value = serde_yaml::from_str(text).unwrap();
+            super::super::marks::set(&mut tree, &leaf.path, serde_yaml::from_str(&flow).unwrap());
+            let (out, kept) = fitted_text(
+                text,
+                &tree,
+                std::slice::from_ref(&leaf),
+                &[Some(fitted.clone())],
+                &[],
+                &[],
+            );
+            assert!(kept, "{out}");
+            assert!(out.contains(&expect), "{out}");
+            assert_eq!(serde_yaml::from_str::<Value>(&out).unwrap(), tree);
+        }
+        // a flow-style object: written anew
+        let text = "objects:\n  - {model: leaf.yaml, count: 3}\n";
+        let mut tree: Value = serde_yaml::from_str(text).unwrap();
+        super::super::marks::set(&mut tree, &leaf.path, serde_yaml::from_str(&flow).unwrap());
+        let (out, kept) = fitted_text(text, &tree, &[leaf], &[Some(fitted)], &[], &[]);
+        assert!(!kept && out.contains("not kept"), "{out}");
+        assert_eq!(serde_yaml::from_str::<Value>(&out).unwrap(), tree);
     }
 
     #[test]
@@ -297,7 +414,6 @@ mod tests {
         assert!(out.contains("not kept"));
         let back: Value = serde_yaml::from_str(&out).unwrap();
         assert_eq!(back, root);
-        let _ = Seg::Index(0);
     }
 
     #[test]
