@@ -497,7 +497,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         &marks,
         (&best.x, &dists),
         improved,
-        header_lines(o, (&real, res), &params, improved, b_obj, a_obj),
+        header_lines(o, (&real, res, &text), &params, improved, b_obj, a_obj),
     )?;
 
     let report = FitReport {
@@ -590,14 +590,32 @@ fn rewrite_refs(root: &mut Value, old: &str, new: &str) {
     }
 }
 
+/// What an earlier fit's header says each mark was first written as (`  <mark>: was <d>`, or
+/// `...; first written <d>` after a refit), so a refit's header keeps the user's own range.
+fn first_written(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .map_while(|l| l.strip_prefix(write::HEADER))
+        .filter_map(|l| {
+            let (name, was) = l.trim_start().split_once(": was ")?;
+            let first = was.split_once("; first written ").map_or(was, |(_, f)| f);
+            Some((name.to_string(), first.trim().to_string()))
+        })
+        .collect()
+}
+
 fn header_lines(
     o: &FitOptions,
-    (real, res): (&RealSet, usize),
+    (real, res, text): (&RealSet, usize, &str),
     params: &[Fitted],
     improved: bool,
     before: f64,
     after: f64,
 ) -> Vec<String> {
+    let first = first_written(text);
+    let was = |p: &Fitted| match first.get(&p.path) {
+        Some(f) if *f != p.written => format!("was {}; first written {f}", p.written),
+        _ => format!("was {}", p.written),
+    };
     let mut h = vec![format!(
         "{} against {} photos in {} (--seed {}, {} renders a candidate, compared at {}²)",
         o.config.display(),
@@ -613,12 +631,18 @@ fn header_lines(
             o.report.join("index.html").display()
         ));
         for p in params {
-            h.push(format!("  {}: was {}", p.path, p.written));
+            h.push(format!("  {}: {}", p.path, was(p)));
         }
     } else {
         h.push(format!(
             "no fitted distribution beat the written ones ({after:.4} vs {before:.4}); the config is unchanged"
         ));
+        // an earlier fit's record of what the user wrote stays
+        for p in params {
+            if let Some(f) = first.get(&p.path) {
+                h.push(format!("  {}: first written {f}", p.path));
+            }
+        }
     }
     h
 }
@@ -738,6 +762,20 @@ mod tests {
         let root: Value = serde_yaml::from_str(&text).unwrap();
         let marks = marks::find(path, &root, &cfg).unwrap_or_default();
         (cfg, marks)
+    }
+
+    #[test]
+    fn a_refit_keeps_what_the_user_first_wrote() {
+        let once = "# rendergan fit: x.yaml against 9 photos\n# rendergan fit:   camera.distance: was {uniform: [3, 12]}\ncamera:\n  distance: 5  # was: not a header\n";
+        let f = first_written(once);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f["camera.distance"], "{uniform: [3, 12]}");
+        let twice = "# rendergan fit:   camera.distance: was {normal: {mean: 5, std: 1, min: 3, max: 12}}; first written {uniform: [3, 12]}\n";
+        assert_eq!(
+            first_written(twice)["camera.distance"],
+            "{uniform: [3, 12]}"
+        );
+        assert!(first_written("camera: {distance: 5}\n").is_empty());
     }
 
     #[test]
