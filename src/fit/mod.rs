@@ -366,7 +366,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let key = resume::key(&written, &marks, &real, (o.seed, o.renders, res));
     let start_at = resume::start(o, &key, budget)?;
     let few = budget_warning(budget, marks.len());
-    if let Some(w) = &few {
+    // said now to a user watching the progress bar; the summary at the end says it again
+    if let (Some(w), true) = (&few, o.show_progress) {
         eprintln!("rendergan: warning: {w}");
     }
     let replaces_own = matches!(start_at, resume::Start::Resumed { same_out: true, .. });
@@ -598,9 +599,15 @@ fn first_written(text: &str) -> std::collections::HashMap<String, String> {
         .filter_map(|l| {
             let (name, was) = l.trim_start().split_once(": was ")?;
             let first = was.split_once("; first written ").map_or(was, |(_, f)| f);
-            Some((name.to_string(), first.trim().to_string()))
+            Some((bare(name).to_string(), first.trim().to_string()))
         })
         .collect()
+}
+
+/// A mark's name without the model file it was read from: `objects[0].params.tint (ball.yaml
+/// params.tint)` is `objects[0].params.tint` again once a fit has written it into the config.
+fn bare(name: &str) -> &str {
+    name.split_once(" (").map_or(name, |(b, _)| b)
 }
 
 fn header_lines(
@@ -612,7 +619,7 @@ fn header_lines(
     after: f64,
 ) -> Vec<String> {
     let first = first_written(text);
-    let was = |p: &Fitted| match first.get(&p.path) {
+    let was = |p: &Fitted| match first.get(bare(&p.path)) {
         Some(f) if *f != p.written => format!("was {}; first written {f}", p.written),
         _ => format!("was {}", p.written),
     };
@@ -639,7 +646,7 @@ fn header_lines(
         ));
         // an earlier fit's record of what the user wrote stays
         for p in params {
-            if let Some(f) = first.get(&p.path) {
+            if let Some(f) = first.get(bare(&p.path)) {
                 h.push(format!("  {}: first written {f}", p.path));
             }
         }
@@ -776,6 +783,12 @@ mod tests {
             "{uniform: [3, 12]}"
         );
         assert!(first_written("camera: {distance: 5}\n").is_empty());
+        // a model file's parameter, named with its file before the first fit wrote it in
+        let model = "# rendergan fit:   objects[0].params.tint (ball.yaml params.tint): was {uniform: [0.5, 0.97]}\n";
+        assert_eq!(
+            first_written(model)["objects[0].params.tint"],
+            "{uniform: [0.5, 0.97]}"
+        );
     }
 
     #[test]
