@@ -771,6 +771,55 @@ mod tests {
         (cfg, marks)
     }
 
+    /// A diagnostic, not a check: the objective of several configs on one scale (the first
+    /// config's renders and the photos fix it, as a fit of that config would), with each
+    /// descriptor entry's term, to see whether the objective ranks configs as a detector does.
+    #[test]
+    #[ignore = "diagnostic: RG_RANK_PHOTOS=<photo dir> RG_RANK=<wide.yaml>,<a.yaml>,..."]
+    fn rank_configs_on_one_scale() {
+        let (Ok(dir), Ok(list)) = (std::env::var("RG_RANK_PHOTOS"), std::env::var("RG_RANK"))
+        else {
+            return;
+        };
+        let paths: Vec<PathBuf> = list.split(',').map(PathBuf::from).collect();
+        let base = config::load(&paths[0]).unwrap();
+        let res = base.train.resolution;
+        let o = FitOptions {
+            config: paths[0].clone(),
+            real: dir.into(),
+            out: "unused.yaml".into(),
+            report: "unused".into(),
+            budget: None,
+            renders: 64,
+            res: None,
+            seed: 1,
+            overwrite: false,
+            resume: false,
+            show_progress: false,
+        };
+        let real = photos(&o, res).unwrap();
+        let (_, crops) = photo_crops(&real, res, o.seed);
+        let kinds = objective::Kinds::of_photos(&crops, res);
+        let photo_desc = objective::describe_all(&crops, res, &kinds);
+        let ctx = crate::train::synth::open_device().unwrap();
+        let mut synth = Synth::supersampled(&base, res, seed::FIT_SCENES, &ctx).unwrap();
+        let descs: Vec<Vec<Vec<f64>>> = paths
+            .iter()
+            .map(|p| {
+                let c = config::load(p).unwrap();
+                objective::describe_all(&renders(&mut synth, &c, o.renders).unwrap(), res, &kinds)
+            })
+            .collect();
+        let obj = Objective::new(photo_desc, &descs[0]);
+        let names = objective::names(&kinds);
+        for (p, d) in paths.iter().zip(&descs) {
+            println!("{}: objective {:.4}", p.display(), obj.score(d));
+            for (n, t) in names.iter().zip(obj.per_entry(d)) {
+                println!("  {n:40} {t:.3}");
+            }
+        }
+    }
+
     #[test]
     fn a_refit_keeps_what_the_user_first_wrote() {
         let once = "# rendergan fit: x.yaml against 9 photos\n# rendergan fit:   camera.distance: was {uniform: [3, 12]}\ncamera:\n  distance: 5  # was: not a header\n";
