@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::error::closest;
+use super::error::{closest, did_you_mean};
 
 /// One random number source, as written in YAML.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,9 +225,7 @@ impl Dist {
         let allowed_extra = |extra: &[&str]| -> Result<(), String> {
             for k in &keys {
                 if k != &kind && k != FIT_KEY && !extra.contains(&k.as_str()) {
-                    let hint = closest(k, extra.iter().copied().chain([FIT_KEY]))
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
+                    let hint = did_you_mean(k, extra.iter().copied().chain([FIT_KEY]));
                     return Err(format!(
                         "unexpected key `{k}` in a `{kind}` distribution{hint}"
                     ));
@@ -324,10 +322,10 @@ fn parse_normal(v: &Value) -> Result<Dist, String> {
                 let k = k.as_str().unwrap_or("?");
                 let keys = ["mean", "std", "min", "max"];
                 if !keys.contains(&k) {
-                    let hint = closest(k, keys)
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
-                    return Err(format!("unexpected key `{k}` in {form}{hint}"));
+                    return Err(format!(
+                        "unexpected key `{k}` in {form}{}",
+                        did_you_mean(k, keys)
+                    ));
                 }
             }
             let mean = get("mean")?.ok_or_else(|| format!("{form}: `mean` is missing"))?;

@@ -240,40 +240,25 @@ impl Source {
 }
 
 /// The candidate closest to `word` when a typo could explain the difference: at most one edit
-/// in a word of up to four letters, two in a longer one (case ignored). For "did you mean".
+/// (insertion, deletion, substitution, or swap of neighbours) in a word of up to four letters,
+/// two in a longer one (case ignored). For "did you mean".
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let w: Vec<char> = word.to_lowercase().chars().collect();
-    let allowed = if w.len() <= 4 { 1 } else { 2 };
+    let w = word.to_lowercase();
+    let allowed = if w.chars().count() <= 4 { 1 } else { 2 };
     candidates
         .into_iter()
-        .map(|c| (edits(&w, &c.to_lowercase().chars().collect::<Vec<_>>()), c))
+        .map(|c| (strsim::osa_distance(&w, &c.to_lowercase()), c))
         .filter(|(d, c)| *d <= allowed && *c != word)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
-/// Edit distance (insertions, deletions, substitutions, and swaps of neighbours) of two words.
-fn edits(a: &[char], b: &[char]) -> usize {
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = (a[i - 1] != b[j - 1]) as usize;
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
+/// "; did you mean `c`?" for the [`closest`] candidate `c`, or nothing: the tail of an error
+/// message about an unknown name.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(word, candidates)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"), with "; did
@@ -288,11 +273,8 @@ fn with_suggestion(message: String) -> String {
     let Some((word, tail)) = rest.split_once('`') else {
         return message;
     };
-    let names: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-    match closest(word, names) {
-        Some(c) => format!("{message}; did you mean `{c}`?"),
-        None => message,
-    }
+    let hint = did_you_mean(word, tail.split('`').skip(1).step_by(2));
+    message + &hint
 }
 
 /// The first explicit YAML tag (`!…` starting a value, outside quotes and comments) in `text`,

@@ -779,6 +779,9 @@ mod tests {
     fn rank_configs_on_one_scale() {
         let (Ok(dir), Ok(list)) = (std::env::var("RG_RANK_PHOTOS"), std::env::var("RG_RANK"))
         else {
+            eprintln!(
+                "rank_configs_on_one_scale: RG_RANK_PHOTOS and RG_RANK not set; nothing ranked"
+            );
             return;
         };
         let paths: Vec<PathBuf> = list.split(',').map(PathBuf::from).collect();

@@ -3,8 +3,8 @@
 //! was fitted from which photos; a model file's fitted parameter gets a new entry under its
 //! object's `params:`. Where an in-place edit is not possible (a mark written in block style, an
 //! object written in flow style), the whole config is written anew from its YAML tree and the
-//! header says the comments were not kept. Paths the
-//! config gives relative to its own folder are rewritten when the fitted file lies elsewhere.
+//! header says the comments were not kept. Paths the config gives relative to its own folder
+//! are rewritten when the fitted file lies elsewhere.
 
 use std::path::{Component, Path, PathBuf};
 
