@@ -576,7 +576,7 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
         show_progress: !a.quiet,
     };
     let r = crate::fit::fit(&opts)?;
-    eprintln!("rendergan: {}", r.photo_colours);
+    eprintln!("rendergan: {}; {}", r.photo_colours, r.labelled_kinds);
     for w in &r.warnings {
         eprintln!("rendergan: warning: {w}");
     }

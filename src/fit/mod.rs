@@ -138,6 +138,9 @@ pub struct FitReport {
     pub photo_crops: usize,
     /// What the objective counts objects of: the photos' foreground's kinds of colour.
     pub photo_colours: String,
+    /// Which of those kinds the labelled objects are (found on the renders), whose entries weigh
+    /// half the objective.
+    pub labelled_kinds: String,
     pub resolution: usize,
     pub renders_per_candidate: usize,
     pub candidates: usize,
@@ -403,8 +406,11 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let ctx = crate::train::synth::open_device()?;
     let mut synth = Synth::supersampled(&written, res, seed::FIT_SCENES, &ctx)?;
-    let start = objective::describe_all(&renders(&mut synth, &written, o.renders)?, res, &kinds);
-    let obj = Objective::new(photo_desc, &start);
+    synth.set_config(&written);
+    let (start_imgs, start_masks) = synth.shrunk_labelled(0, o.renders, 16, 3)?;
+    let start = objective::describe_all(&start_imgs, res, &kinds);
+    let labelled = objective::Labelled::of_renders(&kinds, &start_imgs, &start_masks, res);
+    let obj = Objective::new(photo_desc, &start, &labelled);
 
     let out_abs = resume::out_path(&o.out);
     let start_x: Vec<f64> = (0..dims).map(|k| marks::START[k % PER_MARK]).collect();
@@ -508,6 +514,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         photos: real.images.len(),
         photo_crops: crops.len(),
         photo_colours: format!("the photos' foreground holds {}", kinds.summary()),
+        labelled_kinds: labelled.summary(&kinds),
         resolution: res,
         renders_per_candidate: o.renders,
         candidates: history.len() * search::population(dims),
@@ -813,10 +820,24 @@ mod tests {
                 objective::describe_all(&renders(&mut synth, &c, o.renders).unwrap(), res, &kinds)
             })
             .collect();
-        let obj = Objective::new(photo_desc, &descs[0]);
+        synth.set_config(&base);
+        let (imgs, masks) = synth.shrunk_labelled(0, o.renders, 16, 3).unwrap();
+        let labelled = objective::Labelled::of_renders(&kinds, &imgs, &masks, res);
+        println!("{}", labelled.summary(&kinds));
+        let obj = Objective::new(photo_desc, &descs[0], &labelled);
+        let plain = Objective::new(
+            objective::describe_all(&crops, res, &kinds),
+            &descs[0],
+            &objective::Labelled::default(),
+        );
         let names = objective::names(&kinds);
         for (p, d) in paths.iter().zip(&descs) {
-            println!("{}: objective {:.4}", p.display(), obj.score(d));
+            println!(
+                "{}: objective {:.4} (without the labelled kinds' half {:.4})",
+                p.display(),
+                obj.score(d),
+                plain.score(d)
+            );
             for (n, t) in names.iter().zip(obj.per_entry(d)) {
                 println!("  {n:40} {t:.3}");
             }

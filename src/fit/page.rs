@@ -65,7 +65,7 @@ pub fn write(
     let mut h = String::from("<!doctype html><meta charset=utf-8><title>rendergan fit</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,td.l{text-align:left}.warn{background:#fff3e0;padding:6px;border-left:4px solid #e8871e}img{margin:2px}code{font-size:90%}</style>");
     let _ = write!(
         h,
-        "<h1>rendergan fit</h1><p>config <code>{}</code> → <code>{}</code>; photos <code>{}</code> ({} photos, {} crops); {} candidates × {} renders at {}²; seed {}; {:.0} s; {}</p>",
+        "<h1>rendergan fit</h1><p>config <code>{}</code> → <code>{}</code>; photos <code>{}</code> ({} photos, {} crops); {} candidates × {} renders at {}²; seed {}; {:.0} s; {}; {}.</p>",
         esc(&r.config.display().to_string()),
         esc(&r.fitted_config.display().to_string()),
         esc(&r.real.display().to_string()),
@@ -76,7 +76,8 @@ pub fn write(
         r.resolution,
         r.seed,
         r.seconds,
-        esc(&r.photo_colours)
+        esc(&r.photo_colours),
+        esc(&r.labelled_kinds)
     );
     let _ = write!(
         h,

@@ -12,7 +12,7 @@ use crate::config::{Background, Config};
 use crate::pixels::chw::{busiest_of, from_chw, rgb_to_chw, to_chw};
 use crate::pixels::composite::Composited;
 use crate::pixels::load;
-use crate::render::{RenderContext, Renderer};
+use crate::render::{RenderContext, Renderer, SCENERY_ID};
 use crate::scene;
 
 /// A batch of renders: images (CHW, concatenated), coverage per image (row-major, [0, 1]),
@@ -224,11 +224,23 @@ impl<'a> Synth<'a> {
         batch: usize,
         channels: usize,
     ) -> Result<Vec<Vec<f32>>> {
+        Ok(self.shrunk_labelled(first, n, batch, channels)?.0)
+    }
+
+    /// [`Synth::shrunk`], with each image's labelled pixels (row-major, the shrunk side): those
+    /// that at least half of their [`SUPERSAMPLE`]² render pixels show a labelled object on.
+    pub fn shrunk_labelled(
+        &mut self,
+        first: u64,
+        n: usize,
+        batch: usize,
+        channels: usize,
+    ) -> Result<(Vec<Vec<f32>>, Vec<Vec<bool>>)> {
         use rayon::prelude::*;
         let big = self.res as u32;
         let side = self.res / SUPERSAMPLE;
-        Ok(self
-            .many(first, n, batch, 3)?
+        let all = self.many(first, n, batch, 3)?;
+        let images = all
             .split(3 * (big * big) as usize)
             .par_iter()
             .map(|im| {
@@ -241,7 +253,27 @@ impl<'a> Synth<'a> {
                 );
                 to_chw(&small, channels, false)
             })
-            .collect())
+            .collect();
+        let labelled = all
+            .ids
+            .par_iter()
+            .map(|ids| {
+                let big = big as usize;
+                (0..side * side)
+                    .map(|p| {
+                        let (y, x) = (p / side * SUPERSAMPLE, p % side * SUPERSAMPLE);
+                        let on = (0..SUPERSAMPLE * SUPERSAMPLE)
+                            .filter(|q| {
+                                let id = ids[(y + q / SUPERSAMPLE) * big + x + q % SUPERSAMPLE];
+                                id != 0 && id != SCENERY_ID
+                            })
+                            .count();
+                        2 * on >= SUPERSAMPLE * SUPERSAMPLE
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok((images, labelled))
     }
 }
 

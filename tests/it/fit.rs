@@ -94,6 +94,11 @@ fn fit_recovers_the_count_distance_and_background_of_known_photos() {
     // balls of one colour, lit and shaded: shading is not a kind of object
     assert!(r.photo_colours.contains("one kind"), "{}", r.photo_colours);
     assert!(
+        r.labelled_kinds.contains("every object counts alike"),
+        "{}",
+        r.labelled_kinds
+    );
+    assert!(
         r.after.objective < 0.5 * r.before.objective,
         "objective {} -> {}",
         r.before.objective,
