@@ -11,6 +11,10 @@
 
 use rayon::prelude::*;
 
+/// Which objective this is, part of a saved search's key: a search saved under another
+/// objective is not resumed (its scores are on another scale).
+pub const VERSION: &str = "objective 2: labelled kinds weigh half";
+
 /// Block side and busy threshold, as `eval::content` counts busy blocks.
 const BLOCK: usize = 8;
 const BUSY_STD: f64 = 0.1;

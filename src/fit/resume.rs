@@ -93,6 +93,7 @@ pub fn key(
         h = fnv(image.as_raw(), h);
     }
     h = fnv(format!("{seed} {renders} {res}").as_bytes(), h);
+    h = fnv(super::objective::VERSION.as_bytes(), h);
     format!("rendergan {} fit {h:016x}", env!("CARGO_PKG_VERSION"))
 }
 

@@ -33,6 +33,10 @@ impl SynthBatch {
     }
 }
 
+/// Shrunk renders (CHW) and their labelled pixels (row-major), as [`Synth::shrunk_labelled`]
+/// returns them.
+pub type ShrunkLabelled = (Vec<Vec<f32>>, Vec<Vec<bool>>);
+
 /// Opens the render device training's renders use (the best adapter, as `generate` does).
 pub fn open_device() -> Result<RenderContext> {
     Ok(RenderContext::new()?)
@@ -235,7 +239,7 @@ impl<'a> Synth<'a> {
         n: usize,
         batch: usize,
         channels: usize,
-    ) -> Result<(Vec<Vec<f32>>, Vec<Vec<bool>>)> {
+    ) -> Result<ShrunkLabelled> {
         use rayon::prelude::*;
         let big = self.res as u32;
         let side = self.res / SUPERSAMPLE;
