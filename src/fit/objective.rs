@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 /// Which objective this is, part of a saved search's key: a search saved under another
 /// objective is not resumed (its scores are on another scale).
-pub const VERSION: &str = "objective 2: labelled kinds weigh half";
+pub const VERSION: &str = "objective 3: enriched labelled kinds weigh half";
 
 /// Block side and busy threshold, as `eval::content` counts busy blocks.
 const BLOCK: usize = 8;
