@@ -32,7 +32,7 @@ use crate::eval::content::{self, Content};
 use crate::eval::{metrics, Features};
 use crate::pixels::photos::RealSet;
 use crate::scene::seed;
-use crate::train::synth::Synth;
+use crate::train::synth::{ShrunkLabelled, Synth};
 use marks::{Mark, PER_MARK};
 use objective::Objective;
 
@@ -202,8 +202,17 @@ fn check_paths(o: &FitOptions) -> anyhow::Result<()> {
 /// RGB CHW images, shrunk as photos are.
 fn renders(synth: &mut Synth, cfg: &Config, n: usize) -> anyhow::Result<Vec<Vec<f32>>> {
     synth.set_config(cfg);
-    synth.shrunk(0, n, 16, 3)
+    synth.shrunk(0, n, RENDER_BATCH, 3)
 }
+
+/// [`renders`] with their labelled pixels (the same images).
+fn labelled_renders(synth: &mut Synth, cfg: &Config, n: usize) -> anyhow::Result<ShrunkLabelled> {
+    synth.set_config(cfg);
+    synth.shrunk_labelled(0, n, RENDER_BATCH, 3)
+}
+
+/// Renders a fit makes at a time.
+const RENDER_BATCH: usize = 16;
 
 /// The config at point `x` of the search space, validated as a file would be.
 fn candidate(o: &FitOptions, root: &Value, marks: &[Mark], x: &[f64]) -> anyhow::Result<Config> {
@@ -406,8 +415,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let ctx = crate::train::synth::open_device()?;
     let mut synth = Synth::supersampled(&written, res, seed::FIT_SCENES, &ctx)?;
-    synth.set_config(&written);
-    let (start_imgs, start_masks) = synth.shrunk_labelled(0, o.renders, 16, 3)?;
+    let (start_imgs, start_masks) = labelled_renders(&mut synth, &written, o.renders)?;
     let start = objective::describe_all(&start_imgs, res, &kinds);
     let labelled = objective::Labelled::of_renders(&kinds, &start_imgs, &start_masks, res);
     let obj = Objective::new(photo_desc, &start, &labelled);
@@ -813,23 +821,23 @@ mod tests {
         let photo_desc = objective::describe_all(&crops, res, &kinds);
         let ctx = crate::train::synth::open_device().unwrap();
         let mut synth = Synth::supersampled(&base, res, seed::FIT_SCENES, &ctx).unwrap();
+        // the labelled kinds come from the first config's renders, as its fit finds them
+        let mut labelled = None;
         let descs: Vec<Vec<Vec<f64>>> = paths
             .iter()
             .map(|p| {
                 let c = config::load(p).unwrap();
-                objective::describe_all(&renders(&mut synth, &c, o.renders).unwrap(), res, &kinds)
+                let (imgs, masks) = labelled_renders(&mut synth, &c, o.renders).unwrap();
+                labelled.get_or_insert_with(|| {
+                    objective::Labelled::of_renders(&kinds, &imgs, &masks, res)
+                });
+                objective::describe_all(&imgs, res, &kinds)
             })
             .collect();
-        synth.set_config(&base);
-        let (imgs, masks) = synth.shrunk_labelled(0, o.renders, 16, 3).unwrap();
-        let labelled = objective::Labelled::of_renders(&kinds, &imgs, &masks, res);
+        let labelled = labelled.expect("RG_RANK names at least one config");
         println!("{}", labelled.summary(&kinds));
-        let obj = Objective::new(photo_desc, &descs[0], &labelled);
-        let plain = Objective::new(
-            objective::describe_all(&crops, res, &kinds),
-            &descs[0],
-            &objective::Labelled::default(),
-        );
+        let obj = Objective::new(photo_desc.clone(), &descs[0], &labelled);
+        let plain = Objective::new(photo_desc, &descs[0], &objective::Labelled::default());
         let names = objective::names(&kinds);
         for (p, d) in paths.iter().zip(&descs) {
             println!(

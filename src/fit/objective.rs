@@ -497,8 +497,9 @@ impl Labelled {
         }
     }
 
-    /// For the report: "the labelled objects are the darkest kind (.93 of its pixels in the
-    /// renders; middle .12, lightest .05)".
+    /// For the report: "the labelled objects are the darkest kind (share of each kind's pixels
+    /// on them in the renders: darkest kind 0.49, middle kind 0.10, lightest kind 0.26, all
+    /// foreground 0.26); their entries weigh half the objective".
     pub fn summary(&self, kinds: &Kinds) -> String {
         if self.purity.is_empty() {
             return "one kind of colour: every object counts alike".into();
@@ -735,17 +736,16 @@ impl Objective {
     /// and .16).
     pub fn score(&self, renders: &[Vec<f64>]) -> f64 {
         let terms = self.per_entry(renders);
-        let mean = |e: &mut dyn Iterator<Item = f64>, n: usize| e.sum::<f64>() / n as f64;
         let all = self
             .groups
             .iter()
-            .map(|g| mean(&mut terms[g.clone()].iter().copied(), g.len()))
+            .map(|g| terms[g.clone()].iter().sum::<f64>() / g.len() as f64)
             .sum::<f64>()
             / self.groups.len() as f64;
         if self.focus.is_empty() {
             return all;
         }
-        let focus = mean(&mut self.focus.iter().map(|&k| terms[k]), self.focus.len());
+        let focus = self.focus.iter().map(|&k| terms[k]).sum::<f64>() / self.focus.len() as f64;
         (all + focus) / 2.0
     }
 

@@ -228,7 +228,8 @@ impl<'a> Synth<'a> {
         batch: usize,
         channels: usize,
     ) -> Result<Vec<Vec<f32>>> {
-        Ok(self.shrunk_labelled(first, n, batch, channels)?.0)
+        let all = self.many(first, n, batch, 3)?;
+        Ok(self.shrink(&all, channels))
     }
 
     /// [`Synth::shrunk`], with each image's labelled pixels (row-major, the shrunk side): those
@@ -241,28 +242,12 @@ impl<'a> Synth<'a> {
         channels: usize,
     ) -> Result<ShrunkLabelled> {
         use rayon::prelude::*;
-        let big = self.res as u32;
-        let side = self.res / SUPERSAMPLE;
         let all = self.many(first, n, batch, 3)?;
-        let images = all
-            .split(3 * (big * big) as usize)
-            .par_iter()
-            .map(|im| {
-                let rgb = from_chw(im, 3, big, big);
-                let small = image::imageops::resize(
-                    &rgb,
-                    side as u32,
-                    side as u32,
-                    image::imageops::FilterType::Triangle,
-                );
-                to_chw(&small, channels, false)
-            })
-            .collect();
+        let (big, side) = (self.res, self.res / SUPERSAMPLE);
         let labelled = all
             .ids
             .par_iter()
             .map(|ids| {
-                let big = big as usize;
                 (0..side * side)
                     .map(|p| {
                         let (y, x) = (p / side * SUPERSAMPLE, p % side * SUPERSAMPLE);
@@ -277,7 +262,27 @@ impl<'a> Synth<'a> {
                     .collect()
             })
             .collect();
-        Ok((images, labelled))
+        Ok((self.shrink(&all, channels), labelled))
+    }
+
+    /// A batch of whole [`Synth::supersampled`] renders, each shrunk by [`SUPERSAMPLE`].
+    fn shrink(&self, all: &SynthBatch, channels: usize) -> Vec<Vec<f32>> {
+        use rayon::prelude::*;
+        let big = self.res as u32;
+        let side = (self.res / SUPERSAMPLE) as u32;
+        all.split(3 * (big * big) as usize)
+            .par_iter()
+            .map(|im| {
+                let rgb = from_chw(im, 3, big, big);
+                let small = image::imageops::resize(
+                    &rgb,
+                    side,
+                    side,
+                    image::imageops::FilterType::Triangle,
+                );
+                to_chw(&small, channels, false)
+            })
+            .collect()
     }
 }
 
