@@ -130,9 +130,8 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Overrides train.learn_at: `whole` (default) learns on whole renders at
-    /// train.resolution, `output` on crops of renders at the output's size (blur and noise in
-    /// output pixels).
+    /// Overrides train.learn_at: `output` (default) learns on crops of renders at the output's
+    /// size (blur and noise in output pixels), `whole` on whole renders at train.resolution.
     #[arg(long, value_enum)]
     pub learn_at: Option<config::LearnAt>,
     /// Where to learn.

@@ -63,7 +63,8 @@ TRAIN_LOG = {"run": "train.log", "run_fitted": "train_fitted.log", "run_whole": 
 # the run folder each trained condition applies. learned/forced learn at the output's scale
 # (train --learn-at output, said explicitly since whole stays the default); *_whole learn on
 # whole renders at the training resolution (--learn-at whole); fit_learned is README's path on
-# the fitted config with train's defaults
+# the fitted config, learning at the output's scale as learned does (train's default whole until
+# 2026-12-07f)
 RUN_OF = {"learned": "run", "forced": "run", "learned_whole": "run_whole",
           "forced_whole": "run_whole", "fit_learned": "run_fitted"}
 DETECTORS = ["hog", "yolo"]
@@ -272,7 +273,7 @@ class Bench:
             if not os.path.isfile(fitted):
                 if self.dataset("fitted", cfg, tdir, {}) is None:
                     return None
-            self.trained_set(fitted, tdir, "run_fitted", out, timing)
+            self.trained_set(fitted, tdir, "run_fitted", out, timing, ["--learn-at", "output"])
         elif cond in ("forced", "forced_whole"):
             # what the learned weights train refused would have made: its best checkpoint
             # (generator_best.bpk) applied anyway; only when the verdict handed over the identity

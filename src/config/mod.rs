@@ -833,10 +833,10 @@ fn train_spec(src: &Source, t: RawTrain) -> Result<TrainSpec, ConfigError> {
         checkpoint_every: t.checkpoint_every.unwrap_or(100),
         probe_every: t.probe_every.unwrap_or(100),
         learn_at: match t.learn_at.as_deref() {
-            // whole stays the default until output is measured never worse (bench/simreal
-            // 2026-12-06f: ahead on boards, behind on wbc)
-            None | Some("whole") => LearnAt::Whole,
-            Some("output") => LearnAt::Output,
+            // output is the default since it measured never worse than whole with YOLO on
+            // the bench/simreal targets (ahead on boards, level on the rest: docs/training.md)
+            None | Some("output") => LearnAt::Output,
+            Some("whole") => LearnAt::Whole,
             Some(other) => {
                 return Err(src.err(
                     "train.learn_at",
@@ -1172,5 +1172,30 @@ pub fn parse_color(v: &Value) -> Result<ColorDist, String> {
             Err(format!("expected {form}, found {}", dist::describe(v)))
         }
         _ => Err(format!("expected {form}, found {}", dist::describe(v))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quickstart_with(train: &str) -> Result<Config, ConfigError> {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/quickstart.yaml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        load_text(&file, format!("{text}\n{train}"))
+    }
+
+    #[test]
+    fn training_learns_at_the_outputs_scale_unless_told_whole() {
+        let default = quickstart_with("").unwrap();
+        assert_eq!(default.train.learn_at, LearnAt::Output);
+        assert_eq!(default.train.render_size(256), 4 * default.train.resolution);
+        let whole = quickstart_with("train: {learn_at: whole}").unwrap();
+        assert_eq!(whole.train.learn_at, LearnAt::Whole);
+        assert_eq!(whole.train.render_size(256), whole.train.resolution);
+        let e = quickstart_with("train: {learn_at: outptu}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train.learn_at"), "{e}");
     }
 }
