@@ -12,7 +12,7 @@ use glam::{Mat3, Vec3};
 use serde::Serialize;
 
 use crate::config::LabelSpec;
-use crate::render::{Frame, SCENERY_ID};
+use crate::render::{is_labelled, Frame};
 use crate::scene::Scene;
 pub use rle::Rle;
 
@@ -94,7 +94,7 @@ pub fn extract(scene: &Scene, frame: &Frame, spec: &LabelSpec) -> Vec<InstanceLa
     let (w, h) = (frame.width as usize, frame.height as usize);
     let n = scene.instances.len();
     let slot = |id: u32| -> Option<usize> {
-        (id != 0 && id != SCENERY_ID && (id as usize) <= n).then(|| id as usize - 1)
+        (is_labelled(id) && (id as usize) <= n).then(|| id as usize - 1)
     };
 
     // one column-major pass builds every instance's RLE, pixel count and visible extent
@@ -202,9 +202,8 @@ fn group_label(
     for (i, inst) in scene.instances.iter().enumerate() {
         member[i] = i == k || inst.parent.is_some_and(|p| member[p as usize - 1]);
     }
-    let is_member = |id: u32| {
-        id != 0 && id != SCENERY_ID && member.get(id as usize - 1).copied().unwrap_or(false)
-    };
+    let is_member =
+        |id: u32| is_labelled(id) && member.get(id as usize - 1).copied().unwrap_or(false);
     let mask: Vec<bool> = frame.ids.iter().map(|&id| is_member(id)).collect();
     let mut extent = Extent::EMPTY;
     let mut pixels = 0u64;

@@ -13,6 +13,12 @@ use crate::scene::Scene;
 
 /// Instance id written for scenery that is rendered but never labelled.
 pub const SCENERY_ID: u32 = 0xFFFF;
+
+/// Whether an id read back from the id target belongs to a labelled instance (neither empty
+/// background, 0, nor scenery).
+pub fn is_labelled(id: u32) -> bool {
+    id != 0 && id != SCENERY_ID
+}
 /// Largest texture side the renderer uses (every wgpu adapter supports it).
 pub const MAX_SIDE: u32 = 8192;
 

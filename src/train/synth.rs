@@ -12,7 +12,7 @@ use crate::config::{Background, Config};
 use crate::pixels::chw::{busiest_of, from_chw, rgb_to_chw, to_chw};
 use crate::pixels::composite::Composited;
 use crate::pixels::load;
-use crate::render::{RenderContext, Renderer, SCENERY_ID};
+use crate::render::{is_labelled, RenderContext, Renderer};
 use crate::scene;
 
 /// A batch of renders: images (CHW, concatenated), coverage per image (row-major, [0, 1]),
@@ -253,8 +253,7 @@ impl<'a> Synth<'a> {
                         let (y, x) = (p / side * SUPERSAMPLE, p % side * SUPERSAMPLE);
                         let on = (0..SUPERSAMPLE * SUPERSAMPLE)
                             .filter(|q| {
-                                let id = ids[(y + q / SUPERSAMPLE) * big + x + q % SUPERSAMPLE];
-                                id != 0 && id != SCENERY_ID
+                                is_labelled(ids[(y + q / SUPERSAMPLE) * big + x + q % SUPERSAMPLE])
                             })
                             .count();
                         2 * on >= SUPERSAMPLE * SUPERSAMPLE
