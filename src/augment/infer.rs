@@ -272,7 +272,7 @@ pub fn batch_inputs(
         blur: Tensor::<2>::from_data(TensorData::new(blur, [b, 1]), device),
         lighting: t4(light, [b, LIGHT_Z, low(fh, 16), low(fw, 16)]),
         bg_color: Tensor::<2>::from_data(TensorData::new(bgc, [b, BG_Z]), device),
-        background: t4(bg, [b, BG_Z, low(ht, 8), low(wt, 8)]),
+        background: t4(bg, [b, BG_Z, low(fh, 8), low(fw, 8)]),
         detail: t4(det, [b, DETAIL_Z, ht, wt]),
         pixel: t4(pix, [b, c, h, w]),
         windows: windows.map(<[Window]>::to_vec),

@@ -63,8 +63,8 @@ pub fn image_noise(seed: u64, channels: usize, w: usize, h: usize, out: [usize; 
 }
 
 /// [`image_noise`] for a crop of a larger render (training at the output's scale): the lighting
-/// noise is made for the whole render, `frame` = its [width, height] in training pixels; the
-/// other maps for the crop, `[w, h]` training pixels.
+/// and background-texture noise is made for the whole render, `frame` = its [width, height] in
+/// training pixels; the detail's for the crop, `[w, h]` training pixels.
 pub fn image_noise_in(
     seed: u64,
     channels: usize,
@@ -79,7 +79,7 @@ pub fn image_noise_in(
     let lighting = draw(stages::LIGHT_Z * stages::low(frame[1], 16) * stages::low(frame[0], 16));
     // the whole frame's draws first: a training crop and the whole output share them
     let bg_color = draw(stages::BG_Z);
-    let background = draw(stages::BG_Z * stages::low(h, 8) * stages::low(w, 8));
+    let background = draw(stages::BG_Z * stages::low(frame[1], 8) * stages::low(frame[0], 8));
     let mut detail = vec![0.0; stages::DETAIL_Z * h * w];
     normals([rng.next_u32(), rng.next_u32()], &mut detail);
     ImageNoise {

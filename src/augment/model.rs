@@ -7,8 +7,8 @@
 //!
 //! Scale: a chain learns either on renders of the whole scene at the training resolution
 //! (`res`²), or at the output's scale: on `res`² crops of renders made at the output size, the
-//! whole-frame maps (lighting, the background's colour ramp) made for the whole render and cut at
-//! the crop's [`Window`]. It is applied at any output size. `forward` takes [`Scales`]: output
+//! whole-frame maps (lighting, the background's colour ramp and texture) made for the whole
+//! render and cut at the crop's [`Window`]. It is applied at any output size. `forward` takes [`Scales`]: output
 //! pixels per training pixel for the maps (made at the training size and resized) and for the
 //! per-pixel stages (blur σ, sensor noise σ), so what a stage does relative to the objects is the
 //! same at every output resolution.
@@ -32,11 +32,12 @@ use burn::tensor::ops::ConvOptions;
 pub struct NoiseInput {
     /// [B, 1] per-image scalar for the blur level.
     pub blur: Tensor<2>,
-    /// [B, 8, h/16, w/16] for the lighting maps.
+    /// [B, 8, h/16, w/16] for the lighting maps (h, w: the whole frame's when the images are
+    /// crops of larger renders).
     pub lighting: Tensor<4>,
     /// [B, 8] for the background's colour shift and ramp.
     pub bg_color: Tensor<2>,
-    /// [B, 8, h/8, w/8] for the background texture.
+    /// [B, 8, h/8, w/8] for the background texture (h, w: the whole frame's, as lighting's).
     pub background: Tensor<4>,
     /// [B, 4, h, w] for the details.
     pub detail: Tensor<4>,
@@ -468,19 +469,16 @@ impl Chain {
             stages.push((Some(Stage::Lighting), x.clone()));
         }
         if background {
-            let (ramp, tex, shift_abs, tex_rms, pen) =
-                self.background_change(z, (ht, wt), (fh, fw));
+            let (ramp, tex, shift_abs, tex_rms, pen) = self.background_change(z, (fh, fw));
             penalty = penalty + pen;
             stats.bg_shift = shift_abs;
             stats.bg_texture = tex_rms;
             // composited by coverage: a pixel an object half covers keeps its object half, and
-            // a pure background pixel takes the whole change (no rim of the old background)
+            // a pure background pixel takes the whole change (no rim of the old background);
+            // both parts are made for the whole frame, so a training crop gets the part of them
+            // the whole output gets at its window
             let outside = alpha.neg() + 1.0; // [B, 1, H, W]
-            let delta = match windows {
-                Some(_) => to_image(ramp) + resize(tex, [h, w]),
-                None => resize(ramp + tex, [h, w]),
-            };
-            x = x + delta * outside;
+            x = x + to_image(ramp + tex) * outside;
             stages.push((Some(Stage::Background), x.clone()));
         }
         if detail {
@@ -520,16 +518,15 @@ impl Chain {
         }
     }
 
-    /// The background's change: a per-image colour offset and linear ramp over the whole frame
-    /// (smooth by construction: it cannot draw anything object-like), at the frame's training
-    /// size `(fh, fw)`, and a texture with no smooth part at the image's training size
-    /// `(ht, wt)`, whose per-image RMS is capped at the bound measured on the real photos'
-    /// borders. Also per-image mean |shift|, texture RMS, and the bound penalty.
+    /// The background's change, both parts for the whole frame at its training size
+    /// `(fh, fw)`: a per-image colour offset and linear ramp (smooth by construction: it cannot
+    /// draw anything object-like), and a texture with no smooth part whose per-image RMS is
+    /// capped at the bound measured on the real photos' borders. Also per-image mean |shift|,
+    /// texture RMS, and the bound penalty.
     #[allow(clippy::type_complexity)]
     fn background_change(
         &self,
         z: &NoiseInput,
-        (ht, wt): (usize, usize),
         (fh, fw): (usize, usize),
     ) -> (Tensor<4>, Tensor<4>, Vec<f32>, Vec<f32>, Tensor<1>) {
         let c = self.channels;
@@ -549,11 +546,11 @@ impl Chain {
             + gy.reshape([b, c, 1, 1]) * v; // [B, C, h, w]
 
         let t = leaky_relu(self.bg1.forward(z.background.clone()), 0.2); // [B, 2w, h/8, w/8]
-        let t = resize(t, [low(ht, 4), low(wt, 4)]);
+        let t = resize(t, [low(fh, 4), low(fw, 4)]);
         let t = leaky_relu(self.bg2.forward(t), 0.2);
-        let t = resize(t, [low(ht, 2), low(wt, 2)]);
+        let t = resize(t, [low(fh, 2), low(fw, 2)]);
         let t = leaky_relu(self.bg3.forward(t), 0.2);
-        let t = self.bg4.forward(resize(t, [ht, wt])); // [B, C, h, w]
+        let t = self.bg4.forward(resize(t, [fh, fw])); // [B, C, fh, fw]
                                                        // texture only: its smooth part is the shift's business
         let hp = t.clone() - gaussian_blur(t, 2.0);
         let rms = per_image_rms(hp.clone()); // [B, 1, 1, 1]
@@ -888,7 +885,7 @@ mod tests {
         // training at the output's scale: a 64² crop of a 256² render, the maps at 4 output px
         // a training px, blur and noise in output px; the same chain on the whole 256² output
         // must do the same inside the crop (blur σ in output px, the whole frame's lighting and
-        // colour ramp cut at the window), and give the same noise level
+        // the background's ramp and texture cut at the window), and give the same noise level
         let device = Device::flex();
         let (b, c, n, r) = (2, 3, 256, 64);
         let s = Scales {
@@ -911,7 +908,6 @@ mod tests {
         ];
         let mut cfg = only("all");
         cfg.detail = false;
-        cfg.bg_texture = 0.0;
         for stage in ["all", "noise"] {
             let mut chain = if stage == "all" {
                 trained_like(&cfg, &device)
@@ -926,7 +922,15 @@ mod tests {
             }
             let (a, z) = batch_inputs(&seeds, &alphas, c, n, n, s, None, &device);
             let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, n, n]), &device);
-            let whole = vec4(chain.forward(xt, a, &z, s).image());
+            let out = chain.forward(xt, a, &z, s);
+            if stage == "all" {
+                let tex = &out.stats.bg_texture;
+                assert!(
+                    tex.iter().all(|r| *r > 1e-3),
+                    "no background texture: {tex:?}"
+                );
+            }
+            let whole = vec4(out.image());
             let (mut xs, mut crops, mut alpha_crops) = (Vec::new(), Vec::new(), Vec::new());
             for (k, win) in windows.iter().enumerate() {
                 let one =
@@ -973,6 +977,85 @@ mod tests {
             assert!(
                 worst < 2e-3,
                 "the crop's result differs from the whole output's by {worst}"
+            );
+        }
+    }
+
+    /// RMS and lag-`k` autocorrelation along rows of `d` ([P, r, r] planes), inside a margin.
+    fn texture_stats(d: &[f32], r: usize, m: usize, k: usize) -> (f32, f32) {
+        let (mut ss, mut cross, mut n) = (0.0f64, 0.0f64, 0usize);
+        for plane in d.chunks_exact(r * r) {
+            for y in m..r - m {
+                for x in m..r - m - k {
+                    let (a, b) = (plane[y * r + x] as f64, plane[y * r + x + k] as f64);
+                    ss += a * a;
+                    cross += a * b;
+                    n += 1;
+                }
+            }
+        }
+        (
+            (ss / n as f64).sqrt() as f32,
+            (cross / ss.max(1e-12)) as f32,
+        )
+    }
+
+    #[test]
+    fn a_crop_at_the_output_scale_gets_the_detail_the_whole_output_gets() {
+        // the detail is made from the image at the crop's own training size (4 output px a
+        // training px, as on the whole output) and its own noise, so only its statistics can
+        // agree: its size and grain in output pixels, on a crop and on the whole output
+        let device = Device::flex();
+        let (b, c, n, r) = (2, 3, 256, 64);
+        let s = Scales {
+            maps: 4.0,
+            pixel: 1.0,
+        };
+        let seeds: Vec<u64> = (0..b as u64).collect();
+        let (x, alphas) = scene(b, c, n, n);
+        let chain = trained_like(&only("detail"), &device);
+        let (a, z) = batch_inputs(&seeds, &alphas, c, n, n, s, None, &device);
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, n, n]), &device);
+        let whole = vec4(chain.forward(xt, a, &z, s).image());
+        let (mut xs, mut crops, mut alpha_crops, mut windows) = (vec![], vec![], vec![], vec![]);
+        for k in 0..b {
+            for (y, xx) in [(0, 0), (96, 160), (192, 40), (40, 192)] {
+                let win = Window {
+                    y,
+                    x: xx,
+                    frame: (n, n),
+                };
+                let one =
+                    |v: &[f32]| crop_of(&v[k * c * n * n..(k + 1) * c * n * n], c, (n, n), win, r);
+                xs.extend(one(&x));
+                crops.extend(one(&whole));
+                alpha_crops.push(crop_of(&alphas[k], 1, (n, n), win, r));
+                windows.push(win);
+            }
+        }
+        let seeds: Vec<u64> = (0..windows.len() as u64).map(|i| i / 4).collect();
+        let (a, z) = batch_inputs(&seeds, &alpha_crops, c, r, r, s, Some(&windows), &device);
+        let xt = Tensor::<4>::from_data(
+            TensorData::new(xs.clone(), [windows.len(), c, r, r]),
+            &device,
+        );
+        let got = vec4(chain.forward(xt, a, &z, s).image());
+        let change = |v: &[f32]| v.iter().zip(&xs).map(|(p, q)| p - q).collect::<Vec<f32>>();
+        for lag in [1, 4, 8] {
+            let (rms_crop, ac_crop) = texture_stats(&change(&got), r, 8, lag);
+            let (rms_whole, ac_whole) = texture_stats(&change(&crops), r, 8, lag);
+            eprintln!("detail lag {lag}: RMS crop {rms_crop:.4} whole {rms_whole:.4}; autocorrelation crop {ac_crop:.3} whole {ac_whole:.3}");
+            assert!(
+                rms_whole > 0.01,
+                "the detail did too little to tell: {rms_whole}"
+            );
+            assert!(
+                (0.8..1.25).contains(&(rms_crop / rms_whole)),
+                "detail RMS {rms_crop} on crops, {rms_whole} on the whole output"
+            );
+            assert!(
+                (ac_crop - ac_whole).abs() < 0.1,
+                "detail grain differs at lag {lag} px: autocorrelation {ac_crop} on crops, {ac_whole} on the whole output"
             );
         }
     }

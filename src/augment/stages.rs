@@ -83,7 +83,7 @@ impl From<f32> for Scales {
 }
 
 /// Where a training crop lies in the render it was cut from (output pixels): its top-left
-/// corner and the render's size. The whole-frame stages (lighting, the background's colour ramp)
+/// corner and the render's size. The whole-frame stages (lighting, the background's ramp and texture)
 /// are made for the whole render and then cut, so they see the frame as they do when applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -95,7 +95,7 @@ pub struct Window {
 
 /// The whole frame's size in training pixels (`maps` output pixels each) of images that are
 /// crops at `windows` (their render's), or of images `own` training pixels that are their whole
-/// frame: what the whole-frame maps (lighting, the colour ramp) are made at.
+/// frame: what the whole-frame maps (lighting, the background's ramp and texture) are made at.
 pub fn frame_size(windows: Option<&[Window]>, own: (usize, usize), maps: f32) -> (usize, usize) {
     match windows.and_then(|v| v.first()) {
         Some(win) => train_size(win.frame.0, win.frame.1, maps),
