@@ -437,6 +437,12 @@ fn devices() -> Result<ExitCode> {
 fn validate(config: PathBuf) -> Result<ExitCode> {
     let cfg = load(&config)?;
     generate::check_memory(&cfg)?;
+    // what only fit reads: the `fit: true` marks, in the config and its model files
+    let text = std::fs::read_to_string(&config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let root: serde_yaml::Value =
+        serde_yaml::from_str(&text).context("the config parsed a moment ago")?;
+    let marks = crate::fit::marks::check(&config, &root, &cfg)?;
     println!(
         "{}: ok — {} images of {}×{}, {} class{} ({})",
         config.display(),
@@ -455,6 +461,14 @@ fn validate(config: PathBuf) -> Result<ExitCode> {
         for line in crate::scene::emphasis::describe(&cfg) {
             println!("{line}");
         }
+    }
+    if !marks.is_empty() {
+        let names: Vec<&str> = marks.iter().map(|m| m.name.as_str()).collect();
+        println!(
+            "{} distribution(s) marked fit: true, for `rendergan fit`: {}",
+            marks.len(),
+            names.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -584,14 +598,19 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
             // the draws' mean and spread beside the distribution: a weighted choice over a
             // count's values is hard to read, and a count is what the fit gets wrong most
             eprintln!(
-                "rendergan: {}: {} (draws {:.3} ± {:.3}) -> {} (draws {:.3} ± {:.3})",
+                "rendergan: {}: {} (draws {:.3} ± {:.3}) -> {} (draws {:.3} ± {:.3}){}",
                 p.path,
                 p.written,
                 p.written_moments[0],
                 p.written_moments[1],
                 p.fitted,
                 p.fitted_moments[0],
-                p.fitted_moments[1]
+                p.fitted_moments[1],
+                if p.about_as_written {
+                    ": about as written (the photos did not pin it down)"
+                } else {
+                    ""
+                }
             );
         }
     }

@@ -233,10 +233,39 @@ impl Source {
                 file: self.file.clone(),
                 path,
                 line,
-                message: with_suggestion(message),
+                message: with_suggestion(in_plain_words(message)),
             }
         })
     }
+}
+
+/// serde's "invalid type: map, expected u64" in the words a config's reader uses ("expected a
+/// whole number (0 or more), found a mapping"), with a hint when a mapping (a distribution,
+/// perhaps marked `fit: true`) stands where one plain value goes.
+fn in_plain_words(message: String) -> String {
+    let Some((found, expected)) = message
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected "))
+    else {
+        return message;
+    };
+    let want = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" => "true or false",
+        other => other,
+    };
+    let (got, hint) = match found {
+        "map" if want != expected => (
+            "a mapping",
+            "; this field takes one plain value, not a distribution (only distributions are drawn per image or marked fit: true)",
+        ),
+        "map" => ("a mapping", ""),
+        "sequence" => ("a list", ""),
+        other => (other, ""),
+    };
+    format!("expected {want}, found {got}{hint}")
 }
 
 /// The candidate closest to `word` when a typo could explain the difference: at most one edit
@@ -343,6 +372,38 @@ mod tests {
         assert!(m.ends_with("; did you mean `camera`?"), "{m}");
         let m = with_suggestion("unknown field `zzz`, expected one of `seed`, `camera`".into());
         assert!(!m.contains("did you mean"), "{m}");
+    }
+
+    #[test]
+    fn type_errors_name_values_not_rust_types() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            count: u64,
+            scale: Option<f64>,
+        }
+        let parse = |text: &str| {
+            Source {
+                file: "c.yaml".into(),
+                text: text.into(),
+            }
+            .parse::<T>()
+            .unwrap_err()
+        };
+        let e = parse("count: {int: [1, 5], fit: true}\n");
+        assert_eq!(e.path, "count");
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.starts_with("expected a whole number (0 or more), found a mapping; this field takes one plain value"), "{}", e.message);
+        assert!(!e.message.contains("u64"), "{}", e.message);
+        let e = parse("count: 3\nscale: [1, 2]\n");
+        assert_eq!(e.message, "expected a number, found a list");
+        let e = parse("count: 2.5\n");
+        assert!(
+            e.message
+                .starts_with("expected a whole number (0 or more), found floating point"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

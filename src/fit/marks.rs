@@ -241,9 +241,14 @@ pub fn path_text(path: &[Seg]) -> String {
     s
 }
 
-/// Every marked mapping under `v`, with its path (a marked mapping's insides are not searched).
-fn walk(v: &Value, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, Value)>) -> Result<(), String> {
-    if fit_mark(v).map_err(|e| format!("{}: {e}", path_text(path)))? {
+/// Every marked mapping under `v`, with its path (a marked mapping's insides are not searched);
+/// a bad mark's path and what is wrong with it.
+fn walk(
+    v: &Value,
+    path: &mut Vec<Seg>,
+    out: &mut Vec<(Vec<Seg>, Value)>,
+) -> Result<(), (String, String)> {
+    if fit_mark(v).map_err(|e| (path_text(path), e))? {
         out.push((path.clone(), v.clone()));
         return Ok(());
     }
@@ -267,16 +272,20 @@ fn walk(v: &Value, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, Value)>) -> Res
     Ok(())
 }
 
-fn refuse(file: &Path, msg: String) -> anyhow::Error {
-    InputError(format!("{}: {msg}", file.display())).into()
+/// A refused mark: the file, its line (looked up from `path`, the field in that file), the
+/// field as users read it (`name`) and what is wrong.
+fn refuse(file: &Path, path: &str, name: &str, msg: impl std::fmt::Display) -> anyhow::Error {
+    let line = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| crate::config::locate::line_of(&text, path));
+    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+    InputError(format!("{}{at}: {name}: {msg}", file.display())).into()
 }
 
-/// The marks of a config (its YAML tree `root`, validated as `cfg`) and of the model files its
-/// objects use. Refuses a mark outside the scene's sections, a mark in a model file outside its
-/// `params:`, and a marked distribution with no range to search.
-pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
+/// [`find`], for a config that need not mark anything (`validate`): no marks is no error.
+pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
     let mut found = Vec::new();
-    walk(root, &mut Vec::new(), &mut found).map_err(|m| refuse(file, m))?;
+    walk(root, &mut Vec::new(), &mut found).map_err(|(p, m)| refuse(file, &p, &p, m))?;
     let mut marks = Vec::new();
     for (path, v) in found {
         let name = path_text(&path);
@@ -287,13 +296,16 @@ pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>
         if !SCENE_SECTIONS.contains(&top) {
             return Err(refuse(
                 file,
+                &name,
+                &name,
                 format!(
-                    "{name}: `fit: true` marks only what a render shows ({}); remove it here",
+                    "`fit: true` marks only what a render shows ({}); remove it here",
                     SCENE_SECTIONS.join(", ")
                 ),
             ));
         }
-        marks.push(mark(file, path, name, &v, None)?);
+        let at = name.clone();
+        marks.push(mark((file, &at), path, name, &v, None)?);
     }
     let objects = match root.get("objects") {
         Some(Value::Sequence(o)) => o.clone(),
@@ -305,11 +317,11 @@ pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>
             continue; // a built-in model: nothing marked
         }
         let text = std::fs::read_to_string(mfile)
-            .map_err(|e| refuse(mfile, format!("cannot read: {e}")))?;
-        let mroot: Value =
-            serde_yaml::from_str(&text).map_err(|e| refuse(mfile, format!("cannot parse: {e}")))?;
+            .map_err(|e| InputError(format!("{}: cannot read: {e}", mfile.display())))?;
+        let mroot: Value = serde_yaml::from_str(&text)
+            .map_err(|e| InputError(format!("{}: cannot parse: {e}", mfile.display())))?;
         let mut inside = Vec::new();
-        walk(&mroot, &mut Vec::new(), &mut inside).map_err(|m| refuse(mfile, m))?;
+        walk(&mroot, &mut Vec::new(), &mut inside).map_err(|(p, m)| refuse(mfile, &p, &p, m))?;
         let overridden = objects
             .get(i)
             .and_then(|o| o.get("params"))
@@ -320,13 +332,13 @@ pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>
             let pname = match path.as_slice() {
                 [Seg::Key(p), Seg::Key(n)] if p == "params" => n.clone(),
                 _ => {
+                    let p = path_text(&path);
                     return Err(refuse(
                         mfile,
-                        format!(
-                            "{}: `fit: true` is read on a model's params only; declare the distribution under params: and use it by name",
-                            path_text(&path)
-                        ),
-                    ))
+                        &p,
+                        &p,
+                        "`fit: true` is read on a model's params only; declare the distribution under params: and use it by name",
+                    ));
                 }
             };
             if overridden.contains_key(Value::String(pname.clone())) {
@@ -339,9 +351,24 @@ pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>
                 Seg::Key(pname.clone()),
             ];
             let name = format!("{} ({} params.{pname})", path_text(&cpath), mfile.display());
-            marks.push(mark(mfile, cpath, name, &v, Some(mfile.clone()))?);
+            let in_file = format!("params.{pname}");
+            marks.push(mark(
+                (mfile, &in_file),
+                cpath,
+                name,
+                &v,
+                Some(mfile.clone()),
+            )?);
         }
     }
+    Ok(marks)
+}
+
+/// The marks of a config (its YAML tree `root`, validated as `cfg`) and of the model files its
+/// objects use. Refuses a config with none, a mark outside the scene's sections, a mark in a
+/// model file outside its `params:`, and a marked distribution with no range to search.
+pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
+    let marks = check(file, root, cfg)?;
     if marks.is_empty() {
         return Err(InputError(format!(
             "{}: nothing is marked to fit; add `fit: true` to the distributions fit may change, e.g. count: {{int: [1, 15], fit: true}} or distance: {{uniform: [3, 12], fit: true}}",
@@ -352,15 +379,16 @@ pub fn find(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>
     Ok(marks)
 }
 
+/// The mark at `path` (of the config), written in `file` at the field `at` of that file.
 fn mark(
-    file: &Path,
+    (file, at): (&Path, &str),
     path: Vec<Seg>,
     name: String,
     v: &Value,
     model_file: Option<PathBuf>,
 ) -> anyhow::Result<Mark> {
-    let written = Dist::from_value(v).map_err(|m| refuse(file, format!("{name}: {m}")))?;
-    let support = support(&written).map_err(|m| refuse(file, format!("{name}: {m}")))?;
+    let written = Dist::from_value(v).map_err(|m| refuse(file, at, &name, m))?;
+    let support = support(&written).map_err(|m| refuse(file, at, &name, m))?;
     Ok(Mark {
         path,
         name,

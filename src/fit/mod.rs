@@ -17,6 +17,7 @@ pub mod resume;
 pub mod search;
 pub mod write;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -100,6 +101,15 @@ pub struct Fitted {
     /// Mean and standard deviation of what each draws.
     pub written_moments: [f64; 2],
     pub fitted_moments: [f64; 2],
+    /// Whether the fitted draws are about the written ones (mean within 0.15 and spread above
+    /// 0.85 of the written spread): the photos did not pin this one down, whatever the fitted
+    /// parameters read like (a normal with a std far beyond its bounds draws nearly uniformly).
+    pub about_as_written: bool,
+}
+
+/// [`Fitted::about_as_written`] for these moments.
+fn about_as_written([wm, ws]: [f64; 2], [fm, fs]: [f64; 2]) -> bool {
+    ws > 0.0 && fs >= 0.85 * ws && (fm - wm).abs() <= 0.15 * ws
 }
 
 /// A set of renders as the report compares it with the photos.
@@ -188,10 +198,14 @@ fn check_paths(o: &FitOptions) -> anyhow::Result<()> {
             o.out.display()
         )));
     }
-    if o.budget == Some(0) || o.renders < 8 {
+    if o.budget == Some(0) {
+        return Err(input(
+            "--budget 0: give at least 1 candidate (or drop --budget for the default)".into(),
+        ));
+    }
+    if o.renders < 8 {
         return Err(input(format!(
-            "--budget {} --renders {}: give at least 1 candidate and 8 renders a candidate",
-            o.budget.unwrap_or(1),
+            "--renders {}: give at least 8 renders a candidate (or drop --renders for the default)",
             o.renders
         )));
     }
@@ -232,9 +246,10 @@ fn photos(o: &FitOptions, res: usize) -> anyhow::Result<RealSet> {
     let real = RealSet::load_flag(&o.real, (res * 4) as u32, "--real")?;
     if real.images.len() < MIN_PHOTOS {
         return Err(input(format!(
-            "--real {}: {} usable photo(s); fit needs at least {MIN_PHOTOS} (20 or more of different scenes for a fit you can trust), or it fits where one or two frames happen to show their objects",
+            "--real {}: {} usable photo(s); fit needs at least {MIN_PHOTOS} (20 or more of different scenes for a fit you can trust), or it fits where one or two frames happen to show their objects{}",
             o.real.display(),
-            real.images.len()
+            real.images.len(),
+            real.skipped().map(|s| format!(" ({s})")).unwrap_or_default()
         )));
     }
     Ok(real)
@@ -249,7 +264,7 @@ fn fit_warnings(
     (before, after): (f64, f64),
 ) -> Vec<String> {
     let n = real.images.len();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = real.skipped().into_iter().collect();
     if n < crate::eval::FEW_PHOTOS {
         warnings.push(format!(
             "only {n} photo(s): the fit matches what these photos show, not your domain; give 20 or more photos of different scenes for a fit you can trust"
@@ -350,6 +365,7 @@ fn fitted_params(marks: &[Mark], x: &[f64], improved: bool) -> (Vec<Option<Dist>
                 fitted: f.to_string(),
                 written_moments: [wm, ws],
                 fitted_moments: [fm, fs],
+                about_as_written: about_as_written([wm, ws], [fm, fs]),
             }
         })
         .collect();
@@ -422,7 +438,10 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let out_abs = resume::out_path(&o.out);
     let start_x: Vec<f64> = (0..dims).map(|k| marks::START[k % PER_MARK]).collect();
-    let bar = progress_bar(search::points(budget, dims) as u64, o.show_progress);
+    let total = search::points(budget, dims);
+    let bar = progress_bar(total as u64, o.show_progress);
+    // without a terminal (a log file, a cluster job) the bar is hidden: a line a generation
+    let log_lines = o.show_progress && !std::io::stderr().is_terminal();
     let written_score = obj.score(&start);
     bar.set_message(format!("objective {written_score:.4} as written"));
     bar.set_position(resumed.as_ref().map_or(0, |s| s.used) as u64);
@@ -445,6 +464,13 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         |state| {
             let b = state.history.last().copied().unwrap_or(f64::NAN);
             bar.set_message(format!("objective {b:.4} (as written {written_score:.4})"));
+            if log_lines {
+                eprintln!(
+                    "rendergan: fit: {}/{total} candidates, objective {b:.4} (as written {written_score:.4}), {:.0} s",
+                    state.used,
+                    earlier + t0.elapsed().as_secs_f64()
+                );
+            }
             resume::Saved {
                 rendergan: env!("CARGO_PKG_VERSION").into(),
                 key: key.clone(),
@@ -869,6 +895,34 @@ mod tests {
         assert_eq!(
             first_written(model)["objects[0].params.tint"],
             "{uniform: [0.5, 0.97]}"
+        );
+    }
+
+    #[test]
+    fn a_fit_that_left_a_distribution_as_written_says_so() {
+        // {uniform: [3, 20]} draws 11.5 ± 4.9; a normal with a std far beyond its bounds draws
+        // about the same, whatever its mean reads
+        let m = |text: &str| {
+            let d = Dist::from_value(&serde_yaml::from_str(text).unwrap()).unwrap();
+            let (mean, sd) = Mark::moments(&d);
+            [mean, sd]
+        };
+        let written = m("{uniform: [3, 20]}");
+        assert!(about_as_written(
+            written,
+            m("{normal: {mean: 16.87, std: 33.92, min: 3, max: 20}}")
+        ));
+        assert!(!about_as_written(
+            written,
+            m("{normal: {mean: 7.8, std: 0.3, min: 3, max: 20}}")
+        ));
+        assert!(
+            !about_as_written(written, m("{uniform: [10, 20]}")),
+            "moved and narrowed"
+        );
+        assert!(
+            !about_as_written(m("{int: [1, 1]}"), m("{int: [1, 1]}")),
+            "nothing to spread"
         );
     }
 

@@ -99,14 +99,19 @@ pub fn write(
     for p in &r.params {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=l><code>{}</code></td><td>{:.3} ± {:.3}</td><td class=l><code>{}</code></td><td>{:.3} ± {:.3}</td></tr>",
+            "<tr><td>{}</td><td class=l><code>{}</code></td><td>{:.3} ± {:.3}</td><td class=l><code>{}</code></td><td>{:.3} ± {:.3}{}</td></tr>",
             esc(&p.path),
             esc(&p.written),
             p.written_moments[0],
             p.written_moments[1],
             esc(&p.fitted),
             p.fitted_moments[0],
-            p.fitted_moments[1]
+            p.fitted_moments[1],
+            if p.about_as_written {
+                "<br><small>about as written: the photos did not pin it down</small>"
+            } else {
+                ""
+            }
         );
     }
     h.push_str("</table><h2>Content warnings (as <code>rendergan train</code> words them, whole frames)</h2><h3>as written</h3>");

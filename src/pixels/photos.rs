@@ -32,6 +32,27 @@ pub const MIN_REAL_IMAGES: usize = 1;
 const MIN_PHOTO_SIDE: u32 = 32;
 
 impl RealSet {
+    /// The image files that could not be read, for a warning (the first five named, with
+    /// why), or `None` when every one was read.
+    pub fn skipped(&self) -> Option<String> {
+        let n = self.unreadable.len();
+        let first = self.unreadable.first()?;
+        let named: Vec<String> = std::iter::once(first)
+            .chain(self.unreadable.iter().skip(1).take(4))
+            .map(|(f, why)| format!("{} ({why})", f.display()))
+            .collect();
+        let more = if n > 5 {
+            format!("; and {} more", n - 5)
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{n} image file(s) in {} could not be read and were left out: {}{more}",
+            self.dir.display(),
+            named.join("; ")
+        ))
+    }
+
     /// Loads `dir`; images are shrunk so their shorter side is at most `max_side`.
     pub fn load(dir: &Path, max_side: u32) -> Result<RealSet, PixelsError> {
         RealSet::load_flag(dir, max_side, "--real")

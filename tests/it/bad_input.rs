@@ -62,6 +62,41 @@ fn cli_reports_bad_input_with_exit_code_2_and_writes_nothing() {
 }
 
 #[test]
+fn validate_checks_and_lists_what_fit_reads() {
+    let dir = tmp();
+    let write = |name: &str, fov: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "count: 1\nimage: {{width: 64, height: 64}}\ncamera:\n  distance: {{uniform: [3, 9], fit: true}}\n  elevation: 30\n  fov: {fov}\nobjects: [{{model: box}}]\n"
+            ),
+        )
+        .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_rendergan"))
+            .args(["validate", "-c"])
+            .arg(&p)
+            .output()
+            .unwrap()
+    };
+    // a mark with nothing to search is fit's business, and validate says so, with its line
+    let o = write("const.yaml", "{const: 45, fit: true}");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("const.yaml:6: camera.fov: nothing to fit in a single value"),
+        "{err}"
+    );
+    let o = write("ok.yaml", "45");
+    assert!(o.status.success());
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("1 distribution(s) marked fit: true") && said.contains("camera.distance"),
+        "{said}"
+    );
+}
+
+#[test]
 fn existing_output_is_kept_without_overwrite() {
     let out = tmp();
     std::fs::write(out.path().join("precious.txt"), "keep me").unwrap();
