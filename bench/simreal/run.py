@@ -61,7 +61,7 @@ CONDITIONS = ["raw", "hand", "learned", "forced", "learned_whole", "forced_whole
 # the training runs (folders under WORK/<t>/) and their logs
 TRAIN_LOG = {"run": "train.log", "run_fitted": "train_fitted.log", "run_whole": "train_whole.log"}
 # the run folder each trained condition applies. learned/forced learn at the output's scale
-# (train --learn-at output, said explicitly since whole stays the default); *_whole learn on
+# (train --learn-at output, said explicitly: whole was the default until 2026-12-07); *_whole learn on
 # whole renders at the training resolution (--learn-at whole); fit_learned is README's path on
 # the fitted config, learning at the output's scale as learned does (train's default whole until
 # 2026-12-07f)

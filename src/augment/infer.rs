@@ -229,8 +229,8 @@ pub fn trained_weights(stages: &StageConfig, weights: Vec<u8>) -> Result<super::
 /// Coverage and noise of a batch of `w` × `h` images as tensors on `device`: coverage
 /// [B, 1, H, W] from `alphas` (row-major, in [0, 1]), noise maps made at the images' size in
 /// training pixels (`scale.maps` output pixels each), sensor noise per output pixel. With
-/// `windows` (the images are crops of larger renders, all of one size), the lighting noise is
-/// made for the whole render.
+/// `windows` (the images are crops of larger renders, all of one size), the lighting and
+/// background-texture noise is made for the whole render.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_inputs(
     seeds: &[u64],

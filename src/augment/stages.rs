@@ -83,8 +83,9 @@ impl From<f32> for Scales {
 }
 
 /// Where a training crop lies in the render it was cut from (output pixels): its top-left
-/// corner and the render's size. The whole-frame stages (lighting, the background's ramp and texture)
-/// are made for the whole render and then cut, so they see the frame as they do when applied.
+/// corner and the render's size. The whole-frame stages (lighting, the background's ramp and
+/// texture) are made for the whole render and then cut, so they see the frame as they do when
+/// applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub y: usize,

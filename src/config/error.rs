@@ -239,31 +239,53 @@ impl Source {
     }
 }
 
-/// serde's "invalid type: map, expected u64" in the words a config's reader uses ("expected a
-/// whole number (0 or more), found a mapping"), with a hint when a mapping (a distribution,
-/// perhaps marked `fit: true`) stands where one plain value goes.
+/// serde's "invalid type: map, expected u64" (or "invalid value: integer `-1`, expected u64")
+/// in the words a config's reader uses ("expected a whole number (0 or more), found -1"), with
+/// a hint when a mapping (a distribution, perhaps marked `fit: true`) stands where one plain
+/// value goes.
 fn in_plain_words(message: String) -> String {
     let Some((found, expected)) = message
         .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
         .and_then(|rest| rest.split_once(", expected "))
     else {
         return message;
     };
-    let want = match expected {
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)",
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
-        "f32" | "f64" => "a number",
-        "a boolean" => "true or false",
-        other => other,
+    let (want, plain_value) = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => ("a whole number (0 or more)", true),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => ("a whole number", true),
+        "f32" | "f64" => ("a number", true),
+        "a boolean" => ("true or false", true),
+        "a sequence" => ("a list", false),
+        other => (other, false),
     };
-    let (got, hint) = match found {
-        "map" if want != expected => (
-            "a mapping",
-            "; this field takes one plain value, not a distribution (only distributions are drawn per image or marked fit: true)",
-        ),
-        "map" => ("a mapping", ""),
-        "sequence" => ("a list", ""),
-        other => (other, ""),
+    // serde names the value's kind and quotes it: the value is what the reader wrote
+    let quoted = |kind: &str| {
+        found
+            .strip_prefix(kind)
+            .and_then(|v| v.strip_prefix(" `"))
+            .and_then(|v| v.strip_suffix('`'))
+            .map(str::to_string)
+    };
+    let got = match found {
+        "map" => "a mapping".to_string(),
+        "sequence" => "a list".to_string(),
+        "unit value" => "nothing (an empty value)".to_string(),
+        other => quoted("integer")
+            .or_else(|| quoted("floating point"))
+            .or_else(|| quoted("boolean"))
+            .or_else(|| {
+                other
+                    .strip_prefix("string ")
+                    .map(|v| format!("the text {v}"))
+            })
+            .unwrap_or_else(|| other.to_string()),
+    };
+    let hint = if found == "map" && plain_value {
+        "; this field takes one plain value, not a distribution (only distributions are drawn \
+         per image or marked fit: true)"
+    } else {
+        ""
     };
     format!("expected {want}, found {got}{hint}")
 }
@@ -393,16 +415,25 @@ mod tests {
         let e = parse("count: {int: [1, 5], fit: true}\n");
         assert_eq!(e.path, "count");
         assert_eq!(e.line, Some(1));
-        assert!(e.message.starts_with("expected a whole number (0 or more), found a mapping; this field takes one plain value"), "{}", e.message);
+        let plain = "expected a whole number (0 or more), found a mapping; this field takes one";
+        assert!(e.message.starts_with(plain), "{}", e.message);
         assert!(!e.message.contains("u64"), "{}", e.message);
-        let e = parse("count: 3\nscale: [1, 2]\n");
-        assert_eq!(e.message, "expected a number, found a list");
-        let e = parse("count: 2.5\n");
-        assert!(
-            e.message
-                .starts_with("expected a whole number (0 or more), found floating point"),
-            "{}",
-            e.message
+        let said = |text: &str| parse(text).message;
+        assert_eq!(
+            said("count: 3\nscale: [1, 2]\n"),
+            "expected a number, found a list"
+        );
+        let whole = "expected a whole number (0 or more), found";
+        assert_eq!(said("count: 2.5\n"), format!("{whole} 2.5"));
+        assert_eq!(said("count: -1\n"), format!("{whole} -1"));
+        assert_eq!(said("count: true\n"), format!("{whole} true"));
+        assert_eq!(
+            said("count: \"five\"\n"),
+            format!("{whole} the text \"five\"")
+        );
+        assert_eq!(
+            said("count:\n"),
+            format!("{whole} nothing (an empty value)")
         );
     }
 

@@ -282,7 +282,17 @@ fn refuse(file: &Path, path: &str, name: &str, msg: impl std::fmt::Display) -> a
     InputError(format!("{}{at}: {name}: {msg}", file.display())).into()
 }
 
-/// [`find`], for a config that need not mark anything (`validate`): no marks is no error.
+/// [`check`] of the config file `file`, loaded as `cfg`: its marks, those of its model files
+/// included (`validate`).
+pub fn of_file(file: &Path, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
+    let root: Value = serde_yaml::from_str(&text)
+        .map_err(|e| InputError(format!("{}: cannot parse: {e}", file.display())))?;
+    check(file, &root, cfg)
+}
+
+/// [`find`], for a config that need not mark anything: no marks is no error.
 pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
     let mut found = Vec::new();
     walk(root, &mut Vec::new(), &mut found).map_err(|(p, m)| refuse(file, &p, &p, m))?;

@@ -101,9 +101,10 @@ pub struct Fitted {
     /// Mean and standard deviation of what each draws.
     pub written_moments: [f64; 2],
     pub fitted_moments: [f64; 2],
-    /// Whether the fitted draws are about the written ones (mean within 0.15 and spread above
-    /// 0.85 of the written spread): the photos did not pin this one down, whatever the fitted
-    /// parameters read like (a normal with a std far beyond its bounds draws nearly uniformly).
+    /// Whether the fit moved this one and its draws are still about the written ones (mean
+    /// within 0.15 and spread above 0.85 of the written spread): the photos did not pin it down,
+    /// whatever the fitted parameters read like (a normal with a std far beyond its bounds
+    /// draws nearly uniformly). False when the fit did not improve (nothing was fitted).
     pub about_as_written: bool,
 }
 
@@ -365,7 +366,8 @@ fn fitted_params(marks: &[Mark], x: &[f64], improved: bool) -> (Vec<Option<Dist>
                 fitted: f.to_string(),
                 written_moments: [wm, ws],
                 fitted_moments: [fm, fs],
-                about_as_written: about_as_written([wm, ws], [fm, fs]),
+                // a fit that did not improve fitted nothing: written is what it keeps
+                about_as_written: d.is_some() && about_as_written([wm, ws], [fm, fs]),
             }
         })
         .collect();

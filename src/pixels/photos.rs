@@ -36,9 +36,13 @@ impl RealSet {
     /// why), or `None` when every one was read.
     pub fn skipped(&self) -> Option<String> {
         let n = self.unreadable.len();
-        let first = self.unreadable.first()?;
-        let named: Vec<String> = std::iter::once(first)
-            .chain(self.unreadable.iter().skip(1).take(4))
+        if n == 0 {
+            return None;
+        }
+        let named: Vec<String> = self
+            .unreadable
+            .iter()
+            .take(5)
             .map(|(f, why)| format!("{} ({why})", f.display()))
             .collect();
         let more = if n > 5 {
@@ -253,6 +257,11 @@ mod tests {
             "{why:?}"
         );
         assert_eq!(set.not_images, 1);
+        let said = set.skipped().expect("three were skipped");
+        assert!(
+            said.starts_with("3 image file(s) in ") && said.contains("cut.jpg (truncated JPEG"),
+            "{said}"
+        );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let c = set.crop(&mut rng, 16, |r| r.gen_range(0.3..0.8), 3);
         assert_eq!(c.len(), 3 * 16 * 16);

@@ -19,6 +19,7 @@ pub const SCENERY_ID: u32 = 0xFFFF;
 pub fn is_labelled(id: u32) -> bool {
     id != 0 && id != SCENERY_ID
 }
+
 /// Largest texture side the renderer uses (every wgpu adapter supports it).
 pub const MAX_SIDE: u32 = 8192;
 

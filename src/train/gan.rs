@@ -512,8 +512,8 @@ fn load_photos(dir: &Path, side: u32) -> Result<RealSet> {
         real.unreadable.len(),
         real.not_images
     ));
-    for (f, why) in real.unreadable.iter().take(5) {
-        say(&format!("  skipped {}: {why}", f.display()));
+    if let Some(skipped) = real.skipped() {
+        say(&format!("warning: {skipped}"));
     }
     Ok(real)
 }
@@ -561,6 +561,21 @@ fn stage_config(
             bg_texture: info.stages.bg_texture,
             ..stages.clone()
         };
+        if info.stages == same && info.resolution == res && info.render_size() != render {
+            // the same stages where they learn changed: a run of the former default (whole)
+            let at = if info.render_size() == info.resolution {
+                "whole"
+            } else {
+                "output"
+            };
+            return Err(crate::config::InputError(format!(
+                "--resume {}: the run learned on crops of {}² renders, the config now asks for {}² (train.learn_at, whose default is output since 2026-12-07); pass --learn-at {at} to go on with the run, or use a new -o folder",
+                out.display(),
+                info.render_size(),
+                render
+            ))
+            .into());
+        }
         if info.stages != same || info.resolution != res || info.render_size() != render {
             bail!(
                 "--resume {}: the run was trained with {:?} at {}² (crops of {}² renders), the config now asks for {:?} at {}² (crops of {}² renders); use a new -o folder",

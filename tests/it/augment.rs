@@ -458,6 +458,19 @@ fn a_stopped_training_resumes_where_it_was() {
         a, b,
         "the resumed run's steps 4..6 differ from the uninterrupted run's"
     );
+    // a run of whole renders, resumed where the config now learns at a larger output's scale
+    // (the default changed so): the error names the flag that goes on with it
+    (cfg.width, cfg.height) = (128, 128);
+    cfg.train.learn_at = rendergan::config::LearnAt::Output;
+    let err = train(&cfg, &opts("stopped", 9, true)).unwrap_err();
+    let e = err.to_string();
+    assert!(
+        e.contains("crops of 64² renders") && e.contains("--learn-at whole"),
+        "{e}"
+    );
+    assert!(err
+        .downcast_ref::<rendergan::config::InputError>()
+        .is_some());
 }
 
 /// A run whose "real" photos are renders of the config itself has nothing to learn: its verdict
