@@ -285,11 +285,15 @@ fn refuse(file: &Path, path: &str, name: &str, msg: impl std::fmt::Display) -> a
 /// [`check`] of the config file `file`, loaded as `cfg`: its marks, those of its model files
 /// included (`validate`).
 pub fn of_file(file: &Path, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
+    check(file, &read_tree(file)?, cfg)
+}
+
+/// The YAML tree of a config or model file, an unreadable or unparsable one refused by name.
+fn read_tree(file: &Path) -> anyhow::Result<Value> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
-    let root: Value = serde_yaml::from_str(&text)
-        .map_err(|e| InputError(format!("{}: cannot parse: {e}", file.display())))?;
-    check(file, &root, cfg)
+    Ok(serde_yaml::from_str(&text)
+        .map_err(|e| InputError(format!("{}: cannot parse: {e}", file.display())))?)
 }
 
 /// [`find`], for a config that need not mark anything: no marks is no error.
@@ -326,10 +330,7 @@ pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark
         if !mfile.is_file() {
             continue; // a built-in model: nothing marked
         }
-        let text = std::fs::read_to_string(mfile)
-            .map_err(|e| InputError(format!("{}: cannot read: {e}", mfile.display())))?;
-        let mroot: Value = serde_yaml::from_str(&text)
-            .map_err(|e| InputError(format!("{}: cannot parse: {e}", mfile.display())))?;
+        let mroot = read_tree(mfile)?;
         let mut inside = Vec::new();
         walk(&mroot, &mut Vec::new(), &mut inside).map_err(|(p, m)| refuse(mfile, &p, &p, m))?;
         let overridden = objects
