@@ -439,13 +439,13 @@ fn validate(config: PathBuf) -> Result<ExitCode> {
     generate::check_memory(&cfg)?;
     // what only fit reads, the `fit: true` marks in the config and its model files: a mark fit
     // would refuse is said, but generate and train take the config as it is
-    let marks = match crate::fit::marks::of_file(&config, &cfg) {
-        Ok(marks) => marks,
-        Err(e) => {
-            eprintln!("rendergan: warning: `rendergan fit` would refuse this config: {e:#}");
-            Vec::new()
-        }
+    let (marks, refused) = match crate::fit::marks::of_file(&config, &cfg) {
+        Ok(found) => found,
+        Err(e) => (Vec::new(), vec![e]),
     };
+    for e in &refused {
+        eprintln!("rendergan: warning: `rendergan fit` would refuse this config: {e:#}");
+    }
     println!(
         "{}: ok — {} images of {}×{}, {} class{} ({})",
         config.display(),
@@ -620,6 +620,14 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
     for w in &r.after.content_warnings {
         eprintln!("rendergan: still after the fit: {w}");
     }
+    eprintln!(
+        "rendergan: {}",
+        crate::fit::objects::summary(
+            &r.before.objects,
+            r.improved.then_some(&r.after.objects),
+            r.height
+        )
+    );
     eprintln!(
         "rendergan: {} {} (objective on held-out scenes {:.4} as written -> {:.4}); report: {}",
         if r.improved {

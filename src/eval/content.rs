@@ -128,35 +128,50 @@ pub fn measure(images: &[Vec<f32>], c: usize, res: usize) -> Content {
 }
 
 /// Warnings, each naming the likely config change, when the real crops and the renders differ
-/// in content. `crop` is the middle of `train.real_crop`.
-pub fn mismatch(real: &Content, synth: &Content, crop: f64) -> Vec<String> {
+/// in content. `crop` is the middle of `train.real_crop` when the photos are cut to crops of
+/// that share (train), None when whole frames are compared (fit: its crops are the photos'
+/// whole field of view, so `train.real_crop` changes nothing there).
+pub fn mismatch(real: &Content, synth: &Content, crop: Option<f64>) -> Vec<String> {
     let mut out = Vec::new();
     let pct = |v: f64| (v * 100.0).round();
+    // the real_crop advice, where crops are cut
+    let or_crop = |verb: &str, to: Option<f64>| match (crop, to) {
+        (Some(c), None) => {
+            format!(" or {verb} train.real_crop (now about {c:.2} of the shorter side)")
+        }
+        (Some(_), Some(t)) => format!(" or {verb} train.real_crop to about {t:.2}"),
+        (None, _) => String::new(),
+    };
     if real.busy > synth.busy + 0.15 && real.busy > 1.5 * synth.busy {
         out.push(format!(
-            "real crops look busier than the renders ({}% of their 8×8 patches hold edges or texture, {}% of the renders'): if your photos show more objects per area, raise objects[].count or lower train.real_crop (now about {crop:.2} of the shorter side); if their background is textured, give background.images with photos of it",
+            "real crops look busier than the renders ({}% of their 8×8 patches hold edges or texture, {}% of the renders'): if your photos show more objects per area, raise objects[].count{}; if their background is textured, give background.images with photos of it",
             pct(real.busy),
-            pct(synth.busy)
+            pct(synth.busy),
+            or_crop("lower", None)
         ));
     } else if synth.busy > real.busy + 0.15 && synth.busy > 1.5 * real.busy {
         out.push(format!(
-            "renders look busier than the real crops ({}% of their 8×8 patches hold edges or texture, {}% of the real crops'): lower objects[].count or raise train.real_crop (now about {crop:.2} of the shorter side)",
+            "renders look busier than the real crops ({}% of their 8×8 patches hold edges or texture, {}% of the real crops'): lower objects[].count{}",
             pct(synth.busy),
-            pct(real.busy)
+            pct(real.busy),
+            or_crop("raise", None)
         ));
     }
     if real.scale > 0.0 && synth.scale > 0.0 {
         let r = real.scale / synth.scale;
         if r < 0.7 {
             out.push(format!(
-                "structures in the real crops look about {:.1}× smaller than in the renders: lower train.real_crop to about {:.2} (smaller crops enlarge the photos' objects) or raise camera.distance",
+                "structures in the real crops look about {:.1}× smaller than in the renders: raise camera.distance{}",
                 1.0 / r,
-                (crop * r).max(0.05)
+                crop.map_or(String::new(), |c| format!(
+                    " or lower train.real_crop to about {:.2} (smaller crops enlarge the photos' objects)",
+                    (c * r).max(0.05)
+                ))
             ));
         } else if r > 1.45 {
             out.push(format!(
-                "structures in the real crops look about {r:.1}× larger than in the renders: raise train.real_crop to about {:.2} or lower camera.distance",
-                (crop * r).min(1.0)
+                "structures in the real crops look about {r:.1}× larger than in the renders: lower camera.distance{}",
+                or_crop("raise", crop.map(|c| (c * r).min(1.0)))
             ));
         }
     }
@@ -244,7 +259,7 @@ mod tests {
         let (a, b) = (measure(&many_small, 3, 64), measure(&few, 3, 64));
         assert!(a.busy > b.busy, "{a:?} vs {b:?}");
         assert!(a.scale < b.scale, "{a:?} vs {b:?}");
-        let w = mismatch(&a, &b, 0.5);
+        let w = mismatch(&a, &b, Some(0.5));
         assert!(
             w.iter()
                 .any(|m| m.contains("busier") && m.contains("objects[].count")),
@@ -255,9 +270,17 @@ mod tests {
                 .any(|m| m.contains("smaller") && m.contains("train.real_crop")),
             "{w:?}"
         );
+        // comparing whole frames (fit), the advice leaves train.real_crop out
+        let whole = mismatch(&a, &b, None);
+        assert_eq!(whole.len(), w.len(), "{whole:?}");
+        assert!(
+            whole.iter().all(|m| !m.contains("real_crop"))
+                && whole.iter().any(|m| m.contains("raise camera.distance")),
+            "{whole:?}"
+        );
         // the same content warns about nothing
         let again: Vec<Vec<f32>> = (8..16).map(|s| squares(1, 16, s)).collect();
-        assert!(mismatch(&measure(&again, 3, 64), &b, 0.5).is_empty());
+        assert!(mismatch(&measure(&again, 3, 64), &b, Some(0.5)).is_empty());
     }
 
     #[test]

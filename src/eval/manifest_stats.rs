@@ -98,6 +98,8 @@ pub struct ClassCount {
     pub drawn: usize,
     /// Of those, objects with a label (visible enough).
     pub labelled: usize,
+    /// Of those without, objects wholly outside the view (no pixel drawn, no drawn box).
+    pub out_of_view: usize,
     /// Images with at least one labelled object of the class.
     pub images: usize,
     /// Mean side of the visible box, pixels (√(w·h)).
@@ -193,6 +195,9 @@ pub fn stats(lines: &[ManifestLine]) -> DatasetStats {
             let c = classes.entry(class.to_string()).or_default();
             c.drawn += 1;
             if !o.labeled {
+                if o.visible_pixels == 0 && o.bbox.is_none() && o.bbox_full.is_none() {
+                    c.out_of_view += 1;
+                }
                 continue;
             }
             labelled_here += 1;
@@ -253,10 +258,19 @@ pub fn stats(lines: &[ManifestLine]) -> DatasetStats {
         .collect();
     for (name, c) in &classes {
         if c.drawn > 0 && c.labelled * 2 < c.drawn {
-            warnings.push(format!(
-                "class {name}: only {} of {} drawn objects got a label (the rest were hidden or smaller than labels.min_visible_pixels / min_visibility); move the camera closer or spread the objects",
-                c.labelled, c.drawn
-            ));
+            let unlabelled = c.drawn - c.labelled;
+            // most of them outside the view: bringing the camera closer would lose more
+            warnings.push(if c.out_of_view * 2 >= unlabelled {
+                format!(
+                    "class {name}: only {} of {} drawn objects got a label; {} of the rest lie wholly outside the view: narrow the placement's x / y ranges to what the camera sees, or raise camera.distance or fov",
+                    c.labelled, c.drawn, c.out_of_view
+                )
+            } else {
+                format!(
+                    "class {name}: only {} of {} drawn objects got a label (the rest were hidden or smaller than labels.min_visible_pixels / min_visibility; {} wholly outside the view); move the camera closer or spread the objects",
+                    c.labelled, c.drawn, c.out_of_view
+                )
+            });
         }
     }
     let label_safety = (!kept.is_empty()).then(|| LabelSafety::from_kept(&mut kept));
@@ -348,6 +362,12 @@ mod tests {
                     "objects": [
                         {"class": "bolt", "labeled": true, "bbox": [0, 0, 10, 40], "visibility": 0.9},
                         {"class": "nut", "labeled": i % 4 == 0, "bbox": [0, 0, 5, 5], "visibility": 0.1},
+                        // outside the view but one time in four
+                        if i % 4 == 0 {
+                            json!({"class": "die", "labeled": true, "bbox": [0, 0, 5, 5], "bbox_full": [0, 0, 5, 5], "visible_pixels": 25})
+                        } else {
+                            json!({"class": "die", "labeled": false})
+                        },
                     ],
                     "augment": {"blur": 0.8, "light_range": 0.3, "detail": 0.01 * (i % 5) as f64,
                                 "contrast": [[0.3, 0.25], [0.2, if i == 7 { -0.1 } else { 0.2 }]]},
@@ -362,7 +382,16 @@ mod tests {
         assert!((bolt.mean_size - 20.0).abs() < 1e-9);
         assert_eq!(s.classes["nut"].labelled, 10);
         let w = s.warnings.join("\n");
-        assert!(w.contains("class nut: only 10 of 40"), "{w}");
+        assert!(
+            w.contains("class nut: only 10 of 40")
+                && w.contains("0 wholly outside the view); move the camera closer"),
+            "{w}"
+        );
+        assert_eq!(s.classes["die"].out_of_view, 30);
+        assert!(
+            w.contains("class die: only 10 of 40 drawn objects got a label; 30 of the rest lie wholly outside the view: narrow the placement"),
+            "{w}"
+        );
         assert!(w.contains("stage light_range does the same"), "{w}");
         assert!(
             !w.contains("stage blur"),

@@ -282,10 +282,10 @@ fn refuse(file: &Path, path: &str, name: &str, msg: impl std::fmt::Display) -> a
     InputError(format!("{}{at}: {name}: {msg}", file.display())).into()
 }
 
-/// [`check`] of the config file `file`, loaded as `cfg`: its marks, those of its model files
-/// included (`validate`).
-pub fn of_file(file: &Path, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
-    check(file, &read_tree(file)?, cfg)
+/// [`check_all`] of the config file `file`, loaded as `cfg`: its marks, those of its model
+/// files included, and the refusals (`validate`).
+pub fn of_file(file: &Path, cfg: &Config) -> anyhow::Result<(Vec<Mark>, Vec<anyhow::Error>)> {
+    Ok(check_all(file, &read_tree(file)?, cfg))
 }
 
 /// The YAML tree of a config or model file, an unreadable or unparsable one refused by name.
@@ -298,8 +298,22 @@ fn read_tree(file: &Path) -> anyhow::Result<Value> {
 
 /// [`find`], for a config that need not mark anything: no marks is no error.
 pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark>> {
+    let (marks, mut refused) = check_all(file, root, cfg);
+    match refused.is_empty() {
+        true => Ok(marks),
+        false => Err(refused.remove(0)),
+    }
+}
+
+/// The marks fit would take and, each with its own error, those it would refuse (a tree with a
+/// misplaced `fit:` is left at that one; an unreadable model file is one refusal): `validate`
+/// lists both.
+pub fn check_all(file: &Path, root: &Value, cfg: &Config) -> (Vec<Mark>, Vec<anyhow::Error>) {
+    let mut refused = Vec::new();
     let mut found = Vec::new();
-    walk(root, &mut Vec::new(), &mut found).map_err(|(p, m)| refuse(file, &p, &p, m))?;
+    if let Err((p, m)) = walk(root, &mut Vec::new(), &mut found) {
+        refused.push(refuse(file, &p, &p, m));
+    }
     let mut marks = Vec::new();
     for (path, v) in found {
         let name = path_text(&path);
@@ -308,7 +322,7 @@ pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark
             _ => "",
         };
         if !SCENE_SECTIONS.contains(&top) {
-            return Err(refuse(
+            refused.push(refuse(
                 file,
                 &name,
                 &name,
@@ -317,9 +331,13 @@ pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark
                     SCENE_SECTIONS.join(", ")
                 ),
             ));
+            continue;
         }
         let at = name.clone();
-        marks.push(mark((file, &at), path, name, &v, None)?);
+        match mark((file, &at), path, name, &v, None) {
+            Ok(m) => marks.push(m),
+            Err(e) => refused.push(e),
+        }
     }
     let objects = match root.get("objects") {
         Some(Value::Sequence(o)) => o.clone(),
@@ -330,9 +348,17 @@ pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark
         if !mfile.is_file() {
             continue; // a built-in model: nothing marked
         }
-        let mroot = read_tree(mfile)?;
+        let mroot = match read_tree(mfile) {
+            Ok(t) => t,
+            Err(e) => {
+                refused.push(e);
+                continue;
+            }
+        };
         let mut inside = Vec::new();
-        walk(&mroot, &mut Vec::new(), &mut inside).map_err(|(p, m)| refuse(mfile, &p, &p, m))?;
+        if let Err((p, m)) = walk(&mroot, &mut Vec::new(), &mut inside) {
+            refused.push(refuse(mfile, &p, &p, m));
+        }
         let overridden = objects
             .get(i)
             .and_then(|o| o.get("params"))
@@ -344,12 +370,13 @@ pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark
                 [Seg::Key(p), Seg::Key(n)] if p == "params" => n.clone(),
                 _ => {
                     let p = path_text(&path);
-                    return Err(refuse(
+                    refused.push(refuse(
                         mfile,
                         &p,
                         &p,
                         "`fit: true` is read on a model's params only; declare the distribution under params: and use it by name",
                     ));
+                    continue;
                 }
             };
             if overridden.contains_key(Value::String(pname.clone())) {
@@ -363,16 +390,13 @@ pub fn check(file: &Path, root: &Value, cfg: &Config) -> anyhow::Result<Vec<Mark
             ];
             let name = format!("{} ({} params.{pname})", path_text(&cpath), mfile.display());
             let in_file = format!("params.{pname}");
-            marks.push(mark(
-                (mfile, &in_file),
-                cpath,
-                name,
-                &v,
-                Some(mfile.clone()),
-            )?);
+            match mark((mfile, &in_file), cpath, name, &v, Some(mfile.clone())) {
+                Ok(m) => marks.push(m),
+                Err(e) => refused.push(e),
+            }
         }
     }
-    Ok(marks)
+    (marks, refused)
 }
 
 /// The marks of a config (its YAML tree `root`, validated as `cfg`) and of the model files its

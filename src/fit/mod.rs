@@ -12,6 +12,7 @@
 
 pub mod marks;
 pub mod objective;
+pub mod objects;
 pub mod page;
 pub mod resume;
 pub mod search;
@@ -33,9 +34,10 @@ use crate::eval::content::{self, Content};
 use crate::eval::{metrics, Features};
 use crate::pixels::photos::RealSet;
 use crate::scene::seed;
-use crate::train::synth::{ShrunkLabelled, Synth};
+use crate::train::synth::{ShrunkIds, ShrunkLabelled, Synth, SUPERSAMPLE};
 use marks::{Mark, PER_MARK};
 use objective::Objective;
+use objects::Objects;
 
 /// Fewest photos a fit accepts: with fewer it fits where one or two frames happen to show
 /// their objects, not the photos' kind of scene.
@@ -122,6 +124,8 @@ pub struct Side {
     /// Mean distance of a photo to its nearest render on eval's features (units of the photos'
     /// median 5-NN radius; ≤ 1: as close as photos are to each other).
     pub photo_distance: f64,
+    /// The labelled objects in these renders: how many a scene, how large.
+    pub objects: Objects,
     pub content: Content,
     /// `rendergan train`'s content warnings for these renders against the photos.
     pub content_warnings: Vec<String>,
@@ -153,6 +157,8 @@ pub struct FitReport {
     /// half the objective.
     pub labelled_kinds: String,
     pub resolution: usize,
+    /// The output's height in pixels (the config's), which the objects' sizes are told in.
+    pub height: u32,
     pub renders_per_candidate: usize,
     pub candidates: usize,
     pub seed: u64,
@@ -220,6 +226,12 @@ fn renders(synth: &mut Synth, cfg: &Config, n: usize) -> anyhow::Result<Vec<Vec<
     synth.shrunk(0, n, RENDER_BATCH, 3)
 }
 
+/// [`renders`] with their instance ids at the rendered side (the same images).
+fn renders_ids(synth: &mut Synth, cfg: &Config, n: usize) -> anyhow::Result<ShrunkIds> {
+    synth.set_config(cfg);
+    synth.shrunk_ids(0, n, RENDER_BATCH, 3)
+}
+
 /// [`renders`] with their labelled pixels (the same images).
 fn labelled_renders(synth: &mut Synth, cfg: &Config, n: usize) -> anyhow::Result<ShrunkLabelled> {
     synth.set_config(cfg);
@@ -278,12 +290,28 @@ fn fit_warnings(
                 .zip(params)
                 .filter_map(|(m, p)| m.at_edge(p.fitted_moments[0], p.fitted_moments[1])),
         );
+        warnings.extend(params.iter().filter_map(one_count));
     } else {
         warnings.push(format!(
             "the fitted distributions did not beat the written ones on held-out scenes (objective {after:.4} vs {before:.4}); the config was written unchanged: widen the marked ranges, mark what differs (see the descriptors), or give more photos"
         ));
     }
     warnings
+}
+
+/// A warning when a marked count written as a range was fitted to nearly one value: the search
+/// settles on the count that matches the photos best on average, and a detector trained on
+/// scenes that all hold the same number of objects never sees the others (pills: 7 capsules in
+/// every scene, draws 7.02 ± 0.14, where the photos hold 1 to 22).
+fn one_count(p: &Fitted) -> Option<String> {
+    let ([wm, ws], [fm, fs]) = (p.written_moments, p.fitted_moments);
+    (p.path.ends_with(".count") && ws > 0.5 && fs < 0.25).then(|| {
+        format!(
+            "{}: fitted to nearly one value ({:.0} in almost every scene, draws {fm:.2} ± {fs:.2}; written {wm:.1} ± {ws:.1}): a detector trained on it sees that many objects in every image; if your photos hold different numbers, write the range they hold by hand (or leave it marked and fit with a larger --budget)",
+            p.path,
+            fm.round()
+        )
+    })
 }
 
 /// Share of drawn objects left out for overlap above which [`overlap_warning`] speaks.
@@ -491,8 +519,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let fitted_cfg = candidate(o, &root, &marks, &best.x)?;
     let mut held = Synth::supersampled(&written, res, seed::FIT_HELD, &ctx)?;
     let n_held = 2 * o.renders;
-    let before_imgs = renders(&mut held, &written, n_held)?;
-    let after_imgs = renders(&mut held, &fitted_cfg, n_held)?;
+    let (before_imgs, before_ids) = renders_ids(&mut held, &written, n_held)?;
+    let (after_imgs, after_ids) = renders_ids(&mut held, &fitted_cfg, n_held)?;
     let (b_desc, a_desc) = (
         objective::describe_all(&before_imgs, res, &kinds),
         objective::describe_all(&after_imgs, res, &kinds),
@@ -501,13 +529,15 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     let improved = a_obj < b_obj;
 
     let real_content = content::measure(&crops, 3, res);
-    let side = |desc: &[Vec<f64>], imgs: &[Vec<f32>], objective: f64, distance: f64| {
+    let rendered = SUPERSAMPLE * res;
+    let side = |desc: &[Vec<f64>], (imgs, ids): (&[Vec<f32>], &[Vec<u32>]), objective, distance| {
         let c = content::measure(imgs, 3, res);
         Side {
             objective,
             photo_distance: distance,
+            objects: Objects::of(ids, rendered, &written.labels, written.height),
             content: c,
-            content_warnings: content::mismatch(&real_content, &c, 1.0),
+            content_warnings: content::mismatch(&real_content, &c, None),
             descriptors: obj
                 .compare(desc)
                 .into_iter()
@@ -524,8 +554,8 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         &after_imgs,
         res,
     );
-    let before = side(&b_desc, &before_imgs, b_obj, cover.mean[0]);
-    let after = side(&a_desc, &after_imgs, a_obj, cover.mean[1]);
+    let before = side(&b_desc, (&before_imgs, &before_ids), b_obj, cover.mean[0]);
+    let after = side(&a_desc, (&after_imgs, &after_ids), a_obj, cover.mean[1]);
 
     let (dists, params) = fitted_params(&marks, &best.x, improved);
     let mut warnings: Vec<String> = few.into_iter().collect();
@@ -552,6 +582,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         photo_colours: format!("the photos' foreground holds {}", kinds.summary()),
         labelled_kinds: labelled.summary(&kinds),
         resolution: res,
+        height: written.height,
         renders_per_candidate: o.renders,
         candidates: history.len() * search::population(dims),
         seed: o.seed,
@@ -925,6 +956,39 @@ mod tests {
         assert!(
             !about_as_written(m("{int: [1, 1]}"), m("{int: [1, 1]}")),
             "nothing to spread"
+        );
+    }
+
+    #[test]
+    fn a_count_fitted_to_one_value_is_named() {
+        let fitted = |path: &str, written: [f64; 2], fitted: [f64; 2]| Fitted {
+            path: path.into(),
+            model_file: None,
+            written: String::new(),
+            fitted: String::new(),
+            written_moments: written,
+            fitted_moments: fitted,
+            about_as_written: false,
+        };
+        let w =
+            one_count(&fitted("objects[1].count", [6.0, 3.7], [7.021, 0.143])).expect("a warning");
+        assert!(
+            w.starts_with("objects[1].count: fitted to nearly one value (7 in almost every scene"),
+            "{w}"
+        );
+        assert_eq!(
+            one_count(&fitted("objects[1].count", [6.0, 3.7], [7.0, 1.2])),
+            None
+        );
+        assert_eq!(
+            one_count(&fitted("objects[0].count", [1.0, 0.0], [1.0, 0.0])),
+            None,
+            "written as one value"
+        );
+        assert_eq!(
+            one_count(&fitted("camera.distance", [6.0, 3.7], [7.0, 0.1])),
+            None,
+            "not a count"
         );
     }
 

@@ -140,9 +140,20 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     let real = load_photos(&opts.real, photo_side(res, render, lo))?;
     say(&format!("learning on {device_name}"));
     if render > res {
+        // renders are at most 4 × the training side: a taller output is learned at a share of
+        // its scale, which the user can raise with train.resolution
+        let at = if render as u32 == cfg.height {
+            String::new()
+        } else {
+            format!(
+                " (the output is {} px tall: {:.2} of its scale; train.resolution: 128 learns nearer it, at ~4× the step's cost)",
+                cfg.height,
+                render as f64 / cfg.height as f64
+            )
+        };
         say(&format!(
             "learning at the output's scale: {res}² crops of {render}² renders, photo crops of \
-             {:.0}–{:.0} % of a photo's shorter side",
+             {:.0}–{:.0} % of a photo's shorter side{at}",
             100.0 * lo * share,
             100.0 * hi * share
         ));
@@ -187,7 +198,7 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
         content::measure(&crops, c, res),
         content::measure(&content_renders, c, res),
     );
-    for w in content::mismatch(&real_content, &synth_content, crop_mid) {
+    for w in content::mismatch(&real_content, &synth_content, Some(crop_mid)) {
         say(&format!("warning: {w}"));
     }
     let probe = Probe::new(
@@ -451,6 +462,16 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
     if let Some(v) = &outcome.verdict {
         for line in v.lines() {
             say(&line);
+        }
+        // the best checkpoint is the most realistic, which a collapsed chain can be
+        if let (true, Some(at)) = (v.helped(), collapse.spread_at) {
+            if v.best_step >= at {
+                say(&format!(
+                    "warning: the chain handed over (step {}) is from after the collapse warned at step {at}: its images are far more alike than the raw renders; look at samples/, and consider --steps {} or a lower train.lr_g",
+                    v.best_step,
+                    (at / 2).max(1)
+                ));
+            }
         }
     }
     Ok(())

@@ -223,6 +223,8 @@ fn objects_of(renders: &SynthBatch, c: usize, res: usize) -> Vec<Vec<(f32, Regio
 #[derive(Default)]
 pub struct Collapse {
     said: Vec<String>,
+    /// The first probe step at which the learned images were far more alike than the raw ones.
+    pub spread_at: Option<u64>,
 }
 
 impl Collapse {
@@ -248,6 +250,7 @@ impl Collapse {
             .collect();
         if let Some((learned, raw)) = spread {
             if learned < 0.5 * raw {
+                self.spread_at.get_or_insert(step);
                 out.push((
                     "spread".into(),
                     format!(
@@ -417,12 +420,14 @@ impl Verdict {
     /// order they are printed.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!(
-            "realism on {} held-out real crops{} (a fresh classifier's accuracy telling them from the images: 0.5 = indistinguishable, 1.0 = trivially different): raw renders {}, learned {} (step {})",
+            "realism on {} held-out real crops{} (a fresh classifier's accuracy telling them from the images: 0.5 = indistinguishable, 1.0 = trivially different): raw renders {}, learned {} (step {}); over {} folds, where the probes during training take {}, so the raw figure said at the start may differ by about its ±",
             self.held_out,
             if self.disjoint { "" } else { " (from the same photos the discriminator saw: too few photos to hold some out)" },
             self.raw,
             self.learned,
-            self.best_step
+            self.best_step,
+            self.raw.folds,
+            FOLDS_DURING
         )];
         if let Some(s) = &self.label_safety {
             out.push(format!(

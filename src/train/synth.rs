@@ -37,6 +37,10 @@ impl SynthBatch {
 /// returns them.
 pub type ShrunkLabelled = (Vec<Vec<f32>>, Vec<Vec<bool>>);
 
+/// Shrunk renders (CHW) and their instance ids (row-major, at the rendered side), as
+/// [`Synth::shrunk_ids`] returns them.
+pub type ShrunkIds = (Vec<Vec<f32>>, Vec<Vec<u32>>);
+
 /// Opens the render device training's renders use (the best adapter, as `generate` does).
 pub fn open_device() -> Result<RenderContext> {
     Ok(RenderContext::new()?)
@@ -232,6 +236,19 @@ impl<'a> Synth<'a> {
         Ok(self.shrink(&all, channels))
     }
 
+    /// [`Synth::shrunk`], with each render's instance ids (row-major, at the rendered side
+    /// [`SUPERSAMPLE`] × the shrunk one).
+    pub fn shrunk_ids(
+        &mut self,
+        first: u64,
+        n: usize,
+        batch: usize,
+        channels: usize,
+    ) -> Result<ShrunkIds> {
+        let all = self.many(first, n, batch, 3)?;
+        Ok((self.shrink(&all, channels), all.ids))
+    }
+
     /// [`Synth::shrunk`], with each image's labelled pixels (row-major, the shrunk side): those
     /// that at least half of their [`SUPERSAMPLE`]² render pixels show a labelled object on.
     pub fn shrunk_labelled(
@@ -242,10 +259,9 @@ impl<'a> Synth<'a> {
         channels: usize,
     ) -> Result<ShrunkLabelled> {
         use rayon::prelude::*;
-        let all = self.many(first, n, batch, 3)?;
+        let (images, ids) = self.shrunk_ids(first, n, batch, channels)?;
         let (big, side) = (self.res, self.res / SUPERSAMPLE);
-        let labelled = all
-            .ids
+        let labelled = ids
             .par_iter()
             .map(|ids| {
                 (0..side * side)
@@ -261,7 +277,7 @@ impl<'a> Synth<'a> {
                     .collect()
             })
             .collect();
-        Ok((self.shrink(&all, channels), labelled))
+        Ok((images, labelled))
     }
 
     /// A batch of whole [`Synth::supersampled`] renders, each shrunk by [`SUPERSAMPLE`].

@@ -89,6 +89,12 @@ fn validate_checks_and_lists_what_fit_reads() {
             && err.contains("const.yaml:6: camera.fov: nothing to fit in a single value"),
         "{err}"
     );
+    // and still lists the marks fit would take
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("1 distribution(s) marked fit: true") && said.contains("camera.distance"),
+        "{said}"
+    );
     let o = write("ok.yaml", "45");
     assert!(o.status.success());
     let said = String::from_utf8_lossy(&o.stdout);

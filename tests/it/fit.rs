@@ -136,6 +136,34 @@ fn fit_recovers_the_count_distance_and_background_of_known_photos() {
         (got - want).abs() <= 2.5,
         "balls per image {got} vs the photos' {want}"
     );
+    // the summary's labelled objects are what generate labels (other scenes of the same config)
+    let sides = |dir: &Path| -> f64 {
+        let coco = super::common::read_json(&dir.join("annotations/instances_train.json"));
+        let h = coco["images"][0]["height"].as_f64().unwrap();
+        let mut s: Vec<f64> = coco["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let b = a["bbox"].as_array().unwrap();
+                (b[2].as_f64().unwrap() * b[3].as_f64().unwrap()).sqrt() / h
+            })
+            .collect();
+        s.sort_by(|a, b| a.total_cmp(b));
+        s[s.len() / 2]
+    };
+    let objects = &r.after.objects;
+    let side = objects.side.expect("the fitted renders hold balls")[1];
+    assert!(
+        (objects.per_scene - got).abs() <= 1.0,
+        "the summary's {} balls a scene, generate's {got}",
+        objects.per_scene
+    );
+    let labelled = sides(&fitted_set);
+    assert!(
+        (side / labelled - 1.0).abs() <= 0.15,
+        "the summary's box side {side}, generate's {labelled}"
+    );
     // the written ranges stay the support
     assert_eq!(cfg.objects[0].count.range(), (1.0, 15.0));
     assert_eq!(cfg.camera.distance.range(), (3.0, 12.0));
@@ -267,6 +295,11 @@ fn the_fit_command_prints_what_it_fitted_and_refuses_bad_input() {
     assert!(ok.status.success(), "{err}");
     let json: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert!(json["objective_before"].as_f64().unwrap() > 0.0, "{json}");
+    assert!(
+        err.contains("labelled objects in the renders, as written")
+            && err.contains(" a scene; box side "),
+        "{err}"
+    );
     if json["improved"].as_bool().unwrap() {
         assert!(
             err.contains("objects[0].count: {int: [1, 6]} (draws 3.")
