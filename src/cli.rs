@@ -625,7 +625,7 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
         crate::fit::objects::summary(
             &r.before.objects,
             r.improved.then_some(&r.after.objects),
-            r.height
+            (r.width, r.height)
         )
     );
     eprintln!(

@@ -98,7 +98,8 @@ pub struct ClassCount {
     pub drawn: usize,
     /// Of those, objects with a label (visible enough).
     pub labelled: usize,
-    /// Of those without, objects wholly outside the view (no pixel drawn, no drawn box).
+    /// Of those without, objects wholly outside the view (no pixel drawn, no box; an object too
+    /// small to cover a pixel sample reads the same).
     pub out_of_view: usize,
     /// Images with at least one labelled object of the class.
     pub images: usize,
@@ -262,7 +263,7 @@ pub fn stats(lines: &[ManifestLine]) -> DatasetStats {
             // most of them outside the view: bringing the camera closer would lose more
             warnings.push(if c.out_of_view * 2 >= unlabelled {
                 format!(
-                    "class {name}: only {} of {} drawn objects got a label; {} of the rest lie wholly outside the view: narrow the placement's x / y ranges to what the camera sees, or raise camera.distance or fov",
+                    "class {name}: only {} of {} drawn objects got a label; {} of the rest lie wholly outside the view (or are too small to cover a pixel): narrow the placement's x / y ranges to what the camera sees, or raise camera.distance or fov",
                     c.labelled, c.drawn, c.out_of_view
                 )
             } else {
@@ -389,7 +390,7 @@ mod tests {
         );
         assert_eq!(s.classes["die"].out_of_view, 30);
         assert!(
-            w.contains("class die: only 10 of 40 drawn objects got a label; 30 of the rest lie wholly outside the view: narrow the placement"),
+            w.contains("class die: only 10 of 40 drawn objects got a label; 30 of the rest lie wholly outside the view (or are too small to cover a pixel): narrow the placement"),
             "{w}"
         );
         assert!(w.contains("stage light_range does the same"), "{w}");

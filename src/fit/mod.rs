@@ -157,7 +157,8 @@ pub struct FitReport {
     /// half the objective.
     pub labelled_kinds: String,
     pub resolution: usize,
-    /// The output's height in pixels (the config's), which the objects' sizes are told in.
+    /// The output's size in pixels (the config's); the objects' sizes are told in its height.
+    pub width: u32,
     pub height: u32,
     pub renders_per_candidate: usize,
     pub candidates: usize,
@@ -271,7 +272,7 @@ fn photos(o: &FitOptions, res: usize) -> anyhow::Result<RealSet> {
 /// The report's warnings: the photos', a fitted mean at the end of its range, a fit that did
 /// not improve.
 fn fit_warnings(
-    real: &RealSet,
+    (real, cfg): (&RealSet, &Config),
     marks: &[Mark],
     params: &[Fitted],
     (before, after): (f64, f64),
@@ -290,7 +291,13 @@ fn fit_warnings(
                 .zip(params)
                 .filter_map(|(m, p)| m.at_edge(p.fitted_moments[0], p.fitted_moments[1])),
         );
-        warnings.extend(params.iter().filter_map(one_count));
+        warnings.extend(
+            marks
+                .iter()
+                .zip(params)
+                .filter(|(m, _)| labelled_count(&m.path, cfg))
+                .filter_map(|(_, p)| one_count(p)),
+        );
     } else {
         warnings.push(format!(
             "the fitted distributions did not beat the written ones on held-out scenes (objective {after:.4} vs {before:.4}); the config was written unchanged: widen the marked ranges, mark what differs (see the descriptors), or give more photos"
@@ -299,13 +306,25 @@ fn fit_warnings(
     warnings
 }
 
-/// A warning when a marked count written as a range was fitted to nearly one value: the search
+/// Whether the mark at `path` is the count of a labelled object's entry (scenery's counts,
+/// `label: false` clutter, are no detector's business).
+fn labelled_count(path: &[Seg], cfg: &Config) -> bool {
+    match path {
+        [Seg::Key(o), Seg::Index(i), Seg::Key(c)] if o == "objects" && c == "count" => {
+            cfg.objects.get(*i).is_some_and(|s| s.class.is_some())
+        }
+        _ => false,
+    }
+}
+
+/// A warning when a labelled object's marked count ([`labelled_count`]), written as a range, was
+/// fitted to nearly one value: the search
 /// settles on the count that matches the photos best on average, and a detector trained on
 /// scenes that all hold the same number of objects never sees the others (pills: 7 capsules in
 /// every scene, draws 7.02 ± 0.14, where the photos hold 1 to 22).
 fn one_count(p: &Fitted) -> Option<String> {
     let ([wm, ws], [fm, fs]) = (p.written_moments, p.fitted_moments);
-    (p.path.ends_with(".count") && ws > 0.5 && fs < 0.25).then(|| {
+    (ws > 0.5 && fs < 0.25).then(|| {
         format!(
             "{}: fitted to nearly one value ({:.0} in almost every scene, draws {fm:.2} ± {fs:.2}; written {wm:.1} ± {ws:.1}): a detector trained on it sees that many objects in every image; if your photos hold different numbers, write the range they hold by hand (or leave it marked and fit with a larger --budget)",
             p.path,
@@ -559,7 +578,12 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
 
     let (dists, params) = fitted_params(&marks, &best.x, improved);
     let mut warnings: Vec<String> = few.into_iter().collect();
-    warnings.extend(fit_warnings(&real, &marks, &params, (b_obj, a_obj)));
+    warnings.extend(fit_warnings(
+        (&real, &written),
+        &marks,
+        &params,
+        (b_obj, a_obj),
+    ));
     let kept = if improved { &fitted_cfg } else { &written };
     warnings.extend(overlap_warning(kept, &marks, n_held as u64));
     let worst = cover.worst(o, &real, &crops, &before_imgs, &after_imgs, res)?;
@@ -582,6 +606,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         photo_colours: format!("the photos' foreground holds {}", kinds.summary()),
         labelled_kinds: labelled.summary(&kinds),
         resolution: res,
+        width: written.width,
         height: written.height,
         renders_per_candidate: o.renders,
         candidates: history.len() * search::population(dims),
@@ -985,11 +1010,23 @@ mod tests {
             None,
             "written as one value"
         );
-        assert_eq!(
-            one_count(&fitted("camera.distance", [6.0, 3.7], [7.0, 0.1])),
-            None,
-            "not a count"
-        );
+        // only labelled objects' counts
+        let cfg = config::load_text(
+            Path::new("c.yaml"),
+            "count: 1\nimage: {width: 64, height: 64}\ncamera: {distance: 5, elevation: 60, fov: 40}\nobjects:\n  - {model: box, label: false}\n  - {model: sphere}\n".into(),
+        )
+        .unwrap();
+        let at = |i: usize, last: &str| {
+            vec![
+                Seg::Key("objects".into()),
+                Seg::Index(i),
+                Seg::Key(last.into()),
+            ]
+        };
+        assert!(labelled_count(&at(1, "count"), &cfg));
+        assert!(!labelled_count(&at(0, "count"), &cfg), "scenery");
+        assert!(!labelled_count(&at(1, "scale"), &cfg), "not a count");
+        assert!(!labelled_count(&[Seg::Key("camera".into())], &cfg));
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! The labelled objects in a set of renders, as `generate` would label them: how many a scene and
-//! how large. The fit matches what the photos show, not their labels, so it cannot say whether
-//! the objects came out the right size (on dice in a wooden bowl, a fit at a quarter of its
-//! budget drew dice 2.5× too large, the bowl's grain standing in for them); the user, who knows
-//! their photos, can, given these figures.
+//! The labelled objects in a set of fit's renders: how many a scene and how large, counted about
+//! as `generate` labels them (by visible pixels; `labels.min_visibility` and `label: group`
+//! unions are left out). The fit matches what the photos show, not their labels, so it cannot
+//! say whether the objects came out the right size (on dice in a wooden bowl, a fit at a quarter
+//! of its budget drew dice 2.5× too large, the bowl's grain standing in for them); the user, who
+//! knows their photos, can, given these figures. Fit's renders are squares as tall as the
+//! output (its photo crops squares of each photo's shorter side): for an output that is not
+//! square, the counts are of that square.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -57,7 +60,7 @@ impl Objects {
 
 /// One line for the summary: the labelled objects as written and, when the fit improved, as
 /// fitted, in per cent of the image height and in pixels of an output `height` tall.
-pub fn summary(before: &Objects, after: Option<&Objects>, height: u32) -> String {
+pub fn summary(before: &Objects, after: Option<&Objects>, (width, height): (u32, u32)) -> String {
     let count = |o: &Objects| format!("{:.1}", o.per_scene);
     let size = |o: &Objects| match o.side {
         Some([lo, mid, hi]) => format!(
@@ -76,8 +79,13 @@ pub fn summary(before: &Objects, after: Option<&Objects>, height: u32) -> String
         ),
         None => (count(before), size(before)),
     };
+    let square = if width == height {
+        String::new()
+    } else {
+        format!(" (in the {height} × {height} square fit compares, a render as tall as the output, against squares of a photo's shorter side)")
+    };
     format!(
-        "labelled objects in the renders{}: {n} a scene; box side {s} of the image height (median, middle half, pixels of the {height} px tall output): check them against your photos, the fit matches what the photos show, not their objects' labels",
+        "labelled objects in the renders{}: {n} a scene{square}; box side {s} of the image height (median, middle half, pixels of the {height} px tall output): check them against your photos, the fit matches what the photos show, not their objects' labels",
         if after.is_some() {
             ", as written -> fitted"
         } else {
@@ -99,8 +107,9 @@ mod tests {
 
     #[test]
     fn counts_and_sizes_labelled_objects_as_labels_would() {
-        // two 20-px frames: a 4 × 4 object, a 2 × 8 one (box side √16 = 4 px as well), a
-        // scenery block and a one-pixel object; then an empty frame
+        // two 20-px frames: a 4 × 4 object, a 2 × 8 one (box side √16 = 4 px as well; the
+        // scenery block hides 4 of its pixels, not its box), a scenery block and a one-pixel
+        // object; then an empty frame
         let side = 20;
         let mut a = vec![0u32; side * side];
         for y in 2..6 {
@@ -119,23 +128,30 @@ mod tests {
         a[19 * side + 19] = 3;
         let empty = vec![0u32; side * side];
         // output 40 px tall: each render pixel is 4 output pixels
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
         let o = Objects::of(&[a.clone(), empty.clone()], side, &labels(8), 40);
-        assert_eq!(
-            o.per_scene, 1.0,
-            "the one-pixel object (4 output px) is below 8"
+        assert!(
+            near(o.per_scene, 1.0),
+            "the one-pixel object (4 output px) is below 8: {o:?}"
         );
-        assert_eq!(
-            o.side,
-            Some([0.2, 0.2, 0.2]),
-            "both boxes' sides are 4 of 20 px"
+        assert!(
+            o.side.unwrap().iter().all(|&s| near(s, 0.2)),
+            "both boxes' sides are 4 of 20 px: {o:?}"
         );
         let all = Objects::of(&[a, empty.clone()], side, &labels(1), 40);
-        assert_eq!(all.per_scene, 1.5);
-        assert_eq!(all.side.unwrap()[1], 0.2);
+        assert!(
+            near(all.per_scene, 1.5) && near(all.side.unwrap()[1], 0.2),
+            "{all:?}"
+        );
         let none = Objects::of(&[empty], side, &labels(1), 40);
         assert_eq!((none.per_scene, none.side), (0.0, None));
-        let line = summary(&o, Some(&all), 256);
-        assert!(line.contains("1.0 -> 1.5 a scene"), "{line}");
+        let line = summary(&o, Some(&all), (256, 256));
+        assert!(line.contains("1.0 -> 1.5 a scene;"), "{line}");
         assert!(line.contains("20.0 % (20.0–20.0 %, ≈ 51 px)"), "{line}");
+        let wide = summary(&o, None, (320, 240));
+        assert!(
+            wide.contains("as written: 1.0 a scene (in the 240 × 240 square fit compares"),
+            "{wide}"
+        );
     }
 }

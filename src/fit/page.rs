@@ -101,7 +101,7 @@ pub fn write(
         esc(&super::objects::summary(
             &r.before.objects,
             r.improved.then_some(&r.after.objects),
-            r.height
+            (r.width, r.height)
         ))
     );
     h.push_str("<h2>Marked distributions</h2><table><tr><th>where</th><th>written</th><th>mean ± sd</th><th>fitted</th><th>mean ± sd</th></tr>");

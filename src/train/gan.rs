@@ -146,9 +146,14 @@ pub fn train(cfg: &Config, opts: &TrainOptions) -> Result<()> {
             String::new()
         } else {
             format!(
-                " (the output is {} px tall: {:.2} of its scale; train.resolution: 128 learns nearer it, at ~4× the step's cost)",
+                " (the output is {} px tall: {:.2} of its scale{})",
                 cfg.height,
-                render as f64 / cfg.height as f64
+                render as f64 / cfg.height as f64,
+                if res == 64 {
+                    "; train.resolution: 128 learns nearer it, at ~4× the step's cost"
+                } else {
+                    ""
+                }
             )
         };
         say(&format!(
