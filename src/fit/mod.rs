@@ -586,6 +586,12 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     ));
     let kept = if improved { &fitted_cfg } else { &written };
     warnings.extend(overlap_warning(kept, &marks, n_held as u64));
+    let compared: &[&Objects] = if improved {
+        &[&before.objects, &after.objects]
+    } else {
+        &[&before.objects]
+    };
+    warnings.extend(objects::too_small(compared, res));
     let worst = cover.worst(o, &real, &crops, &before_imgs, &after_imgs, res)?;
     let comments_kept = write_fitted(
         o,

@@ -22,7 +22,7 @@ const BUSY_STD: f64 = 0.1;
 /// ([-1, 1] units, about 30 of 255).
 const FOREGROUND: f32 = 0.24;
 /// Blobs smaller than this fraction of the image are specks, not objects.
-const MIN_BLOB: f64 = 0.002;
+pub const MIN_BLOB: f64 = 0.002;
 
 /// Names of the descriptor's entries about the whole image, in order; [`names`] adds three per
 /// kind of colour ([`Kinds`]).

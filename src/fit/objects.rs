@@ -58,6 +58,26 @@ impl Objects {
     }
 }
 
+/// A warning when the labelled objects as written or as fitted (`sets`) are so small at the
+/// compared side `res` that the fit barely sees them: the smaller median box side under twice
+/// the side of the smallest blob the descriptors count ([`super::objective::MIN_BLOB`]).
+/// Their size and count then follow what the fit does see: dice written about 3 px across at
+/// 64² were fitted 2.5× too large, matching the bowl's grain, so the fitted size alone would not
+/// tell.
+pub fn too_small(sets: &[&Objects], res: usize) -> Option<String> {
+    let mid = sets
+        .iter()
+        .filter_map(|o| o.side.map(|s| s[1]))
+        .min_by(|a, b| a.total_cmp(b))?;
+    let px = mid * res as f64;
+    let speck = (super::objective::MIN_BLOB * (res * res) as f64).sqrt();
+    (px < 2.0 * speck).then(|| {
+        format!(
+            "the labelled objects are about {px:.1} px across at the compared {res}² (median box side, as written or fitted): the fit counts blobs from {speck:.1} px up, so it barely sees objects this small, and their size and count follow what it does see; check their size below against your photos, and rather than fitting it, write it (camera.distance, the objects' scale) from what the photos show, or fit with --res 128 (~4× the time)"
+        )
+    })
+}
+
 /// One line for the summary: the labelled objects as written and, when the fit improved, as
 /// fitted, in per cent of the image height and in pixels of an output `height` tall.
 pub fn summary(before: &Objects, after: Option<&Objects>, (width, height): (u32, u32)) -> String {
@@ -105,6 +125,13 @@ mod tests {
         }
     }
 
+    fn all_small() -> Objects {
+        Objects {
+            per_scene: 20.0,
+            side: Some([0.04, 0.05, 0.06]),
+        }
+    }
+
     #[test]
     fn counts_and_sizes_labelled_objects_as_labels_would() {
         // two 20-px frames: a 4 × 4 object, a 2 × 8 one (box side √16 = 4 px as well; the
@@ -148,6 +175,11 @@ mod tests {
         let line = summary(&o, Some(&all), (256, 256));
         assert!(line.contains("1.0 -> 1.5 a scene;"), "{line}");
         assert!(line.contains("20.0 % (20.0–20.0 %, ≈ 51 px)"), "{line}");
+        // at a compared 64², 20 % of the height is 12.8 px; 5 % is 3.2 px, under 2 × 2.9
+        assert_eq!(too_small(&[&o], 64), None);
+        let w = too_small(&[&all_small(), &o], 64).expect("a warning, from the smaller");
+        assert!(w.contains("about 3.2 px across at the compared 64²"), "{w}");
+        assert_eq!(too_small(&[&none], 64), None);
         let wide = summary(&o, None, (320, 240));
         assert!(
             wide.contains("as written: 1.0 a scene (in the 240 × 240 square fit compares"),
