@@ -354,12 +354,13 @@ impl ShardArg {
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
         };
-        let bad = |why: &str| -> anyhow::Error {
-            crate::config::InputError(format!("--shard auto: {why}; {SHARD_FORMS}")).into()
-        };
         let count = match self {
             ShardArg::Given(i, n) => return Ok((i, n)),
             ShardArg::Auto(count) => count,
+        };
+        let given = count.map_or("auto".to_string(), |n| format!("auto/{n}"));
+        let bad = |why: &str| -> anyhow::Error {
+            crate::config::InputError(format!("--shard {given}: {why}; {SHARD_FORMS}")).into()
         };
         if let Some(task) = env("SLURM_ARRAY_TASK_ID") {
             let first = env("SLURM_ARRAY_TASK_MIN").unwrap_or(0);

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -97,10 +97,7 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     outdir::create_output_folder(parent)?;
     let pid = std::process::id();
     let work = sibling(&final_dir, Sibling::Partial, pid);
-    if work.exists() {
-        std::fs::remove_dir_all(&work)
-            .with_context(|| format!("cannot remove {}", work.display()))?;
-    }
+    outdir::set_aside_own_partial(&final_dir)?;
     let span = shard_span(cfg, opts.shard)?;
     let done = resume::adopt_unfinished(cfg, &final_dir, &work, opts, span)?;
     if done == 0 {

@@ -17,7 +17,7 @@ use crate::dataset::anomaly::ANOMALIB_SNIPPET;
 use crate::dataset::coco::CocoWriter;
 use crate::dataset::shard::{self, ShardInfo, SHARD_FILE};
 use crate::dataset::{webdataset, yolo};
-use crate::outdir::{self, check_output, sibling, swap_into_place, Sibling};
+use crate::outdir::{self, check_merge_output, sibling, swap_into_place, Sibling};
 
 /// Files of a shard that the merge writes itself instead of linking (the run stamp: the merged
 /// dataset is the whole run's, not a shard's).
@@ -42,7 +42,7 @@ pub struct MergeSummary {
 /// Merges `shards` into `out` (replaced only with `overwrite`, swapped in when complete).
 pub fn merge(out: &Path, shards: &[PathBuf], overwrite: bool) -> Result<MergeSummary> {
     let ordered = check_shards(shards)?;
-    check_output(out, overwrite)?;
+    check_merge_output(out, overwrite)?;
     outdir::create_output_folder(outdir::parent_of(out))?;
     let pid = std::process::id();
     let work = sibling(out, Sibling::Partial, pid);

@@ -13,6 +13,20 @@ use crate::config::InputError;
 /// swapped into place (a named folder that does not hold the working folder), and an existing
 /// non-empty folder is kept unless `--overwrite` was given.
 pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
+    check_folder(
+        dir,
+        overwrite,
+        "--resume if it is this run's (finished or not), or -o to write elsewhere",
+    )
+}
+
+/// [`check_output`] for `merge`'s OUT, whose message names what merge takes.
+pub fn check_merge_output(dir: &Path, overwrite: bool) -> Result<()> {
+    check_folder(dir, overwrite, "or give merge another OUT folder")
+}
+
+/// [`check_output`], `elsewhere` saying in the message what else the command can do.
+fn check_folder(dir: &Path, overwrite: bool, elsewhere: &str) -> Result<()> {
     let unusable = |why: String| -> anyhow::Error { InputError(why).into() };
     if dir.file_name().is_none() {
         // "", ".", "..", "/", "a/..": the finished dataset is renamed into place, which needs a
@@ -53,7 +67,7 @@ pub fn check_output(dir: &Path, overwrite: bool) -> Result<()> {
     if non_empty && !overwrite {
         return Err(unusable(format!(
             "output folder {} already holds files; pass --overwrite to replace it (it is swapped only \
-             after the new run completes), --resume if it is this run's (finished or not), or -o to write elsewhere",
+             after the new run completes), {elsewhere}",
             dir.display()
         )));
     }
@@ -115,12 +129,47 @@ pub fn sibling(final_dir: &Path, kind: Sibling, pid: u32) -> PathBuf {
     final_dir.with_file_name(format!(".{name}.{}-{pid}", kind.tag()))
 }
 
-/// Whether process `pid` may still be running: on Linux it is whether /proc has it; where that
-/// cannot be told, every process counts as running, so nothing of it is touched.
+/// Whether process `pid` may still be running: on Linux it is whether /proc has it and it is not
+/// a zombie (a process killed whose parent has not reaped it yet, as `timeout -s KILL` leaves
+/// it); where that cannot be told, every process counts as running, so nothing of it is touched.
 fn alive(pid: u32) -> bool {
-    pid == std::process::id()
-        || !Path::new("/proc/self").is_dir()
-        || Path::new(&format!("/proc/{pid}")).exists()
+    if pid == std::process::id() || !Path::new("/proc/self").is_dir() {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // the state follows the command's closing parenthesis
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next()),
+            Some('Z' | 'X')
+        ),
+        Err(_) => Path::new(&format!("/proc/{pid}")).exists(),
+    }
+}
+
+/// Moves aside an unfinished dataset named with this process's own id, found before this
+/// process made one: a stopped process with the same id left it (a container's process ids
+/// start again at 1, so a retried Kubernetes pod has its predecessor's). It gets an id no process
+/// has (0, then from `u32::MAX` down), so [`stale_partials`] finds it for `--resume`. Returns
+/// where it went.
+pub fn set_aside_own_partial(final_dir: &Path) -> Result<Option<PathBuf>> {
+    let own = sibling(final_dir, Sibling::Partial, std::process::id());
+    if !own.exists() {
+        return Ok(None);
+    }
+    let free = std::iter::once(0)
+        .chain((0..1000).map(|k| u32::MAX - k))
+        .map(|id| sibling(final_dir, Sibling::Partial, id))
+        .find(|p| !p.exists())
+        .context("no free name to set an unfinished dataset aside under")?;
+    std::fs::rename(&own, &free).with_context(|| {
+        format!(
+            "cannot move the unfinished dataset {} of a stopped process with this process's id aside to {}",
+            own.display(),
+            free.display()
+        )
+    })?;
+    Ok(Some(free))
 }
 
 /// The hidden folders beside `final_dir` left by runs that are no longer running, by kind.
@@ -281,4 +330,46 @@ fn swap_in(complete: &Path, final_dir: &Path, pid: u32) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_unreaped_process_is_not_running() {
+        if !Path::new("/proc/self").is_dir() {
+            return; // where /proc cannot tell, every process counts as running
+        }
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // not waited for: once it exits it is a zombie until reaped
+        let t = std::time::Instant::now();
+        while alive(pid) && t.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!alive(pid), "an exited, unreaped process counts as running");
+        child.wait().unwrap();
+        assert!(alive(std::process::id()));
+    }
+
+    #[test]
+    fn an_unfinished_dataset_under_this_process_id_is_set_aside_for_resume() {
+        // a retried pod gets its predecessor's process id in a fresh namespace
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        assert_eq!(set_aside_own_partial(&out).unwrap(), None);
+        let own = sibling(&out, Sibling::Partial, std::process::id());
+        std::fs::create_dir_all(own.join("images")).unwrap();
+        let moved = set_aside_own_partial(&out).unwrap().expect("set aside");
+        assert!(!own.exists() && moved.join("images").is_dir());
+        assert_eq!(moved, sibling(&out, Sibling::Partial, 0));
+        if Path::new("/proc/self").is_dir() {
+            assert_eq!(stale_partials(&out), vec![(0, moved.clone())]);
+        }
+        // a second one goes beside it
+        std::fs::create_dir_all(&own).unwrap();
+        let again = set_aside_own_partial(&out).unwrap().expect("set aside");
+        assert_eq!(again, sibling(&out, Sibling::Partial, u32::MAX));
+    }
 }

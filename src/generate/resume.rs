@@ -19,7 +19,13 @@ pub fn shard_span(cfg: &Config, shard: Option<(u64, u64)>) -> Result<(u64, u64)>
     };
     let b = cfg.batch.max(1) as u64;
     let chunks = cfg.count.div_ceil(b);
-    if n == 0 || i >= n {
+    if n == 0 {
+        return Err(InputError(format!(
+            "--shard {i}/0: the number of shards must be at least 1 (0-based indices: 0/4 … 3/4 for four)"
+        ))
+        .into());
+    }
+    if i >= n {
         return Err(InputError(format!(
             "--shard {i}/{n}: the index must be below the number of shards (0-based: 0/{n} … {}/{n})",
             n.saturating_sub(1)
