@@ -45,6 +45,29 @@ pub fn anomalib_snippet(cfg: &Config, defects: &[String]) -> String {
     )
 }
 
+/// Warnings for the anomaly layout's test folders under `root` that hold no image:
+/// anomalib's `Folder` refuses an empty folder that `anomaly_folder.py` names (a small run, a
+/// rare defect, `split: {val: 0}`), so each names the fix. A shard's folders are its own part
+/// of the run: they may be empty where the merged dataset's are not.
+pub fn empty_folders(root: &Path, defects: &[String]) -> Vec<String> {
+    let empty = |d: &str| {
+        std::fs::read_dir(root.join("anomaly/test").join(d))
+            .map_or(true, |mut it| it.next().is_none())
+    };
+    let mut out = Vec::new();
+    if empty("good") {
+        out.push("anomaly/test/good holds no image: anomalib's Folder needs defect-free test images, which are the val split's images without a defect; give split.val above 0, or more images".to_string());
+    }
+    for d in defects {
+        if empty(d) {
+            out.push(format!(
+                "anomaly/test/{d} holds no image (no image's largest defect was a {d}): anomalib's Folder refuses the empty folder anomaly_folder.py names; generate more images, raise the {d}'s count or its emphasis, or leave {d} out of output.defects"
+            ));
+        }
+    }
+    out
+}
+
 /// Creates `anomaly/{train,test}/good`, and `test/<defect>` and `ground_truth/<defect>` for every
 /// defect class.
 pub fn create_layout(root: &Path, defects: &[String]) -> Result<()> {
@@ -109,4 +132,27 @@ pub fn files(
             png::png_u8(&mask, frame.width, frame.height),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_test_folders_are_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let defects = vec!["scratch".to_string(), "dent".to_string()];
+        create_layout(dir.path(), &defects).unwrap();
+        let test = dir.path().join("anomaly/test");
+        std::fs::write(test.join("scratch/000001.png"), b"x").unwrap();
+        let w = empty_folders(dir.path(), &defects);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("anomaly/test/good holds no image") && w[0].contains("split.val"));
+        assert!(
+            w[1].starts_with("anomaly/test/dent holds no image") && w[1].contains("output.defects")
+        );
+        std::fs::write(test.join("good/000002.png"), b"x").unwrap();
+        std::fs::write(test.join("dent/000003.png"), b"x").unwrap();
+        assert!(empty_folders(dir.path(), &defects).is_empty());
+    }
 }
