@@ -466,6 +466,9 @@ fn validate(config: PathBuf) -> Result<ExitCode> {
             println!("{line}");
         }
     }
+    if let Some(w) = crate::scene::crowding(&cfg) {
+        eprintln!("rendergan: warning: {w}");
+    }
     if !marks.is_empty() {
         let names: Vec<&str> = marks.iter().map(|m| m.name.as_str()).collect();
         println!(
@@ -528,6 +531,9 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         for line in crate::scene::emphasis::describe(&cfg) {
             eprintln!("rendergan: {line}");
         }
+    }
+    if let Some(w) = crate::scene::crowding(&cfg) {
+        eprintln!("rendergan: warning: {w}");
     }
     let ctxs = generate::open_devices(opts.render_threads)?;
     let s = generate::run(&cfg, &ctxs, &opts)?;

@@ -333,9 +333,6 @@ fn one_count(p: &Fitted) -> Option<String> {
     })
 }
 
-/// Share of drawn objects left out for overlap above which [`overlap_warning`] speaks.
-const LEFT_OUT: f64 = 0.2;
-
 /// A warning when marked counts of objects placed with `no_overlap` draw more than the
 /// placement area holds in `cfg`'s first `n` scenes: the objects that find no room are left
 /// out, so a count above what fits changes nothing the renders show, and the fit cannot learn
@@ -356,14 +353,9 @@ fn overlap_warning(cfg: &Config, marks: &[Mark], n: u64) -> Option<String> {
     if crowded.is_empty() || n == 0 {
         return None;
     }
-    let (mut placed, mut left) = (0usize, 0usize);
-    for i in 0..n {
-        let s = crate::scene::sample(cfg, i);
-        placed += s.instances.len();
-        left += s.skipped_for_overlap as usize;
-    }
+    let (placed, left) = crate::scene::placed_and_left_out(cfg, n);
     let share = left as f64 / (placed + left).max(1) as f64;
-    (share > LEFT_OUT).then(|| {
+    (share > crate::scene::LEFT_OUT).then(|| {
         format!(
             "{:.0} % of the drawn objects found no room (placement.no_overlap) in the fitted config's scenes ({:.1} a scene left out, {:.1} placed): a count above what fits changes nothing the renders show, so the fit cannot raise {} past it (objects are placed in the config's order: the later entries lose); widen the placement's x/y ranges, or let them overlap (no_overlap: false), and fit again",
             100.0 * share,

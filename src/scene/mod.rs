@@ -247,6 +247,44 @@ fn is_defect_entry(cfg: &Config, entry: usize) -> bool {
         .is_some_and(|c| defects.contains(&cfg.classes[c].name))
 }
 
+/// Over the scenes of images `0..n`: objects of the `placement.no_overlap` entries placed, and
+/// objects drawn but left out because it found them no room.
+pub fn placed_and_left_out(cfg: &Config, n: u64) -> (usize, usize) {
+    (0..n).fold((0, 0), |(placed, left), i| {
+        let s = sample(cfg, i);
+        let apart = s
+            .instances
+            .iter()
+            .filter(|x| {
+                cfg.objects
+                    .get(x.entry)
+                    .is_some_and(|e| e.placement.no_overlap)
+            })
+            .count();
+        (placed + apart, left + s.skipped_for_overlap as usize)
+    })
+}
+
+/// Share of drawn objects left out for overlap above which [`crowding`] speaks.
+pub const LEFT_OUT: f64 = 0.2;
+
+/// A note when more than [`LEFT_OUT`] of the objects drawn in the first scenes (at most 200)
+/// find no room: the counts written are then not what the images hold (washers: 1–2 asked,
+/// the second left out in 89 of 200 images, none held two), and nothing else says so.
+pub fn crowding(cfg: &Config) -> Option<String> {
+    let n = cfg.count.min(200);
+    let (placed, left) = placed_and_left_out(cfg, n);
+    let share = left as f64 / (placed + left).max(1) as f64;
+    (share > LEFT_OUT).then(|| {
+        format!(
+            "{:.0} % of the objects drawn in the first {n} scenes with placement.no_overlap found no room and are left out ({:.2} a scene left out, {:.2} placed): the images hold fewer objects than the counts ask; widen the placement's x / y ranges, lower the counts, or let objects overlap (no_overlap: false); later entries lose first",
+            100.0 * share,
+            left as f64 / n.max(1) as f64,
+            placed as f64 / n.max(1) as f64
+        )
+    })
+}
+
 /// Draws the scene of image `index`: from its own seed, under `emphasis:` rules by
 /// [`emphasis::draw`].
 pub fn sample(cfg: &Config, index: u64) -> Scene {
@@ -759,6 +797,27 @@ mod placement_tests {
     }
 
     const BASE: &str = "seed: 3\ncount: 10\nimage: {width: 64, height: 64}\ncamera: {distance: 5, elevation: 60, fov: 40}\n";
+
+    #[test]
+    fn crowded_placements_are_named_and_roomy_ones_are_not() {
+        let with = |xy: f64| {
+            config(&format!(
+                "{BASE}objects:\n  - {{model: box, count: 4, placement: {{x: {{uniform: [-{xy}, {xy}]}}, y: {{uniform: [-{xy}, {xy}]}}, no_overlap: true}}}}\n"
+            ))
+        };
+        let crowded = with(0.05);
+        let (placed, left) = placed_and_left_out(&crowded, 10);
+        assert!(
+            placed >= 10 && left > placed,
+            "{placed} placed, {left} left out"
+        );
+        let w = crowding(&crowded).expect("a warning");
+        assert!(
+            w.contains("with placement.no_overlap found no room") && w.contains("first 10 scenes"),
+            "{w}"
+        );
+        assert_eq!(crowding(&with(20.0)), None);
+    }
 
     /// Spots drawn anywhere on a curled, drooping, serrated leaf stay inside its outline
     /// (wrapping clamps them to the blade) and are counted per leaf.
