@@ -538,8 +538,17 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
     let ctxs = generate::open_devices(opts.render_threads)?;
     let s = generate::run(&cfg, &ctxs, &opts)?;
     println!(
-        "rendergan: wrote {} images, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {}{})",
+        "rendergan: wrote {} images{}, {} annotations to {} in {:.1} s ({:.0} images/s, {} threads, {}{})",
         s.images,
+        if s.resumed > 0 {
+            format!(
+                " ({} kept from the stopped run, {} rendered now)",
+                s.resumed,
+                s.images.saturating_sub(s.resumed)
+            )
+        } else {
+            String::new()
+        },
         s.annotations,
         s.dir.display(),
         s.elapsed.as_secs_f64(),

@@ -65,6 +65,8 @@ impl Options {
 pub struct Summary {
     pub dir: PathBuf,
     pub images: u64,
+    /// Of those, images a stopped run had written and `--resume` kept.
+    pub resumed: u64,
     pub annotations: u64,
     pub elapsed: Duration,
     pub threads: usize,
@@ -107,6 +109,7 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
     let result = write_all(cfg, ctxs, opts, &work, &final_dir, span, done);
     match result {
         Ok(mut summary) => {
+            summary.resumed = done;
             journal::remove(&work)?;
             if let Some(shard) = opts.shard {
                 dataset::shard::write(&work, cfg, shard, span)?;
@@ -233,6 +236,7 @@ fn write_all(
         dir: final_dir.to_path_buf(),
         images,
         annotations,
+        resumed: 0,              // set by `run`, which adopted them
         elapsed: Duration::ZERO, // set by `run` once the dataset is in place
         threads,
         adapter: ctxs.first().map(|c| c.describe()).unwrap_or_default(),

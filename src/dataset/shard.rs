@@ -55,10 +55,17 @@ pub fn write(
 pub fn read(root: &Path) -> Result<ShardInfo> {
     let p = root.join(SHARD_FILE);
     let text = std::fs::read_to_string(&p).map_err(|_| {
-        crate::config::InputError(format!(
-            "{}: not a shard (no {SHARD_FILE}); give folders written by generate --shard i/n",
-            root.display()
-        ))
+        crate::config::InputError(if root.is_dir() {
+            format!(
+                "{}: not a shard (no {SHARD_FILE}); give folders written by generate --shard i/n",
+                root.display()
+            )
+        } else {
+            format!(
+                "{}: no such folder; give folders written by generate --shard i/n",
+                root.display()
+            )
+        })
     })?;
     serde_json::from_str(&text).with_context(|| format!("{}: not a shard file", p.display()))
 }
