@@ -542,9 +542,8 @@ fn generate_cmd(a: GenerateArgs) -> Result<ExitCode> {
         s.images,
         if s.resumed > 0 {
             format!(
-                " ({} kept from the stopped run, {} rendered now)",
-                s.resumed,
-                s.images.saturating_sub(s.resumed)
+                " ({} of them kept from the stopped run)",
+                s.resumed
             )
         } else {
             String::new()

@@ -151,10 +151,18 @@ fn alive(pid: u32) -> bool {
 /// process made one: a stopped process with the same id left it (a container's process ids
 /// start again at 1, so a retried Kubernetes pod has its predecessor's). It gets an id no process
 /// has (0, then from `u32::MAX` down), so [`stale_partials`] finds it for `--resume`. Returns
-/// where it went.
+/// where it went. Only one process may write an output folder at a time: a predecessor still
+/// running under the same id in another namespace (a pod replaced before it ended) is not told
+/// apart (docs/clusters.md).
 pub fn set_aside_own_partial(final_dir: &Path) -> Result<Option<PathBuf>> {
     let own = sibling(final_dir, Sibling::Partial, std::process::id());
     if !own.exists() {
+        return Ok(None);
+    }
+    if !Path::new("/proc/self").is_dir() {
+        // where stopped processes cannot be told, nothing would ever resume or clear it
+        std::fs::remove_dir_all(&own)
+            .with_context(|| format!("cannot remove {}", own.display()))?;
         return Ok(None);
     }
     let free = std::iter::once(0)
@@ -172,8 +180,10 @@ pub fn set_aside_own_partial(final_dir: &Path) -> Result<Option<PathBuf>> {
     Ok(Some(free))
 }
 
-/// The hidden folders beside `final_dir` left by runs that are no longer running, by kind.
-fn stale_siblings(final_dir: &Path) -> Vec<(Sibling, u32, PathBuf)> {
+/// The hidden folders beside `final_dir` left by runs that are no longer running, by kind;
+/// with `own_gone`, before this process has made any, those under its own id too (a stopped
+/// process with the same id left them: a retried pod in a fresh PID namespace).
+fn stale_siblings(final_dir: &Path, own_gone: bool) -> Vec<(Sibling, u32, PathBuf)> {
     let name = final_dir.file_name().unwrap_or_default().to_string_lossy();
     let prefix = format!(".{name}.");
     let Ok(entries) = std::fs::read_dir(parent_of(final_dir)) else {
@@ -191,7 +201,8 @@ fn stale_siblings(final_dir: &Path) -> Vec<(Sibling, u32, PathBuf)> {
                 .and_then(|r| r.strip_prefix('-'))
                 .and_then(|r| r.parse::<u32>().ok());
             if let Some(pid) = pid {
-                if !alive(pid) && e.path().is_dir() {
+                let gone = (own_gone && pid == std::process::id()) || !alive(pid);
+                if gone && e.path().is_dir() {
                     found.push((kind, pid, e.path()));
                 }
             }
@@ -207,7 +218,9 @@ fn stale_siblings(final_dir: &Path) -> Vec<(Sibling, u32, PathBuf)> {
 /// the folder is missing). Unfinished datasets are left for `--resume` ([`stale_partials`]);
 /// a run that completes removes them ([`remove_stale_partials`]).
 pub fn recover(final_dir: &Path) -> Result<()> {
-    for (kind, pid, path) in stale_siblings(final_dir) {
+    // called before this process makes a sibling of its own: one under its id is a stopped
+    // process's
+    for (kind, pid, path) in stale_siblings(final_dir, true) {
         let say = |what: &str| {
             eprintln!(
                 "rendergan: {what} ({} of process {pid}, which is no longer running)",
@@ -254,7 +267,7 @@ pub fn recover(final_dir: &Path) -> Result<()> {
 /// The unfinished datasets (`.OUT.partial-PID`) that stopped runs left beside `final_dir`, with
 /// their process ids.
 pub fn stale_partials(final_dir: &Path) -> Vec<(u32, PathBuf)> {
-    stale_siblings(final_dir)
+    stale_siblings(final_dir, false)
         .into_iter()
         .filter(|(k, ..)| *k == Sibling::Partial)
         .map(|(_, pid, p)| (pid, p))
@@ -367,6 +380,11 @@ mod tests {
         if Path::new("/proc/self").is_dir() {
             assert_eq!(stale_partials(&out), vec![(0, moved.clone())]);
         }
+        // a complete dataset under this id, not yet swapped in, is finished before any work
+        let complete = sibling(&out, Sibling::Complete, std::process::id());
+        std::fs::create_dir_all(complete.join("images")).unwrap();
+        recover(&out).unwrap();
+        assert!(!complete.exists() && out.join("images").is_dir());
         // a second one goes beside it
         std::fs::create_dir_all(&own).unwrap();
         let again = set_aside_own_partial(&out).unwrap().expect("set aside");

@@ -68,6 +68,20 @@ pub fn empty_folders(root: &Path, defects: &[String]) -> Vec<String> {
     out
 }
 
+/// The defect folders of an anomaly layout on disk under `root` (`anomaly/test/*` but `good`,
+/// sorted); None without the layout. For `merge`, which has no config.
+pub fn defects_on_disk(root: &Path) -> Option<Vec<String>> {
+    let mut d: Vec<String> = std::fs::read_dir(root.join("anomaly/test"))
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "good")
+        .collect();
+    d.sort();
+    Some(d)
+}
+
 /// Creates `anomaly/{train,test}/good`, and `test/<defect>` and `ground_truth/<defect>` for every
 /// defect class.
 pub fn create_layout(root: &Path, defects: &[String]) -> Result<()> {
@@ -151,6 +165,11 @@ mod tests {
         assert!(
             w[1].starts_with("anomaly/test/dent holds no image") && w[1].contains("output.defects")
         );
+        assert_eq!(
+            defects_on_disk(dir.path()),
+            Some(vec!["dent".to_string(), "scratch".to_string()])
+        );
+        assert_eq!(defects_on_disk(&dir.path().join("nothing")), None);
         std::fs::write(test.join("good/000002.png"), b"x").unwrap();
         std::fs::write(test.join("dent/000003.png"), b"x").unwrap();
         assert!(empty_folders(dir.path(), &defects).is_empty());

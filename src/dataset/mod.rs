@@ -350,9 +350,6 @@ impl DatasetWriter {
             let text = anomaly::anomalib_snippet(cfg, defects);
             std::fs::write(self.root.join(anomaly::ANOMALIB_SNIPPET), text)
                 .with_context(|| at(anomaly::ANOMALIB_SNIPPET))?;
-            for w in anomaly::empty_folders(&self.root, defects) {
-                eprintln!("rendergan: warning: {w}");
-            }
         }
         if let Some((w, _)) = self.webdataset.take() {
             w.finish()?;

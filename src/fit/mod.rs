@@ -583,7 +583,7 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
     } else {
         &[&before.objects]
     };
-    warnings.extend(objects::too_small(compared, res));
+    warnings.extend(objects::too_small(compared));
     let worst = cover.worst(o, &real, &crops, &before_imgs, &after_imgs, res)?;
     let comments_kept = write_fitted(
         o,

@@ -58,22 +58,23 @@ impl Objects {
     }
 }
 
-/// A warning when the labelled objects as written or as fitted (`sets`) are so small at the
-/// compared side `res` that the fit barely sees them: the smaller median box side under twice
-/// the side of the smallest blob the descriptors count ([`super::objective::MIN_BLOB`]).
-/// Their size and count then follow what the fit does see: dice written about 3 px across at
-/// 64² were fitted 2.5× too large, matching the bowl's grain, so the fitted size alone would not
-/// tell.
-pub fn too_small(sets: &[&Objects], res: usize) -> Option<String> {
+/// A warning when the labelled objects as written or as fitted (`sets`) are so small that the
+/// fit barely sees them: the smaller median box side under twice the side of the smallest blob
+/// the descriptors count ([`super::objective::MIN_BLOB`], a share of the frame, so the same at
+/// any `--res`: ~8.9 % of the image height). Their size and count then follow what the fit does
+/// see: dice written at 5 % of the height were fitted 2.5× too large, matching the bowl's grain,
+/// so the fitted size alone would not tell.
+pub fn too_small(sets: &[&Objects]) -> Option<String> {
     let mid = sets
         .iter()
         .filter_map(|o| o.side.map(|s| s[1]))
         .min_by(|a, b| a.total_cmp(b))?;
-    let px = mid * res as f64;
-    let speck = (super::objective::MIN_BLOB * (res * res) as f64).sqrt();
-    (px < 2.0 * speck).then(|| {
+    let speck = super::objective::MIN_BLOB.sqrt();
+    (mid < 2.0 * speck).then(|| {
         format!(
-            "the labelled objects are about {px:.1} px across at the compared {res}² (median box side, as written or fitted): the fit counts blobs from {speck:.1} px up, so it barely sees objects this small, and their size and count follow what it does see; check their size below against your photos, and rather than fitting it, write it (camera.distance, the objects' scale) from what the photos show, or fit with --res 128 (~4× the time)"
+            "the labelled objects' median box side is {:.1} % of the image height (as written or fitted): the fit counts blobs from {:.1} % of the frame's side up (at any --res), so it barely sees objects this small, and their size and count follow what it does see; check their size below against your photos, and write it (camera.distance, the objects' scale) from what the photos show rather than fitting it",
+            100.0 * mid,
+            100.0 * speck
         )
     })
 }
@@ -175,11 +176,14 @@ mod tests {
         let line = summary(&o, Some(&all), (256, 256));
         assert!(line.contains("1.0 -> 1.5 a scene;"), "{line}");
         assert!(line.contains("20.0 % (20.0–20.0 %, ≈ 51 px)"), "{line}");
-        // at a compared 64², 20 % of the height is 12.8 px; 5 % is 3.2 px, under 2 × 2.9
-        assert_eq!(too_small(&[&o], 64), None);
-        let w = too_small(&[&all_small(), &o], 64).expect("a warning, from the smaller");
-        assert!(w.contains("about 3.2 px across at the compared 64²"), "{w}");
-        assert_eq!(too_small(&[&none], 64), None);
+        // 20 % of the height is above 2 × 4.5 %, 5 % below
+        assert_eq!(too_small(&[&o]), None);
+        let w = too_small(&[&all_small(), &o]).expect("a warning, from the smaller");
+        assert!(
+            w.contains("median box side is 5.0 % of the image height") && w.contains("from 4.5 %"),
+            "{w}"
+        );
+        assert_eq!(too_small(&[&none]), None);
         let wide = summary(&o, None, (320, 240));
         assert!(
             wide.contains("as written: 1.0 a scene (in the 240 × 240 square fit compares"),
