@@ -117,8 +117,8 @@ pub fn run(cfg: &Config, ctxs: &[RenderContext], opts: &Options) -> Result<Summa
             swap_into_place(&work, &final_dir, pid)?;
             outdir::remove_stale_partials(&final_dir)?;
             // a shard's folders are its part of the run; merge checks the whole
-            if let (Some(defects), None) = (&cfg.output.anomaly, opts.shard) {
-                for w in dataset::anomaly::empty_folders(&final_dir, defects) {
+            if opts.shard.is_none() {
+                for w in dataset::anomaly::empty_folders(&final_dir) {
                     eprintln!("rendergan: warning: {w}");
                 }
             }

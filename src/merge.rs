@@ -54,10 +54,8 @@ pub fn merge(out: &Path, shards: &[PathBuf], overwrite: bool) -> Result<MergeSum
     match join(&work, &ordered) {
         Ok(()) => {
             swap_into_place(&work, out, pid)?;
-            if let Some(defects) = crate::dataset::anomaly::defects_on_disk(out) {
-                for w in crate::dataset::anomaly::empty_folders(out, &defects) {
-                    eprintln!("rendergan: warning: {w}");
-                }
+            for w in crate::dataset::anomaly::empty_folders(out) {
+                eprintln!("rendergan: warning: {w}");
             }
             Ok(MergeSummary {
                 images: ordered.last().map_or(0, |(i, _)| i.count),

@@ -45,11 +45,16 @@ pub fn anomalib_snippet(cfg: &Config, defects: &[String]) -> String {
     )
 }
 
-/// Warnings for the anomaly layout's test folders under `root` that hold no image:
-/// anomalib's `Folder` refuses an empty folder that `anomaly_folder.py` names (a small run, a
-/// rare defect, `split: {val: 0}`), so each names the fix. A shard's folders are its own part
-/// of the run: they may be empty where the merged dataset's are not.
-pub fn empty_folders(root: &Path, defects: &[String]) -> Vec<String> {
+/// Warnings for the anomaly layout's test folders under `root` that hold no image (none
+/// without the layout): anomalib's `Folder` refuses an empty folder that `anomaly_folder.py`
+/// names (a small run, a rare defect, `split: {val: 0}`), so each names the fix. The defect
+/// folders are read from disk ([`defects_on_disk`]): `generate` and `merge` (which has no
+/// config) ask the same way. A shard's folders are its own part of the run: they may be empty
+/// where the merged dataset's are not.
+pub fn empty_folders(root: &Path) -> Vec<String> {
+    let Some(defects) = defects_on_disk(root) else {
+        return Vec::new();
+    };
     let empty = |d: &str| {
         std::fs::read_dir(root.join("anomaly/test").join(d))
             .map_or(true, |mut it| it.next().is_none())
@@ -58,7 +63,7 @@ pub fn empty_folders(root: &Path, defects: &[String]) -> Vec<String> {
     if empty("good") {
         out.push("anomaly/test/good holds no image: anomalib's Folder needs defect-free test images, which are the val split's images without a defect; give split.val above 0, or more images".to_string());
     }
-    for d in defects {
+    for d in &defects {
         if empty(d) {
             out.push(format!(
                 "anomaly/test/{d} holds no image (no image's largest defect was a {d}): anomalib's Folder refuses the empty folder anomaly_folder.py names; generate more images, raise the {d}'s count or its emphasis, or leave {d} out of output.defects"
@@ -69,8 +74,8 @@ pub fn empty_folders(root: &Path, defects: &[String]) -> Vec<String> {
 }
 
 /// The defect folders of an anomaly layout on disk under `root` (`anomaly/test/*` but `good`,
-/// sorted); None without the layout. For `merge`, which has no config.
-pub fn defects_on_disk(root: &Path) -> Option<Vec<String>> {
+/// sorted); None without the layout.
+fn defects_on_disk(root: &Path) -> Option<Vec<String>> {
     let mut d: Vec<String> = std::fs::read_dir(root.join("anomaly/test"))
         .ok()?
         .flatten()
@@ -159,7 +164,7 @@ mod tests {
         create_layout(dir.path(), &defects).unwrap();
         let test = dir.path().join("anomaly/test");
         std::fs::write(test.join("scratch/000001.png"), b"x").unwrap();
-        let w = empty_folders(dir.path(), &defects);
+        let w = empty_folders(dir.path());
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("anomaly/test/good holds no image") && w[0].contains("split.val"));
         assert!(
@@ -172,6 +177,6 @@ mod tests {
         assert_eq!(defects_on_disk(&dir.path().join("nothing")), None);
         std::fs::write(test.join("good/000002.png"), b"x").unwrap();
         std::fs::write(test.join("dent/000003.png"), b"x").unwrap();
-        assert!(empty_folders(dir.path(), &defects).is_empty());
+        assert!(empty_folders(dir.path()).is_empty());
     }
 }

@@ -306,22 +306,27 @@ fn fit_warnings(
     warnings
 }
 
-/// Whether the mark at `path` is the count of a labelled object's entry (scenery's counts,
-/// `label: false` clutter, are no detector's business).
-fn labelled_count(path: &[Seg], cfg: &Config) -> bool {
+/// The entry of `cfg.objects` whose count the mark at `path` is (`objects[i].count`).
+fn count_entry<'a>(path: &[Seg], cfg: &'a Config) -> Option<&'a crate::config::ObjectSpec> {
     match path {
         [Seg::Key(o), Seg::Index(i), Seg::Key(c)] if o == "objects" && c == "count" => {
-            cfg.objects.get(*i).is_some_and(|s| s.class.is_some())
+            cfg.objects.get(*i)
         }
-        _ => false,
+        _ => None,
     }
 }
 
-/// A warning when a labelled object's marked count ([`labelled_count`]), written as a range, was
-/// fitted to nearly one value: the search
-/// settles on the count that matches the photos best on average, and a detector trained on
-/// scenes that all hold the same number of objects never sees the others (pills: 7 capsules in
-/// every scene, draws 7.02 ± 0.14, where the photos hold 1 to 22).
+/// Whether the mark at `path` is the count of a labelled object's entry (scenery's counts,
+/// `label: false` clutter, are no detector's business).
+fn labelled_count(path: &[Seg], cfg: &Config) -> bool {
+    count_entry(path, cfg).is_some_and(|e| e.class.is_some())
+}
+
+/// A warning when a labelled object's marked count ([`labelled_count`]), written as a range,
+/// was fitted to nearly one value: the search settles on the count that matches the photos
+/// best on average, and a detector trained on scenes that all hold the same number of objects
+/// never sees the others (pills: 7 capsules in every scene, draws 7.02 ± 0.14, where the photos
+/// hold 1 to 22).
 fn one_count(p: &Fitted) -> Option<String> {
     let ([wm, ws], [fm, fs]) = (p.written_moments, p.fitted_moments);
     (ws > 0.5 && fs < 0.25).then(|| {
@@ -340,14 +345,7 @@ fn one_count(p: &Fitted) -> Option<String> {
 fn overlap_warning(cfg: &Config, marks: &[Mark], n: u64) -> Option<String> {
     let crowded: Vec<&str> = marks
         .iter()
-        .filter(|m| match m.path.as_slice() {
-            [Seg::Key(o), Seg::Index(k), Seg::Key(c)] => {
-                o == "objects"
-                    && c == "count"
-                    && cfg.objects.get(*k).is_some_and(|e| e.placement.no_overlap)
-            }
-            _ => false,
-        })
+        .filter(|m| count_entry(&m.path, cfg).is_some_and(|e| e.placement.no_overlap))
         .map(|m| m.name.as_str())
         .collect();
     if crowded.is_empty() || n == 0 {

@@ -272,8 +272,9 @@ pub const LEFT_OUT: f64 = 0.2;
 const CROWDING_SCENES: u64 = 32;
 
 /// A note when more than [`LEFT_OUT`] of the objects drawn in the first scenes (at most
-/// [`CROWDING_SCENES`]) find no room: the counts written are then not what the images hold (washers: 1–2 asked,
-/// the second left out in 89 of 200 images, none held two), and nothing else says so.
+/// [`CROWDING_SCENES`]) find no room: the counts written are then not what the images hold
+/// (washers: 1–2 asked, the second left out in 89 of 200 images, none held two), and nothing
+/// else says so.
 pub fn crowding(cfg: &Config) -> Option<String> {
     // drawing scenes costs (agriculture, hundreds of leaves: ~24 ms a scene); with no entry kept
     // apart none is left out
