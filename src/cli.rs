@@ -635,14 +635,7 @@ fn fit_cmd(a: FitArgs) -> Result<ExitCode> {
     for w in &r.after.content_warnings {
         eprintln!("rendergan: still after the fit: {w}");
     }
-    eprintln!(
-        "rendergan: {}",
-        crate::fit::objects::summary(
-            &r.before.objects,
-            r.improved.then_some(&r.after.objects),
-            (r.width, r.height)
-        )
-    );
+    eprintln!("rendergan: {}", r.objects);
     eprintln!(
         "rendergan: {} {} (objective on held-out scenes {:.4} as written -> {:.4}); report: {}",
         if r.improved {

@@ -83,8 +83,9 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Images this process made a second (a resumed run's kept images were made before it).
     pub fn images_per_second(&self) -> f64 {
-        self.images as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        self.images.saturating_sub(self.resumed) as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 

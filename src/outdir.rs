@@ -75,8 +75,8 @@ fn check_folder(dir: &Path, overwrite: bool, elsewhere: &str) -> Result<()> {
 }
 
 /// Creates folder `dir` of the output (`-o`'s parent, or the run's hidden folder); a folder this
-/// user cannot write there (no permission, a read-only mount, a file in the way) is bad input
-/// (exit 2) that names the folder.
+/// user cannot write there (no permission, a read-only mount, a file in the way, a file system
+/// that holds no folders of its own such as /proc) is bad input (exit 2) that names the folder.
 pub fn create_output_folder(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
         use std::io::ErrorKind::*;
@@ -86,7 +86,7 @@ pub fn create_output_folder(dir: &Path) -> Result<()> {
         );
         if matches!(
             e.kind(),
-            PermissionDenied | ReadOnlyFilesystem | NotADirectory | AlreadyExists
+            PermissionDenied | ReadOnlyFilesystem | NotADirectory | AlreadyExists | NotFound
         ) {
             InputError(format!("{why}; pass -o with a folder you can write")).into()
         } else {

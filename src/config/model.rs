@@ -46,6 +46,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("fruit", include_str!("../../scenes/fruit.yaml")),
     ("blemish", include_str!("../../scenes/blemish.yaml")),
     ("field", include_str!("../../scenes/field.yaml")),
+    ("cloth", include_str!("../../scenes/cloth.yaml")),
+    ("clutter", include_str!("../../scenes/clutter.yaml")),
 ];
 
 /// A checked model.

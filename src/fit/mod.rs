@@ -171,6 +171,8 @@ pub struct FitReport {
     pub params: Vec<Fitted>,
     pub before: Side,
     pub after: Side,
+    /// The labelled objects as written and fitted, in a line ([`objects::summary`]).
+    pub objects: String,
     pub worst: Vec<Worst>,
     /// Whether the fitted file kept the config's comments and layout.
     pub comments_kept: bool,
@@ -314,6 +316,14 @@ fn count_entry<'a>(path: &[Seg], cfg: &'a Config) -> Option<&'a crate::config::O
         }
         _ => None,
     }
+}
+
+/// Whether a scenery entry's (`label: false`) count is marked: then the fit can put the
+/// photos' clutter into the scene rather than into the labelled objects.
+fn scenery_marked(cfg: &Config, marks: &[Mark]) -> bool {
+    marks
+        .iter()
+        .any(|m| count_entry(&m.path, cfg).is_some_and(|e| e.class.is_none()))
 }
 
 /// Whether the mark at `path` is the count of a labelled object's entry (scenery's counts,
@@ -610,6 +620,12 @@ pub fn fit(o: &FitOptions) -> anyhow::Result<FitReport> {
         improved,
         history,
         params,
+        objects: objects::summary(
+            &before.objects,
+            improved.then_some(&after.objects),
+            (written.width, written.height),
+            scenery_marked(&written, &marks),
+        ),
         before,
         after,
         worst,
@@ -1037,6 +1053,31 @@ mod tests {
         );
         let w = budget_warning(24, 3).expect("a warning");
         assert!(w.contains("--budget 24") && w.contains("(240)"), "{w}");
+    }
+
+    #[test]
+    fn scenery_with_a_marked_count_is_told_apart() {
+        let marked = |objects: &str| {
+            let text = format!(
+                "count: 1\nimage: {{width: 64, height: 64}}\ncamera: {{distance: {{uniform: [4, 9], fit: true}}, elevation: 60, fov: 40}}\nobjects:\n{objects}"
+            );
+            let path = Path::new("c.yaml");
+            let cfg = config::load_text(path, text.clone()).unwrap();
+            let root: Value = serde_yaml::from_str(&text).unwrap();
+            let marks = marks::find(path, &root, &cfg).unwrap();
+            scenery_marked(&cfg, &marks)
+        };
+        assert!(marked(
+            "  - {model: sphere}\n  - {model: clutter, label: false, count: {int: [0, 6], fit: true}}\n"
+        ));
+        assert!(
+            !marked("  - {model: sphere, count: {int: [1, 6], fit: true}}\n"),
+            "labelled"
+        );
+        assert!(
+            !marked("  - {model: sphere}\n  - {model: cloth, label: false, params: {r: {uniform: [0, 1], fit: true}}}\n"),
+            "scenery marked, but not its count"
+        );
     }
 
     #[test]

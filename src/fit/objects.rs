@@ -80,8 +80,18 @@ pub fn too_small(sets: &[&Objects]) -> Option<String> {
 }
 
 /// One line for the summary: the labelled objects as written and, when the fit improved, as
-/// fitted, in per cent of the image height and in pixels of an output `height` tall.
-pub fn summary(before: &Objects, after: Option<&Objects>, (width, height): (u32, u32)) -> String {
+/// fitted, in per cent of the image height and in pixels of an output `height` tall. Unless the
+/// config has scenery (`label: false`) whose count is marked (`scenery_marked`), it ends with
+/// what to add when the objects came out larger or more than the photos': the fit matches all
+/// the photos show, and a scene without their clutter can only come nearer with larger or more
+/// objects (pills among hands, papers and a laptop: fitted 2.6× the photos' labelled size; with
+/// the built-in `clutter`'s count and size marked, 1.4×).
+pub fn summary(
+    before: &Objects,
+    after: Option<&Objects>,
+    (width, height): (u32, u32),
+    scenery_marked: bool,
+) -> String {
     let count = |o: &Objects| format!("{:.1}", o.per_scene);
     let size = |o: &Objects| match o.side {
         Some([lo, mid, hi]) => format!(
@@ -105,8 +115,13 @@ pub fn summary(before: &Objects, after: Option<&Objects>, (width, height): (u32,
     } else {
         format!(" (in the {height} × {height} square fit compares, a render as tall as the output, against squares of a photo's shorter side)")
     };
+    let scenery = if scenery_marked {
+        ""
+    } else {
+        "; where they are larger or more than your photos' objects, the fit is matching things the scene lacks (hands, papers, tools, a textured surface): add them as scenery and fit again, e.g. `- {model: clutter, label: false, count: {int: [0, 6], fit: true}, params: {size: {uniform: [0.3, 3], fit: true}}}` with its placement's x, y as wide as the view, and `cloth` under everything (docs/fit.md)"
+    };
     format!(
-        "labelled objects in the renders{}: {n} a scene{square}; box side {s} of the image height (median, middle half, pixels of the {height} px tall output): check them against your photos, the fit matches what the photos show, not their objects' labels",
+        "labelled objects in the renders{}: {n} a scene{square}; box side {s} of the image height (median, middle half, pixels of the {height} px tall output): check them against your photos, the fit matches what the photos show, not their objects' labels{scenery}",
         if after.is_some() {
             ", as written -> fitted"
         } else {
@@ -173,8 +188,14 @@ mod tests {
         );
         let none = Objects::of(&[empty], side, &labels(1), 40);
         assert_eq!((none.per_scene, none.side), (0.0, None));
-        let line = summary(&o, Some(&all), (256, 256));
+        let line = summary(&o, Some(&all), (256, 256), true);
         assert!(line.contains("1.0 -> 1.5 a scene;"), "{line}");
+        assert!(!line.contains("clutter"), "scenery is marked: {line}");
+        let bare = summary(&o, Some(&all), (256, 256), false);
+        assert!(
+            bare.contains("add them as scenery") && bare.contains("model: clutter"),
+            "{bare}"
+        );
         assert!(line.contains("20.0 % (20.0–20.0 %, ≈ 51 px)"), "{line}");
         // 20 % of the height is above 2 × 4.5 %, 5 % below
         assert_eq!(too_small(&[&o]), None);
@@ -184,7 +205,7 @@ mod tests {
             "{w}"
         );
         assert_eq!(too_small(&[&none]), None);
-        let wide = summary(&o, None, (320, 240));
+        let wide = summary(&o, None, (320, 240), true);
         assert!(
             wide.contains("as written: 1.0 a scene (in the 240 × 240 square fit compares"),
             "{wide}"

@@ -95,15 +95,7 @@ pub fn write(
     for w in &r.warnings {
         let _ = write!(h, "<p class=warn>{}</p>", esc(w));
     }
-    let _ = write!(
-        h,
-        "<p>{}.</p>",
-        esc(&super::objects::summary(
-            &r.before.objects,
-            r.improved.then_some(&r.after.objects),
-            (r.width, r.height)
-        ))
-    );
+    let _ = write!(h, "<p>{}.</p>", esc(&r.objects));
     h.push_str("<h2>Marked distributions</h2><table><tr><th>where</th><th>written</th><th>mean ± sd</th><th>fitted</th><th>mean ± sd</th></tr>");
     for p in &r.params {
         let _ = write!(
