@@ -19,8 +19,20 @@ fn keep_freed_pages() {
     }
 }
 
+/// Output piped into a reader that stops early (`rendergan validate -c x.yaml | head -1`) ends
+/// the process quietly, as for other command-line tools, instead of a panic on the failed
+/// print: Rust ignores SIGPIPE by default, so every write to the closed pipe would fail.
+fn die_on_closed_pipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: restores the default action of one signal, before any thread starts
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     keep_freed_pages();
+    die_on_closed_pipe();
     let cli = rendergan::cli::Cli::parse();
     match rendergan::cli::run(cli) {
         Ok(code) => code,

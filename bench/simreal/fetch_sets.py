@@ -22,6 +22,17 @@ A missing mirror or commit is reported with what to fetch; the other targets are
 Targets
 =======
 
+pills  (pills on hands, a notebook, a desk; a phone held above)
+    Source: github thorchh/myPillBox, commit b443c9334bdd46b1d8edf96b45b2f759dd33cb6c,
+        api/datasets/pushin-pill-1/images/{val,test}/*.jpg (13 + 8), YOLO labels in
+        api/datasets/pushin-pill-1/labels/{val,test}/*.txt; all 17 pill classes become one.
+    Licence: api/datasets/pushin-pill-1/README.dataset.txt: "pushin-pill > 2024-01-27 11:30pm /
+        https://universe.roboflow.com/jason136/pushin-pill / Provided by a Roboflow user /
+        License: CC BY 4.0".
+    Selected: the validation and test splits (21 photos, 480 x 640); Roboflow's augmentations
+        (rotation, shear: README.roboflow.txt) make 3 versions of each image of the train split
+        only. Used by bench/simreal/trials/pills (the fit on cluttered photos), not by run.py.
+
 washers  (quality control: flat steel washers among bolts)
     Source: github 3bsalam-1/Screw-Detector, commit 3898455b154f043928a543c4ece2350daaf76559,
         data/raw/valid/images/*.jpg (15) and data/raw/test/images/*.jpg (10), YOLO labels in
@@ -109,8 +120,9 @@ REPOS = {
     "wbc": ("Shenggan/BCCD_Dataset", "d272fb14cdff6e473fafeeeba32aba5f560e9e43"),
     "apples": ("ai-agriculture-circuits-and-systems/AppleBBCH81", "982445d15077531a3bff0da27aa1764c64863fca"),
     "nuts": ("riaj0224/ObjectRecognition_Nuts_v_Screws", "dca379168866c552b275b9e2cfb61689425d066c"),
+    "pills": ("thorchh/myPillBox", "b443c9334bdd46b1d8edf96b45b2f759dd33cb6c"),
 }
-CATEGORY = {"washers": "washer", "cards": "card", "wbc": "wbc", "apples": "apple", "nuts": "nut"}
+CATEGORY = {"washers": "washer", "cards": "card", "wbc": "wbc", "apples": "apple", "nuts": "nut", "pills": "pill"}
 
 # SHA-256 of every photo, as stored in the pinned commit (filled in from a first extraction).
 # SUMS-BEGIN
@@ -380,6 +392,29 @@ SUMS = {
         "nut21.jpg": "38ee33b1f4e9f59ef57b30ca5acbdcb81e485da15bfeef1fc30e5fbccb1292a7",
         "nut30.jpg": "ef3e66d0521257f65401d7020d029f34d34e0614dc7c2cb0df1ad6d9de67fedd",
     },
+    "pills": {
+        "IMG_0773-Medium_jpeg.rf.3291b64874819eccd3823ad9fbb5ab2b.jpg": "5d1ca4f020ba43bfc7cb5a6fde04407c219534e980aecc3889803caf9d8ba64c",
+        "IMG_4212-Medium_jpeg.rf.134c9d46247f42c8e99af7a8aa16d0f4.jpg": "88c2a68d24e97d6d59ef8dab39fff37841f8e5817058a08e4cf7b364dba7da74",
+        "IMG_4216-Medium_jpeg.rf.772b932e4e18c6863234226be949884c.jpg": "880d1d59846a2837cf72c38d92d55847f116178062c05181761dacc4213265d8",
+        "IMG_4221-Medium_jpeg.rf.e7e44c91d23cd0dce7ca669043ae14db.jpg": "9d56d70b8eb4319fe426c1108f94fd401095220e7a89da4333822f64581cb76c",
+        "IMG_6083-Medium_jpeg.rf.d924f9796ebdf364dcb2680b9898e760.jpg": "4d9d4c3d3050fbb003cd1601f5f52826142d84c6f2f39979f7f0807862864bbf",
+        "IMG_6090-Medium_jpeg.rf.d5462c5cbc4391b6a97c506cf23a9918.jpg": "1fe837495aa5a05b9f35507f660ae7b77727ecae9a44f207717d055dc37c08c5",
+        "IMG_6091-Medium_jpeg.rf.4f4b922c81f1c90c7642346cdbb6d27d.jpg": "873b7f294dce0d1c1172ca689d495a55464d6afa608248067b9911a94629aac5",
+        "IMG_6098-Medium_jpeg.rf.c20630d7b351b7f9db010228f4abd948.jpg": "35427aee5bcf25a0142a0d95cc8e817d14bcca87fbf494c1ffc8048bd14633d9",
+        "IMG_6105-Medium_jpeg.rf.5d7dbbbc85afcadf4eebf5d00b18476c.jpg": "a77db6d1c7ddd2dc095a0834ab95404761cf6076567c1d555f3f66d9cf8a7721",
+        "IMG_6106-Medium_jpeg.rf.40dd5853a178564bf5f4b50eaacaff10.jpg": "fe17ed88415f4f0756ee8ecd79f95dabc5633ef5ddc678ab3f06b1f8609299ae",
+        "IMG_6108-Medium_jpeg.rf.f5142d37b67b6e5903e469bd893a9c65.jpg": "2260dc8a75629ad92b30e3866d0b34e4fcf5c763da9de45eb7cf82f2cc5b4ffb",
+        "IMG_6109-Medium_jpeg.rf.5419af0469c3b72fd5c4ddfba1310844.jpg": "abe39d78919b2fa29e8a4dd03bb3776d0d82e44f797b527c8252353bf56882a5",
+        "IMG_6112-Medium_jpeg.rf.ca95d57240e6b22873384262bb74a228.jpg": "eb9661c7cb8d0ed499cbe2dbd745977b529811e650651d22628d91fedce19c84",
+        "IMG_6124-Medium_jpeg.rf.91ce761477a526fbc39c92aca13c276c.jpg": "ec776c4273ff4ca14e61e04be8b709c4084e972616caa79752396f82b6d2a762",
+        "IMG_6129-Medium_jpeg.rf.e25865121f9ce94b440d73a7ad73a24b.jpg": "577fa0f0979812a6a17b704bbf700a3b299d7910892df60ff719a303901f5f44",
+        "IMG_6137-Medium_jpeg.rf.aa64f6922ed6802ad72c195d088e09d0.jpg": "0a5a1f0c367dd76fee043d53e87b6e97763c6f81e51c5d78517dde42872bf866",
+        "IMG_6141-Medium_jpeg.rf.dab6078c9226b38449040e7f47d138ca.jpg": "62860c0d0883959f67faf3639af07981bd14bcab5e61c9ab8c4a629547dcca95",
+        "IMG_6142-Medium_jpeg.rf.fb4760d3de7df9d11d3811cf64a5e84e.jpg": "9b01ab301753f8cec9c5d2a7a9dcca79ef0197f03469ff0429377545202918f3",
+        "IMG_6150-Medium_jpeg.rf.037cfb5fb2bdc8a2c09d25691a438a04.jpg": "2770785146c314f56fe49a9bcc9a621106b75d969f1630d1e3440548af082b2b",
+        "IMG_6154-Medium_jpeg.rf.85044fd522ce93108e3a8d099251b111.jpg": "4185f84070e97c0b21a4c840f61b08e6b3ebdb49d020d54f00191fe4ce377818",
+        "IMG_6155-Medium_jpeg.rf.c6b8695862e714bbdef9310a8146f435.jpg": "edb7ee0b4d06ce3adcb56d254c2fa7989e87fafceb2ebd4e136662b957591d0e",
+    },
 }
 # SUMS-END
 
@@ -436,11 +471,12 @@ def clip_box(x0, y0, x1, y1, w, h):
 
 
 def parse_yolo(text, w, h, keep_class):
-    """YOLO lines: `c xc yc bw bh` (normalised) or `c x1 y1 x2 y2 ...` (a polygon)."""
+    """YOLO lines: `c xc yc bw bh` (normalised) or `c x1 y1 x2 y2 ...` (a polygon); only class
+    `keep_class`, or every class when it is None."""
     boxes = []
     for line in text.splitlines():
         p = line.split()
-        if len(p) < 5 or int(p[0]) != keep_class:
+        if len(p) < 5 or (keep_class is not None and int(p[0]) != keep_class):
             continue
         v = [float(t) for t in p[1:]]
         if len(v) == 4:
@@ -529,7 +565,14 @@ def sel_nuts(repo):
                 yield p, os.path.basename(p), (lambda w, h, xml=xml: parse_voc(repo.read(xml), w, h, {"Nut"}))
 
 
-SELECT = {"washers": sel_washers, "cards": sel_cards, "wbc": sel_wbc, "apples": sel_apples, "nuts": sel_nuts}
+def sel_pills(repo):
+    for split in ("val", "test"):
+        for p in repo.ls(f"api/datasets/pushin-pill-1/images/{split}/"):
+            lab = p.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
+            yield p, os.path.basename(p), (lambda w, h, lab=lab: parse_yolo(repo.read(lab).decode(), w, h, None))
+
+
+SELECT = {"pills": sel_pills, "washers": sel_washers, "cards": sel_cards, "wbc": sel_wbc, "apples": sel_apples, "nuts": sel_nuts}
 
 
 def draw_overlays(target, photos_dir, coco, out_dir):
