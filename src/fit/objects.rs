@@ -84,8 +84,8 @@ pub fn too_small(sets: &[&Objects]) -> Option<String> {
 /// config has scenery (`label: false`) whose count is marked (`scenery_marked`), it ends with
 /// what to add when the objects came out larger or more than the photos': the fit matches all
 /// the photos show, and a scene without their clutter can only come nearer with larger or more
-/// objects (pills among hands, papers and a laptop: fitted 2.6× the photos' labelled size; with
-/// the built-in `clutter`'s count and size marked, 1.4×).
+/// objects (pills among hands, papers and a laptop: fitted 2.3× the photos' labelled size; with
+/// the built-in `clutter`'s count and size marked, 1.06×; bench/simreal/trials).
 pub fn summary(
     before: &Objects,
     after: Option<&Objects>,
