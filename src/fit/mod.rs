@@ -875,9 +875,14 @@ mod tests {
         let text = format!(
             "seed: 3\ncount: 4\nimage: {{width: 64, height: 64}}\ncamera: {{distance: 8, elevation: 90, azimuth: 0, fov: 40, roll: 0}}\nlights: {{count: 1, elevation: 70, intensity: 0.7, ambient: 0.35}}\nbackground: {{color: [0.5, 0.5, 0.5]}}\nobjects:\n  - model: sphere\n    count: {count}\n    placement: {{x: {{uniform: [-{x}, {x}]}}, y: {{uniform: [-{x}, {x}]}}, no_overlap: {no_overlap}}}\n"
         );
+        with_marks(&text)
+    }
+
+    /// A config from its text and the marks fit finds in it (none when it has none).
+    fn with_marks(text: &str) -> (Config, Vec<Mark>) {
         let path = Path::new("scene.yaml");
-        let cfg = config::load_text(path, text.clone()).unwrap();
-        let root: Value = serde_yaml::from_str(&text).unwrap();
+        let cfg = config::load_text(path, text.to_string()).unwrap();
+        let root: Value = serde_yaml::from_str(text).unwrap();
         let marks = marks::find(path, &root, &cfg).unwrap_or_default();
         (cfg, marks)
     }
@@ -1061,10 +1066,7 @@ mod tests {
             let text = format!(
                 "count: 1\nimage: {{width: 64, height: 64}}\ncamera: {{distance: {{uniform: [4, 9], fit: true}}, elevation: 60, fov: 40}}\nobjects:\n{objects}"
             );
-            let path = Path::new("c.yaml");
-            let cfg = config::load_text(path, text.clone()).unwrap();
-            let root: Value = serde_yaml::from_str(&text).unwrap();
-            let marks = marks::find(path, &root, &cfg).unwrap();
+            let (cfg, marks) = with_marks(&text);
             scenery_marked(&cfg, &marks)
         };
         assert!(marked(

@@ -131,14 +131,13 @@ fn unusable_output_folders_are_refused_before_rendering() {
     std::fs::write(work.join("precious.txt"), "keep me").unwrap();
     let file = out.path().join("a_file");
     std::fs::write(&file, "x").unwrap();
-    let cases: Vec<(std::ffi::OsString, &str)> = vec![
+    let mut cases: Vec<(std::ffi::OsString, &str)> = vec![
         ("".into(), "a value is required"),
         (".".into(), "does not end in a folder name"),
         ("..".into(), "does not end in a folder name"),
         (out.path().into(), "holds the current working folder"),
         (file.clone().into(), "is not a folder"),
     ];
-    let mut cases = cases;
     if std::path::Path::new("/proc/self").exists() {
         // a file system that holds no folders of its own
         cases.push(("/proc/rendergan_out".into(), "cannot create"));
